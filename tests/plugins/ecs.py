@@ -1,0 +1,1 @@
+"""Fixtures for the local ECS emulator (owned by the emulator work)."""

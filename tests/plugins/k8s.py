@@ -1,0 +1,1 @@
+"""Fixtures for the local Kubernetes API (owned by the devcluster work)."""
