@@ -1,0 +1,306 @@
+"""The release model: what the CR asks for, what ECS reports, and what we write back.
+
+Frozen dataclasses only. Names follow docs/design.md; ECS enum values are kept verbatim as strings because
+ECS owns them (botocore does not validate response enums, and the lifecycleStage doc string already lists a
+value its enum lacks: ../shared/reference/ecs-native-bluegreen.md section 2.9).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Strategy(enum.Enum):
+    """The CR's strategy names, mapped to ECS's DeploymentStrategy values."""
+
+    BLUE_GREEN = "BlueGreen"
+    LINEAR = "Linear"
+    CANARY = "Canary"
+
+    @property
+    def ecs(self) -> str:
+        return {"BlueGreen": "BLUE_GREEN", "Linear": "LINEAR", "Canary": "CANARY"}[self.value]
+
+
+class Phase(enum.Enum):
+    """The human-facing phase (docs/design.md "Phases"). Decided only by domain.status."""
+
+    PENDING = "Pending"
+    DEPLOYING = "Deploying"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    BAKING = "Baking"
+    SUCCEEDED = "Succeeded"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+    INVALID = "Invalid"
+
+
+class RequestKind(enum.Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    ABORT = "abort"
+    RETRY = "retry"
+
+
+# ServiceDeploymentStatus groups ([doc: View service history using Amazon ECS service deployments]).
+ONGOING_STATUSES = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
+FINISHED_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+# StopServiceDeployment(ROLLBACK) is accepted from these ([doc: Stopping Amazon ECS service deployments]).
+STOPPABLE_STATUSES = frozenset({"PENDING", "IN_PROGRESS"})
+
+
+# ---------------------------------------------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True)
+class Target:
+    region: str
+    cluster: str
+    service: str
+    role_arn: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerOverride:
+    name: str
+    image: str | None = None
+    environment: tuple[tuple[str, str], ...] | None = None  # (name, value), merged by name
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TaskDefinitionSource:
+    """Exactly one of `arn` (deploy as is) or `containers` (overrides on the service's current one)."""
+
+    arn: str | None = None
+    containers: tuple[ContainerOverride, ...] = ()
+
+    @property
+    def derived(self) -> bool:
+        return self.arn is None
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    type: Strategy
+    bake_time_minutes: int
+    step_percent: float | None = None  # Linear
+    step_bake_time_minutes: int | None = None  # Linear
+    canary_percent: float | None = None  # Canary
+    canary_bake_time_minutes: int | None = None  # Canary
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    target_group_arn: str
+    alternate_target_group_arn: str
+    production_listener_rule: str
+    role_arn: str
+    test_listener_rule: str | None = None
+
+
+@dataclass(frozen=True)
+class TestTrafficRule:
+    port_name: str
+    header_name: str
+    header_exact: str | None = None
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    type: str  # "Lambda" | "Pause"
+    stages: tuple[str, ...]
+    function_arn: str | None = None
+    role_arn: str | None = None
+    hook_details: Mapping[str, Any] | None = None
+    timeout_minutes: int | None = None
+    timeout_action: str | None = None  # "Rollback" | "Continue"
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    names: tuple[str, ...]
+    rollback: bool = True
+    enable: bool = True
+
+
+@dataclass(frozen=True)
+class CircuitBreakerSpec:
+    enable: bool = True
+    rollback: bool = True
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Attempt numbers named by each request kind, from spec.requests and the ecsbg.dev/* annotations."""
+
+    approve: frozenset[int] = frozenset()
+    reject: frozenset[int] = frozenset()
+    abort: frozenset[int] = frozenset()
+    retry: frozenset[int] = frozenset()
+
+    def names(self, kind: RequestKind, attempt: int) -> bool:
+        return attempt in getattr(self, kind.value)
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    target: Target
+    task_definition: TaskDefinitionSource
+    strategy: StrategySpec
+    load_balancers: tuple[LoadBalancerSpec, ...] = ()
+    test_traffic_rules: tuple[TestTrafficRule, ...] = ()
+    hooks: tuple[HookSpec, ...] = ()
+    alarms: AlarmSpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
+    requests: Requests = field(default_factory=Requests)
+    spec_hash: str = ""  # of everything but requests (domain.hashing)
+
+
+# ------------------------------------------------------------------------------------------ what ECS reports
+
+
+@dataclass(frozen=True)
+class RevisionSummary:
+    """ServiceRevisionSummary, plus the task definition from DescribeServiceRevisions when known."""
+
+    arn: str
+    task_definition_arn: str | None = None
+    requested_task_count: int = 0
+    running_task_count: int = 0
+    pending_task_count: int = 0
+    production_weight: float | None = None
+    test_weight: float | None = None
+
+
+@dataclass(frozen=True)
+class HookDetail:
+    """DeploymentLifecycleHookDetail. ECS does not say which stage a hook belongs to: we record the deployment's
+    lifecycleStage at the time we saw the hook."""
+
+    hook_id: str
+    target_type: str
+    status: str
+    stage: str | None = None
+    target_arn: str | None = None
+    expires_at: datetime | None = None
+    timeout_action: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedDeployment:
+    arn: str
+    status: str
+    lifecycle_stage: str | None = None
+    status_reason: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None
+    source_revisions: tuple[RevisionSummary, ...] = ()
+    target_revision: RevisionSummary | None = None
+    hooks: tuple[HookDetail, ...] = ()
+    rollback_reason: str | None = None
+    rollback_started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ObservedService:
+    arn: str
+    status: str  # ACTIVE | DRAINING | INACTIVE
+    task_definition_arn: str
+    current_deployment_arn: str | None = None
+    desired_count: int = 0
+    running_count: int = 0
+    deployment_controller: str = "ECS"
+    scheduling_strategy: str = "REPLICA"
+
+
+@dataclass(frozen=True)
+class AwsProblem:
+    """An AWS error, classified once in ecsbg.aws.errors."""
+
+    code: str
+    message: str
+    terminal: bool
+    operation: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything the planner may know about ECS for one release, read in one poll.
+
+    `service` is None when ECS says the service is MISSING. `current` is the service's currentServiceDeployment;
+    `tracked` the deployment recorded in status (often the same). `current_target_taskdef_hash` is the
+    ecsbg.dev/taskdef-hash tag of the task definition the current deployment targets, when it has one.
+    """
+
+    service: ObservedService | None = None
+    current: ObservedDeployment | None = None
+    tracked: ObservedDeployment | None = None
+    current_target_taskdef_hash: str | None = None
+    problem: AwsProblem | None = None
+
+
+# -------------------------------------------------------------------------------------- what we write back
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    stage: str
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    attempt: int
+    arn: str
+    status: str
+    status_reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    rollback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    revision_arn: str | None = None
+    task_definition_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    observed_generation: int = -1
+    phase: Phase | None = None
+    stage: str | None = None
+    message: str = ""
+    attempt: int = 0
+    spec_hash: str | None = None
+    base_task_definition_arn: str | None = None
+    revision: str | None = None
+    deployment: DeploymentRecord | None = None
+    source: RevisionRecord | None = None
+    target: RevisionRecord | None = None
+    production_traffic: float | None = None
+    test_traffic: float | None = None
+    hooks: tuple[HookDetail, ...] = ()
+    stages: tuple[StageRecord, ...] = ()
+    requests: Mapping[str, int | None] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
