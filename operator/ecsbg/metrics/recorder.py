@@ -1,0 +1,67 @@
+"""The metrics seam: what the operator reports, independent of Prometheus.
+
+The reconciler and the AWS layer call a MetricsRecorder; ecsbg.metrics.prometheus implements it on its own
+CollectorRegistry, and tests use RecordingMetrics (tests/fakes) or NullRecorder. Names and labels: docs/design.md.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class MetricsRecorder(Protocol):
+    def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None: ...
+
+    def reconcile(self, *, result: str, seconds: float) -> None: ...
+
+    def release_state(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        strategy: str,
+        cluster: str,
+        service: str,
+        phase: str,
+        stage: str | None,
+        production: float | None,
+        test: float | None,
+    ) -> None: ...
+
+    def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None: ...
+
+    def release_finished(self, *, strategy: str, result: str, seconds: float) -> None: ...
+
+    def hook_outcome(self, *, hook_type: str, stage: str, outcome: str) -> None: ...
+
+    def request(self, *, request: str, result: str) -> None: ...
+
+    def forget_release(self, *, namespace: str, name: str) -> None: ...
+
+
+class NullRecorder:
+    """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
+
+    def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None:
+        pass
+
+    def reconcile(self, *, result: str, seconds: float) -> None:
+        pass
+
+    def release_state(self, **_: object) -> None:
+        pass
+
+    def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
+        pass
+
+    def release_finished(self, *, strategy: str, result: str, seconds: float) -> None:
+        pass
+
+    def hook_outcome(self, *, hook_type: str, stage: str, outcome: str) -> None:
+        pass
+
+    def request(self, *, request: str, result: str) -> None:
+        pass
+
+    def forget_release(self, *, namespace: str, name: str) -> None:
+        pass
