@@ -1,0 +1,75 @@
+"""kopf registration: the only module with kopf decorators. No logic here.
+
+One daemon per release runs the reconcile loop (ecsbg.reconciler.release_loop): it is the only place a release
+is reconciled, so two passes over the same release never overlap and the status has a single writer. Change
+handlers only wake the loop so a spec edit or a request annotation is acted on at once instead of at the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ecsbg.k8s.status import GROUP, PLURAL, VERSION
+from ecsbg.reconciler import Deps, LoopState, release_loop
+from ecsbg.settings import Settings
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+
+
+def build_registry(settings: Settings | None = None) -> kopf.OperatorRegistry:
+    """A fresh registry, so tests and embedders never share handlers through kopf's default registry."""
+    registry = kopf.OperatorRegistry()
+    _register(registry, settings or Settings.from_env())
+    return registry
+
+
+def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> None:
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        configure_kopf(settings)
+        if getattr(memo, "deps", None) is None:  # tests and the demo inject their own
+            from ecsbg import wiring
+
+            memo.deps = await wiring.build_deps(operator_settings)
+            memo.owns_deps = True
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        if getattr(memo, "owns_deps", False):
+            from ecsbg import wiring
+
+            await wiring.close_deps(memo.deps)
+
+    @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
+    async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any, **_: Any) -> None:
+        deps: Deps = memo.deps
+        memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
+        await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
+
+    @kopf.on.update(*RESOURCE, registry=registry)
+    async def changed(memo: kopf.Memo, **_: Any) -> None:
+        state = getattr(memo, "loop_state", None)
+        if state is not None:
+            state.wake.set()
+
+    @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
+    async def deleted(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+        # optional=True: no finalizer. Deleting a release never touches ECS; it only drops its series.
+        memo.deps.metrics.forget_release(namespace=namespace, name=name)
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    # Progress and diff-base annotations under our own prefix, never in status: the CRD's structural schema
+    # would prune anything kopf wrote there (kopf docs/configuration.rst, docs/results.rst).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.ecsbg.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="kopf.ecsbg.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    # Long watches get silently dropped by load balancers in front of API servers; bound them (kopf#204 advice).
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30

@@ -1,0 +1,127 @@
+"""Turns one reconcile outcome into metric observations.
+
+Durations are recorded once, on the transition that ends them (a stage closing in the history, a release
+reaching a terminal phase, a hook leaving AWAITING_ACTION), after the status carrying that transition was
+written. `Marks` remembers the few instants the status does not hold (when a pause started awaiting), per release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ecsbg.domain import actions
+from ecsbg.domain.model import Phase, ReleaseStatus
+from ecsbg.metrics.recorder import MetricsRecorder
+
+TERMINAL_RESULTS = {
+    Phase.SUCCEEDED: "succeeded",
+    Phase.ROLLED_BACK: "rolled_back",
+    Phase.FAILED: "failed",
+    Phase.INVALID: "failed",
+}
+HOOK_OUTCOMES = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}
+AWAITING_APPROVAL_STAGE = "AWAITING_APPROVAL"
+
+
+@dataclass
+class Marks:
+    awaiting_since: dict[str, datetime] = field(default_factory=dict)  # hookId -> first seen AWAITING_ACTION
+    aborted_attempt: int | None = None
+
+
+def record(
+    *,
+    metrics: MetricsRecorder,
+    marks: Marks,
+    namespace: str,
+    name: str,
+    prior: ReleaseStatus,
+    outcome: Any,
+    body: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    new: ReleaseStatus = outcome.status
+    spec = body.get("spec") or {}
+    strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
+    target = spec.get("target") or {}
+    metrics.release_state(
+        namespace=namespace, name=name, strategy=strategy,
+        cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
+        phase=new.phase.value if new.phase else "Unknown", stage=new.stage,
+        production=new.production_traffic, test=new.test_traffic,
+    )
+    _requests(metrics, marks, outcome.plan, outcome.events)
+    _stages(metrics, strategy, prior, new)
+    _hooks(metrics, marks, prior, new, now, strategy)
+    _finished(metrics, marks, strategy, prior, new, now)
+
+
+def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, events: list[Any]) -> None:
+    action = getattr(plan, "action", None)
+    if isinstance(action, actions.ContinueHooks):
+        metrics.request(request=action.request.value, result="applied")
+    elif isinstance(action, actions.StopDeployment):
+        metrics.request(request="abort", result="applied")
+    elif isinstance(action, actions.RecordIntent) and action.retry_of is not None:
+        metrics.request(request="retry", result="applied")
+    for event in events:
+        if getattr(event, "reason", "") == "StaleRequest":
+            metrics.request(request=_request_kind(event.message), result="stale")
+    if isinstance(action, actions.StopDeployment):
+        marks.aborted_attempt = -1  # resolved to the attempt number in _finished
+
+
+def _request_kind(message: str) -> str:
+    for kind in ("approve", "reject", "abort", "retry"):
+        if kind in message.lower():
+            return kind
+    return "unknown"
+
+
+def _stages(metrics: MetricsRecorder, strategy: str, prior: ReleaseStatus, new: ReleaseStatus) -> None:
+    closed_before = {(r.stage, r.started_at) for r in prior.stages if r.finished_at is not None}
+    for record in new.stages:
+        if record.finished_at is None or (record.stage, record.started_at) in closed_before:
+            continue
+        seconds = (record.finished_at - record.started_at).total_seconds()
+        metrics.stage_finished(strategy=strategy, stage=record.stage, seconds=max(seconds, 0.0))
+
+
+def _hooks(
+    metrics: MetricsRecorder, marks: Marks, prior: ReleaseStatus, new: ReleaseStatus, now: datetime, strategy: str
+) -> None:
+    before = {h.hook_id: h.status for h in prior.hooks}
+    for hook in new.hooks:
+        if hook.status == "AWAITING_ACTION":
+            marks.awaiting_since.setdefault(hook.hook_id, now)
+            continue
+        if before.get(hook.hook_id) == hook.status:
+            continue
+        since = marks.awaiting_since.pop(hook.hook_id, None)
+        if since is not None:
+            seconds = max((now - since).total_seconds(), 0.0)
+            metrics.stage_finished(strategy=strategy, stage=AWAITING_APPROVAL_STAGE, seconds=seconds)
+        outcome = HOOK_OUTCOMES.get(hook.status)
+        if outcome:
+            metrics.hook_outcome(hook_type=hook.target_type, stage=hook.stage or "", outcome=outcome)
+
+
+def _finished(
+    metrics: MetricsRecorder, marks: Marks, strategy: str, prior: ReleaseStatus, new: ReleaseStatus, now: datetime
+) -> None:
+    if marks.aborted_attempt == -1:
+        marks.aborted_attempt = new.attempt
+    result = TERMINAL_RESULTS.get(new.phase) if new.phase else None
+    ended_now = result is not None and (prior.phase != new.phase or prior.attempt != new.attempt)
+    if not ended_now:
+        return
+    if result == "rolled_back" and marks.aborted_attempt == new.attempt:
+        result = "aborted"
+    started = new.deployment.started_at if new.deployment and new.deployment.started_at else None
+    if started is None and new.stages:
+        started = new.stages[0].started_at
+    seconds = max((now - started).total_seconds(), 0.0) if started else 0.0
+    metrics.release_finished(strategy=strategy, result=result, seconds=seconds)

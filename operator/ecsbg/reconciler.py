@@ -1,0 +1,169 @@
+"""The reconcile pipeline and the per-release loop.
+
+One pass: parse the CR -> observe ECS -> plan one action -> apply it (idempotent) -> compute the status in one
+pure function -> patch status, emit Events on transitions, record metrics. The loop runs one pass, then sleeps
+for the fast poll interval while a deployment is in flight and the idle interval otherwise, waking early when the
+CR changes (a spec edit or a request annotation).
+
+Order matters and is fixed here: the status patch is written before Events and metrics, so an Event or a
+finished-release count never describes a state that was not persisted (argo-rollouts' sync.go does the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ecsbg import measure
+from ecsbg.clock import Clock
+from ecsbg.domain import actions
+from ecsbg.domain.codec import status_from_dict, status_to_dict
+from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.parsing import InvalidSpec, parse_release
+from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.status import compute_status, transitions
+from ecsbg.k8s.events import EventSink
+from ecsbg.k8s.status import StatusWriter
+from ecsbg.metrics.recorder import MetricsRecorder
+from ecsbg.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, Phase.BAKING, Phase.ROLLING_BACK})
+# After writing an intent, the start follows as soon as the intent is persisted: no reason to wait a poll.
+NEXT_STEP_DELAY = 0.05
+
+
+class EcsGateway(Protocol):
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus) -> Observation: ...
+
+    async def apply(self, action: actions.Action, observation: Observation) -> actions.ApplyResult: ...
+
+
+@dataclass
+class Deps:
+    """Everything the pipeline talks to; built once at startup (ecsbg.wiring) or injected by tests."""
+
+    ecs: EcsGateway
+    clock: Clock
+    events: EventSink
+    status: StatusWriter
+    metrics: MetricsRecorder
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ReleaseStatus
+    status_dict: dict[str, Any]
+    events: list[Any]
+    plan: Plan | None
+    requeue_after: float
+
+
+@dataclass
+class LoopState:
+    """Per-release memory of the loop. The operator is the only writer of status, so the last status it wrote
+    is fresher than the body kopf shows, which may predate our own patch by a watch event."""
+
+    last_status: dict[str, Any] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    marks: measure.Marks = field(default_factory=measure.Marks)
+
+
+async def reconcile(body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps) -> Outcome:
+    """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
+    now = deps.clock.now()
+    generation = int(body.get("metadata", {}).get("generation") or 0)
+    prior = status_from_dict(dict(prior_dict or {}))
+    try:
+        spec = parse_release(body)
+    except InvalidSpec as invalid:
+        # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
+        status = compute_status(
+            spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
+            prior=prior, generation=generation, now=now,
+        )
+        return _outcome(status, prior, None, deps.settings)
+    observation = await deps.ecs.observe(spec, prior)
+    decided = plan(spec, observation, prior, generation=generation)
+    result = None
+    if not isinstance(decided.action, actions.Wait):
+        result = await deps.ecs.apply(decided.action, observation)
+    status = compute_status(
+        spec=spec, invalid=None, observation=observation, plan=decided, result=result,
+        prior=prior, generation=generation, now=now,
+    )
+    return _outcome(status, prior, decided, deps.settings)
+
+
+def _outcome(status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, settings: Settings) -> Outcome:
+    return Outcome(
+        status=status,
+        status_dict=status_to_dict(status),
+        events=list(transitions(prior, status, decided)),
+        plan=decided,
+        requeue_after=_requeue_after(status, decided, settings),
+    )
+
+
+def _requeue_after(status: ReleaseStatus, decided: Plan | None, settings: Settings) -> float:
+    if decided is not None and isinstance(decided.action, actions.RecordIntent):
+        return NEXT_STEP_DELAY
+    if status.phase in IN_FLIGHT:
+        return settings.poll_fast_seconds
+    return settings.poll_idle_seconds
+
+
+async def release_loop(
+    *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState, stopped: Any
+) -> None:
+    """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
+    while not stopped:
+        started = time.monotonic()
+        try:
+            delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
+            deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+        except Exception:  # a bug or an API server hiccup: log, count, retry; never kill the loop
+            logger.exception("reconcile of %s/%s failed; retrying", namespace, name)
+            deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)
+            delay = deps.settings.poll_fast_seconds
+        await _sleep(state.wake, stopped, delay)
+
+
+async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
+    prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
+    outcome = await reconcile(body, prior_dict, deps)
+    if outcome.status_dict != prior_dict:
+        await deps.status.patch_status(namespace=namespace, name=name, status=_merge_patch(prior_dict, outcome.status_dict))
+    state.last_status = outcome.status_dict
+    deps.events.emit(body, outcome.events)
+    measure.record(
+        metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
+        prior=status_from_dict(dict(prior_dict)), outcome=outcome, body=body, now=deps.clock.now(),
+    )
+    return outcome.requeue_after
+
+
+def _merge_patch(prior: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch from prior to new at the top level of status: keys that disappeared become null."""
+    patch: dict[str, Any] = {k: v for k, v in new.items() if prior.get(k) != v}
+    patch.update({k: None for k in prior if k not in new})
+    return patch
+
+
+async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:
+    """Sleep `delay` seconds, or less when the CR changed (wake) or the daemon is being stopped."""
+    if delay <= 0:
+        return
+    waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        wake.clear()

@@ -1,0 +1,53 @@
+"""Operator settings, read once from the environment (docs/design.md "Operator settings")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    poll_fast_seconds: float = 5.0
+    poll_idle_seconds: float = 300.0
+    metrics_port: int = 8080
+    health_port: int = 8081
+    log_format: str = "plain"
+    log_level: str = "INFO"
+    aws_endpoint_url: str | None = None
+    coalesce_ms: float = 50.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        spaces = tuple(n.strip() for n in env.get("ECSBG_NAMESPACES", "").split(",") if n.strip())
+        return cls(
+            namespaces=spaces,
+            poll_fast_seconds=_positive(env, "ECSBG_POLL_FAST_SECONDS", cls.poll_fast_seconds),
+            poll_idle_seconds=_positive(env, "ECSBG_POLL_IDLE_SECONDS", cls.poll_idle_seconds),
+            metrics_port=int(env.get("ECSBG_METRICS_PORT", cls.metrics_port)),
+            health_port=int(env.get("ECSBG_HEALTH_PORT", cls.health_port)),
+            log_format=_choice(env, "ECSBG_LOG_FORMAT", ("plain", "json"), cls.log_format),
+            log_level=env.get("ECSBG_LOG_LEVEL", cls.log_level).upper(),
+            aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
+            coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
+        )
+
+
+def _positive(env: Mapping[str, str], key: str, default: float, *, allow_zero: bool = False) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    value = float(raw)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(key, default)
+    if value not in allowed:
+        raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

@@ -1,0 +1,33 @@
+"""Builds the production dependencies of the reconcile pipeline from the settings."""
+
+from __future__ import annotations
+
+from ecsbg.clock import SystemClock
+from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.status import KubeStatusWriter
+from ecsbg.reconciler import Deps
+from ecsbg.settings import Settings
+
+
+async def build_deps(settings: Settings) -> Deps:
+    from ecsbg.aws.gateway import Boto3EcsGateway
+    from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+
+    metrics = PrometheusRecorder()
+    server = start_metrics_server(settings.metrics_port, metrics) if settings.metrics_port else None
+    clock = SystemClock()
+    ecs = Boto3EcsGateway(
+        endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
+        metrics=metrics, clock=clock,
+    )
+    deps = Deps(
+        ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
+    )
+    deps.metrics_server = server  # type: ignore[attr-defined]
+    return deps
+
+
+async def close_deps(deps: Deps) -> None:
+    server = getattr(deps, "metrics_server", None)
+    if server is not None:
+        server.stop()
