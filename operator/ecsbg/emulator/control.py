@@ -1,0 +1,79 @@
+"""The emulator's control API (in process as `srv.control`, over HTTP under /_emulator/): state, alarms,
+task failures, hook behaviours, faults. Every action takes the state lock, like an ECS request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import Backend
+from .faults import Faults
+
+HOOK_KINDS = {"succeed", "fail", "in_progress", "raise", "url"}
+
+
+class Control:
+    def __init__(self, backend: Backend, faults: Faults) -> None:
+        self.backend = backend
+        self.faults = faults
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able snapshot: services with their deployments, per-deployment stage history, hook calls."""
+        b = self.backend
+        with b.scheduler.lock:
+            b.scheduler.run_due()
+            return {
+                "speed": b.scheduler.speed,
+                "alarms": dict(b.store.alarms),
+                "faults": self.faults.spec,
+                "services": [_service_state(s) for s in b.store.services.values()],
+                "hookInvocations": list(b.store.hook_invocations),
+            }
+
+    def set_alarm(self, alarm_name: str, state: str) -> None:
+        if state not in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+            raise ValueError(f"alarm state must be ALARM, OK or INSUFFICIENT_DATA, not {state!r}")
+        with self.backend.scheduler.lock:
+            self.backend.scheduler.run_due()
+            self.backend.engine.set_alarm(alarm_name, state)
+
+    def fail_tasks(self, cluster: str, service: str, count: int | None = None) -> None:
+        """The next `count` task launches of the service fail (every launch when count is None)."""
+        with self.backend.scheduler.lock:
+            self.backend.service(cluster, service).fail_tasks = count
+
+    def set_hook_behaviour(self, function_arn: str, behaviour: dict[str, Any]) -> None:
+        if behaviour.get("kind") not in HOOK_KINDS:
+            raise ValueError(f"hook behaviour kind must be one of {sorted(HOOK_KINDS)}")
+        if behaviour["kind"] == "url" and not behaviour.get("url"):
+            raise ValueError("a url behaviour needs a url")
+        with self.backend.scheduler.lock:
+            self.backend.store.hook_behaviours[function_arn] = dict(behaviour)
+
+    def set_faults(self, spec: str | None) -> None:
+        self.faults.set(spec)
+
+    def fail_next_rollback(self, cluster: str, service: str) -> None:
+        with self.backend.scheduler.lock:
+            self.backend.service(cluster, service).fail_next_rollback = True
+
+
+def _service_state(service: Any) -> dict[str, Any]:
+    return {
+        "cluster": service.cluster.name,
+        "service": service.name,
+        "serviceArn": service.arn,
+        "status": service.status,
+        "taskDefinition": service.fields.get("taskDefinition"),
+        "deployments": [
+            {
+                "serviceDeploymentArn": d.arn,
+                "status": d.status,
+                "lifecycleStage": d.stage,
+                "targetServiceRevisionArn": d.target.arn,
+                "history": list(d.history),
+                "hooks": [{"hookId": h.hook_id, "stage": h.stage, "targetType": h.target_type,
+                           "status": h.status, "invocations": h.invocations} for h in d.hooks],
+            }
+            for d in service.deployments
+        ],
+    }

@@ -1,0 +1,159 @@
+"""In-memory resources: clusters, task definitions, services, service revisions and service deployments.
+
+ARN formats follow the ECS docs: `service/<cluster>/<name>` (long format),
+`service-deployment/<cluster>/<service>/<id>`, `service-revision/<cluster>/<service>/<numeric id>`
+("Stopping Amazon ECS service deployments", "Lambda hooks for Amazon ECS service deployments").
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+_ID_ALPHABET = string.ascii_letters + string.digits + "-_"
+
+
+def arn(region: str, resource: str) -> str:
+    return f"arn:aws:ecs:{region}:{ACCOUNT}:{resource}"
+
+
+def random_id(length: int = 20) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def numeric_id() -> str:
+    return str(random.randint(10**18, 10**19 - 1))
+
+
+@dataclass
+class Cluster:
+    name: str
+    arn: str
+    created: float
+    tags: list[dict[str, str]] = field(default_factory=list)
+    settings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TaskDefinition:
+    family: str
+    revision: int
+    arn: str
+    body: dict[str, Any]
+    registered: float
+    tags: list[dict[str, str]] = field(default_factory=list)
+    status: str = "ACTIVE"
+    deregistered: float | None = None
+
+
+@dataclass
+class Revision:
+    """A service revision: a frozen copy of the service's deployable configuration plus its task counts."""
+
+    arn: str
+    service: Service
+    task_definition: str
+    config: dict[str, Any]
+    created: float
+    legacy_id: str
+    tg_slot: int  # 0: LoadBalancer.targetGroupArn (blue), 1: advancedConfiguration.alternateTargetGroupArn
+    requested: int = 0
+    running: int = 0
+    pending: int = 0
+    failed: int = 0
+    prod_weight: float | None = None
+    test_weight: float | None = None
+    updated: float = 0.0
+
+
+@dataclass
+class HookRun:
+    """One hook execution at one stage (DeploymentLifecycleHookDetail in the model)."""
+
+    hook_id: str
+    target_type: str
+    target_arn: str | None
+    stage: str
+    status: str
+    expires_at: float
+    timeout_action: str
+    hook_details: Any = None
+    index: int = 0  # position in deploymentConfiguration.lifecycleHooks
+    invocations: int = 0
+    timer: list | None = None
+
+
+@dataclass
+class Deployment:
+    arn: str
+    service: Service
+    target: Revision
+    sources: list[Revision]
+    config: dict[str, Any]
+    created: float
+    initial: bool = False  # the deployment CreateService starts (no source revision)
+    status: str = "PENDING"
+    status_reason: str | None = None
+    stage: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    stopped: float | None = None
+    updated: float = 0.0
+    rollback: dict[str, Any] | None = None
+    hooks: list[HookRun] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    program: list[tuple] = field(default_factory=list)
+    token: int = 0  # bumped when the program is replaced, so stale timers do nothing
+    timer: list | None = None
+    cb_failures: int = 0
+    cb_status: str = "DISABLED"
+    alarm_status: str = "DISABLED"
+    triggered_alarms: list[str] = field(default_factory=list)
+    ignored_alarms: set[str] = field(default_factory=set)
+    rollback_target: Revision | None = None
+    hook_memory: dict[int, Any] = field(default_factory=dict)  # merged hookDetails per configured hook
+
+
+@dataclass
+class Service:
+    name: str
+    arn: str
+    cluster: Cluster
+    region: str
+    fields: dict[str, Any]  # every CreateService/UpdateService member as stored (taskDefinition as full ARN)
+    created: float
+    tags: list[dict[str, str]] = field(default_factory=list)
+    status: str = "ACTIVE"
+    revisions: list[Revision] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    primary: Revision | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fail_tasks: int | None = 0  # task launches still to fail; None = every launch fails
+    fail_next_rollback: bool = False
+
+    def current_deployment(self) -> Deployment | None:
+        return self.deployments[-1] if self.deployments else None
+
+    def active_revisions(self) -> list[Revision]:
+        return [r for r in self.revisions if r.requested > 0 or r is self.primary]
+
+    def add_event(self, message: str, when: float) -> None:
+        self.events.insert(0, {"id": random_id(36), "createdAt": when, "message": f"(service {self.name}) {message}"})
+        del self.events[100:]  # "max 100" events returned [model]
+
+
+@dataclass
+class Store:
+    clusters: dict[str, Cluster] = field(default_factory=dict)
+    task_definitions: dict[str, list[TaskDefinition]] = field(default_factory=dict)  # family -> revisions
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)  # (cluster name, service name)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    revisions: dict[str, Revision] = field(default_factory=dict)
+    alarms: dict[str, str] = field(default_factory=dict)  # alarm name -> "OK" | "ALARM"
+    hook_behaviours: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hook_invocations: list[dict[str, Any]] = field(default_factory=list)
