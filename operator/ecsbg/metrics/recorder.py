@@ -12,6 +12,9 @@ from typing import Protocol
 class MetricsRecorder(Protocol):
     def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None: ...
 
+    def reconcile_started(self) -> None:
+        """A reconcile began (controller_runtime_active_workers); each is ended by one reconcile() call."""
+
     def reconcile(self, *, result: str, seconds: float) -> None: ...
 
     def release_state(
@@ -43,6 +46,9 @@ class NullRecorder:
     """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
 
     def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None:
+        pass
+
+    def reconcile_started(self) -> None:
         pass
 
     def reconcile(self, *, result: str, seconds: float) -> None:

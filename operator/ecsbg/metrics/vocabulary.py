@@ -1,0 +1,91 @@
+"""The closed label vocabularies of the ecsbg metrics (docs/design.md "Metrics") and their normalisation.
+
+Every label value the operator emits goes through here, so no ARN, message or other unbounded string can become
+a label (Prometheus naming guidance: "do not use labels to store dimensions with high cardinality"). Values
+outside a closed set are a programming error and raise ValueError: the reconciler's tests use RecordingMetrics
+(tests/fakes/metrics.py), which applies the same checks, so such a bug fails a test instead of a dashboard.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ecsbg.domain.model import Phase, RequestKind, Strategy
+
+CONTROLLER = "ecsbluegreenrelease"
+
+PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
+STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
+
+# ServiceDeploymentLifecycleStage in lifecycle order. PRE_PRODUCTION_TRAFFIC_SHIFT is named by the ECS docs
+# but missing from botocore's enum (../shared/reference/ecs-native-bluegreen.md 2.9), so the set stays open:
+# any other upper-case identifier ECS reports is accepted as it is.
+ECS_STAGES: tuple[str, ...] = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+)
+AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the pseudo-stage of ecsbg_stage_duration_seconds for paused hooks
+
+RELEASE_RESULTS = ("succeeded", "rolled_back", "failed", "aborted")
+HOOK_OUTCOMES = ("succeeded", "failed", "timed_out", "approved", "rejected")
+REQUESTS: tuple[str, ...] = tuple(k.value for k in RequestKind)
+REQUEST_RESULTS = ("applied", "stale", "not_applicable")
+# controller-runtime's result label values (pkg/internal/controller/metrics/metrics.go).
+RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
+LISTENERS = ("production", "test")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+_STAGE = re.compile(r"^[A-Z][A-Z_]{0,63}$")
+_HOOK_TYPES = {"PAUSE": "PAUSE", "AWS_LAMBDA": "AWS_LAMBDA", "LAMBDA": "AWS_LAMBDA"}
+_ECS_STRATEGIES = {s.ecs: s.value for s in Strategy}
+
+
+def one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def strategy(value: str) -> str:
+    """The CR's strategy name; ECS's DeploymentStrategy spelling (BLUE_GREEN) is accepted too."""
+    return one_of(_ECS_STRATEGIES.get(value, value), STRATEGIES, "strategy")
+
+
+def stage(value: str, *, awaiting_approval: bool = False) -> str:
+    if awaiting_approval and value == AWAITING_APPROVAL:
+        return value
+    if not _STAGE.match(value) or value == AWAITING_APPROVAL:
+        raise ValueError(f"stage {value!r} is not an ECS lifecycle stage")
+    return value
+
+
+def hook_type(value: str) -> str:
+    """ECS's targetType spelling: the CR says Lambda/Pause, DescribeServiceDeployments AWS_LAMBDA/PAUSE."""
+    try:
+        return _HOOK_TYPES[value.upper()]
+    except KeyError:
+        raise ValueError(f"hook type {value!r} is not Lambda/AWS_LAMBDA or Pause/PAUSE") from None
+
+
+def identifier(value: str, what: str) -> str:
+    """AWS service, operation and error-code names: short identifiers, never free text."""
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{what} {value!r} is not a short identifier")
+    return value
+
+
+def resource_name(value: str) -> str:
+    """The name of a cluster or service given as a name or an ARN: ARNs never become label values.
+
+    ECS ARNs end in `cluster/NAME` or `service/CLUSTER/NAME`; the last path segment is the name.
+    """
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value

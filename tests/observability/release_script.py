@@ -1,0 +1,141 @@
+"""A scripted release life: the MetricsRecorder calls a reconciler makes (docs/design.md), step by step.
+
+Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
+shop/web succeeds (BlueGreen, a pause hook approved), shop/api is rolled back (Canary, a Lambda hook fails),
+ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, and tmp/gone is deleted midway (its series
+must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
+can let Prometheus scrape between steps, because `increase()`/`rate()` only see changes between two scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ecsbg.metrics.recorder import MetricsRecorder
+
+Step = Callable[[MetricsRecorder], None]
+SECONDS_PER_STEP = 90.0  # emulated time between two reconcile rounds, for the duration histograms
+
+
+@dataclass
+class ScriptedRelease:
+    """One release as the reconciler sees it: phase/stage changes produce stage_finished for the stage left."""
+
+    namespace: str
+    name: str
+    strategy: str
+    stage: str | None = None
+    phase: str = "Pending"
+    age: float = 0.0
+    stage_age: float = 0.0
+    traffic: dict[str, float | None] = field(default_factory=lambda: {"production": None, "test": None})
+
+    def report(self, m: MetricsRecorder) -> None:
+        m.release_state(
+            namespace=self.namespace, name=self.name, strategy=self.strategy, cluster="prod",
+            service=f"arn:aws:ecs:eu-west-1:111122223333:service/prod/{self.name}",
+            phase=self.phase, stage=self.stage, **self.traffic,
+        )  # fmt: skip
+
+    def move(self, m: MetricsRecorder, phase: str, stage: str | None, **traffic: float) -> None:
+        left = "AWAITING_APPROVAL" if self.phase == "AwaitingApproval" else self.stage
+        if left is not None and (stage != self.stage or phase != self.phase):
+            m.stage_finished(strategy=self.strategy, stage=left, seconds=self.stage_age)
+            self.stage_age = 0.0
+        self.phase, self.stage = phase, stage
+        self.traffic.update(traffic)
+        self.report(m)
+
+    def finish(self, m: MetricsRecorder, phase: str, result: str) -> None:
+        self.move(m, phase, None)
+        m.release_finished(strategy=self.strategy, result=result, seconds=self.age)
+
+    def tick(self) -> None:
+        self.age += SECONDS_PER_STEP
+        self.stage_age += SECONDS_PER_STEP
+
+
+def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bool = False) -> None:
+    """What every reconcile round does besides the transitions: AWS reads and the reconcile metrics."""
+    for r in releases:
+        r.tick()
+        m.reconcile_started()
+        m.aws_call(service="ecs", operation="DescribeServiceDeployments", seconds=0.04, error_code=None)
+        if throttled:
+            m.aws_call(
+                service="ecs", operation="DescribeServices", seconds=0.2, error_code="ThrottlingException"
+            )
+        m.reconcile(result="requeue_after", seconds=0.05)
+
+
+def steps() -> Iterator[Step]:
+    web = ScriptedRelease("shop", "web", "BlueGreen")
+    api = ScriptedRelease("shop", "api", "Canary")
+    admin = ScriptedRelease("ops", "admin", "Linear")
+    worker = ScriptedRelease("ops", "worker", "BlueGreen")
+    gone = ScriptedRelease("tmp", "gone", "BlueGreen")
+    everyone = [web, api, admin, worker]
+
+    def start(m: MetricsRecorder) -> None:
+        for r in [*everyone, gone]:
+            r.report(m)
+        m.aws_call(service="ecs", operation="UpdateService", seconds=0.3, error_code=None)
+        _round(m, everyone)
+
+    def scale(m: MetricsRecorder) -> None:
+        web.move(m, "Deploying", "PRE_SCALE_UP", production=0.0, test=0.0)
+        api.move(m, "Deploying", "SCALE_UP", production=0.0, test=0.0)
+        admin.move(m, "Deploying", "SCALE_UP", production=0.0, test=0.0)
+        worker.move(m, "Deploying", "SCALE_UP", production=0.0, test=0.0)
+        m.forget_release(namespace=gone.namespace, name=gone.name)
+        _round(m, everyone, throttled=True)
+
+    def test_traffic(m: MetricsRecorder) -> None:
+        web.move(m, "Deploying", "TEST_TRAFFIC_SHIFT", test=100.0)
+        api.move(m, "Deploying", "POST_TEST_TRAFFIC_SHIFT", test=100.0)
+        admin.move(m, "Deploying", "TEST_TRAFFIC_SHIFT", test=100.0)
+        _round(m, everyone, throttled=True)
+
+    def pauses(m: MetricsRecorder) -> None:
+        web.move(m, "AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT")
+        admin.move(m, "AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT")
+        m.hook_outcome(hook_type="AWS_LAMBDA", stage="POST_TEST_TRAFFIC_SHIFT", outcome="failed")
+        api.move(m, "RollingBack", "POST_TEST_TRAFFIC_SHIFT")
+        m.request(request="approve", result="stale")  # an approval naming an earlier attempt
+        _round(m, everyone, throttled=True)
+
+    def approve(m: MetricsRecorder) -> None:
+        m.request(request="approve", result="applied")
+        m.aws_call(service="ecs", operation="ContinueServiceDeployment", seconds=0.1, error_code=None)
+        m.hook_outcome(hook_type="PAUSE", stage="POST_TEST_TRAFFIC_SHIFT", outcome="approved")
+        web.move(m, "Deploying", "PRODUCTION_TRAFFIC_SHIFT", production=50.0)
+        api.finish(m, "RolledBack", "rolled_back")
+        _round(m, everyone)
+
+    def bake(m: MetricsRecorder) -> None:
+        web.move(m, "Baking", "BAKE_TIME", production=100.0)
+        _round(m, everyone)
+
+    def succeed(m: MetricsRecorder) -> None:
+        web.move(m, "Deploying", "CLEAN_UP")
+        web.finish(m, "Succeeded", "succeeded")
+        _round(m, everyone, throttled=True)
+
+    yield from (start, scale, test_traffic, pauses, approve, bake, succeed)
+
+
+def drive(m: MetricsRecorder) -> None:
+    """The whole life at once, for tests that only need the end state."""
+    for step in steps():
+        step(m)
+
+
+# The end state, for assertions: (namespace, name) -> (phase, stage).
+FINAL = {
+    ("shop", "web"): ("Succeeded", None),
+    ("shop", "api"): ("RolledBack", None),
+    ("ops", "admin"): ("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT"),
+    ("ops", "worker"): ("Deploying", "SCALE_UP"),
+}
+DELETED = ("tmp", "gone")
