@@ -1,0 +1,317 @@
+"""Pure translation between ECS dicts (botocore 1.44.5 shapes) and the domain model, and request builders.
+
+Request builders send only what the release owns (docs/design.md "Attempts, hashes and idempotency"). The
+unit tests validate their output against the real botocore model with Stubber `expected_params`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ecsbg.domain.model import (
+    ContainerOverride,
+    HookDetail,
+    HookSpec,
+    ObservedDeployment,
+    ObservedService,
+    ReleaseSpec,
+    RevisionSummary,
+    StrategySpec,
+)
+
+TASKDEF_HASH_TAG = "ecsbg.dev/taskdef-hash"
+
+# RegisterTaskDefinition input members that a described TaskDefinition also carries (botocore 1.44.5; a unit
+# test compares this with the model so a new registrable field is not silently dropped). `tags` come from the
+# DescribeTaskDefinition response's top level. Everything else on TaskDefinition is read-only (taskDefinitionArn,
+# revision, status, requiresAttributes, compatibilities, registeredAt/By, deregisteredAt, deleteRequestedAt).
+REGISTRABLE_FIELDS = (
+    "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+    "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+    "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform",
+    "enableFaultInjection", "trustedExecutionConfiguration",
+)  # fmt: skip
+
+
+class RequestBuildError(ValueError):
+    """The spec does not fit what ECS describes (unknown container, target group or Service Connect port).
+
+    `code` is one of ecsbg.aws.errors.TERMINAL_CODES: the same spec will never fit."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ------------------------------------------------------------------------------------------------ responses
+
+
+def observed_service(service: Mapping[str, Any]) -> ObservedService:
+    return ObservedService(
+        arn=service["serviceArn"],
+        status=service.get("status", ""),
+        task_definition_arn=service.get("taskDefinition", ""),
+        current_deployment_arn=service.get("currentServiceDeployment"),
+        desired_count=service.get("desiredCount", 0),
+        running_count=service.get("runningCount", 0),
+        deployment_controller=service.get("deploymentController", {}).get("type", "ECS"),
+        scheduling_strategy=service.get("schedulingStrategy", "REPLICA"),
+    )
+
+
+def revision_summary(summary: Mapping[str, Any], revisions: Mapping[str, Mapping[str, Any]]) -> RevisionSummary:
+    """A ServiceRevisionSummary; the task definition comes from DescribeServiceRevisions when it was read."""
+    arn = summary["arn"]
+    return RevisionSummary(
+        arn=arn,
+        task_definition_arn=revisions.get(arn, {}).get("taskDefinition"),
+        requested_task_count=summary.get("requestedTaskCount", 0),
+        running_task_count=summary.get("runningTaskCount", 0),
+        pending_task_count=summary.get("pendingTaskCount", 0),
+        production_weight=summary.get("requestedProductionTrafficWeight"),
+        test_weight=summary.get("requestedTestTrafficWeight"),
+    )
+
+
+def revision_arns(deployment: Mapping[str, Any]) -> list[str]:
+    summaries = [*deployment.get("sourceServiceRevisions", []), deployment.get("targetServiceRevision") or {}]
+    return [s["arn"] for s in summaries if s.get("arn")]
+
+
+def observed_deployment(
+    deployment: Mapping[str, Any], revisions: Mapping[str, Mapping[str, Any]]
+) -> ObservedDeployment:
+    """A ServiceDeployment. Hooks get the deployment's lifecycleStage: ECS does not say which stage a hook is for."""
+    stage = deployment.get("lifecycleStage")
+    target = deployment.get("targetServiceRevision")
+    rollback = deployment.get("rollback") or {}
+    return ObservedDeployment(
+        arn=deployment["serviceDeploymentArn"],
+        status=deployment.get("status", ""),
+        lifecycle_stage=stage,
+        status_reason=deployment.get("statusReason"),
+        created_at=deployment.get("createdAt"),
+        started_at=deployment.get("startedAt"),
+        finished_at=deployment.get("finishedAt") or deployment.get("stoppedAt"),
+        updated_at=deployment.get("updatedAt"),
+        source_revisions=tuple(revision_summary(s, revisions) for s in deployment.get("sourceServiceRevisions", [])),
+        target_revision=revision_summary(target, revisions) if target else None,
+        hooks=tuple(_hook_detail(h, stage) for h in deployment.get("lifecycleHookDetails", [])),
+        rollback_reason=rollback.get("reason"),
+        rollback_started_at=rollback.get("startedAt"),
+    )
+
+
+def _hook_detail(hook: Mapping[str, Any], stage: str | None) -> HookDetail:
+    return HookDetail(
+        hook_id=hook["hookId"],
+        target_type=hook.get("targetType", ""),
+        status=hook.get("status", ""),
+        stage=stage,
+        target_arn=hook.get("targetArn"),
+        expires_at=hook.get("expiresAt"),
+        timeout_action=hook.get("timeoutAction"),
+    )
+
+
+def taskdef_hash_tag(tags: Iterable[Mapping[str, str]]) -> str | None:
+    return next((t.get("value") for t in tags if t.get("key") == TASKDEF_HASH_TAG), None)
+
+
+# --------------------------------------------------------------------------------------------- UpdateService
+
+
+def update_service_request(
+    spec: ReleaseSpec, described_service: Mapping[str, Any], task_definition_arn: str, force_new: bool
+) -> dict[str, Any]:
+    """UpdateService params: only taskDefinition, deploymentConfiguration, loadBalancers, Service Connect test
+    rules and forceNewDeployment. Never capacityProviderStrategy, networkConfiguration, desiredCount, placement."""
+    request: dict[str, Any] = {
+        "cluster": described_service["clusterArn"],
+        "service": described_service["serviceArn"],
+        "taskDefinition": task_definition_arn,
+        "deploymentConfiguration": deployment_configuration(spec, described_service.get("deploymentConfiguration")),
+    }
+    if spec.load_balancers:
+        request["loadBalancers"] = load_balancers(spec, described_service.get("loadBalancers", []))
+    if spec.test_traffic_rules:
+        request["serviceConnectConfiguration"] = service_connect_configuration(spec, described_service)
+    if force_new:
+        request["forceNewDeployment"] = True
+    return request
+
+
+def deployment_configuration(spec: ReleaseSpec, existing: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The service's deploymentConfiguration with the release-owned members replaced. minimumHealthyPercent,
+    maximumPercent (and anything ECS adds later) are kept. Alarms and circuit breaker are replaced only when the
+    spec sets them (absent = not managed by this release); hooks always, since a hook left over from an older
+    spec (a PAUSE) would block every later release."""
+    config = copy.deepcopy(dict(existing or {}))
+    config.update(_strategy_members(spec.strategy))
+    for other in ("linearConfiguration", "canaryConfiguration"):
+        if other not in _strategy_members(spec.strategy):
+            config.pop(other, None)  # ECS: only valid with its own strategy (DeploymentConfiguration docs)
+    config.pop("earlySuccessCriteria", None)  # "for a rolling deployment" only (model doc)
+    config["lifecycleHooks"] = [_lifecycle_hook(h) for h in spec.hooks]
+    if spec.alarms is not None:
+        config["alarms"] = {
+            "alarmNames": list(spec.alarms.names),
+            "rollback": spec.alarms.rollback,
+            "enable": spec.alarms.enable,
+        }
+    if spec.circuit_breaker is not None:
+        breaker = dict(config.get("deploymentCircuitBreaker") or {})  # keeps thresholdConfiguration etc.
+        breaker.update(enable=spec.circuit_breaker.enable, rollback=spec.circuit_breaker.rollback)
+        config["deploymentCircuitBreaker"] = breaker
+    return config
+
+
+def _strategy_members(strategy: StrategySpec) -> dict[str, Any]:
+    members: dict[str, Any] = {"strategy": strategy.type.ecs, "bakeTimeInMinutes": strategy.bake_time_minutes}
+    if strategy.type.ecs == "LINEAR":
+        linear: dict[str, Any] = {}
+        if strategy.step_percent is not None:
+            linear["stepPercent"] = strategy.step_percent
+        if strategy.step_bake_time_minutes is not None:
+            linear["stepBakeTimeInMinutes"] = strategy.step_bake_time_minutes
+        members["linearConfiguration"] = linear
+    if strategy.type.ecs == "CANARY":
+        canary: dict[str, Any] = {}
+        if strategy.canary_percent is not None:
+            canary["canaryPercent"] = strategy.canary_percent
+        if strategy.canary_bake_time_minutes is not None:
+            canary["canaryBakeTimeInMinutes"] = strategy.canary_bake_time_minutes
+        members["canaryConfiguration"] = canary
+    return members
+
+
+def _lifecycle_hook(hook: HookSpec) -> dict[str, Any]:
+    """DeploymentLifecycleHook; the CR's "Lambda"/"Pause" and "Rollback"/"Continue" map to ECS's enums."""
+    out: dict[str, Any] = {
+        "targetType": "PAUSE" if hook.type == "Pause" else "AWS_LAMBDA",
+        "lifecycleStages": list(hook.stages),
+    }
+    if hook.function_arn:
+        out["hookTargetArn"] = hook.function_arn
+    if hook.role_arn:
+        out["roleArn"] = hook.role_arn
+    if hook.hook_details is not None:
+        out["hookDetails"] = copy.deepcopy(dict(hook.hook_details))
+    timeout: dict[str, Any] = {}
+    if hook.timeout_minutes is not None:
+        timeout["timeoutInMinutes"] = hook.timeout_minutes
+    if hook.timeout_action is not None:
+        timeout["action"] = hook.timeout_action.upper()
+    if timeout:
+        out["timeoutConfiguration"] = timeout
+    return out
+
+
+def load_balancers(spec: ReleaseSpec, existing: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every existing entry, unchanged except advancedConfiguration for the ones the spec names by target group."""
+    wanted = {lb.target_group_arn: lb for lb in spec.load_balancers}
+    unknown = sorted(set(wanted) - {e.get("targetGroupArn") for e in existing})
+    if unknown:
+        raise RequestBuildError(
+            "InvalidServiceConfiguration",
+            f"spec.loadBalancers names target group(s) the service does not use: {', '.join(unknown)}",
+        )
+    entries = []
+    for entry in existing:
+        out = copy.deepcopy(dict(entry))
+        lb = wanted.get(out.get("targetGroupArn", ""))
+        if lb is not None:
+            advanced = {
+                "alternateTargetGroupArn": lb.alternate_target_group_arn,
+                "productionListenerRule": lb.production_listener_rule,
+                "roleArn": lb.role_arn,
+            }
+            if lb.test_listener_rule:
+                advanced["testListenerRule"] = lb.test_listener_rule
+            out["advancedConfiguration"] = advanced
+        entries.append(out)
+    return entries
+
+
+def current_service_connect(described_service: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Service has no serviceConnectConfiguration member; the PRIMARY deployment's is the current one."""
+    for deployment in described_service.get("deployments", []):
+        if deployment.get("status") == "PRIMARY" and deployment.get("serviceConnectConfiguration"):
+            return copy.deepcopy(dict(deployment["serviceConnectConfiguration"]))
+    return None
+
+
+def service_connect_configuration(spec: ReleaseSpec, described_service: Mapping[str, Any]) -> dict[str, Any]:
+    """The current Service Connect configuration with testTrafficRules set on the client aliases of each port."""
+    config = current_service_connect(described_service)
+    if config is None or not config.get("enabled"):
+        raise RequestBuildError(
+            "InvalidServiceConfiguration",
+            "spec.serviceConnect.testTrafficRules is set but the service has no Service Connect configuration",
+        )
+    services = {s.get("portName"): s for s in config.get("services", [])}
+    for rule in spec.test_traffic_rules:
+        service = services.get(rule.port_name)
+        if service is None or not service.get("clientAliases"):
+            raise RequestBuildError(
+                "InvalidServiceConfiguration",
+                f"Service Connect has no client alias for portName {rule.port_name!r}",
+            )
+        header: dict[str, Any] = {"name": rule.header_name}
+        if rule.header_exact is not None:
+            header["value"] = {"exact": rule.header_exact}
+        for alias in service["clientAliases"]:
+            alias["testTrafficRules"] = {"header": header}
+    return config
+
+
+# ------------------------------------------------------------------------------------ RegisterTaskDefinition
+
+
+def register_task_definition_request(
+    described: Mapping[str, Any], containers: Sequence[ContainerOverride], taskdef_hash: str
+) -> dict[str, Any]:
+    """RegisterTaskDefinition params from a DescribeTaskDefinition(include=[TAGS]) response: the base's
+    registrable fields, the container overrides, the base's tags and the ecsbg.dev/taskdef-hash tag."""
+    base = described["taskDefinition"]
+    request = {k: copy.deepcopy(base[k]) for k in REGISTRABLE_FIELDS if k in base}
+    by_name = {c["name"]: c for c in request.get("containerDefinitions", [])}
+    for override in containers:
+        container = by_name.get(override.name)
+        if container is None:
+            raise RequestBuildError(
+                "InvalidTaskDefinitionOverride",
+                f"container {override.name!r} is not in task definition {base.get('taskDefinitionArn')} "
+                f"(containers: {', '.join(sorted(by_name)) or 'none'})",
+            )
+        _apply_override(container, override)
+    # aws:-prefixed tags are reserved ([doc: Tagging your Amazon ECS resources]) and cannot be set by us.
+    tags = [
+        t for t in described.get("tags", []) if t.get("key") != TASKDEF_HASH_TAG and not t["key"].startswith("aws:")
+    ]
+    request["tags"] = [*tags, {"key": TASKDEF_HASH_TAG, "value": taskdef_hash}]
+    return request
+
+
+def _apply_override(container: dict[str, Any], override: ContainerOverride) -> None:
+    if override.image is not None:
+        container["image"] = override.image
+    if override.command is not None:
+        container["command"] = list(override.command)
+    if override.environment is not None:
+        env = [dict(e) for e in container.get("environment", [])]
+        index = {e.get("name"): i for i, e in enumerate(env)}
+        for name, value in override.environment:
+            if name in index:
+                env[index[name]]["value"] = value
+            else:
+                index[name] = len(env)
+                env.append({"name": name, "value": value})
+        container["environment"] = env
+
+
+def task_definition_family(reference: str) -> str:
+    """`arn:...:task-definition/web:42`, `web:42` or `web` -> `web`."""
+    return reference.rsplit("/", 1)[-1].split(":", 1)[0]

@@ -1,0 +1,101 @@
+"""ClientFactory: clients cached per (region, role, externalId), endpoint override, assumed role that refreshes.
+
+A tiny local HTTP server stands in for ECS so the test sees which access key signed each request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from botocore.stub import Stubber
+
+from ecsbg.aws.session import ClientFactory, ClientKey, ClientSettings
+
+ROLE = "arn:aws:iam::444455556666:role/ecsbg-deployer"
+
+
+@pytest.fixture
+def fake_ecs_endpoint():
+    """An ECS JSON endpoint on 127.0.0.1:<free port> that answers DescribeServices and records auth headers."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"services": [], "failures": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def static_env(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSOURCE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "source-secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def credentials(key: str, expires_in: timedelta) -> dict:
+    return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "s3cr3t", "SessionToken": "tok",
+                            "Expiration": datetime.now(UTC) + expires_in}}
+
+
+def test_clients_are_created_once_per_key_with_standard_retries(metrics, static_env):
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url="http://127.0.0.1:1", max_attempts=4,
+                                                    connect_timeout=2, read_timeout=7))
+    first = factory.ecs(ClientKey("eu-west-1"))
+    assert factory.ecs(ClientKey("eu-west-1")) is first
+    assert factory.ecs(ClientKey("us-east-1")) is not first
+    assert factory.ecs(ClientKey("eu-west-1", ROLE)) is not first
+    config = first.client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert (config.connect_timeout, config.read_timeout) == (2, 7)
+    assert first.client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert first.region == "eu-west-1"
+
+
+def test_without_a_role_the_default_credentials_sign(metrics, static_env, fake_ecs_endpoint):
+    url, seen = fake_ecs_endpoint
+    calls = ClientFactory(metrics, ClientSettings(endpoint_url=url)).ecs(ClientKey("eu-west-1"))
+    calls.call("DescribeServices", cluster="prod", services=["web"])
+    assert "Credential=AKIDSOURCE/" in seen[0]
+    assert metrics.calls == [("ecs", "DescribeServices", None)]
+
+
+def test_assumed_role_with_external_id_signs_and_refreshes(metrics, static_env, fake_ecs_endpoint):
+    url, seen = fake_ecs_endpoint
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url=url))
+    calls = factory.ecs(ClientKey("eu-west-1", ROLE, "ext-123"))
+    assert metrics.calls == []  # no AssumeRole until the first ECS call
+    expected = {"RoleArn": ROLE, "RoleSessionName": "ecsbg-operator", "DurationSeconds": 3600,
+                "ExternalId": "ext-123"}
+    sts = factory.sts("eu-west-1")
+    with Stubber(sts.client) as stub:
+        # expiring within botocore's mandatory refresh window (10 min): the next call must assume again
+        stub.add_response("assume_role", credentials("ASIAFIRSTKEY00001", timedelta(minutes=5)), expected)
+        stub.add_response("assume_role", credentials("ASIASECONDKEY0002", timedelta(hours=1)), expected)
+        calls.call("DescribeServices", cluster="prod", services=["web"])
+        calls.call("DescribeServices", cluster="prod", services=["web"])
+        calls.call("DescribeServices", cluster="prod", services=["web"])
+        stub.assert_no_pending_responses()
+    assert ["ASIAFIRSTKEY00001" in seen[0], "ASIASECONDKEY0002" in seen[1], "ASIASECONDKEY0002" in seen[2]] == [True] * 3
+    assert metrics.operations("AssumeRole") == 2 and metrics.operations("DescribeServices") == 3
