@@ -1,0 +1,225 @@
+"""Structural-schema pruning, defaulting and validation of custom resources, as kube-apiserver does them.
+
+Sources of the semantics: "Extend the Kubernetes API with CustomResourceDefinitions" (kubernetes.io tasks page),
+sections "Field pruning", "Defaulting" and "Validation", and apiextensions-apiserver's pruning/defaulting packages.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from .errors import FieldError
+from .patching import clone
+
+# ObjectMeta fields kept on pruning; anything else under metadata is dropped (as the apiserver's codec does).
+OBJECT_META = {
+    "name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
+    "managedFields", "selfLink",
+}
+_ROOT_KEEP = {"apiVersion", "kind", "metadata"}
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def prune(obj: dict, schema: dict | None) -> list[str]:
+    """Drop, in place, every field the schema does not declare; return the dropped paths (for warnings)."""
+    dropped: list[str] = []
+    if schema is None:
+        return dropped
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in [k for k in meta if k not in OBJECT_META]:
+            del meta[key]
+            dropped.append(f"metadata.{key}")
+    _prune(obj, schema, "", dropped, root=True)
+    return dropped
+
+
+def _prune(value: Any, schema: dict, path: str, dropped: list[str], root: bool = False) -> None:
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        preserve = schema.get("x-kubernetes-preserve-unknown-fields") or schema.get("x-kubernetes-embedded-resource")
+        keep = _ROOT_KEEP if root or schema.get("x-kubernetes-embedded-resource") else set()
+        for key in list(value):
+            sub = props.get(key) if props else None
+            if sub is None and isinstance(extra, dict):
+                sub = extra
+            if sub is not None:
+                _prune(value[key], sub, _join(path, key), dropped)
+            elif key not in keep and not preserve and extra is not True:
+                del value[key]
+                dropped.append(_join(path, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            _prune(item, schema["items"], f"{path}[{index}]", dropped)
+
+
+def apply_defaults(value: Any, schema: dict | None) -> Any:
+    """Fill `default`s of absent properties, recursing into nested objects (incl. objects just defaulted).
+
+    A null for a non-nullable field is dropped first so that its default applies (CRD docs, "Defaulting and
+    Nullable")."""
+    if schema is None:
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        for key, sub in props.items():
+            if key in value and value[key] is None and not sub.get("nullable"):
+                del value[key]
+            if key not in value and "default" in sub:
+                value[key] = clone(sub["default"])
+            if key in value:
+                value[key] = apply_defaults(value[key], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in value:
+                if key not in props:
+                    value[key] = apply_defaults(value[key], extra)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [apply_defaults(item, schema["items"]) for item in value]
+    return value
+
+
+_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array"}
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else _TYPE_NAMES.get(type(value), "unknown")
+
+
+def _type_ok(value: Any, schema: dict) -> bool:
+    expected = schema.get("type")
+    if schema.get("x-kubernetes-int-or-string"):
+        return isinstance(value, (int, str)) and not isinstance(value, bool)
+    if value is None:
+        return bool(schema.get("nullable")) or not expected
+    if not expected:
+        return True
+    actual = _type_name(value)
+    return actual == expected or (expected == "number" and actual == "integer")
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _body(path: str, detail: str) -> str:
+    # kube-openapi's messages name the field "in body", e.g. "spec.x in body should be greater than or equal to 1"
+    return f"{path} in body {detail}"
+
+
+def _check_scalar(value: Any, schema: dict, path: str, errors: list[FieldError]) -> None:
+    if "enum" in schema and value not in schema["enum"]:
+        supported = ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in schema["enum"])
+        errors.append(FieldError("notsupported", path, value, f"supported values: {supported}"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_number(value, schema, path, errors)
+    if isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            errors.append(FieldError("invalid", path, value, _body(path, f"should be at least {schema['minLength']} chars long")))
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append(FieldError("toolong", path, value, f"may not be more than {schema['maxLength']} bytes"))
+        if "pattern" in schema and not _regex(schema["pattern"]).search(value):
+            errors.append(FieldError("invalid", path, value, _body(path, f"should match '{schema['pattern']}'")))
+
+
+def _check_number(value: float, schema: dict, path: str, errors: list[FieldError]) -> None:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None:
+        if schema.get("exclusiveMinimum") and value <= low:
+            errors.append(FieldError("invalid", path, value, _body(path, f"should be greater than {low}")))
+        elif value < low:
+            errors.append(FieldError("invalid", path, value, _body(path, f"should be greater than or equal to {low}")))
+    if high is not None:
+        if schema.get("exclusiveMaximum") and value >= high:
+            errors.append(FieldError("invalid", path, value, _body(path, f"should be less than {high}")))
+        elif value > high:
+            errors.append(FieldError("invalid", path, value, _body(path, f"should be less than or equal to {high}")))
+    if schema.get("multipleOf") and value % schema["multipleOf"]:
+        errors.append(FieldError("invalid", path, value, _body(path, f"should be a multiple of {schema['multipleOf']}")))
+
+
+def _check_collection(value: Any, schema: dict, path: str, errors: list[FieldError]) -> None:
+    if isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            errors.append(FieldError("invalid", path, len(value), _body(path, f"should have at least {schema['minItems']} items")))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(FieldError("toolong", path, value, f"must have at most {schema['maxItems']} items"))
+        if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
+            seen: list = []
+            for index, item in enumerate(value):
+                if item in seen:
+                    errors.append(FieldError("duplicate", f"{path}[{index}]", item))
+                seen.append(item)
+    if isinstance(value, dict):
+        if "required" in schema:
+            for key in schema["required"]:
+                if key not in value:
+                    errors.append(FieldError("required", _join(path, key)))
+        if "minProperties" in schema and len(value) < schema["minProperties"]:
+            errors.append(FieldError("invalid", path, len(value), _body(path, f"should have at least {schema['minProperties']} properties")))
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            errors.append(FieldError("toolong", path, value, f"must have at most {schema['maxProperties']} properties"))
+
+
+def validate(value: Any, schema: dict | None, path: str = "", old: Any = None, has_old: bool = False,
+             cel=None) -> list[FieldError]:
+    """Errors of value against schema. A subtree equal to its old value is not re-checked: kube-apiserver's
+    validation ratcheting (GA in 1.33) accepts unchanged fields, and it keeps status writes cheap."""
+    errors: list[FieldError] = []
+    if schema is not None:
+        _validate(value, schema, path, old, has_old, cel, errors)
+    return errors
+
+
+def _validate(value, schema, path, old, has_old, cel, errors) -> None:
+    if has_old and value == old:
+        return
+    if not _type_ok(value, schema):
+        expected = "integer or string" if schema.get("x-kubernetes-int-or-string") else schema.get("type")
+        actual = _type_name(value)
+        errors.append(FieldError("type", path, actual, _body(path, f'must be of type {expected}: "{actual}"')))
+        return
+    if value is None:
+        return
+    _check_scalar(value, schema, path, errors)
+    _check_collection(value, schema, path, errors)
+    _check_combinators(value, schema, path, errors)
+    _validate_children(value, schema, path, old, has_old, cel, errors)
+    if cel is not None and schema.get("x-kubernetes-validations"):
+        errors.extend(cel(value, schema["x-kubernetes-validations"], path, old, has_old))
+
+
+def _check_combinators(value, schema, path, errors) -> None:
+    for sub in schema.get("allOf") or []:
+        _validate(value, sub, path, None, False, None, errors)
+    if schema.get("anyOf") and all(validate(value, sub, path) for sub in schema["anyOf"]):
+        errors.append(FieldError("invalid", path, value, _body(path, "must validate at least one schema (anyOf)")))
+    if schema.get("oneOf") and sum(not validate(value, sub, path) for sub in schema["oneOf"]) != 1:
+        errors.append(FieldError("invalid", path, value, _body(path, "must validate one and only one schema (oneOf)")))
+    if isinstance(schema.get("not"), dict) and not validate(value, schema["not"], path):
+        errors.append(FieldError("invalid", path, value, _body(path, "must not validate the schema (not)")))
+
+
+def _validate_children(value, schema, path, old, has_old, cel, errors) -> None:
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        old_map = old if has_old and isinstance(old, dict) else {}
+        for key, item in value.items():
+            sub = props.get(key)
+            if sub is None and isinstance(extra, dict):
+                sub = extra
+            if sub is not None:
+                _validate(item, sub, _join(path, key), old_map.get(key), key in old_map, cel, errors)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        # oldSelf correlation for list items needs listType=map keys; like the apiserver for atomic lists, none
+        for index, item in enumerate(value):
+            _validate(item, schema["items"], f"{path}[{index}]", None, False, cel, errors)
