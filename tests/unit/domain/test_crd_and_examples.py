@@ -1,0 +1,158 @@
+"""The CRD is structurally sound, matches docs/design.md's names, and every example validates and parses."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ecsbg.domain import validation
+from ecsbg.domain.parsing import InvalidSpec, parse_release
+from tests.unit.domain import builders as b
+from tests.unit.domain.crd import EXAMPLES, crd, open_api_schema, schema_errors
+
+
+def test_names_and_version():
+    spec = crd()["spec"]
+    assert crd()["metadata"]["name"] == "ecsbluegreenreleases.ecsbg.dev"
+    assert spec["group"] == "ecsbg.dev" and spec["scope"] == "Namespaced"
+    assert spec["names"]["kind"] == "EcsBlueGreenRelease"
+    assert spec["names"]["plural"] == "ecsbluegreenreleases"
+    assert spec["names"]["singular"] == "ecsbluegreenrelease"
+    assert spec["names"]["shortNames"] == ["ecsrelease", "ecsreleases"]
+    assert spec["names"]["categories"] == ["ecsbg"]
+    [version] = spec["versions"]
+    assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
+    assert version["subresources"] == {"status": {}}
+
+
+def test_printer_columns():
+    columns = {c["name"]: c for c in crd()["spec"]["versions"][0]["additionalPrinterColumns"]}
+    assert list(columns) == ["Phase", "Stage", "Traffic", "Revision", "Attempt", "Age"]
+    assert columns["Traffic"]["jsonPath"] == ".status.traffic.production"
+    assert columns["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+    assert columns["Attempt"]["priority"] == 1
+
+
+def test_status_defaults_to_observed_generation_minus_one():
+    assert open_api_schema()["properties"]["status"]["default"] == {"observedGeneration": -1}
+
+
+def _walk(node, path="$"):
+    yield path, node
+    for key, sub in (node.get("properties") or {}).items():
+        yield from _walk(sub, f"{path}.{key}")
+    if "items" in node:
+        yield from _walk(node["items"], f"{path}[]")
+
+
+def test_schema_is_structural_and_described():
+    for path, node in _walk(open_api_schema()["properties"]["spec"]):
+        assert "type" in node, path
+        assert node.get("description"), f"{path} has no description"
+    for path, node in _walk(open_api_schema()["properties"]["status"]):
+        assert "type" in node, path
+        assert node.get("description"), f"{path} has no description"
+    preserved = [p for p, n in _walk(open_api_schema()) if n.get("x-kubernetes-preserve-unknown-fields")]
+    assert preserved == ["$.spec.lifecycleHooks[].hookDetails"]
+
+
+def test_hook_stage_enum_is_botocores():
+    botocore_loaders = pytest.importorskip("botocore.loaders")
+    model = botocore_loaders.Loader().load_service_model("ecs", "service-2")
+    hook = open_api_schema()["properties"]["spec"]["properties"]["lifecycleHooks"]["items"]
+    assert hook["properties"]["stages"]["items"]["enum"] == model["shapes"]["DeploymentLifecycleHookStage"]["enum"]
+    assert list(validation.HOOK_STAGES) == model["shapes"]["DeploymentLifecycleHookStage"]["enum"]
+    actions = [a.upper() for a in hook["properties"]["timeout"]["properties"]["action"]["enum"]]
+    assert actions == model["shapes"]["DeploymentLifecycleHookAction"]["enum"]
+
+
+def test_parser_patterns_are_the_crds():
+    schema = open_api_schema()
+    crd_patterns = {n.get("pattern") for _, n in _walk(schema)}
+    cel_rules = [r["rule"] for _, n in _walk(schema) for r in n.get("x-kubernetes-validations", ())]
+    for name, pattern in validation.PATTERNS.items():
+        if name == "image":  # a CEL rule, so the message can say why
+            assert f"self.matches('{pattern}')" in cel_rules
+        else:
+            assert pattern in crd_patterns, name
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_validates_against_crd_and_parses(path):
+    doc = yaml.safe_load(path.read_text())
+    assert schema_errors(doc) == []
+    assert doc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
+    release = parse_release(doc)
+    assert release.target.cluster == "demo" and release.target.service == "web"
+    assert [c.name for c in release.task_definition.containers] == ["app"]
+
+
+def test_examples_cover_the_three_strategies():
+    kinds = sorted(yaml.safe_load(p.read_text())["spec"]["strategy"]["type"] for p in EXAMPLES)
+    assert kinds == ["BlueGreen", "Canary", "Linear"]
+
+
+def test_full_spec_is_valid_for_both():
+    doc = b.body(b.full_spec())
+    assert schema_errors(doc) == []
+    parse_release(doc)
+
+
+# Each invalid input: a fragment of the message the CRD (schema or CEL) gives, and one parse_release gives.
+def _spec(mutate):
+    spec = b.full_spec()
+    mutate(spec)
+    return spec
+
+
+INVALID = [
+    ("both-arn-and-containers", lambda s: s["taskDefinition"].update(arn=b.TD_ARN),
+     "exactly one of taskDefinition.arn or taskDefinition.containers", "spec.taskDefinition: exactly one"),
+    ("neither-arn-nor-containers", lambda s: s.update(taskDefinition={}),
+     "exactly one of taskDefinition.arn", "spec.taskDefinition: exactly one"),
+    ("latest-image", lambda s: s["taskDefinition"]["containers"][0].update(image="repo/web:latest"),
+     "must not use the latest tag", "spec.taskDefinition.containers[0].image: image 'repo/web:latest' must not use"),
+    ("untagged-image", lambda s: s["taskDefinition"]["containers"][0].update(image="localhost:5000/web"),
+     "explicit tag or digest", "spec.taskDefinition.containers[0].image: image 'localhost:5000/web' has no tag"),
+    ("linear-with-canary-type", lambda s: s["strategy"].update(type="Canary"),
+     "strategy.linear is only allowed with strategy.type Linear", "spec.strategy.linear: is only allowed"),
+    ("canary-with-bluegreen", lambda s: s.update(strategy={"type": "BlueGreen", "canary": {}}),
+     "strategy.canary is only allowed", "spec.strategy.canary: is only allowed"),
+    ("pause-at-test-traffic-shift", lambda s: s["lifecycleHooks"][1].update(stages=["TEST_TRAFFIC_SHIFT"]),
+     "Pause hooks cannot run at TEST_TRAFFIC_SHIFT",
+     "spec.lifecycleHooks[1].stages: Pause hooks cannot run at TEST_TRAFFIC_SHIFT"),
+    ("pause-with-function", lambda s: s["lifecycleHooks"][1].update(functionArn=b.FUNCTION),
+     "only allowed on Lambda hooks", "spec.lifecycleHooks[1].functionArn: is only allowed on Lambda hooks"),
+    ("lambda-without-function", lambda s: s["lifecycleHooks"][0].pop("functionArn"),
+     "Lambda hooks need functionArn", "spec.lifecycleHooks[0].functionArn: is required for Lambda hooks"),
+    ("unknown-stage", lambda s: s["lifecycleHooks"][0].update(stages=["BAKE_TIME"]),
+     "is not one of", "spec.lifecycleHooks[0].stages[0]: must be one of"),
+    ("step-percent-too-small", lambda s: s["strategy"]["linear"].update(stepPercent=2),
+     "less than the minimum", "spec.strategy.linear.stepPercent: must be between 3.0 and 100.0"),
+    ("bake-too-long", lambda s: s["strategy"].update(bakeTimeInMinutes=1441),
+     "greater than the maximum", "spec.strategy.bakeTimeInMinutes: must be between 0 and 1440"),
+    ("hook-timeout-too-long", lambda s: s["lifecycleHooks"][0]["timeout"].update(minutes=20161),
+     "greater than the maximum", "spec.lifecycleHooks[0].timeout.minutes: must be between 1 and 20160"),
+    ("bad-region", lambda s: s["target"].update(region="Europe"),
+     "does not match", "spec.target.region: 'Europe' is not a valid region"),
+    ("missing-service", lambda s: s["target"].pop("service"),
+     "'service' is a required property", "spec.target.service: is required"),
+    ("bad-role-arn", lambda s: s["target"].update(roleArn="role/deployer"),
+     "does not match", "spec.target.roleArn: 'role/deployer' is not a valid role"),
+    ("bad-strategy-type", lambda s: s["strategy"].update(type="Rolling"),
+     "is not one of", "spec.strategy.type: must be one of BlueGreen, Linear, Canary"),
+    ("request-not-positive", lambda s: s["requests"].update(approve=0),
+     "less than the minimum", "spec.requests.approve: must be between 1 and None"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "crd_says", "parser_says"), [row[1:] for row in INVALID],
+                         ids=[row[0] for row in INVALID])
+def test_invalid_input_is_rejected_by_crd_and_parser(mutate, crd_says, parser_says):
+    doc = b.body(_spec(mutate))
+    crd_errors = schema_errors(doc)
+    assert any(crd_says in e for e in crd_errors), crd_errors
+    with pytest.raises(InvalidSpec) as caught:
+        parse_release(doc)
+    assert any(e.startswith(parser_says) for e in caught.value.errors), caught.value.errors
+    assert parser_says in str(caught.value)
