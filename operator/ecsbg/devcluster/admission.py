@@ -83,7 +83,9 @@ def admit(store, res: Resource, version: str, new: dict, old: dict | None, subre
     schema = res.schemas.get(version) if res.crd_name else None
     dropped = structural.prune(new, schema)
     if dropped and strict:
-        raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in dropped))
+        # the apiserver's wording for fieldValidation=Strict (kubectl's default --validate=strict)
+        raise bad_request(f'{res.kind} in version "{version}" cannot be handled as a {res.kind}: strict decoding '
+                          "error: " + ", ".join(f'unknown field "{p}"' for p in dropped))
     if dropped and warnings is not None:
         warnings.extend(f'unknown field "{p}"' for p in dropped)
     if old is not None:

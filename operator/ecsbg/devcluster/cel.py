@@ -70,7 +70,8 @@ class CelRules:
             raise ValueError(text.split(", <class")[0][:200])
         return result
 
-    def __call__(self, value: Any, rules: list[dict], path: str, old: Any, has_old: bool) -> list[FieldError]:
+    def __call__(self, value: Any, rules: list[dict], path: str, old: Any, has_old: bool,
+                 shown: str = '"object"') -> list[FieldError]:
         errors = []
         for rule in rules:
             expr = rule.get("rule", "")
@@ -81,13 +82,13 @@ class CelRules:
             except _Unsupported:
                 continue
             except ValueError as exc:
-                errors.append(FieldError("invalid", path, value, f"{expr}: {exc}"))
+                errors.append(FieldError("invalid", path, shown, f"{expr}: {exc}"))
                 continue
             if not ok:
-                errors.append(self._failure(rule, value, path, old, has_old))
+                errors.append(self._failure(rule, value, path, old, has_old, shown))
         return errors
 
-    def _failure(self, rule: dict, value: Any, path: str, old: Any, has_old: bool) -> FieldError:
+    def _failure(self, rule: dict, value: Any, path: str, old: Any, has_old: bool, shown: str) -> FieldError:
         message = rule.get("message") or f"failed rule: {rule.get('rule', '')}"
         if rule.get("messageExpression"):
             try:
@@ -96,4 +97,4 @@ class CelRules:
                 pass
         field = path + (rule.get("fieldPath") or "") if path else (rule.get("fieldPath") or "").lstrip(".")
         kind = _REASONS.get(rule.get("reason", ""), "invalid")
-        return FieldError(kind, field, value, message)
+        return FieldError(kind, field, shown, message)

@@ -19,9 +19,14 @@ ERROR_TYPES = {
     "duplicate": ("FieldValueDuplicate", "Duplicate value"),
     "forbidden": ("FieldValueForbidden", "Forbidden"),
     "toolong": ("FieldValueTooLong", "Too long"),
+    "toomany": ("FieldValueTooMany", "Too many"),
 }
 # Error types whose body does not repeat the value (field.Error.ErrorBody).
 _NO_VALUE = {"required", "forbidden", "toolong"}
+
+
+class Verbatim(str):
+    """A value printed as is (e.g. the Go-syntax map of a duplicate listType=map key)."""
 
 
 def format_value(value: Any) -> str:
@@ -30,6 +35,8 @@ def format_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Verbatim):
+        return str(value)
     if isinstance(value, dict):
         return '"object"'
     if isinstance(value, list):

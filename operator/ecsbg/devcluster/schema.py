@@ -6,11 +6,12 @@ sections "Field pruning", "Defaulting" and "Validation", and apiextensions-apise
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from typing import Any
 
-from .errors import FieldError
+from .errors import FieldError, Verbatim
 from .patching import clone
 
 # ObjectMeta fields kept on pruning; anything else under metadata is dropped (as the apiserver's codec does).
@@ -151,7 +152,9 @@ def _check_collection(value: Any, schema: dict, path: str, errors: list[FieldErr
         if "minItems" in schema and len(value) < schema["minItems"]:
             errors.append(FieldError("invalid", path, len(value), _body(path, f"should have at least {schema['minItems']} items")))
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(FieldError("toolong", path, value, f"must have at most {schema['maxItems']} items"))
+            errors.append(FieldError("toomany", path, len(value), f"must have at most {schema['maxItems']} items"))
+        if schema.get("x-kubernetes-list-type") == "map":
+            _check_map_keys(value, schema.get("x-kubernetes-list-map-keys") or [], path, errors)
         if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
             seen: list = []
             for index, item in enumerate(value):
@@ -166,20 +169,49 @@ def _check_collection(value: Any, schema: dict, path: str, errors: list[FieldErr
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             errors.append(FieldError("invalid", path, len(value), _body(path, f"should have at least {schema['minProperties']} properties")))
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            errors.append(FieldError("toolong", path, value, f"must have at most {schema['maxProperties']} properties"))
+            errors.append(FieldError("toomany", path, len(value), f"must have at most {schema['maxProperties']} items"))
+
+
+def _check_map_keys(items: list, keys: list[str], path: str, errors: list[FieldError]) -> None:
+    """listType=map: the map keys identify an item, so two items with the same keys are a Duplicate value."""
+    seen = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            identity = {key: item.get(key) for key in keys}
+            if identity in seen:
+                shown = ", ".join(f'"{k}":{json.dumps(v)}' for k, v in identity.items())
+                errors.append(FieldError("duplicate", f"{path}[{index}]", Verbatim(f"map[string]interface {{}}{{{shown}}}")))
+            seen.append(identity)
+
+
+# Errors after which CEL rules are not run: their cost estimates rely on these bounds (apiextensions-apiserver
+# customresource validator, hasBlockingErr).
+_BLOCKING = {"type", "required", "notsupported", "toolong", "toomany"}
 
 
 def validate(value: Any, schema: dict | None, path: str = "", old: Any = None, has_old: bool = False,
              cel=None) -> list[FieldError]:
-    """Errors of value against schema. A subtree equal to its old value is not re-checked: kube-apiserver's
-    validation ratcheting (GA in 1.33) accepts unchanged fields, and it keeps status writes cheap."""
+    """Errors of value against schema, then its CEL rules.
+
+    A subtree equal to its old value is not re-checked: kube-apiserver's validation ratcheting (GA in 1.33)
+    accepts unchanged fields, and it keeps status writes cheap. As in apiextensions' validator, CEL rules only
+    run when no type error blocks them (hasBlockingErr)."""
     errors: list[FieldError] = []
-    if schema is not None:
-        _validate(value, schema, path, old, has_old, cel, errors)
+    if schema is None:
+        return errors
+    rules: list[tuple] = []
+    _validate(value, schema, path, old, has_old, rules, errors)
+    if rules and cel is not None:
+        if any(e.kind in _BLOCKING for e in errors):
+            errors.append(FieldError("invalid", "<nil>", Verbatim('"null"'), "some validation rules were not checked because "
+                                     "the object was invalid; correct the existing errors to complete validation"))
+        else:
+            for args in rules:
+                errors.extend(cel(*args))
     return errors
 
 
-def _validate(value, schema, path, old, has_old, cel, errors) -> None:
+def _validate(value, schema, path, old, has_old, rules, errors) -> None:
     if has_old and value == old:
         return
     if not _type_ok(value, schema):
@@ -192,14 +224,16 @@ def _validate(value, schema, path, old, has_old, cel, errors) -> None:
     _check_scalar(value, schema, path, errors)
     _check_collection(value, schema, path, errors)
     _check_combinators(value, schema, path, errors)
-    _validate_children(value, schema, path, old, has_old, cel, errors)
-    if cel is not None and schema.get("x-kubernetes-validations"):
-        errors.extend(cel(value, schema["x-kubernetes-validations"], path, old, has_old))
+    _validate_children(value, schema, path, old, has_old, rules, errors)
+    if schema.get("x-kubernetes-validations"):
+        # CEL errors name the schema type of the node the rule sits on, e.g. `Invalid value: "object"`
+        shown = Verbatim(json.dumps(schema.get("type") or "object"))
+        rules.append((value, schema["x-kubernetes-validations"], path, old, has_old, shown))
 
 
 def _check_combinators(value, schema, path, errors) -> None:
     for sub in schema.get("allOf") or []:
-        _validate(value, sub, path, None, False, None, errors)
+        _validate(value, sub, path, None, False, [], errors)
     if schema.get("anyOf") and all(validate(value, sub, path) for sub in schema["anyOf"]):
         errors.append(FieldError("invalid", path, value, _body(path, "must validate at least one schema (anyOf)")))
     if schema.get("oneOf") and sum(not validate(value, sub, path) for sub in schema["oneOf"]) != 1:
@@ -208,7 +242,7 @@ def _check_combinators(value, schema, path, errors) -> None:
         errors.append(FieldError("invalid", path, value, _body(path, "must not validate the schema (not)")))
 
 
-def _validate_children(value, schema, path, old, has_old, cel, errors) -> None:
+def _validate_children(value, schema, path, old, has_old, rules, errors) -> None:
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
@@ -218,8 +252,8 @@ def _validate_children(value, schema, path, old, has_old, cel, errors) -> None:
             if sub is None and isinstance(extra, dict):
                 sub = extra
             if sub is not None:
-                _validate(item, sub, _join(path, key), old_map.get(key), key in old_map, cel, errors)
+                _validate(item, sub, _join(path, key), old_map.get(key), key in old_map, rules, errors)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         # oldSelf correlation for list items needs listType=map keys; like the apiserver for atomic lists, none
         for index, item in enumerate(value):
-            _validate(item, schema["items"], f"{path}[{index}]", None, False, cel, errors)
+            _validate(item, schema["items"], f"{path}[{index}]", None, False, rules, errors)
