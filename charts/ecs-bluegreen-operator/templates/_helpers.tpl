@@ -1,0 +1,85 @@
+{{/* Chart name, overridable. */}}
+{{- define "ecsbg.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full resource name: <release>-<chart>, or <release> when the release name already contains the chart name.
+Kubernetes names are limited to 63 characters (DNS label).
+*/}}
+{{- define "ecsbg.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ecsbg.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: stable across upgrades (a Deployment selector is immutable). */}}
+{{- define "ecsbg.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ecsbg.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Recommended labels (app.kubernetes.io/*, helm.sh/chart). */}}
+{{- define "ecsbg.labels" -}}
+helm.sh/chart: {{ include "ecsbg.chart" . }}
+{{ include "ecsbg.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: ecs-bluegreen-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "ecsbg.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ecsbg.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: repository@digest when a digest is given, else repository:tag (tag defaults to appVersion). */}}
+{{- define "ecsbg.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shared by the ClusterRole
+(all namespaces) and the per-namespace Roles (watchNamespaces). docs/design.md "Operator settings" lists them.
+*/}}
+{{- define "ecsbg.namespacedRules" -}}
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsbluegreenreleases"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsbluegreenreleases/status"]
+  verbs: ["patch"]
+# kopf posts core v1 Events (kopf/_cogs/structs/references.py EVENTS = Selector('v1', 'events')).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Cluster-scoped objects kopf observes at any scope: CRDs (resource discovery) and namespaces. */}}
+{{- define "ecsbg.clusterRules" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+{{- end }}
