@@ -2,7 +2,8 @@
 
 Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
 shop/web succeeds (BlueGreen, a pause hook approved), shop/api is rolled back (Canary, a Lambda hook fails),
-ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, and tmp/gone is deleted midway (its series
+ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
+starting), and tmp/gone is deleted midway (its series
 must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
 can let Prometheus scrape between steps, because `increase()`/`rate()` only see changes between two scrapes.
 """
@@ -74,8 +75,9 @@ def steps() -> Iterator[Step]:
     api = ScriptedRelease("shop", "api", "Canary")
     admin = ScriptedRelease("ops", "admin", "Linear")
     worker = ScriptedRelease("ops", "worker", "BlueGreen")
+    batch = ScriptedRelease("ops", "batch", "Linear")
     gone = ScriptedRelease("tmp", "gone", "BlueGreen")
-    everyone = [web, api, admin, worker]
+    everyone = [web, api, admin, worker, batch]
 
     def start(m: MetricsRecorder) -> None:
         for r in [*everyone, gone]:
@@ -89,6 +91,8 @@ def steps() -> Iterator[Step]:
         admin.move(m, "Deploying", "SCALE_UP", production=0.0, test=0.0)
         worker.move(m, "Deploying", "SCALE_UP", production=0.0, test=0.0)
         m.forget_release(namespace=gone.namespace, name=gone.name)
+        m.aws_call(service="ecs", operation="UpdateService", seconds=0.1, error_code="AccessDeniedException")
+        batch.finish(m, "Failed", "failed")
         _round(m, everyone, throttled=True)
 
     def test_traffic(m: MetricsRecorder) -> None:
@@ -137,5 +141,6 @@ FINAL = {
     ("shop", "api"): ("RolledBack", None),
     ("ops", "admin"): ("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT"),
     ("ops", "worker"): ("Deploying", "SCALE_UP"),
+    ("ops", "batch"): ("Failed", None),
 }
 DELETED = ("tmp", "gone")

@@ -118,10 +118,10 @@ def test_outcomes_are_counted(recorder):
     errors = value(
         "ecsbg_aws_api_errors_total", service="ecs", operation="DescribeServices", code="ThrottlingException"
     )
-    assert errors == 4 * 4  # four throttled rounds, four releases each
+    assert errors == 4 * 5  # four throttled rounds, five releases each
     assert (
         value("controller_runtime_reconcile_total", controller="ecsbluegreenrelease", result="requeue_after")
-        == 28
+        == 7 * 5
     )
     assert value("controller_runtime_active_workers", controller="ecsbluegreenrelease") == 0
 

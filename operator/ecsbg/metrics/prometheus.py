@@ -51,6 +51,7 @@ class PrometheusRecorder:
         self._lock = threading.Lock()
         self._releases: dict[tuple[str, str], _Series] = {}
         self._active_workers = 0
+        self._strategies_seen: set[str] = set()
         self._define_release_metrics()
         self._define_outcome_metrics()
         self._define_runtime_metrics()
@@ -147,6 +148,18 @@ class PrometheusRecorder:
             for result in v.REQUEST_RESULTS:
                 self.requests.labels(request, result)
 
+    def _strategy_seen(self, strategy: str) -> None:
+        """On the first release of a strategy, export its duration histograms at zero: a series born with
+        its first observation has no earlier sample, so `rate()`/`increase()` would never see that first
+        release or stage. Per strategy in use, not all up front, to keep idle operators' series count low."""
+        if strategy in self._strategies_seen:
+            return
+        self._strategies_seen.add(strategy)
+        for result in v.RELEASE_RESULTS:
+            self.release_duration.labels(strategy, result)
+        for stage in (*v.ECS_STAGES, v.AWAITING_APPROVAL):
+            self.stage_duration.labels(strategy, stage)
+
     # ----------------------------------------------------------------------------------- MetricsRecorder
 
     def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None:
@@ -191,6 +204,7 @@ class PrometheusRecorder:
             v.resource_name(cluster), v.resource_name(service),
         )  # fmt: skip
         with self._lock:
+            self._strategy_seen(info[4])
             series = self._releases.get((namespace, name))
             if series is None:
                 series = self._releases[(namespace, name)] = _Series(info=info)
