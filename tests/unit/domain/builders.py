@@ -72,3 +72,81 @@ def full_spec() -> dict[str, Any]:
         "circuitBreaker": {"enable": True, "rollback": False},
         "requests": {"approve": 3, "reject": None, "abort": None, "retry": 2},
     }
+
+
+# ------------------------------------------------------------------------------------------- domain objects
+
+from ecsbg.domain.model import (  # noqa: E402
+    AwsProblem,
+    DeploymentRecord,
+    HookDetail,
+    Observation,
+    ObservedDeployment,
+    ObservedService,
+    Phase,
+    ReleaseStatus,
+    RevisionSummary,
+)
+from ecsbg.domain.parsing import parse_release  # noqa: E402
+
+SERVICE_ARN = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/web"
+NEW_TD_ARN = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:43"
+
+
+def dep_arn(n: int) -> str:
+    return f"arn:aws:ecs:us-east-1:{ACCOUNT}:service-deployment/demo/web/d{n}"
+
+
+def rev_arn(n: int) -> str:
+    return f"arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/demo/web/{n}"
+
+
+def release(spec: dict[str, Any] | None = None, annotations: dict[str, str] | None = None):
+    return parse_release(body(spec, annotations))
+
+
+def service(task_definition_arn: str = BASE_TD_ARN, current: str | None = None, **kw: Any) -> ObservedService:
+    return ObservedService(arn=SERVICE_ARN, status=kw.pop("status", "ACTIVE"), task_definition_arn=task_definition_arn,
+                           current_deployment_arn=current, **kw)
+
+
+def pause(hook_id: str = "ecs-pause-1", status: str = "AWAITING_ACTION", stage: str | None = None,
+          expires_at: datetime | None = None) -> HookDetail:
+    return HookDetail(hook_id=hook_id, target_type="PAUSE", status=status, stage=stage, expires_at=expires_at,
+                      timeout_action="ROLLBACK")
+
+
+def deployment(n: int = 1, status: str = "IN_PROGRESS", stage: str | None = "SCALE_UP",
+               td: str = TD_ARN, production: float | None = 0.0, test: float | None = 0.0,
+               hooks: tuple[HookDetail, ...] = (), **kw: Any) -> ObservedDeployment:
+    return ObservedDeployment(
+        arn=dep_arn(n), status=status, lifecycle_stage=stage, started_at=kw.pop("started_at", at(0)),
+        source_revisions=(RevisionSummary(arn=rev_arn(n * 10), task_definition_arn=BASE_TD_ARN),),
+        target_revision=RevisionSummary(arn=rev_arn(n * 10 + 1), task_definition_arn=td,
+                                        production_weight=production, test_weight=test),
+        hooks=hooks, **kw)
+
+
+def observe(current: ObservedDeployment | None = None, tracked: ObservedDeployment | None = None,
+            td: str = BASE_TD_ARN, taskdef_hash: str | None = None, problem: AwsProblem | None = None,
+            **service_kw: Any) -> Observation:
+    return Observation(service=service(td, current.arn if current else None, **service_kw), current=current,
+                       tracked=tracked if tracked is not None else current, current_target_taskdef_hash=taskdef_hash,
+                       problem=problem)
+
+
+def prior(spec_hash: str | None, attempt: int = 1, phase: Phase | None = Phase.DEPLOYING,
+          deployment_attempt: int | None = None, status: str = "IN_PROGRESS", base: str | None = BASE_TD_ARN,
+          requests: dict[str, int | None] | None = None, **kw: Any) -> ReleaseStatus:
+    """A status after `attempt` was recorded; its deployment (if deployment_attempt) is dep_arn(deployment_attempt)."""
+    record = None
+    if deployment_attempt is not None:
+        record = DeploymentRecord(attempt=deployment_attempt, arn=dep_arn(deployment_attempt), status=status)
+    return ReleaseStatus(observed_generation=1, phase=phase, attempt=attempt, spec_hash=spec_hash,
+                         base_task_definition_arn=base, deployment=record, requests=requests or {}, **kw)
+
+
+THROTTLED = AwsProblem(code="ThrottlingException", message="Rate exceeded", terminal=False,
+                       operation="DescribeServices")
+DENIED = AwsProblem(code="AccessDeniedException", message="not authorized to perform ecs:UpdateService",
+                    terminal=True, operation="UpdateService")

@@ -1,0 +1,100 @@
+"""Events from status transitions (docs/design.md "Events"): one per transition, none when nothing changed.
+
+Events are derived from (prior status, new status, plan), never from "what we did this time" alone, so a
+reconcile that repeats (same status, requests already seen) emits nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
+from ecsbg.domain.conditions import RECONCILING, STALLED, find
+from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+_PHASE_EVENTS = {
+    Phase.AWAITING_APPROVAL: (NORMAL, "AwaitingApproval"),
+    Phase.SUCCEEDED: (NORMAL, "Succeeded"),
+    Phase.ROLLING_BACK: (NORMAL, "RollingBack"),
+    Phase.ROLLED_BACK: (WARNING, "RolledBack"),
+    Phase.FAILED: (WARNING, "Failed"),
+    Phase.INVALID: (WARNING, "InvalidSpec"),
+}
+_REQUEST_EVENTS = {RequestKind.APPROVE: "Approved", RequestKind.REJECT: "Rejected"}
+
+
+def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = None,
+                result: ApplyResult | None = None) -> list[EventRecord]:
+    """`plan` is the domain.planning.Plan of this reconcile (None when the spec was invalid); `result` what
+    applying its action produced (requests count as done only when AWS accepted the call)."""
+    events = _attempt(prior, new, plan) + _requests(plan, result)
+    if new.deployment and new.deployment.attempt == new.attempt and (
+            prior.deployment is None or prior.deployment.arn != new.deployment.arn):
+        events.append(EventRecord(NORMAL, "DeploymentStarted",
+                                  f"attempt {new.attempt}: ECS service deployment {new.deployment.arn}"))
+    if new.stage and new.stage != prior.stage:
+        events.append(EventRecord(NORMAL, "StageChanged", f"attempt {new.attempt}: ECS lifecycle stage {new.stage}"
+                                  + (f" (was {prior.stage})" if prior.stage else "")))
+    events += _phase(prior, new) + _aws_error(prior, new)
+    return events
+
+
+def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None) -> list[EventRecord]:
+    if new.attempt <= prior.attempt:
+        return []
+    action = getattr(plan, "action", None)
+    out = []
+    if isinstance(action, RecordIntent) and action.retry_of is not None:
+        out.append(EventRecord(NORMAL, "RetryRequested", f"retrying attempt {action.retry_of}"))
+    out.append(EventRecord(NORMAL, "AttemptStarted", f"attempt {new.attempt} started for spec {new.spec_hash}"))
+    return out
+
+
+def _requests(plan: object | None, result: ApplyResult | None) -> list[EventRecord]:
+    out = [EventRecord(WARNING, "StaleRequest", note.message) for note in getattr(plan, "notes", ())
+           if note.result == "stale"]
+    action = getattr(plan, "action", None)
+    if result is not None and result.problem is not None:
+        return out
+    if isinstance(action, ContinueHooks) and action.request in _REQUEST_EVENTS:
+        out.append(EventRecord(NORMAL, _REQUEST_EVENTS[action.request],
+                               f"ContinueServiceDeployment {action.action} for hook(s) {', '.join(action.hook_ids)}"))
+    if isinstance(action, StopDeployment):
+        out.append(EventRecord(NORMAL, "AbortRequested", f"StopServiceDeployment ROLLBACK for {action.deployment_arn}"))
+    return out
+
+
+def _phase(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
+    if new.phase not in _PHASE_EVENTS:
+        return []
+    changed = new.phase != prior.phase
+    if not changed and new.phase in (Phase.FAILED, Phase.INVALID):
+        changed = _reason(prior, STALLED) != _reason(new, STALLED) or prior.message != new.message
+    if not changed:
+        return []
+    kind, reason = _PHASE_EVENTS[new.phase]
+    return [EventRecord(kind, reason, new.message)]
+
+
+def _aws_error(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
+    if _reason(new, RECONCILING) != "ProgressingWithRetry":
+        return []
+    if _reason(prior, RECONCILING) == "ProgressingWithRetry" and prior.message == new.message:
+        return []
+    return [EventRecord(WARNING, "AwsError", new.message)]
+
+
+def _reason(status: ReleaseStatus, kind: str) -> str | None:
+    condition = find(status.conditions, kind)
+    return condition.reason if condition else None

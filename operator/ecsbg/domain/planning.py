@@ -1,0 +1,246 @@
+"""The planner: spec + what ECS reports + the prior status -> exactly one Action (docs/design.md "Operations",
+"Attempts, hashes and idempotency").
+
+Rules are tried in order and the first that returns an action wins. Every rule is a pure function of the
+inputs, so re-running the planner after a crash at any point picks up where the last run stopped: the intent
+(attempt, specHash, base task definition) is in status before any AWS write, and a deployment started but not
+recorded is recognised in ECS and adopted instead of started twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ecsbg.domain.actions import (
+    Action,
+    AdoptDeployment,
+    ContinueHooks,
+    RecordIntent,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.hashing import taskdef_hash
+from ecsbg.domain.model import (
+    STOPPABLE_STATUSES,
+    HookDetail,
+    Observation,
+    ObservedDeployment,
+    Phase,
+    ReleaseSpec,
+    ReleaseStatus,
+    RequestKind,
+)
+
+# Phases after which an attempt is over and may be retried ([design: Operations] retry row).
+RETRYABLE_PHASES = frozenset({Phase.ROLLED_BACK, Phase.FAILED})
+NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt can never act any more
+    RequestKind.APPROVE: frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}),
+    RequestKind.REJECT: frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}),
+    RequestKind.ABORT: frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}),
+    RequestKind.RETRY: frozenset({Phase.SUCCEEDED}),
+}
+
+
+@dataclass(frozen=True)
+class RequestNote:
+    """A request the planner saw for the first time and will not act on: `result` is "stale" (it names another
+    attempt) or "not_applicable" (it names the current attempt, which can no longer do what it asks)."""
+
+    request: RequestKind
+    attempt: int
+    result: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Action
+    requests_seen: Mapping[str, int | None]  # the new status.requests
+    notes: tuple[RequestNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    spec: ReleaseSpec
+    obs: Observation
+    prior: ReleaseStatus
+
+
+Rule = Callable[[_Inputs], Action | None]
+
+
+def plan(spec: ReleaseSpec, observation: Observation, prior: ReleaseStatus, *, generation: int) -> Plan:
+    """`generation` is the CR's metadata.generation; planning does not depend on it today (requests are keyed by
+    attempt, not generation) but it is part of the seam so rules may use it without changing callers."""
+    del generation
+    inputs = _Inputs(spec, observation, prior)
+    action: Action = next((a for rule in RULES if (a := rule(inputs)) is not None), Wait("nothing to do"))
+    attempt = action.attempt if isinstance(action, RecordIntent) else prior.attempt
+    seen, notes = _requests_seen(spec, prior, action, attempt)
+    return Plan(action=action, requests_seen=seen, notes=notes)
+
+
+def service_blocker(observation: Observation) -> tuple[str, str] | None:
+    """(reason, message) when the service cannot take a native blue/green deployment at all, else None."""
+    service = observation.service
+    if service is None:
+        return "ServiceNotFound", "the ECS service was not found in the cluster (ECS reports it MISSING)"
+    if service.status != "ACTIVE":
+        return "ServiceNotActive", f"the ECS service is {service.status}, not ACTIVE"
+    if service.deployment_controller != "ECS":
+        return ("UnsupportedDeploymentController", f"the ECS service uses the {service.deployment_controller} "
+                "deployment controller; native blue/green, linear and canary deployments need ECS")
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ the rules
+
+
+def _observation_failed(i: _Inputs) -> Action | None:
+    if i.obs.problem is not None:
+        return Wait(f"reading ECS failed: {i.obs.problem.code}")
+    return None
+
+
+def _service_unusable(i: _Inputs) -> Action | None:
+    blocker = service_blocker(i.obs)
+    return Wait(blocker[1]) if blocker else None
+
+
+def _new_spec(i: _Inputs) -> Action | None:
+    """A spec not deployed before starts a new attempt; a spec that was (even one ECS rolled back) does not."""
+    if i.spec.spec_hash == i.prior.spec_hash:
+        return None
+    return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash, base_task_definition_arn=_base(i))
+
+
+def _retry(i: _Inputs) -> Action | None:
+    if not (i.spec.requests.names(RequestKind.RETRY, i.prior.attempt) and i.prior.phase in RETRYABLE_PHASES):
+        return None
+    return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash, base_task_definition_arn=_base(i),
+                        retry_of=i.prior.attempt)
+
+
+def _start(i: _Inputs) -> Action | None:
+    """Phase 2 of an attempt whose deployment is not recorded yet: adopt what an earlier run started, or start."""
+    recorded = i.prior.deployment
+    if i.prior.attempt == 0 or (recorded is not None and recorded.attempt >= i.prior.attempt):
+        return None
+    if i.prior.phase is Phase.FAILED:  # the start was refused for good (terminal AWS error): only retry restarts
+        return Wait(f"attempt {i.prior.attempt} failed to start; retry it or change the spec")
+    wanted_hash = _wanted_taskdef_hash(i)
+    current = i.obs.current
+    if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
+        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
+    return StartDeployment(attempt=i.prior.attempt, spec=i.spec,
+                           base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash)
+
+
+def _abort(i: _Inputs) -> Action | None:
+    deployment = _current_attempt_deployment(i)
+    if deployment is None or not i.spec.requests.names(RequestKind.ABORT, i.prior.attempt):
+        return None
+    if deployment.status not in STOPPABLE_STATUSES:
+        return None
+    return StopDeployment(deployment_arn=deployment.arn)
+
+
+def _hook_request(kind: RequestKind, ecs_action: str) -> Rule:
+    def rule(i: _Inputs) -> Action | None:
+        deployment = _current_attempt_deployment(i)
+        if deployment is None or not i.spec.requests.names(kind, i.prior.attempt):
+            return None
+        waiting = tuple(h.hook_id for h in deployment.hooks if _awaits_approval(h))
+        if not waiting:
+            return None
+        return ContinueHooks(deployment_arn=deployment.arn, hook_ids=waiting, action=ecs_action, request=kind)
+
+    rule.__name__ = f"_{kind.value}"
+    return rule
+
+
+# First match wins. Abort and reject come before approve: when requests conflict, the safe one acts.
+RULES: tuple[Rule, ...] = (
+    _observation_failed,
+    _service_unusable,
+    _new_spec,
+    _retry,
+    _start,
+    _abort,
+    _hook_request(RequestKind.REJECT, "ROLLBACK"),
+    _hook_request(RequestKind.APPROVE, "CONTINUE"),
+)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _awaits_approval(hook: HookDetail) -> bool:
+    return hook.target_type == "PAUSE" and hook.status == "AWAITING_ACTION"
+
+
+def _base(i: _Inputs) -> str | None:
+    """The containers form overrides the service's task definition as it is when the attempt starts."""
+    if not i.spec.task_definition.derived or i.obs.service is None:
+        return None
+    return i.obs.service.task_definition_arn
+
+
+def _wanted_taskdef_hash(i: _Inputs) -> str | None:
+    if not i.spec.task_definition.derived:
+        return None
+    return taskdef_hash(i.prior.base_task_definition_arn, i.spec.task_definition.containers)
+
+
+def _targets_desired(i: _Inputs, deployment: ObservedDeployment) -> bool:
+    if i.spec.task_definition.derived:
+        return i.obs.current_target_taskdef_hash is not None and i.obs.current_target_taskdef_hash == _wanted_taskdef_hash(i)
+    target = deployment.target_revision
+    return target is not None and target.task_definition_arn == i.spec.task_definition.arn
+
+
+def _current_attempt_deployment(i: _Inputs) -> ObservedDeployment | None:
+    """ECS's view of the deployment recorded for the current attempt, when ECS returned it."""
+    recorded = i.prior.deployment
+    if recorded is None or recorded.attempt != i.prior.attempt:
+        return None
+    return next((d for d in (i.obs.tracked, i.obs.current) if d is not None and d.arn == recorded.arn), None)
+
+
+def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action,
+                   attempt: int) -> tuple[dict[str, int | None], tuple[RequestNote, ...]]:
+    """status.requests (the highest attempt named so far per kind) and a note for each request seen the first
+    time that will not act, so its Warning/metric fires once however often the CR is reconciled."""
+    seen: dict[str, int | None] = {}
+    notes: list[RequestNote] = []
+    for kind in RequestKind:
+        named = sorted(getattr(spec.requests, kind.value))
+        before = prior.requests.get(kind.value)
+        seen[kind.value] = max([*named, *([before] if before is not None else [])], default=None)
+        for number in (n for n in named if before is None or n > before):
+            note = _note(kind, number, attempt, prior, action)
+            if note is not None:
+                notes.append(note)
+    return seen, tuple(notes)
+
+
+def _note(kind: RequestKind, number: int, attempt: int, prior: ReleaseStatus, action: Action) -> RequestNote | None:
+    if _acts(kind, action):
+        return None
+    if number != attempt:
+        return RequestNote(kind, number, "stale", f"{kind.value} {number} ignored: it names attempt {number}, "
+                           f"the current attempt is {attempt}")
+    if prior.attempt != attempt or prior.phase not in NOT_APPLICABLE_PHASES[kind]:
+        return None
+    return RequestNote(kind, number, "not_applicable", f"{kind.value} {number} ignored: attempt {number} is "
+                       f"{prior.phase.value if prior.phase else 'not started'}")
+
+
+def _acts(kind: RequestKind, action: Action) -> bool:
+    if isinstance(action, ContinueHooks):
+        return action.request is kind
+    if isinstance(action, StopDeployment):
+        return kind is RequestKind.ABORT
+    return isinstance(action, RecordIntent) and action.retry_of is not None and kind is RequestKind.RETRY

@@ -1,0 +1,191 @@
+"""The status function: the ONLY place a phase is decided (docs/design.md "Phases").
+
+compute_status folds the spec, what ECS reports, the plan and what applying it produced into the new status.
+The phase comes from an ordered list of rules, first match wins, each returning the phase, a message for
+humans and what the kstatus conditions say (in the spirit of argo-rollouts' CalculateRolloutPhase).
+`transitions` (domain.events) turns the difference between two statuses into Events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ecsbg.domain.actions import ApplyResult, Wait
+from ecsbg.domain.codec import format_time
+from ecsbg.domain.conditions import STALLED, ConditionSpec, build_conditions, find, reason_of
+from ecsbg.domain.events import EventRecord, transitions
+from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.planning import Plan, service_blocker
+from ecsbg.domain.progress import Progress, progress
+
+__all__ = ["EventRecord", "Verdict", "compute_status", "transitions"]
+
+PROGRESSING = "Progressing"
+WITH_RETRY = "ProgressingWithRetry"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    phase: Phase
+    message: str
+    conditions: ConditionSpec
+
+
+@dataclass(frozen=True)
+class _Facts:
+    spec: ReleaseSpec
+    obs: Observation
+    result: ApplyResult | None
+    prior: ReleaseStatus
+    now_: Progress
+
+    @property
+    def status(self) -> ReleaseStatus:
+        return self.now_.status
+
+
+def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, observation: Observation | None,
+                   plan: Plan | None, result: ApplyResult | None, prior: ReleaseStatus, generation: int,
+                   now: datetime) -> ReleaseStatus:
+    if spec is None or invalid is not None:
+        errors = invalid.errors if invalid is not None else ["spec could not be read"]
+        verdict = Verdict(Phase.INVALID, "invalid spec: " + "; ".join(errors),
+                          ConditionSpec(False, "InvalidSpec", stalled_reason="InvalidSpec"))
+        return _finish(prior, verdict, generation, now)
+    obs = observation or Observation()
+    requests = dict(plan.requests_seen) if plan is not None else dict(prior.requests)
+    problem = obs.problem or (result.problem if result else None)
+    if obs.problem is not None and not obs.problem.terminal:  # nothing new is known: keep everything
+        return _finish(replace(prior, requests=requests), _retrying(prior.phase, prior.message, obs.problem),
+                       generation, now)
+    facts = _Facts(spec, obs, result, prior, progress(spec, obs, plan.action if plan else Wait(), result, prior, now))
+    verdict = next(v for rule in PHASE_RULES if (v := rule(facts)) is not None)
+    if problem is not None and not problem.terminal:
+        verdict = _retrying(verdict.phase, verdict.message, problem)
+    return _finish(replace(facts.status, requests=requests), verdict, generation, now)
+
+
+def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:
+    conditions = build_conditions(verdict.conditions, verdict.message, status.conditions, generation=generation,
+                                  now=now)
+    return replace(status, observed_generation=generation, phase=verdict.phase, message=verdict.message,
+                   conditions=conditions)
+
+
+def _retrying(phase: Phase | None, message: str, problem: AwsProblem) -> Verdict:
+    """Throttling and 5xx: the phase stays, kstatus sees work in progress (Reconciling=ProgressingWithRetry)."""
+    what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}; retrying"
+    return Verdict(phase or Phase.PENDING, f"{message}; {what}" if message else what,
+                   ConditionSpec(False, WITH_RETRY, reconciling_reason=WITH_RETRY))
+
+
+# ----------------------------------------------------------------------------------------- the phase rules
+
+def _stalled(phase: Phase, reason: str, message: str) -> Verdict:
+    return Verdict(phase, message, ConditionSpec(False, reason, stalled_reason=reason))
+
+
+def _progressing(phase: Phase, message: str, reason: str = PROGRESSING) -> Verdict:
+    return Verdict(phase, message, ConditionSpec(False, reason, reconciling_reason=reason))
+
+
+def _terminal_problem(f: _Facts) -> Verdict | None:
+    problem = f.obs.problem or (f.result.problem if f.result else None)
+    if problem is None or not problem.terminal:
+        return None
+    return _stalled(Phase.FAILED, reason_of(problem.code),
+                    f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}")
+
+
+def _unusable_service(f: _Facts) -> Verdict | None:
+    blocker = service_blocker(f.obs)
+    if blocker is None:
+        return None
+    target = f.spec.target
+    return _stalled(Phase.FAILED, blocker[0], f"service {target.service} in cluster {target.cluster} "
+                    f"({target.region}): {blocker[1]}")
+
+
+def _not_started(f: _Facts) -> Verdict | None:
+    status = f.status
+    if status.deployment is not None and status.deployment.attempt >= status.attempt:
+        return None
+    if f.prior.phase is Phase.FAILED and f.prior.attempt == status.attempt:  # start refused: wait for a human
+        stalled = find(f.prior.conditions, STALLED)
+        return _stalled(Phase.FAILED, stalled.reason if stalled else "Failed", f.prior.message)
+    return _progressing(Phase.PENDING, f"attempt {status.attempt} recorded (spec {status.spec_hash}); "
+                        "starting the ECS deployment")
+
+
+def _no_report_yet(f: _Facts) -> Verdict | None:
+    if f.now_.observed is not None:
+        return None
+    arn = f.status.deployment.arn if f.status.deployment else "?"
+    verb = "started" if f.now_.started_now else "recorded"
+    return _progressing(Phase.PENDING, f"attempt {f.status.attempt}: deployment {verb} ({arn}); waiting for ECS")
+
+
+def _finished(f: _Facts) -> Verdict | None:
+    d = f.now_.observed
+    assert d is not None
+    n, why = f.status.attempt, d.rollback_reason or d.status_reason or "no reason given"
+    if d.status in ("ROLLBACK_FAILED", "STOPPED"):
+        return _stalled(Phase.FAILED, reason_of(d.status), f"attempt {n}: ECS deployment {d.status}: {why}")
+    if d.status == "ROLLBACK_SUCCESSFUL":
+        return _stalled(Phase.ROLLED_BACK, "RolledBack",
+                        f"attempt {n} rolled back by ECS: {why}; change the spec, or retry with ecsbg.dev/retry={n}")
+    if d.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "STOP_REQUESTED"):
+        return _progressing(Phase.ROLLING_BACK, f"attempt {n}: ECS deployment {d.status}: {why}", "RollingBack")
+    if d.status == "SUCCESSFUL":
+        return Verdict(Phase.SUCCEEDED, f"attempt {n} succeeded: {f.status.revision or 'the new revision'} serves "
+                       "production traffic", ConditionSpec(True, "Succeeded"))
+    return None
+
+
+def _paused(f: _Facts) -> Verdict | None:
+    d = f.now_.observed
+    assert d is not None
+    waiting = [h for h in f.status.hooks if h.target_type == "PAUSE" and h.status == "AWAITING_ACTION"
+               and any(h.hook_id == seen.hook_id for seen in d.hooks)]
+    if not waiting:
+        return None
+    n = f.status.attempt
+    return _progressing(Phase.AWAITING_APPROVAL, f"attempt {n} paused at {_where(waiting)}{_traffic(f.status)}; "
+                        f"approve with ecsbg.dev/approve={n} or reject with ecsbg.dev/reject={n}", "AwaitingApproval")
+
+
+def _in_flight(f: _Facts) -> Verdict | None:
+    d = f.now_.observed
+    assert d is not None
+    n, stage = f.status.attempt, d.lifecycle_stage or "no stage yet"
+    if d.status == "PENDING":
+        return _progressing(Phase.PENDING, f"attempt {n}: ECS deployment PENDING")
+    phase = Phase.BAKING if d.status == "IN_PROGRESS" and d.lifecycle_stage == "BAKE_TIME" else Phase.DEPLOYING
+    return _progressing(phase, f"attempt {n}: ECS deployment {d.status} at {stage}{_traffic(f.status)}")
+
+
+PHASE_RULES: tuple[Callable[[_Facts], Verdict | None], ...] = (
+    _terminal_problem,
+    _unusable_service,
+    _not_started,
+    _no_report_yet,
+    _finished,
+    _paused,
+    _in_flight,  # always matches
+)
+
+
+def _where(hooks: list[HookDetail]) -> str:
+    stages = sorted({h.stage or "?" for h in hooks})
+    expiry = min((h.expires_at for h in hooks if h.expires_at), default=None)
+    until = f" (until {format_time(expiry)}, then {hooks[0].timeout_action or 'ROLLBACK'})" if expiry else ""
+    return ", ".join(stages) + until
+
+
+def _traffic(status: ReleaseStatus) -> str:
+    parts = [f"{name} {value:g}% green" for name, value in (("production", status.production_traffic),
+                                                           ("test", status.test_traffic)) if value is not None]
+    return f" ({', '.join(parts)})" if parts else ""

@@ -1,0 +1,206 @@
+"""plan(): one rule per row, first match wins (docs/design.md "Operations", "Attempts, hashes and idempotency")."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecsbg.domain.actions import (
+    AdoptDeployment,
+    ContinueHooks,
+    RecordIntent,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.hashing import taskdef_hash
+from ecsbg.domain.model import Observation, Phase, RequestKind
+from ecsbg.domain.planning import plan
+from tests.unit.domain import builders as b
+
+CONTAINERS = b.release()
+ARN = b.release(b.arn_spec())
+H = CONTAINERS.spec_hash
+HA = ARN.spec_hash
+WANTED = taskdef_hash(b.BASE_TD_ARN, CONTAINERS.task_definition.containers)
+
+
+def _with(spec_release, annotations):
+    return b.release(b.containers_spec() if spec_release is CONTAINERS else b.arn_spec(), annotations)
+
+
+# (id, release, observation, prior status, expected action)
+ROWS = [
+    # --- reading failed or service unusable: never write
+    ("observe-failed-waits", CONTAINERS, b.observe(problem=b.THROTTLED), b.prior(None, 0, None),
+     Wait("reading ECS failed: ThrottlingException")),
+    ("service-missing-waits", CONTAINERS, Observation(), b.prior(None, 0, None), Wait),
+    ("service-draining-waits", CONTAINERS, b.observe(status="DRAINING"), b.prior(None, 0, None), Wait),
+    ("codedeploy-controller-waits", CONTAINERS, b.observe(deployment_controller="CODE_DEPLOY"), b.prior(None, 0, None),
+     Wait),
+    # --- a new spec hash records the intent first, with the service's task definition as base
+    ("first-spec-records-intent", CONTAINERS, b.observe(td=b.BASE_TD_ARN), b.prior(None, 0, None),
+     RecordIntent(attempt=1, spec_hash=H, base_task_definition_arn=b.BASE_TD_ARN)),
+    ("arn-form-has-no-base", ARN, b.observe(), b.prior(None, 0, None),
+     RecordIntent(attempt=1, spec_hash=HA, base_task_definition_arn=None)),
+    ("changed-spec-mid-deployment-new-attempt", CONTAINERS, b.observe(b.deployment(2)),
+     b.prior("0ld", 2, deployment_attempt=2), RecordIntent(attempt=3, spec_hash=H, base_task_definition_arn=b.BASE_TD_ARN)),
+    ("changed-spec-after-rollback-new-attempt", ARN, b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")),
+     b.prior("0ld", 1, Phase.ROLLED_BACK, 1, "ROLLBACK_SUCCESSFUL"),
+     RecordIntent(attempt=2, spec_hash=HA, base_task_definition_arn=None)),
+    # --- intent recorded, deployment not: start, or adopt what a crashed run started
+    ("intent-recorded-starts", CONTAINERS, b.observe(), b.prior(H, 1, Phase.PENDING),
+     StartDeployment(attempt=1, spec=CONTAINERS, base_task_definition_arn=b.BASE_TD_ARN, taskdef_hash=WANTED)),
+    ("arn-form-starts-without-taskdef-hash", ARN, b.observe(), b.prior(HA, 1, Phase.PENDING, base=None),
+     StartDeployment(attempt=1, spec=ARN, base_task_definition_arn=None, taskdef_hash=None)),
+    ("crash-after-update-service-adopts-containers", CONTAINERS, b.observe(b.deployment(7, td=b.NEW_TD_ARN),
+                                                                           taskdef_hash=WANTED),
+     b.prior(H, 1, Phase.PENDING), AdoptDeployment(attempt=1, deployment_arn=b.dep_arn(7))),
+    ("crash-after-update-service-adopts-arn", ARN, b.observe(b.deployment(7, "SUCCESSFUL", td=b.TD_ARN)),
+     b.prior(HA, 2, Phase.PENDING, deployment_attempt=1, status="SUCCESSFUL", base=None),
+     AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("other-taskdef-is-not-adopted", ARN, b.observe(b.deployment(7, td=b.NEW_TD_ARN)),
+     b.prior(HA, 1, Phase.PENDING, base=None), StartDeployment),
+    ("other-taskdef-hash-is-not-adopted", CONTAINERS, b.observe(b.deployment(7), taskdef_hash="ffffffffffffffff"),
+     b.prior(H, 1, Phase.PENDING), StartDeployment),
+    ("untagged-taskdef-is-not-adopted", CONTAINERS, b.observe(b.deployment(7)), b.prior(H, 1, Phase.PENDING),
+     StartDeployment),
+    ("previous-attempts-deployment-is-not-adopted", ARN, b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")),
+     b.prior(HA, 2, Phase.PENDING, deployment_attempt=1, status="ROLLBACK_SUCCESSFUL", base=None), StartDeployment),
+    ("refused-start-waits-for-retry", CONTAINERS, b.observe(), b.prior(H, 1, Phase.FAILED), Wait),
+    # --- deploying or deployed: the same spec is never deployed twice
+    ("deploying-waits", CONTAINERS, b.observe(b.deployment(1)), b.prior(H, 1, deployment_attempt=1), Wait),
+    ("succeeded-waits", CONTAINERS, b.observe(b.deployment(1, "SUCCESSFUL")),
+     b.prior(H, 1, Phase.SUCCEEDED, 1, "SUCCESSFUL"), Wait),
+    ("ecs-rollback-does-not-redeploy", CONTAINERS, b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")),
+     b.prior(H, 1, Phase.ROLLED_BACK, 1, "ROLLBACK_SUCCESSFUL"), Wait),
+    ("failed-does-not-redeploy", CONTAINERS, b.observe(b.deployment(1, "ROLLBACK_FAILED")),
+     b.prior(H, 1, Phase.FAILED, 1, "ROLLBACK_FAILED"), Wait),
+]
+
+
+@pytest.mark.parametrize(("spec", "obs", "before", "expected"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_rules(spec, obs, before, expected):
+    action = plan(spec, obs, before, generation=1).action
+    if isinstance(expected, type):
+        assert isinstance(action, expected), action
+    else:
+        assert action == expected
+
+
+AWAITING = b.deployment(3, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(b.pause("p1"), b.pause("p2"),
+                                                                  b.pause("p0", "SUCCEEDED")))
+DEPLOYING_3 = b.prior(H, 3, Phase.AWAITING_APPROVAL, deployment_attempt=3)
+
+# (id, annotations, observed deployment, prior, expected action)
+REQUESTS = [
+    ("approve-continues-every-waiting-pause", {"ecsbg.dev/approve": "3"}, AWAITING, DEPLOYING_3,
+     ContinueHooks(b.dep_arn(3), ("p1", "p2"), "CONTINUE", RequestKind.APPROVE)),
+    ("reject-rolls-back", {"ecsbg.dev/reject": "3"}, AWAITING, DEPLOYING_3,
+     ContinueHooks(b.dep_arn(3), ("p1", "p2"), "ROLLBACK", RequestKind.REJECT)),
+    ("reject-wins-over-approve", {"ecsbg.dev/reject": "3", "ecsbg.dev/approve": "3"}, AWAITING, DEPLOYING_3,
+     ContinueHooks(b.dep_arn(3), ("p1", "p2"), "ROLLBACK", RequestKind.REJECT)),
+    ("abort-wins-over-everything", {"ecsbg.dev/abort": "3", "ecsbg.dev/approve": "3"}, AWAITING, DEPLOYING_3,
+     StopDeployment(b.dep_arn(3))),
+    ("abort-during-bake", {"ecsbg.dev/abort": "3"}, b.deployment(3, stage="BAKE_TIME"), DEPLOYING_3,
+     StopDeployment(b.dep_arn(3))),
+    ("abort-pending", {"ecsbg.dev/abort": "3"}, b.deployment(3, "PENDING", stage=None), DEPLOYING_3,
+     StopDeployment(b.dep_arn(3))),
+    ("abort-already-rolling-back-waits", {"ecsbg.dev/abort": "3"}, b.deployment(3, "ROLLBACK_REQUESTED"),
+     DEPLOYING_3, Wait),
+    ("abort-after-success-waits", {"ecsbg.dev/abort": "3"}, b.deployment(3, "SUCCESSFUL"),
+     b.prior(H, 3, Phase.SUCCEEDED, 3, "SUCCESSFUL"), Wait),
+    ("approve-before-pause-waits", {"ecsbg.dev/approve": "3"}, b.deployment(3), DEPLOYING_3, Wait),
+    ("approve-already-acted-waits", {"ecsbg.dev/approve": "3"},
+     b.deployment(3, hooks=(b.pause("p1", "SUCCEEDED"),)), DEPLOYING_3, Wait),
+    ("stale-approve-never-acts", {"ecsbg.dev/approve": "2"}, AWAITING, DEPLOYING_3, Wait),
+    ("stale-abort-never-acts", {"ecsbg.dev/abort": "2"}, b.deployment(3), DEPLOYING_3, Wait),
+    ("lambda-hooks-are-not-approved", {"ecsbg.dev/approve": "3"},
+     b.deployment(3, hooks=(b.HookDetail("l1", "AWS_LAMBDA", "AWAITING_ACTION"),)), DEPLOYING_3, Wait),
+    ("retry-after-rollback-starts-next-attempt", {"ecsbg.dev/retry": "3"}, b.deployment(3, "ROLLBACK_SUCCESSFUL"),
+     b.prior(H, 3, Phase.ROLLED_BACK, 3, "ROLLBACK_SUCCESSFUL"),
+     RecordIntent(attempt=4, spec_hash=H, base_task_definition_arn=b.BASE_TD_ARN, retry_of=3)),
+    ("retry-after-failure", {"ecsbg.dev/retry": "3"}, None, b.prior(H, 3, Phase.FAILED),
+     RecordIntent(attempt=4, spec_hash=H, base_task_definition_arn=b.BASE_TD_ARN, retry_of=3)),
+    ("retry-while-deploying-waits", {"ecsbg.dev/retry": "3"}, b.deployment(3), DEPLOYING_3, Wait),
+    ("retry-after-success-waits", {"ecsbg.dev/retry": "3"}, b.deployment(3, "SUCCESSFUL"),
+     b.prior(H, 3, Phase.SUCCEEDED, 3, "SUCCESSFUL"), Wait),
+    ("old-retry-after-next-attempt-waits", {"ecsbg.dev/retry": "2"}, b.deployment(3, "ROLLBACK_SUCCESSFUL"),
+     b.prior(H, 3, Phase.ROLLED_BACK, 3, "ROLLBACK_SUCCESSFUL"), Wait),
+]
+
+
+@pytest.mark.parametrize(("annotations", "deployment", "before", "expected"), [r[1:] for r in REQUESTS],
+                         ids=[r[0] for r in REQUESTS])
+def test_requests(annotations, deployment, before, expected):
+    spec = _with(CONTAINERS, annotations)
+    action = plan(spec, b.observe(deployment), before, generation=1).action
+    if isinstance(expected, type):
+        assert isinstance(action, expected), action
+    else:
+        assert action == expected
+
+
+def test_request_in_spec_acts_like_annotation():
+    spec = b.release(b.containers_spec(requests={"approve": 3}))
+    action = plan(spec, b.observe(AWAITING), DEPLOYING_3, generation=1).action
+    assert action == ContinueHooks(b.dep_arn(3), ("p1", "p2"), "CONTINUE", RequestKind.APPROVE)
+
+
+def test_request_for_a_deployment_ecs_did_not_return_waits():
+    spec = _with(CONTAINERS, {"ecsbg.dev/abort": "3"})
+    assert isinstance(plan(spec, b.observe(b.deployment(9)), DEPLOYING_3, generation=1).action, Wait)
+
+
+# (id, annotations, prior status, expected requests_seen (subset), expected notes as (kind, attempt, result))
+SEEN = [
+    ("nothing-named", {}, DEPLOYING_3, {"approve": None}, []),
+    ("current-attempt-no-note", {"ecsbg.dev/approve": "3"}, DEPLOYING_3, {"approve": 3}, []),
+    ("stale-first-time-noted", {"ecsbg.dev/approve": "2"}, DEPLOYING_3, {"approve": 2}, [("approve", 2, "stale")]),
+    ("stale-second-time-silent", {"ecsbg.dev/approve": "2"},
+     b.prior(H, 3, Phase.AWAITING_APPROVAL, 3, requests={"approve": 2}), {"approve": 2}, []),
+    ("future-attempt-is-stale", {"ecsbg.dev/abort": "5"}, DEPLOYING_3, {"abort": 5}, [("abort", 5, "stale")]),
+    ("older-than-seen-silent", {"ecsbg.dev/approve": "1"},
+     b.prior(H, 3, Phase.AWAITING_APPROVAL, 3, requests={"approve": 3}), {"approve": 3}, []),
+    ("approve-after-success-not-applicable", {"ecsbg.dev/approve": "3"},
+     b.prior(H, 3, Phase.SUCCEEDED, 3, "SUCCESSFUL"), {"approve": 3}, [("approve", 3, "not_applicable")]),
+    ("retry-after-success-not-applicable", {"ecsbg.dev/retry": "3"},
+     b.prior(H, 3, Phase.SUCCEEDED, 3, "SUCCESSFUL"), {"retry": 3}, [("retry", 3, "not_applicable")]),
+    ("acting-retry-is-not-stale", {"ecsbg.dev/retry": "3"},
+     b.prior(H, 3, Phase.ROLLED_BACK, 3, "ROLLBACK_SUCCESSFUL"), {"retry": 3}, []),
+]
+
+
+@pytest.mark.parametrize(("annotations", "before", "seen", "notes"), [r[1:] for r in SEEN], ids=[r[0] for r in SEEN])
+def test_requests_seen_and_notes(annotations, before, seen, notes):
+    spec = _with(CONTAINERS, annotations)
+    result = plan(spec, b.observe(b.deployment(3, "SUCCESSFUL")), before, generation=1)
+    assert {k: result.requests_seen[k] for k in seen} == seen
+    assert set(result.requests_seen) == {"approve", "reject", "abort", "retry"}
+    assert [(n.request.value, n.attempt, n.result) for n in result.notes] == notes
+    for note in result.notes:
+        assert f"{note.request.value} {note.attempt} ignored" in note.message
+
+
+def test_approval_that_names_the_attempt_a_spec_change_starts_is_not_stale():
+    spec = b.release(b.containers_spec(requests={"approve": 4}))
+    result = plan(spec, b.observe(b.deployment(3, "SUCCESSFUL")), b.prior("0ld", 3, Phase.SUCCEEDED, 3, "SUCCESSFUL"),
+                  generation=2)
+    assert isinstance(result.action, RecordIntent) and result.action.attempt == 4
+    assert result.notes == ()
+
+
+def test_restart_at_every_step_never_starts_twice():
+    """Replays the two-phase start with the status each step would leave behind: one StartDeployment only."""
+    spec, observation = CONTAINERS, b.observe()
+    fresh = b.prior(None, 0, None)
+    intent = plan(spec, observation, fresh, generation=1).action
+    assert isinstance(intent, RecordIntent)
+    after_intent = b.prior(H, intent.attempt, Phase.PENDING, base=intent.base_task_definition_arn)
+    start = plan(spec, observation, after_intent, generation=1).action
+    assert isinstance(start, StartDeployment)
+    # crash before recording: ECS now runs the deployment, tagged with the hash we asked for
+    started = b.deployment(1, td=b.NEW_TD_ARN)
+    crashed_view = b.observe(started, taskdef_hash=start.taskdef_hash)
+    assert plan(spec, crashed_view, after_intent, generation=1).action == AdoptDeployment(1, started.arn)
+    recorded = b.prior(H, 1, Phase.PENDING, deployment_attempt=1)  # dep_arn(1) == started.arn
+    assert isinstance(plan(spec, crashed_view, recorded, generation=1).action, Wait)
