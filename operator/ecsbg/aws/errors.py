@@ -62,6 +62,7 @@ RETRYABLE_CODES: Mapping[str, str] = {
     "ServerException": "ECS 5xx: a server-side fault",
     "InternalFailure": "AWS 5xx",
     "ServiceUnavailable": "AWS 503",
+    "ServiceUnavailableException": "AWS 503 (JSON-protocol spelling)",
     "RequestTimeout": "AWS request timeout",
     "RequestTimeoutException": "AWS request timeout",
     "ExpiredTokenException": "assumed-role credentials expired; the refreshable credentials renew them",

@@ -44,7 +44,8 @@ def test_ecs_exception_codes_named_here_exist_in_the_model():
     # a typo in the tables would silently make a terminal error retryable
     named = {c for c in (*TERMINAL_CODES, *RETRYABLE_CODES) if c.endswith("Exception")}
     non_ecs = {"TooManyRequestsException", "RequestTimeoutException", "ExpiredTokenException",
-               "UnrecognizedClientException", "ThrottlingException", "RegionDisabledException"}
+               "UnrecognizedClientException", "ThrottlingException", "RegionDisabledException",
+               "ServiceUnavailableException"}
     assert named - non_ecs <= ecs_error_codes()
 
 

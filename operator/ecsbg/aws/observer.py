@@ -1,0 +1,148 @@
+"""The batched, shared read path: `observe(spec, prior) -> Observation`.
+
+Releases on the same (region, role, externalId, cluster) share reads: concurrent observations within the
+coalescing window are served by one DescribeServices per 10 services, one DescribeServiceDeployments per 20
+deployment ARNs and one DescribeServiceRevisions per 20 revision ARNs (limits: botocore 1.44.5 model docs),
+so a thousand releases do not mean a thousand calls per poll. Revisions are immutable and cached; a task
+definition's taskdef-hash tag is read once per ARN (DescribeTaskDefinition has no batch form).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ecsbg.aws import translate
+from ecsbg.aws.batching import Batcher, BoundedCache, Runner, to_thread
+from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.session import ClientKey
+from ecsbg.aws.taskdefs import TaskDefinitionTags
+from ecsbg.domain.model import AwsProblem, Observation, ObservedService, ReleaseSpec, ReleaseStatus, Target
+
+SERVICES_PER_CALL = 10  # DescribeServices: "You may specify up to 10 services"
+DEPLOYMENTS_PER_CALL = 20  # DescribeServiceDeployments: "a maximum of 20 ARNs"
+REVISIONS_PER_CALL = 20  # DescribeServiceRevisions: "a maximum of 20 ARNs"
+
+ServicesKey = tuple[ClientKey, str]  # (client, cluster as written in the spec)
+
+
+def client_key(target: Target) -> ClientKey:
+    return ClientKey(region=target.region, role_arn=target.role_arn, external_id=target.external_id)
+
+
+class Observer:
+    def __init__(
+        self,
+        clients: Callable[[ClientKey], AwsCalls],
+        *,
+        window: float = 0.05,
+        run: Runner = to_thread,
+        tags: TaskDefinitionTags | None = None,
+        revision_cache_size: int = 8192,
+    ) -> None:
+        self._clients = clients
+        self._tags = tags or TaskDefinitionTags()
+        self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size)
+        self._services: Batcher[ServicesKey] = Batcher(
+            self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run)
+        self._deployments: Batcher[ClientKey] = Batcher(
+            self._describe_deployments, chunk=DEPLOYMENTS_PER_CALL, window=window, run=run)
+        self._revisions: Batcher[ClientKey] = Batcher(
+            self._describe_revisions, chunk=REVISIONS_PER_CALL, window=window, run=run)
+        self._taskdef_hashes: Batcher[ClientKey] = Batcher(self._taskdef_hash, chunk=1, window=window, run=run)
+
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+        key = client_key(spec.target)
+        try:
+            described = await self._services.get((key, spec.target.cluster), spec.target.service)
+        except AwsError as exc:
+            return Observation(problem=exc.problem)
+        if described is None:
+            return Observation(problem=_missing(spec.target))
+        service = translate.observed_service(described)
+        tracked_arn = prior.deployment.arn if prior is not None and prior.deployment is not None else None
+        try:
+            return await self._deployment_view(key, spec, service, tracked_arn)
+        except AwsError as exc:
+            return Observation(service=service, problem=exc.problem)
+
+    async def _deployment_view(
+        self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None
+    ) -> Observation:
+        arns = [a for a in dict.fromkeys((service.current_deployment_arn, tracked_arn)) if a]
+        fetched = await asyncio.gather(*(self._deployments.get(key, arn) for arn in arns))
+        deployments = dict(zip(arns, fetched, strict=True))
+        revisions = await self._revisions_of(key, [d for d in deployments.values() if d])
+        current_raw = deployments.get(service.current_deployment_arn or "")
+        tracked_raw = deployments.get(tracked_arn or "")
+        current = translate.observed_deployment(current_raw, revisions) if current_raw else None
+        tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
+        target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
+        taskdef_hash = None
+        if spec.task_definition.derived and target_td:
+            taskdef_hash = await self._hash_of(key, target_td)
+        return Observation(service=service, current=current, tracked=tracked,
+                           current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
+
+    async def _revisions_of(self, key: ClientKey, deployments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
+        revisions = await asyncio.gather(*(self._revision(key, arn) for arn in arns))
+        return {arn: revision for arn, revision in zip(arns, revisions, strict=True) if revision is not None}
+
+    async def _revision(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
+        found, revision = self._revision_cache.lookup(arn)
+        if not found:
+            revision = await self._revisions.get(key, arn)
+            if revision is not None:  # a MISSING revision is not cached: it may be a read-after-write lag
+                self._revision_cache.put(arn, revision)
+        return revision
+
+    async def _hash_of(self, key: ClientKey, arn: str) -> str | None:
+        found, value = self._tags.cached(arn)
+        return value if found else await self._taskdef_hashes.get(key, arn)
+
+    # ------------------------------------------------------------------ batch fetches (sync, in worker threads)
+
+    def _describe_services(self, key: ServicesKey, names: Sequence[str]) -> dict[str, Any]:
+        client, cluster = key
+        response = self._clients(client).call("DescribeServices", cluster=cluster, services=list(names))
+        found: dict[str, Any] = {}
+        for service in response.get("services", []):
+            for name in names:  # the spec may name the service by name or ARN
+                if name in (service.get("serviceName"), service.get("serviceArn")):
+                    found[name] = service
+        return found  # absent names are the `failures` (reason MISSING)
+
+    def _describe_deployments(self, key: ClientKey, arns: Sequence[str]) -> dict[str, Any]:
+        response = self._clients(key).call("DescribeServiceDeployments", serviceDeploymentArns=list(arns))
+        return {d["serviceDeploymentArn"]: d for d in response.get("serviceDeployments", [])}
+
+    def _describe_revisions(self, key: ClientKey, arns: Sequence[str]) -> dict[str, Any]:
+        response = self._clients(key).call("DescribeServiceRevisions", serviceRevisionArns=list(arns))
+        return {r["serviceRevisionArn"]: r for r in response.get("serviceRevisions", [])}
+
+    def _taskdef_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str | None]:
+        return {arn: self._tags.hash_of(self._clients(key), arn) for arn in arns}
+
+
+def _missing(target: Target) -> AwsProblem:
+    return AwsProblem(
+        code="ServiceNotFoundException",
+        message=f"service {target.service} not found in cluster {target.cluster} ({target.region}): "
+        "DescribeServices reports it MISSING",
+        terminal=True,
+        operation="DescribeServices",
+    )
+
+
+def _inactive(service: ObservedService) -> AwsProblem | None:
+    """ECS refuses UpdateService on a DRAINING/INACTIVE service (ServiceNotActiveException), so say it now."""
+    if service.status in ("ACTIVE", ""):
+        return None
+    return AwsProblem(
+        code="ServiceNotActiveException",
+        message=f"service {service.arn} is {service.status}",
+        terminal=True,
+        operation="DescribeServices",
+    )

@@ -1,0 +1,99 @@
+"""Task definitions: the ecsbg.dev/taskdef-hash tag (cached), and resolving the one a StartDeployment deploys.
+
+The `containers` form registers a revision from the base with the overrides, tagged with the hash of base +
+overrides, and reuses an existing revision with that tag (docs/design.md "Attempts, hashes and idempotency"),
+so an operator killed between RegisterTaskDefinition and UpdateService never registers a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecsbg.aws import translate
+from ecsbg.aws.batching import BoundedCache
+from ecsbg.aws.calls import AwsCalls
+from ecsbg.aws.translate import RequestBuildError
+from ecsbg.domain.actions import StartDeployment
+
+# ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
+# before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.
+LIST_PAGE_SIZE = 100
+MAX_LIST_PAGES = 5
+
+
+class TaskDefinitionTags:
+    """The taskdef-hash tag per task definition ARN. Cached: we set the tag when registering, never later."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._cache: BoundedCache[str, str | None] = BoundedCache(size)
+
+    def cached(self, arn: str) -> tuple[bool, str | None]:
+        return self._cache.lookup(arn)
+
+    def remember(self, arn: str, taskdef_hash: str | None) -> None:
+        self._cache.put(arn, taskdef_hash)
+
+    def describe(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
+        response = calls.call("DescribeTaskDefinition", taskDefinition=arn, include=["TAGS"])
+        full_arn = response["taskDefinition"]["taskDefinitionArn"]
+        self.remember(full_arn, translate.taskdef_hash_tag(response.get("tags", [])))
+        return response
+
+    def hash_of(self, calls: AwsCalls, arn: str, seen: dict[str, dict[str, Any]] | None = None) -> str | None:
+        """`seen` collects the descriptions read here, so a caller needing one of them does not read it twice."""
+        found, value = self.cached(arn)
+        if found:
+            return value
+        described = self.describe(calls, arn)
+        if seen is not None:
+            seen[arn] = described
+        return translate.taskdef_hash_tag(described.get("tags", []))
+
+
+def resolve_task_definition(
+    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int
+) -> str:
+    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread)."""
+    source = action.spec.task_definition
+    if source.arn is not None:
+        return source.arn
+    base = action.base_task_definition_arn or current
+    if base is None or action.taskdef_hash is None:
+        raise RequestBuildError("InvalidServiceConfiguration", "no base task definition or taskdef hash to derive from")
+    seen: dict[str, dict[str, Any]] = {}
+    family = translate.task_definition_family(base)
+    existing = find_tagged_revision(calls, tags, family, action.taskdef_hash, scan_limit, seen)
+    if existing is not None:
+        return existing
+    described = seen.get(base) or tags.describe(calls, base)
+    request = translate.register_task_definition_request(described, source.containers, action.taskdef_hash)
+    arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
+    tags.remember(arn, action.taskdef_hash)
+    return arn
+
+
+def find_tagged_revision(
+    calls: AwsCalls,
+    tags: TaskDefinitionTags,
+    family: str,
+    taskdef_hash: str,
+    scan_limit: int,
+    seen: dict[str, dict[str, Any]] | None = None,
+) -> str | None:
+    """The newest of the family's `scan_limit` newest ACTIVE revisions tagged with `taskdef_hash`, if any."""
+    for arn in newest_revisions(calls, family, scan_limit):
+        if tags.hash_of(calls, arn, seen) == taskdef_hash:
+            return arn
+    return None
+
+
+def newest_revisions(calls: AwsCalls, family: str, limit: int) -> list[str]:
+    arns: list[str] = []
+    params: dict[str, Any] = {"familyPrefix": family, "sort": "DESC", "maxResults": LIST_PAGE_SIZE}
+    for _ in range(MAX_LIST_PAGES):
+        page = calls.call("ListTaskDefinitions", **params)
+        arns += [a for a in page.get("taskDefinitionArns", []) if translate.task_definition_family(a) == family]
+        if len(arns) >= limit or not page.get("nextToken"):
+            break
+        params["nextToken"] = page["nextToken"]
+    return arns[:limit]

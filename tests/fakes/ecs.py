@@ -1,0 +1,82 @@
+"""FakeEcsGateway: an in-memory ecsbg.aws.gateway.EcsGateway for reconciler unit tests.
+
+Script what ECS looks like (`observe` returns the scripted observations in order, then keeps returning the
+last one) and what applying yields (queued ApplyResults, else a plausible default); every call is recorded.
+
+    ecs = FakeEcsGateway(Observation(service=...))
+    ecs.script(obs_after_start, obs_in_bake)      # next observations
+    ecs.queue_result(ApplyResult(problem=...))   # next apply answer
+    ...; assert ecs.writes() == [StartDeployment(...)]
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ecsbg.domain.actions import (
+    Action,
+    AdoptDeployment,
+    ApplyResult,
+    ContinueHooks,
+    RecordIntent,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.model import Observation, ReleaseSpec, ReleaseStatus, Target
+
+AWS_WRITES = (StartDeployment, ContinueHooks, StopDeployment)
+
+
+@dataclass
+class AppliedCall:
+    action: Action
+    observation: Observation
+    target: Target | None
+
+
+@dataclass
+class FakeEcsGateway:
+    observation: Observation = field(default_factory=Observation)
+    observed: list[tuple[ReleaseSpec, ReleaseStatus | None]] = field(default_factory=list)
+    applied: list[AppliedCall] = field(default_factory=list)
+    _next_observations: deque[Observation] = field(default_factory=deque)
+    _results: deque[ApplyResult] = field(default_factory=deque)
+
+    def script(self, *observations: Observation) -> None:
+        self._next_observations.extend(observations)
+
+    def queue_result(self, *results: ApplyResult) -> None:
+        self._results.extend(results)
+
+    def writes(self) -> list[Action]:
+        """The applied actions that would have written to AWS (UpdateService, Continue/Stop)."""
+        return [c.action for c in self.applied if isinstance(c.action, AWS_WRITES)]
+
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+        self.observed.append((spec, prior))
+        if self._next_observations:
+            self.observation = self._next_observations.popleft()
+        return self.observation
+
+    async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
+        self.applied.append(AppliedCall(action, observation, target))
+        if self._results:
+            return self._results.popleft()
+        return default_result(action, len(self.applied))
+
+
+def default_result(action: Action, n: int) -> ApplyResult:
+    if isinstance(action, StartDeployment):
+        target = action.spec.target
+        arn = f"arn:aws:ecs:{target.region}:111122223333:service-deployment/{target.cluster}/{target.service}/fake{n}"
+        task_definition = action.spec.task_definition.arn or (
+            f"arn:aws:ecs:{target.region}:111122223333:task-definition/fake:{n}")
+        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition)
+    if isinstance(action, AdoptDeployment):
+        return ApplyResult(deployment_arn=action.deployment_arn)
+    if isinstance(action, ContinueHooks | StopDeployment):
+        return ApplyResult(deployment_arn=action.deployment_arn)
+    assert isinstance(action, Wait | RecordIntent), action
+    return ApplyResult()

@@ -1,0 +1,166 @@
+"""The batched read path: shared calls per cluster, caches, and problems as observations."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from botocore.stub import Stubber
+
+from ecsbg.aws.calls import AwsCalls
+from ecsbg.aws.observer import Observer
+from ecsbg.domain.model import (
+    AwsProblem,
+    ContainerOverride,
+    DeploymentRecord,
+    ReleaseStatus,
+    Target,
+    TaskDefinitionSource,
+)
+from tests.unit.aws import samples
+from tests.unit.aws.fake_calls import FakeCalls
+from tests.unit.aws.samples import REV_BLUE, REV_GREEN, TD_41, TD_42, deployment, revision, service, spec
+
+ARN = "arn:aws:ecs:eu-west-1:111122223333"
+
+
+def world(n: int) -> FakeCalls:
+    """n services web-0..web-(n-1) in cluster prod, each with its own deployment and two revisions."""
+    fake = FakeCalls()
+    for i in range(n):
+        dep = f"{ARN}:service-deployment/prod/web-{i}/d{i}"
+        blue, green = f"{ARN}:service-revision/prod/web-{i}/1{i}", f"{ARN}:service-revision/prod/web-{i}/2{i}"
+        fake.services[f"web-{i}"] = service(serviceName=f"web-{i}", serviceArn=f"{ARN}:service/prod/web-{i}",
+                                            currentServiceDeployment=dep)
+        fake.deployments[dep] = deployment(serviceDeploymentArn=dep,
+                                           sourceServiceRevisions=[{"arn": blue}], targetServiceRevision={"arn": green})
+        fake.revisions[blue] = revision(blue, TD_41)
+        fake.revisions[green] = revision(green, TD_42)
+    return fake
+
+
+def release(i: int, **changes):
+    return spec(target=Target(region="eu-west-1", cluster="prod", service=f"web-{i}"), **changes)
+
+
+async def test_25_releases_on_one_cluster_share_3_describe_services_calls():
+    fake = world(25)
+    observer = Observer(lambda key: fake, window=0.05)
+    observations = await asyncio.gather(*(observer.observe(release(i), None) for i in range(25)))
+    assert fake.count("DescribeServices") == 3  # 10 + 10 + 5
+    assert sorted(len(p["services"]) for op, p in fake.log if op == "DescribeServices") == [5, 10, 10]
+    assert fake.count("DescribeServiceDeployments") == 2  # 20 + 5
+    assert fake.count("DescribeServiceRevisions") == 3  # 50 revisions: 20 + 20 + 10
+    assert [o.service.arn for o in observations] == [f"{ARN}:service/prod/web-{i}" for i in range(25)]
+    assert all(o.problem is None for o in observations)
+    assert observations[7].current.arn == f"{ARN}:service-deployment/prod/web-7/d7"
+    assert observations[7].current.target_revision.task_definition_arn == TD_42
+    assert observations[7].current.source_revisions[0].task_definition_arn == TD_41
+
+
+async def test_revisions_are_cached_deployments_are_not():
+    fake = world(3)
+    observer = Observer(lambda key: fake, window=0.01)
+    await asyncio.gather(*(observer.observe(release(i), None) for i in range(3)))
+    fake.deployments[f"{ARN}:service-deployment/prod/web-0/d0"]["lifecycleStage"] = "BAKE_TIME"
+    again = await observer.observe(release(0), None)
+    assert again.current.lifecycle_stage == "BAKE_TIME"
+    assert fake.count("DescribeServiceRevisions") == 1
+    assert fake.count("DescribeServiceDeployments") == 2 and fake.count("DescribeServices") == 2
+
+
+async def test_other_clusters_and_roles_are_separate_batches():
+    fake = world(2)
+    observer = Observer(lambda key: fake, window=0.02)
+    other_role = Target(region="eu-west-1", cluster="prod", service="web-1", role_arn="arn:aws:iam::1:role/x")
+    await asyncio.gather(observer.observe(release(0), None), observer.observe(spec(target=other_role), None))
+    assert fake.count("DescribeServices") == 2
+
+
+async def test_missing_service_is_a_terminal_problem_without_a_service():
+    fake = world(1)
+    observer = Observer(lambda key: fake, window=0)
+    observed = await observer.observe(release(9), None)
+    assert observed.service is None
+    assert observed.problem.terminal and observed.problem.code == "ServiceNotFoundException"
+    assert "web-9" in observed.problem.message
+
+
+async def test_aws_errors_become_problems_for_every_release_in_the_batch():
+    fake = world(3)
+    fake.fail["DescribeServices"] = AwsProblem("AccessDeniedException", "no ecs:DescribeServices", True,
+                                               "DescribeServices")
+    observer = Observer(lambda key: fake, window=0.02)
+    observed = await asyncio.gather(*(observer.observe(release(i), None) for i in range(3)))
+    assert fake.count("DescribeServices") == 1
+    assert [o.problem.code for o in observed] == ["AccessDeniedException"] * 3
+
+
+async def test_a_failing_deployment_read_keeps_the_service():
+    fake = world(1)
+    fake.fail["DescribeServiceDeployments"] = AwsProblem("ThrottlingException", "slow down", False,
+                                                         "DescribeServiceDeployments")
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), None)
+    assert observed.service is not None and observed.current is None
+    assert not observed.problem.terminal
+
+
+async def test_tracked_deployment_is_read_in_the_same_call_as_the_current_one():
+    fake = world(1)
+    old = f"{ARN}:service-deployment/prod/web-0/old"
+    fake.deployments[old] = deployment(serviceDeploymentArn=old, status="ROLLBACK_SUCCESSFUL",
+                                       sourceServiceRevisions=[], targetServiceRevision=None)
+    prior = ReleaseStatus(attempt=2, deployment=DeploymentRecord(attempt=1, arn=old, status="IN_PROGRESS"))
+    observed = await Observer(lambda key: fake, window=0.01).observe(release(0), prior)
+    assert observed.tracked.arn == old and observed.tracked.status == "ROLLBACK_SUCCESSFUL"
+    assert observed.current.arn.endswith("/d0")
+    assert fake.count("DescribeServiceDeployments") == 1
+
+
+async def test_taskdef_hash_only_for_the_containers_form_and_read_once():
+    fake = world(2)
+    fake.task_definitions[TD_42] = {"taskDefinition": {"taskDefinitionArn": TD_42, "family": "web"},
+                                    "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "h42"}]}
+    observer = Observer(lambda key: fake, window=0.01)
+    by_arn = await observer.observe(release(0), None)
+    assert by_arn.current_target_taskdef_hash is None and fake.count("DescribeTaskDefinition") == 0
+    derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
+    results = await asyncio.gather(*(observer.observe(release(i, task_definition=derived), None) for i in (0, 1)))
+    await observer.observe(release(0, task_definition=derived), None)
+    assert [r.current_target_taskdef_hash for r in results] == ["h42", "h42"]
+    assert fake.count("DescribeTaskDefinition") == 1
+    params = next(p for op, p in fake.log if op == "DescribeTaskDefinition")
+    assert params == {"taskDefinition": TD_42, "include": ["TAGS"]}
+
+
+async def test_draining_service_is_reported_as_not_active():
+    fake = world(1)
+    fake.services["web-0"]["status"] = "DRAINING"
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), None)
+    assert observed.service.status == "DRAINING"
+    assert observed.problem.code == "ServiceNotActiveException" and observed.problem.terminal
+
+
+async def test_real_client_params_with_stubber(metrics):
+    """One release, in order, against the real model: the exact requests the observer sends."""
+    client = samples.stubbable()
+    derived = replace(spec(), task_definition=TaskDefinitionSource(containers=(ContainerOverride(name="app"),)))
+    with Stubber(client) as stub:
+        stub.add_response("describe_services", {"services": [service()], "failures": []},
+                          {"cluster": "prod", "services": ["web"]})
+        stub.add_response("describe_service_deployments", {"serviceDeployments": [deployment()], "failures": []},
+                          {"serviceDeploymentArns": [samples.DEPLOYMENT_ARN]})
+        stub.add_response("describe_service_revisions",
+                          {"serviceRevisions": [revision(REV_BLUE, TD_41), revision(REV_GREEN, TD_42)],
+                           "failures": []},
+                          {"serviceRevisionArns": [REV_BLUE, REV_GREEN]})
+        stub.add_response("describe_task_definition",
+                          {"taskDefinition": {"taskDefinitionArn": TD_42, "family": "web"},
+                           "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]},
+                          {"taskDefinition": TD_42, "include": ["TAGS"]})
+        observed = await Observer(lambda key: AwsCalls(client, metrics), window=0).observe(derived, None)
+        stub.assert_no_pending_responses()
+    assert observed.problem is None and observed.current_target_taskdef_hash == "abc"
+    assert observed.current.hooks[0].status == "AWAITING_ACTION"
+    assert [op for _, op, _ in metrics.calls] == ["DescribeServices", "DescribeServiceDeployments",
+                                                  "DescribeServiceRevisions", "DescribeTaskDefinition"]
