@@ -52,6 +52,13 @@ class Control:
     def set_faults(self, spec: str | None) -> None:
         self.faults.set(spec)
 
+    def set_speed(self, speed: float) -> None:
+        """Change the time factor; waits already scheduled keep their due time."""
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        with self.backend.scheduler.lock:
+            self.backend.scheduler.speed = float(speed)
+
     def fail_next_rollback(self, cluster: str, service: str) -> None:
         with self.backend.scheduler.lock:
             self.backend.service(cluster, service).fail_next_rollback = True

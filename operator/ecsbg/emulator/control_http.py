@@ -26,6 +26,8 @@ def route(srv: Any, method: str, path: str, body: bytes) -> tuple[int, dict[str,
             control.set_hook_behaviour(data["functionArn"], data["behaviour"])
         elif path == "faults":
             control.set_faults(data.get("spec"))
+        elif path == "speed":
+            control.set_speed(float(data["speed"]))
         elif path == "fail-next-rollback":
             control.fail_next_rollback(data["cluster"], data["service"])
         else:

@@ -1,0 +1,208 @@
+"""Lifecycle hooks: Lambda (scripted and URL) and PAUSE, with the documented answers and timeouts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from tests.emulator.helpers import HOOK, deploy, describe, history, observe, stages_of, wait_until
+from tests.plugins.ecs import seed_service
+
+FN = HOOK + "validate"
+ROLE = "arn:aws:iam::123456789012:role/ecsLambdaHookRole"
+
+
+def lambda_hook(stages, fn=FN, **extra):
+    return {"targetType": "AWS_LAMBDA", "hookTargetArn": fn, "roleArn": ROLE, "lifecycleStages": stages, **extra}
+
+
+def pause_hook(stages, minutes=None, action=None):
+    hook = {"targetType": "PAUSE", "lifecycleStages": stages}
+    if minutes or action:
+        hook["timeoutConfiguration"] = {k: v for k, v in (("timeoutInMinutes", minutes), ("action", action)) if v}
+    return hook
+
+
+def invocations(srv, fn=FN):
+    return [i for i in srv.control.state()["hookInvocations"] if i["functionArn"] == fn]
+
+
+def test_lambda_in_progress_then_succeeded_with_merged_hook_details(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0,
+                 lifecycle_hooks=[lambda_hook(["POST_TEST_TRAFFIC_SHIFT"], hookDetails={"suite": "smoke"})])
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "in_progress", "times": 2, "callBackDelay": 10,
+                                                 "hookDetails": {"attempt": "again"}})
+    arn = deploy(ecs)
+    seen = wait_until(ecs, arn, lambda d: any(h["status"] == "IN_PROGRESS" for h in d.get("lifecycleHookDetails", [])))
+    hook = seen["lifecycleHookDetails"][0]
+    assert (hook["targetType"], hook["targetArn"]) == ("AWS_LAMBDA", FN)
+    _, final = observe(ecs, arn)
+    assert final["status"] == "SUCCESSFUL"
+    assert final["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+    calls = invocations(ecs_emulator)
+    assert len(calls) == 3  # IN_PROGRESS twice, then SUCCEEDED
+    event = calls[0]["event"]
+    assert event["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT" and event["resourceArn"] == arn
+    details = event["executionDetails"]
+    assert details["targetServiceRevisionArn"] == final["targetServiceRevision"]["arn"]
+    assert details["testTrafficWeights"] == {} and details["productionTrafficWeights"] == {}
+    assert calls[0]["event"]["hookDetails"] == {"suite": "smoke"}
+    assert calls[2]["event"]["hookDetails"] == {"suite": "smoke", "attempt": "again"}  # merged, passed back
+    assert len({c["event"]["executionId"] for c in calls}) == 3
+
+
+def test_lambda_payload_carries_weights_at_shift_stages(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0,
+                 lifecycle_hooks=[lambda_hook(["TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT"])])
+    arn = deploy(ecs)
+    final = observe(ecs, arn)[1]
+    green, blue = final["targetServiceRevision"]["arn"], final["sourceServiceRevisions"][0]["arn"]
+    by_stage = {c["event"]["lifecycleStage"]: c["event"]["executionDetails"] for c in invocations(ecs_emulator)}
+    assert by_stage["TEST_TRAFFIC_SHIFT"]["testTrafficWeights"] == {green: 100.0, blue: 0.0}
+    assert by_stage["PRE_PRODUCTION_TRAFFIC_SHIFT"]["productionTrafficWeights"] == {green: 0.0, blue: 100.0}
+
+
+@pytest.mark.parametrize("kind", ["fail", "raise"])
+def test_lambda_failure_rolls_back(ecs, ecs_emulator, kind):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["POST_PRODUCTION_TRAFFIC_SHIFT"])])
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": kind})
+    arn = deploy(ecs)
+    _, final = observe(ecs, arn)
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    assert final["lifecycleHookDetails"][0]["status"] == "FAILED"
+    blue = final["sourceServiceRevisions"][0]
+    assert final["rollback"]["serviceRevisionArn"] == blue["arn"]
+    assert blue["requestedProductionTrafficWeight"] == 100.0
+    assert final["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+    assert final["targetServiceRevision"]["runningTaskCount"] == 0
+    hist = history(ecs_emulator, arn)
+    rollback = [e for e in hist if e["status"] == "ROLLBACK_IN_PROGRESS"]
+    # traffic shifts back: production first, then test
+    assert stages_of(rollback) == ["POST_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+                                   "TEST_TRAFFIC_SHIFT", "CLEAN_UP"]
+    svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    assert svc["taskDefinition"].endswith("web:1")
+
+
+def test_rollback_reinvokes_production_shift_hooks_with_weights_back(ecs, ecs_emulator):
+    gate = HOOK + "gate"
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[
+        lambda_hook(["PRODUCTION_TRAFFIC_SHIFT"]), lambda_hook(["POST_PRODUCTION_TRAFFIC_SHIFT"], fn=gate)])
+    ecs_emulator.control.set_hook_behaviour(gate, {"kind": "fail"})
+    arn = deploy(ecs)
+    final = observe(ecs, arn)[1]
+    green = final["targetServiceRevision"]["arn"]
+    weights = [c["event"]["executionDetails"]["productionTrafficWeights"][green] for c in invocations(ecs_emulator)]
+    assert weights == [100.0, 0.0]
+
+
+def test_lambda_url_target_gets_the_event_and_its_answer_is_used(ecs, ecs_emulator):
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"hookStatus": "FAILED"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    target = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=target.serve_forever, daemon=True)
+    thread.start()
+    try:
+        seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["POST_SCALE_UP"])])
+        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": f"http://127.0.0.1:{target.server_port}/"})
+        arn = deploy(ecs)
+        final = observe(ecs, arn)[1]
+    finally:
+        target.shutdown()
+        target.server_close()
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    assert received and received[0]["lifecycleStage"] == "POST_SCALE_UP" and received[0]["resourceArn"] == arn
+
+
+def test_lambda_url_that_cannot_be_reached_rolls_back(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["PRE_SCALE_UP"])])
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": "http://127.0.0.1:9/"})
+    final = observe(ecs, deploy(ecs))[1]
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+
+
+def _paused(ecs, arn):
+    dep = wait_until(ecs, arn, lambda d: any(h["status"] == "AWAITING_ACTION" for h in d.get("lifecycleHookDetails", [])))
+    return dep, dep["lifecycleHookDetails"][0]
+
+
+def test_pause_waits_for_continue(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[pause_hook(["POST_TEST_TRAFFIC_SHIFT"])])
+    arn = deploy(ecs)
+    dep, hook = _paused(ecs, arn)
+    assert dep["status"] == "IN_PROGRESS" and dep["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    assert hook["hookId"].startswith("ecs-pause-") and "targetArn" not in hook
+    assert hook["timeoutAction"] == "ROLLBACK" and hook["expiresAt"] > dep["createdAt"]
+    # still paused a while later (1,440 min default timeout = 43 s at speed 2000)
+    again = describe(ecs, arn)
+    assert again["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "SUCCESSFUL"
+
+
+def test_pause_continue_with_rollback(ecs):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[pause_hook(["POST_PRODUCTION_TRAFFIC_SHIFT"])])
+    arn = deploy(ecs)
+    _, hook = _paused(ecs, arn)
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="ROLLBACK")
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    assert final["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+
+
+@pytest.mark.parametrize(("action", "outcome"), [("ROLLBACK", "ROLLBACK_SUCCESSFUL"), ("CONTINUE", "SUCCESSFUL")])
+def test_pause_timeout_takes_its_action(ecs, action, outcome):
+    seed_service(ecs, bake_time_in_minutes=0,
+                 lifecycle_hooks=[pause_hook(["PRE_SCALE_UP"], minutes=1, action=action)])
+    final = observe(ecs, deploy(ecs))[1]
+    assert final["status"] == outcome
+    assert final["lifecycleHookDetails"][0]["status"] == "TIMED_OUT"
+
+
+def test_continue_errors(ecs, raw_ecs):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[pause_hook(["POST_SCALE_UP"])])
+    arn = deploy(ecs)
+    _, hook = _paused(ecs, arn)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId="ecs-pause-unknown")
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        raw_ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="SKIP")
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])  # action defaults to CONTINUE
+    with pytest.raises(ecs.exceptions.InvalidParameterException):  # no longer AWAITING_ACTION
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+    with pytest.raises(ecs.exceptions.ServiceDeploymentNotFoundException):
+        ecs.continue_service_deployment(serviceDeploymentArn=arn + "x", hookId=hook["hookId"])
+    assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
+
+
+def test_linear_pause_before_every_step_needs_its_own_continue(ecs):
+    seed_service(ecs, strategy="LINEAR", bake_time_in_minutes=0,
+                 linear_configuration={"stepPercent": 50.0, "stepBakeTimeInMinutes": 0},
+                 lifecycle_hooks=[pause_hook(["PRE_PRODUCTION_TRAFFIC_SHIFT"])])
+    arn = deploy(ecs)
+    hook_ids, weights = [], []
+    for _ in range(2):
+        dep, hook = _paused(ecs, arn)
+        hook_ids.append(hook["hookId"])
+        weights.append(dep["targetServiceRevision"]["requestedProductionTrafficWeight"])
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+        wait_until(ecs, arn, lambda d, h=hook: d["lifecycleHookDetails"][0]["hookId"] != h["hookId"]
+                   or d["status"] == "SUCCESSFUL")
+    assert len(set(hook_ids)) == 2 and weights == [0.0, 50.0]
+    assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
