@@ -31,12 +31,12 @@ class Verbatim(str):
 
 def format_value(value: Any) -> str:
     """Like Go's %v/%q choice in field.Error: strings quoted, objects and lists named, scalars plain."""
+    if isinstance(value, Verbatim):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Verbatim):
-        return str(value)
     if isinstance(value, dict):
         return '"object"'
     if isinstance(value, list):

@@ -23,6 +23,15 @@ OBJECT_META = {
 _ROOT_KEEP = {"apiVersion", "kind", "metadata"}
 
 
+def _root(schema: dict) -> dict:
+    """The root schema without `metadata`: ObjectMeta is the apiserver's, never pruned, defaulted or validated
+    by the CRD schema (which may only say `type: object` there)."""
+    props = schema.get("properties")
+    if not props or "metadata" not in props:
+        return schema
+    return {**schema, "properties": {k: v for k, v in props.items() if k != "metadata"}}
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -37,7 +46,7 @@ def prune(obj: dict, schema: dict | None) -> list[str]:
         for key in [k for k in meta if k not in OBJECT_META]:
             del meta[key]
             dropped.append(f"metadata.{key}")
-    _prune(obj, schema, "", dropped, root=True)
+    _prune(obj, _root(schema), "", dropped, root=True)
     return dropped
 
 
@@ -48,6 +57,8 @@ def _prune(value: Any, schema: dict, path: str, dropped: list[str], root: bool =
         preserve = schema.get("x-kubernetes-preserve-unknown-fields") or schema.get("x-kubernetes-embedded-resource")
         keep = _ROOT_KEEP if root or schema.get("x-kubernetes-embedded-resource") else set()
         for key in list(value):
+            if root and key == "metadata":
+                continue
             sub = props.get(key) if props else None
             if sub is None and isinstance(extra, dict):
                 sub = extra
@@ -68,6 +79,8 @@ def apply_defaults(value: Any, schema: dict | None) -> Any:
     Nullable")."""
     if schema is None:
         return value
+    if isinstance(value, dict) and "metadata" in value and "apiVersion" in value:
+        schema = _root(schema)
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         for key, sub in props.items():
@@ -200,7 +213,7 @@ def validate(value: Any, schema: dict | None, path: str = "", old: Any = None, h
     if schema is None:
         return errors
     rules: list[tuple] = []
-    _validate(value, schema, path, old, has_old, rules, errors)
+    _validate(value, _root(schema) if not path else schema, path, old, has_old, rules, errors)
     if rules and cel is not None:
         if any(e.kind in _BLOCKING for e in errors):
             errors.append(FieldError("invalid", "<nil>", Verbatim('"null"'), "some validation rules were not checked because "
