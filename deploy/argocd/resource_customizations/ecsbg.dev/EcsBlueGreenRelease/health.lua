@@ -1,0 +1,88 @@
+-- Argo CD health of an ecsbg.dev/EcsBlueGreenRelease (docs/observability.md, "Argo CD").
+-- Lua 5.1 with Argo CD's closed libraries: no string or math library, only `..`, `==` and ipairs.
+--
+-- While a pause hook waits for a person (phase AwaitingApproval) the release is Suspended by default: Argo CD's
+-- "paused, waiting for an external event". A sync with waves or hooks does not finish while a resource is
+-- Suspended or Progressing. To show Progressing (or Healthy, letting later sync waves go on) instead, change
+-- approvalHealth below, or set the annotation ecsbg.dev/argocd-approval-health on the release.
+local approvalHealth = "Suspended"
+
+local byPhase = {
+  Pending = "Progressing",
+  Deploying = "Progressing",
+  Baking = "Progressing",
+  RollingBack = "Progressing",
+  AwaitingApproval = "Suspended",
+  Succeeded = "Healthy",
+  RolledBack = "Degraded",
+  Failed = "Degraded",
+  Invalid = "Degraded",
+}
+local approvalChoices = { Suspended = true, Progressing = true, Healthy = true }
+
+local function condition(status, kind)
+  if status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(status.conditions) do
+    if c.type == kind then
+      return c
+    end
+  end
+  return nil
+end
+
+local function describe(status, fallback)
+  local text = status.message
+  if text == nil or text == "" then
+    return fallback
+  end
+  return fallback .. ": " .. text
+end
+
+local function approvalHealthOf(object)
+  local annotations = object.metadata.annotations
+  if annotations ~= nil then
+    local wanted = annotations["ecsbg.dev/argocd-approval-health"]
+    if wanted ~= nil and approvalChoices[wanted] then
+      return wanted
+    end
+  end
+  return approvalHealth
+end
+
+local hs = {}
+local status = obj.status
+-- observedGeneration first: until the operator has seen this generation, status describes an older spec.
+-- The CRD defaults it to -1, so a release nobody reconciled yet is never judged by an empty status.
+if status == nil or status.observedGeneration == nil or status.observedGeneration ~= obj.metadata.generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the ecsbg operator to observe the latest spec"
+  return hs
+end
+
+local phase = status.phase
+local health = byPhase[phase]
+if phase == "AwaitingApproval" then
+  health = approvalHealthOf(obj)
+end
+if health ~= nil then
+  hs.status = health
+  hs.message = describe(status, phase)
+  return hs
+end
+
+-- No phase this script knows (a newer operator): fall back to the kstatus conditions.
+local stalled = condition(status, "Stalled")
+local ready = condition(status, "Ready")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = (stalled.reason or "Stalled") .. ": " .. (stalled.message or "")
+elseif ready ~= nil and ready.status == "True" then
+  hs.status = "Healthy"
+  hs.message = ready.message or "Ready"
+else
+  hs.status = "Progressing"
+  hs.message = "Waiting for the release to become Ready"
+end
+return hs
