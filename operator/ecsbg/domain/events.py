@@ -38,7 +38,7 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                 result: ApplyResult | None = None) -> list[EventRecord]:
     """`plan` is the domain.planning.Plan of this reconcile (None when the spec was invalid); `result` what
     applying its action produced (requests count as done only when AWS accepted the call)."""
-    events = _attempt(prior, new, plan) + _requests(plan, result)
+    events = _attempt(prior, new, plan)
     if new.deployment and new.deployment.attempt == new.attempt and (
             prior.deployment is None or prior.deployment.arn != new.deployment.arn):
         events.append(EventRecord(NORMAL, "DeploymentStarted",
@@ -46,8 +46,8 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
     if new.stage and new.stage != prior.stage:
         events.append(EventRecord(NORMAL, "StageChanged", f"attempt {new.attempt}: ECS lifecycle stage {new.stage}"
                                   + (f" (was {prior.stage})" if prior.stage else "")))
-    events += _phase(prior, new) + _aws_error(prior, new)
-    return events
+    # what ECS reported first, then what this reconcile asked of it
+    return events + _phase(prior, new) + _requests(plan, result) + _aws_error(prior, new)
 
 
 def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None) -> list[EventRecord]:

@@ -98,7 +98,8 @@ def _stages(history: tuple[StageRecord, ...], d: ObservedDeployment, now: dateti
             out[-1] = replace(out[-1], finished_at=now)
         out.append(StageRecord(stage=d.lifecycle_stage, started_at=now))
     if d.status in FINISHED_STATUSES and out and out[-1].finished_at is None:
-        out[-1] = replace(out[-1], finished_at=d.finished_at or now)
+        # a stage first seen in the same poll that saw the end: never finish before it started
+        out[-1] = replace(out[-1], finished_at=max(d.finished_at or now, out[-1].started_at))
     return tuple(out[-MAX_STAGES:])
 
 

@@ -25,6 +25,7 @@ __all__ = ["EventRecord", "Verdict", "compute_status", "transitions"]
 
 PROGRESSING = "Progressing"
 WITH_RETRY = "ProgressingWithRetry"
+RETRY_MARK = " (retrying: "
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datet
 
 def _retrying(phase: Phase | None, message: str, problem: AwsProblem) -> Verdict:
     """Throttling and 5xx: the phase stays, kstatus sees work in progress (Reconciling=ProgressingWithRetry)."""
-    what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}; retrying"
-    return Verdict(phase or Phase.PENDING, f"{message}; {what}" if message else what,
+    what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}"
+    message = message.split(RETRY_MARK)[0] or "no status yet"  # a kept message may carry the previous retry
+    return Verdict(phase or Phase.PENDING, f"{message}{RETRY_MARK}{what})",
                    ConditionSpec(False, WITH_RETRY, reconciling_reason=WITH_RETRY))
 
 

@@ -1,0 +1,139 @@
+"""transitions(): one Event per transition (docs/design.md "Events"), none when nothing changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ecsbg.domain.actions import (
+    ApplyResult,
+    ContinueHooks,
+    RecordIntent,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, RequestKind
+from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.planning import Plan, RequestNote, plan
+from ecsbg.domain.status import compute_status, transitions
+from tests.unit.domain import builders as b
+
+SPEC = b.release()
+MINUTE_1 = b.at(1)
+H = SPEC.spec_hash
+SEEN = {"approve": None, "reject": None, "abort": None, "retry": None}
+RUNNING = b.prior(H, 1, Phase.DEPLOYING, deployment_attempt=1)
+PAUSED = b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(b.pause("p1"),))
+
+
+def _step(obs, before, action=None, result=None, notes=(), now=MINUTE_1):
+    p = Plan(action or Wait(), SEEN, tuple(notes))
+    new = compute_status(spec=SPEC, invalid=None, observation=obs, plan=p, result=result, prior=before,
+                         generation=1, now=now)
+    return new, [(e.type, e.reason) for e in transitions(before, new, p, result)]
+
+
+ROWS = [
+    ("attempt-started", b.observe(), b.prior(None, 0, None), RecordIntent(1, H, b.BASE_TD_ARN), None, (),
+     [("Normal", "AttemptStarted")]),
+    ("retry-requested", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")),
+     b.prior(H, 1, Phase.ROLLED_BACK, 1, "ROLLBACK_SUCCESSFUL"), RecordIntent(2, H, b.BASE_TD_ARN, retry_of=1), None,
+     (), [("Normal", "RetryRequested"), ("Normal", "AttemptStarted"), ("Normal", "Pending")]),
+    ("deployment-started", b.observe(), b.prior(H, 1, Phase.PENDING), StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"),
+     ApplyResult(deployment_arn=b.dep_arn(1)), (), [("Normal", "DeploymentStarted")]),
+    ("stage-changed", b.observe(b.deployment(1, stage="SCALE_UP")), replace(RUNNING, stage="PRE_SCALE_UP"), None,
+     None, (), [("Normal", "StageChanged")]),
+    ("awaiting-approval", b.observe(PAUSED), replace(RUNNING, stage="POST_TEST_TRAFFIC_SHIFT"), None, None, (),
+     [("Normal", "AwaitingApproval")]),
+    ("approved", b.observe(PAUSED), b.prior(H, 1, Phase.AWAITING_APPROVAL, 1, stage="POST_TEST_TRAFFIC_SHIFT"),
+     ContinueHooks(b.dep_arn(1), ("p1",), "CONTINUE", RequestKind.APPROVE), ApplyResult(), (), [("Normal", "Approved")]),
+    ("rejected", b.observe(PAUSED), b.prior(H, 1, Phase.AWAITING_APPROVAL, 1, stage="POST_TEST_TRAFFIC_SHIFT"),
+     ContinueHooks(b.dep_arn(1), ("p1",), "ROLLBACK", RequestKind.REJECT), ApplyResult(), (), [("Normal", "Rejected")]),
+    ("abort-requested", b.observe(b.deployment(1, stage="BAKE_TIME")), b.prior(H, 1, Phase.BAKING, 1, stage="BAKE_TIME"),
+     StopDeployment(b.dep_arn(1)), ApplyResult(), (), [("Normal", "AbortRequested")]),
+    ("refused-request-is-not-announced", b.observe(PAUSED),
+     b.prior(H, 1, Phase.AWAITING_APPROVAL, 1, stage="POST_TEST_TRAFFIC_SHIFT"),
+     ContinueHooks(b.dep_arn(1), ("p1",), "CONTINUE", RequestKind.APPROVE),
+     ApplyResult(problem=AwsProblem("ServerException", "boom", False, "ContinueServiceDeployment")), (),
+     [("Warning", "AwsError")]),
+    ("stale-request", b.observe(b.deployment(1)), replace(RUNNING, stage="SCALE_UP"), None, None,
+     (RequestNote(RequestKind.APPROVE, 0, "stale", "approve 0 ignored"),), [("Warning", "StaleRequest")]),
+    ("not-applicable-request-has-no-event", b.observe(b.deployment(1)), replace(RUNNING, stage="SCALE_UP"), None, None,
+     (RequestNote(RequestKind.APPROVE, 1, "not_applicable", "approve 1 ignored"),), []),
+    ("succeeded", b.observe(b.deployment(1, "SUCCESSFUL", stage="SCALE_UP")), replace(RUNNING, stage="SCALE_UP"),
+     None, None, (), [("Normal", "Succeeded")]),
+    ("rolling-back", b.observe(b.deployment(1, "ROLLBACK_IN_PROGRESS", stage="SCALE_UP")),
+     replace(RUNNING, stage="SCALE_UP"), None, None, (), [("Normal", "RollingBack")]),
+    ("rolled-back", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL", stage="SCALE_UP")),
+     b.prior(H, 1, Phase.ROLLING_BACK, 1, stage="SCALE_UP"), None, None, (), [("Warning", "RolledBack")]),
+    ("failed", b.observe(problem=b.DENIED), RUNNING, None, None, (), [("Warning", "Failed")]),
+    ("aws-error", b.observe(problem=b.THROTTLED), RUNNING, None, None, (), [("Warning", "AwsError")]),
+]
+
+
+@pytest.mark.parametrize(("obs", "before", "action", "result", "notes", "expected"), [r[1:] for r in ROWS],
+                         ids=[r[0] for r in ROWS])
+def test_one_event_per_transition(obs, before, action, result, notes, expected):
+    _, events = _step(obs, before, action, result, notes)
+    expected = [e for e in expected if e != ("Normal", "Pending")]
+    assert events == expected
+
+
+@pytest.mark.parametrize("obs", [
+    b.observe(b.deployment(1, stage="SCALE_UP")), b.observe(PAUSED), b.observe(b.deployment(1, "SUCCESSFUL")),
+    b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")), b.observe(problem=b.DENIED), b.observe(problem=b.THROTTLED),
+    Observation(),
+], ids=["deploying", "paused", "succeeded", "rolled-back", "failed", "throttled", "service-missing"])
+def test_no_event_when_nothing_changed(obs):
+    first, _ = _step(obs, RUNNING)
+    second, events = _step(obs, first, now=b.at(2))
+    assert events == []
+    assert second.conditions == first.conditions
+
+
+def test_invalid_spec_event_once():
+    error = InvalidSpec(["spec.target.region: is required"])
+    statuses = [RUNNING]
+    events = []
+    for minute in range(3):
+        new = compute_status(spec=None, invalid=error, observation=None, plan=None, result=None, prior=statuses[-1],
+                             generation=2, now=b.at(minute))
+        events += transitions(statuses[-1], new, None)
+        statuses.append(new)
+    assert [(e.type, e.reason) for e in events] == [("Warning", "InvalidSpec")]
+    assert events[0].message == "invalid spec: spec.target.region: is required"
+
+
+def test_full_blue_green_release_replayed_through_plan_and_status():
+    """Plan -> (fake) apply -> status -> events over a whole release with a pause: each event appears once."""
+    spec = b.release(annotations={"ecsbg.dev/approve": "1"})
+    steps = [
+        (b.observe(), None),  # intent
+        (b.observe(), b.dep_arn(1)),  # start
+        (b.observe(b.deployment(1, stage="PRE_SCALE_UP")), None),
+        (b.observe(b.deployment(1, stage="PRE_SCALE_UP")), None),  # nothing changed
+        (b.observe(b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0, hooks=(b.pause("p1"),))), None),
+        (b.observe(b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0,
+                                hooks=(b.pause("p1", "SUCCEEDED"),))), None),
+        (b.observe(b.deployment(1, stage="BAKE_TIME", production=100.0, hooks=(b.pause("p1", "SUCCEEDED"),))), None),
+        (b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", production=100.0)), None),
+        (b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", production=100.0)), None),
+    ]
+    status, reasons, phases = ReleaseStatus(), [], []
+    for minute, (obs, started) in enumerate(steps):
+        p = plan(spec, obs, status, generation=1)
+        result = ApplyResult(deployment_arn=started) if isinstance(p.action, StartDeployment) else ApplyResult()
+        new = compute_status(spec=spec, invalid=None, observation=obs, plan=p, result=result, prior=status,
+                             generation=1, now=b.at(minute))
+        reasons += [e.reason for e in transitions(status, new, p, result)]
+        phases.append(new.phase.value)
+        status = new
+    assert reasons == ["AttemptStarted", "DeploymentStarted", "StageChanged", "StageChanged", "AwaitingApproval",
+                       "Approved", "StageChanged", "StageChanged", "Succeeded"]
+    # the approval acts in the reconcile that first sees the pause, so the phase leaves AwaitingApproval next
+    assert phases == ["Pending", "Pending", "Deploying", "Deploying", "AwaitingApproval", "Deploying",
+                      "Baking", "Succeeded", "Succeeded"]
+    assert [s.stage for s in status.stages] == ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+    assert status.requests["approve"] == 1

@@ -1,0 +1,223 @@
+"""compute_status: every phase row of docs/design.md "Phases", the kstatus conditions, the mirrored fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecsbg.domain.actions import (
+    AdoptDeployment,
+    ApplyResult,
+    RecordIntent,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.codec import status_to_dict
+from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, StageRecord
+from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.planning import Plan
+from ecsbg.domain.status import compute_status
+from tests.unit.domain import builders as b
+from tests.unit.domain.crd import open_api_schema, schema_errors
+
+SPEC = b.release()
+MINUTE_5 = b.at(5)
+H = SPEC.spec_hash
+SEEN = {"approve": None, "reject": None, "abort": None, "retry": None}
+RUNNING = b.prior(H, 1, Phase.DEPLOYING, deployment_attempt=1)
+
+
+def _plan(action=None):
+    return Plan(action=action or Wait(), requests_seen=SEEN)
+
+
+def _status(obs, before=RUNNING, action=None, result=None, spec=SPEC, invalid=None, now=MINUTE_5):
+    status = compute_status(spec=spec, invalid=invalid, observation=obs, plan=_plan(action), result=result,
+                            prior=before, generation=7, now=now)
+    assert schema_errors(status_to_dict(status), open_api_schema()["properties"]["status"]) == []
+    return status
+
+
+def _conds(status):
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+PAUSED = b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0, hooks=(b.pause("p1", expires_at=b.at(60)),))
+
+# (id, observation, prior, action, result, phase, conditions {type: (status, reason)}, message fragment)
+PHASES = [
+    ("failed-terminal-observe", b.observe(problem=b.DENIED), RUNNING, None, None, Phase.FAILED,
+     {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")},
+     "UpdateService failed with AccessDeniedException: not authorized"),
+    ("failed-terminal-apply", b.observe(), b.prior(H, 1, Phase.PENDING),
+     StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"), ApplyResult(problem=b.DENIED), Phase.FAILED,
+     {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")}, "AccessDenied"),
+    ("failed-service-missing", Observation(), RUNNING, None, None, Phase.FAILED,
+     {"Ready": ("False", "ServiceNotFound"), "Stalled": ("True", "ServiceNotFound")},
+     "service web in cluster demo (us-east-1): the ECS service was not found"),
+    ("failed-codedeploy-service", b.observe(deployment_controller="CODE_DEPLOY"), RUNNING, None, None, Phase.FAILED,
+     {"Ready": ("False", "UnsupportedDeploymentController"), "Stalled": ("True", "UnsupportedDeploymentController")},
+     "uses the CODE_DEPLOY deployment controller"),
+    ("failed-rollback-failed", b.observe(b.deployment(1, "ROLLBACK_FAILED", status_reason="tasks failed")), RUNNING,
+     None, None, Phase.FAILED, {"Ready": ("False", "RollbackFailed"), "Stalled": ("True", "RollbackFailed")},
+     "ECS deployment ROLLBACK_FAILED: tasks failed"),
+    ("failed-stopped", b.observe(b.deployment(1, "STOPPED")), RUNNING, None, None, Phase.FAILED,
+     {"Ready": ("False", "Stopped"), "Stalled": ("True", "Stopped")}, "STOPPED"),
+    ("rolled-back", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL", rollback_reason="alarm web-5xx")), RUNNING,
+     None, None, Phase.ROLLED_BACK, {"Ready": ("False", "RolledBack"), "Stalled": ("True", "RolledBack")},
+     "attempt 1 rolled back by ECS: alarm web-5xx; change the spec, or retry with ecsbg.dev/retry=1"),
+    ("rolling-back-requested", b.observe(b.deployment(1, "ROLLBACK_REQUESTED")), RUNNING, None, None,
+     Phase.ROLLING_BACK, {"Ready": ("False", "RollingBack"), "Reconciling": ("True", "RollingBack")}, "ROLLBACK_REQUESTED"),
+    ("rolling-back-in-progress", b.observe(b.deployment(1, "ROLLBACK_IN_PROGRESS")), RUNNING, None, None,
+     Phase.ROLLING_BACK, {"Ready": ("False", "RollingBack"), "Reconciling": ("True", "RollingBack")}, "IN_PROGRESS"),
+    ("rolling-back-stop-requested", b.observe(b.deployment(1, "STOP_REQUESTED")), RUNNING, StopDeployment(b.dep_arn(1)),
+     ApplyResult(), Phase.ROLLING_BACK, {"Ready": ("False", "RollingBack"), "Reconciling": ("True", "RollingBack")},
+     "STOP_REQUESTED"),
+    ("succeeded", b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", production=100.0)), RUNNING, None, None,
+     Phase.SUCCEEDED, {"Ready": ("True", "Succeeded")}, "attempt 1 succeeded: web:42 serves production traffic"),
+    ("awaiting-approval", b.observe(PAUSED), RUNNING, None, None, Phase.AWAITING_APPROVAL,
+     {"Ready": ("False", "AwaitingApproval"), "Reconciling": ("True", "AwaitingApproval")},
+     "attempt 1 paused at POST_TEST_TRAFFIC_SHIFT (until 2026-11-22T11:00:00Z, then ROLLBACK) (production 0% green, "
+     "test 100% green); approve with ecsbg.dev/approve=1 or reject with ecsbg.dev/reject=1"),
+    ("baking", b.observe(b.deployment(1, stage="BAKE_TIME", production=100.0)), RUNNING, None, None, Phase.BAKING,
+     {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")}, "IN_PROGRESS at BAKE_TIME"),
+    ("deploying", b.observe(b.deployment(1, stage="TEST_TRAFFIC_SHIFT", test=50.0)), RUNNING, None, None,
+     Phase.DEPLOYING, {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")},
+     "attempt 1: ECS deployment IN_PROGRESS at TEST_TRAFFIC_SHIFT (production 0% green, test 50% green)"),
+    ("deploying-unknown-ecs-status", b.observe(b.deployment(1, "SOMETHING_NEW")), RUNNING, None, None,
+     Phase.DEPLOYING, {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")}, "SOMETHING_NEW"),
+    ("pending-ecs", b.observe(b.deployment(1, "PENDING", stage=None)), RUNNING, None, None, Phase.PENDING,
+     {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")}, "ECS deployment PENDING"),
+    ("pending-intent", b.observe(), b.prior(None, 0, None), RecordIntent(1, H, b.BASE_TD_ARN), None, Phase.PENDING,
+     {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")},
+     f"attempt 1 recorded (spec {H}); starting the ECS deployment"),
+    ("pending-started", b.observe(), b.prior(H, 1, Phase.PENDING), StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"),
+     ApplyResult(deployment_arn=b.dep_arn(1), task_definition_arn=b.NEW_TD_ARN), Phase.PENDING,
+     {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")},
+     f"attempt 1: deployment started ({b.dep_arn(1)}); waiting for ECS"),
+    ("start-refused-stays-failed", b.observe(), b.prior(H, 1, Phase.FAILED, message="UpdateService failed: denied"),
+     Wait(), None, Phase.FAILED, {"Ready": ("False", "Failed"), "Stalled": ("True", "Failed")},
+     "UpdateService failed: denied"),
+]
+
+
+@pytest.mark.parametrize(("obs", "before", "action", "result", "phase", "conditions", "message"),
+                         [r[1:] for r in PHASES], ids=[r[0] for r in PHASES])
+def test_phase_rows(obs, before, action, result, phase, conditions, message):
+    status = _status(obs, before, action, result)
+    assert status.phase is phase
+    assert _conds(status) == conditions
+    assert message in status.message
+    assert status.observed_generation == 7
+    assert all(c.observed_generation == 7 and c.message == status.message for c in status.conditions)
+
+
+def test_invalid():
+    error = InvalidSpec(["spec.strategy.type: must be one of BlueGreen, Linear, Canary, got 'Rolling'"])
+    status = compute_status(spec=None, invalid=error, observation=None, plan=None, result=None, prior=RUNNING,
+                            generation=8, now=b.at(1))
+    assert status.phase is Phase.INVALID
+    assert _conds(status) == {"Ready": ("False", "InvalidSpec"), "Stalled": ("True", "InvalidSpec")}
+    assert status.message == "invalid spec: " + error.errors[0]
+    assert (status.attempt, status.deployment, status.observed_generation) == (1, RUNNING.deployment, 8)
+
+
+@pytest.mark.parametrize("where", ["observe", "apply"])
+def test_retryable_problem_keeps_phase(where):
+    before = _status(b.observe(PAUSED))
+    obs = b.observe(PAUSED, problem=b.THROTTLED) if where == "observe" else b.observe(PAUSED)
+    result = ApplyResult(problem=AwsProblem("ThrottlingException", "Rate exceeded", False,
+                                            "ContinueServiceDeployment")) if where == "apply" else None
+    status = _status(obs, before, result=result, now=b.at(9))
+    assert status.phase is Phase.AWAITING_APPROVAL
+    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"), "Reconciling": ("True", "ProgressingWithRetry")}
+    assert status.message.endswith(" (retrying: " + ("DescribeServices" if where == "observe" else
+                                                     "ContinueServiceDeployment") + " failed with ThrottlingException: Rate exceeded)")
+    assert status.message.startswith("attempt 1 paused")
+    assert status.hooks == before.hooks and status.stages == before.stages
+
+
+def test_retryable_problem_on_first_reconcile_is_pending():
+    status = _status(b.observe(problem=b.THROTTLED), ReleaseStatus())
+    assert status.phase is Phase.PENDING and "Reconciling" in _conds(status)
+
+
+def test_last_transition_time_kept_while_status_unchanged():
+    first = _status(b.observe(b.deployment(1, stage="PRE_SCALE_UP")), now=b.at(1))
+    second = _status(b.observe(b.deployment(1, stage="SCALE_UP")), first, now=b.at(2))
+    assert {c.type: c.last_transition_time for c in second.conditions} == {"Ready": b.at(1), "Reconciling": b.at(1)}
+    assert second.message != first.message  # the message moves on, the transition time does not
+    done = _status(b.observe(b.deployment(1, "SUCCESSFUL")), second, now=b.at(3))
+    assert [(c.type, c.status, c.last_transition_time) for c in done.conditions] == [("Ready", "True", b.at(3))]
+
+
+def test_stalled_cleared_by_next_good_attempt():
+    failed = _status(b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")))
+    assert "Stalled" in _conds(failed)
+    new = b.release(b.containers_spec(strategy={"type": "BlueGreen", "bakeTimeInMinutes": 3}))
+    status = _status(b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")), failed,
+                     RecordIntent(2, new.spec_hash, b.BASE_TD_ARN), spec=new)
+    assert _conds(status) == {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")}
+
+
+STAGES = ["PRE_SCALE_UP", "SCALE_UP", "SCALE_UP", "TEST_TRAFFIC_SHIFT", "BAKE_TIME"]
+
+
+def test_stage_history_appends_on_change_and_closes_previous():
+    status = RUNNING
+    for minute, stage in enumerate(STAGES):
+        status = _status(b.observe(b.deployment(1, stage=stage)), status, now=b.at(minute))
+    assert status.stages == (StageRecord("PRE_SCALE_UP", b.at(0), b.at(1)), StageRecord("SCALE_UP", b.at(1), b.at(3)),
+                             StageRecord("TEST_TRAFFIC_SHIFT", b.at(3), b.at(4)), StageRecord("BAKE_TIME", b.at(4)))
+    done = _status(b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", finished_at=b.at(9))), status,
+                   now=b.at(10))
+    assert done.stages[-2:] == (StageRecord("BAKE_TIME", b.at(4), b.at(10)), StageRecord("CLEAN_UP", b.at(10), b.at(10)))
+
+
+def test_new_attempt_resets_the_mirrored_deployment_fields():
+    before = _status(b.observe(PAUSED))
+    assert before.stages and before.hooks and before.test_traffic == 100.0
+    status = _status(b.observe(PAUSED), before, RecordIntent(2, "n3w", b.BASE_TD_ARN))
+    assert (status.attempt, status.spec_hash, status.stage, status.stages, status.hooks) == (2, "n3w", None, (), ())
+    assert (status.production_traffic, status.test_traffic, status.source, status.target) == (None, None, None, None)
+    assert status.deployment.attempt == 1  # the previous attempt's block stays until the new one starts
+
+
+def test_traffic_revision_and_revisions_mirror_the_target():
+    status = _status(b.observe(b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", production=25.0, test=100.0,
+                                            td=b.NEW_TD_ARN)))
+    assert (status.production_traffic, status.test_traffic, status.revision) == (25.0, 100.0, "web:43")
+    assert status.target.revision_arn == b.rev_arn(11) and status.target.task_definition_arn == b.NEW_TD_ARN
+    assert status.source.task_definition_arn == b.BASE_TD_ARN
+
+
+def test_hooks_keep_the_stage_first_seen_and_stay_listed():
+    first = _status(b.observe(PAUSED))
+    assert [(h.hook_id, h.stage, h.status) for h in first.hooks] == [("p1", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION")]
+    later = b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", hooks=(b.pause("p1", "SUCCEEDED"), b.pause("p2")))
+    second = _status(b.observe(later), first)
+    assert [(h.hook_id, h.stage, h.status) for h in second.hooks] == [
+        ("p1", "POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), ("p2", "PRODUCTION_TRAFFIC_SHIFT", "AWAITING_ACTION")]
+    third = _status(b.observe(b.deployment(1, stage="BAKE_TIME")), second)
+    assert [h.hook_id for h in third.hooks] == ["p1", "p2"]
+
+
+def test_adopted_deployment_is_recorded_for_the_attempt():
+    adopted = b.deployment(4, stage="SCALE_UP")
+    status = _status(b.observe(adopted), b.prior(H, 2, Phase.PENDING, deployment_attempt=1, status="SUCCESSFUL"),
+                     AdoptDeployment(2, adopted.arn))
+    assert (status.deployment.attempt, status.deployment.arn, status.deployment.status) == (2, adopted.arn, "IN_PROGRESS")
+    assert status.phase is Phase.DEPLOYING and status.stage == "SCALE_UP"
+
+
+def test_started_deployment_is_recorded_with_its_task_definition():
+    status = _status(b.observe(), b.prior(H, 1, Phase.PENDING), StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"),
+                     ApplyResult(deployment_arn=b.dep_arn(1), task_definition_arn=b.NEW_TD_ARN))
+    assert (status.deployment.attempt, status.deployment.arn, status.revision) == (1, b.dep_arn(1), "web:43")
+
+
+def test_requests_seen_come_from_the_plan():
+    seen = {**SEEN, "approve": 3}
+    status = compute_status(spec=SPEC, invalid=None, observation=b.observe(PAUSED),
+                            plan=Plan(Wait(), seen), result=None, prior=RUNNING, generation=1, now=b.at(0))
+    assert status.requests == seen
