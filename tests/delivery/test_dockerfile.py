@@ -144,3 +144,11 @@ def test_entrypoint_needs_only_runtime_dependencies():
                             cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_exposed_ports_are_the_design_defaults():
+    from tests.delivery import design
+
+    defaults = design.settings_defaults()
+    exposed = {port for line in stages()[-1][1] if line.startswith("EXPOSE ") for port in line.split()[1:]}
+    assert exposed == {defaults["ECSBG_METRICS_PORT"], defaults["ECSBG_HEALTH_PORT"]}
