@@ -114,3 +114,15 @@ def test_every_value_is_commented_inline():
         else:
             parents.append((indent, documented))
     assert not undocumented, f"values without a comment: {undocumented}"
+
+
+def test_chart_metadata_follows_the_project_version():
+    import tomllib
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    version = tomllib.loads((CHART.parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert chart["apiVersion"] == "v2" and chart["type"] == "application"
+    assert chart["appVersion"] == version
+    assert chart["kubeVersion"] == ">=1.29.0-0"  # CEL validation rules (x-kubernetes-validations) are GA in 1.29
+    dockerfile = (CHART.parents[1] / "Dockerfile").read_text()
+    assert f"ARG VERSION={version}" in dockerfile

@@ -11,7 +11,8 @@ import yaml
 from tests.delivery import design
 from tests.delivery.conftest import CHART, NAMESPACE, ROOT, find, missing_chart_files, render, the
 
-K8S_VERSION = "1.32.0"  # the oldest minor the CI's kubectl (v1.32) speaks; the chart needs >= 1.29 (CEL)
+# The chart's kubeVersion floor (1.29: CEL rules in the CRD) and the minor of the CI's helm/kubectl (v1.32).
+K8S_VERSIONS = ("1.29.0", "1.32.0")
 PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # no bundled schema: checked below
 BY_NAME = {path.stem: path for path in (CHART / "ci").glob("*.yaml")}
 
@@ -28,7 +29,8 @@ def deployment_env(objects: list[dict]) -> dict[str, str]:
     return {item["name"]: item["value"] for item in container["env"] if "value" in item}
 
 
-def test_builtin_objects_are_valid_kubernetes(ci_values: Path):
+@pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
+def test_builtin_objects_are_valid_kubernetes(ci_values: Path, k8s_version: str):
     objects = rendered(ci_values)
     assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= {o["kind"] for o in objects}
     for obj in objects:
@@ -36,7 +38,7 @@ def test_builtin_objects_are_valid_kubernetes(ci_values: Path):
             assert obj["apiVersion"] == "monitoring.coreos.com/v1"
             continue
         try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+            kubernetes_validate.validate(obj, k8s_version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
 
