@@ -60,3 +60,6 @@ class FakeCalls:
 
     def _DescribeTaskDefinition(self, taskDefinition: str, include: list[str] | None = None) -> dict[str, Any]:  # noqa: N802, N803
         return self.task_definitions[taskDefinition]
+
+    def _StopServiceDeployment(self, serviceDeploymentArn: str, stopType: str) -> dict[str, Any]:  # noqa: N802, N803
+        return {"serviceDeploymentArn": serviceDeploymentArn}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ecsbg.aws.gateway import ENDPOINT_ENV, AwsEcsGateway, AwsSettings, EcsGateway
+from ecsbg.aws.gateway import ENDPOINT_ENV, AwsSettings, Boto3EcsGateway, EcsGateway
 from ecsbg.domain.actions import ApplyResult, StartDeployment, StopDeployment, Wait
-from ecsbg.domain.model import AwsProblem, Observation
+from ecsbg.domain.model import AwsProblem, Observation, Target
 from tests.fakes.ecs import FakeEcsGateway
 from tests.unit.aws.fake_calls import FakeCalls
 from tests.unit.aws.samples import DEPLOYMENT_ARN, TD_41, deployment, service, spec
+
+ROLE_TARGET = Target(region="eu-west-1", cluster="prod", service="web", role_arn="arn:aws:iam::4:role/deployer")
 
 
 def test_settings_from_env():
@@ -16,16 +18,22 @@ def test_settings_from_env():
     assert AwsSettings.from_env({}.get).clients.endpoint_url is None
 
 
+class Factory:
+    """Hands out one FakeCalls and remembers which client keys (region, role) were asked for."""
+
+    def __init__(self) -> None:
+        self.fake = FakeCalls()
+        self.fake.services["web"] = service()
+        self.fake.deployments[DEPLOYMENT_ARN] = deployment(sourceServiceRevisions=[], targetServiceRevision=None)
+        self.keys = []
+
+    def ecs(self, key):
+        self.keys.append(key)
+        return self.fake
+
+
 async def test_gateway_observes_through_its_executor(metrics):
-    fake = FakeCalls()
-    fake.services["web"] = service()
-    fake.deployments[DEPLOYMENT_ARN] = deployment(sourceServiceRevisions=[], targetServiceRevision=None)
-
-    class Factory:
-        def ecs(self, key):
-            return fake
-
-    gateway = AwsEcsGateway(metrics, AwsSettings(coalesce_seconds=0.0, workers=2), factory=Factory())
+    gateway = Boto3EcsGateway(metrics=metrics, settings=AwsSettings(coalesce_seconds=0.0, workers=2), factory=Factory())
     try:
         observed = await gateway.observe(spec(), None)
         result = await gateway.apply(Wait(), observed)
@@ -33,6 +41,27 @@ async def test_gateway_observes_through_its_executor(metrics):
         gateway.close()
     assert observed.service.task_definition_arn == TD_41 and observed.current.status == "IN_PROGRESS"
     assert result == ApplyResult()
+
+
+async def test_stop_without_target_uses_the_role_of_the_release_that_observed_it(metrics):
+    factory = Factory()
+    gateway = Boto3EcsGateway(metrics=metrics, settings=AwsSettings(coalesce_seconds=0.0), factory=factory)
+    try:
+        observed = await gateway.observe(spec(target=ROLE_TARGET), None)
+        factory.keys.clear()
+        result = await gateway.apply(StopDeployment(DEPLOYMENT_ARN), observed)  # as the reconciler calls it
+    finally:
+        gateway.close()
+    assert result.problem is None and factory.fake.count("StopServiceDeployment") == 1
+    assert [(k.region, k.role_arn) for k in factory.keys] == [("eu-west-1", ROLE_TARGET.role_arn)]
+
+
+def test_endpoint_and_window_shortcuts(metrics):
+    gateway = Boto3EcsGateway(metrics=metrics, endpoint_url="http://127.0.0.1:9", coalesce_seconds=0.2,
+                              clock=object())
+    gateway.close()
+    assert gateway.settings.clients.endpoint_url == "http://127.0.0.1:9"
+    assert gateway.settings.coalesce_seconds == 0.2
 
 
 async def test_fake_gateway_scripts_and_records():
