@@ -30,11 +30,15 @@ class CelHolder:
         self._rules = None
 
     def __call__(self, *args):
+        self.warm()
+        return self._rules(*args)
+
+    def warm(self) -> None:
+        """Build the evaluator now (about a second for cel-python's grammar) instead of on the first request."""
         if self._rules is None:
             from .cel import CelRules
 
             self._rules = CelRules()
-        return self._rules(*args)
 
     @property
     def skipped(self) -> dict[str, str]:

@@ -11,7 +11,9 @@ Everything else (has(), all/exists/map/filter, size, matches, string and list fu
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from .errors import FieldError
@@ -35,6 +37,7 @@ class CelRules:
         self._celpy = celpy
         self._env = celpy.Environment()
         self._programs: dict[str, Any] = {}
+        self._results: OrderedDict[tuple, Any] = OrderedDict()
         self.skipped: dict[str, str] = {}
 
     def _program(self, expr: str):
@@ -55,6 +58,19 @@ class CelRules:
         raise _Unsupported(why)
 
     def _evaluate(self, expr: str, value: Any, old: Any, has_old: bool) -> Any:
+        """Memoized: CEL is pure (Kubernetes offers no clock or I/O to rules), and cel-python's tree-walking
+        evaluator costs about a millisecond per rule, while many objects share the same subtrees."""
+        key = (expr, json.dumps(value, sort_keys=True), json.dumps(old, sort_keys=True) if has_old else None)
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        result = self._evaluate_now(expr, value, old, has_old)
+        self._results[key] = result
+        if len(self._results) > 20_000:
+            self._results.popitem(last=False)
+        return result
+
+    def _evaluate_now(self, expr: str, value: Any, old: Any, has_old: bool) -> Any:
         program = self._program(expr)
         activation = {"self": self._celpy.json_to_cel(value)}
         if has_old:

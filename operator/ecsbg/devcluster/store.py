@@ -7,6 +7,7 @@ happen atomically with respect to other requests: a watch started from a list's 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from datetime import UTC, datetime
@@ -274,6 +275,8 @@ class Store:
         if old is not None and old.key != res.key:
             self.registry.remove(old.key)
         self.registry.add(res)
+        if any("x-kubernetes-validations" in json.dumps(s) for s in res.schemas.values() if s):
+            self.cel.warm()
 
     def _crd_removed(self, crd: dict) -> None:
         res = resource_from_crd(crd)
