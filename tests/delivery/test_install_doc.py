@@ -60,3 +60,15 @@ def test_settings_table_lists_every_design_setting():
     r"`((?:deploy|charts|dashboards|examples|crds)/[\w./-]*)`", DOC))))
 def test_referenced_paths_exist(path: str):
     assert (ROOT / path).exists(), path
+
+
+def test_gitops_snippets_keep_the_service_account_name_of_the_iam_examples():
+    """IRSA trust and Pod Identity name system:serviceaccount:ecsbg-system:ecs-bluegreen-operator."""
+    for block in blocks("yaml"):
+        for doc in yaml.safe_load_all(concrete(block)):
+            if doc.get("kind") == "HelmRelease":
+                assert (doc["spec"]["releaseName"], doc["spec"]["targetNamespace"]) == (
+                    "ecs-bluegreen-operator", "ecsbg-system")
+            elif doc.get("kind") == "Application":
+                assert doc["metadata"]["name"] == "ecs-bluegreen-operator"  # Argo CD's default release name
+                assert doc["spec"]["destination"]["namespace"] == "ecsbg-system"
