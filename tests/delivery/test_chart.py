@@ -126,3 +126,9 @@ def test_chart_metadata_follows_the_project_version():
     assert chart["kubeVersion"] == ">=1.29.0-0"  # CEL validation rules (x-kubernetes-validations) are GA in 1.29
     dockerfile = (CHART.parents[1] / "Dockerfile").read_text()
     assert f"ARG VERSION={version}" in dockerfile
+
+
+def test_chart_packages(tmp_path: Path):
+    result = helm("package", str(CHART), "--destination", str(tmp_path))
+    [archive] = tmp_path.glob("ecs-bluegreen-operator-*.tgz")
+    assert archive.name in result.stdout

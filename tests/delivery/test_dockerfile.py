@@ -152,3 +152,19 @@ def test_exposed_ports_are_the_design_defaults():
     defaults = design.settings_defaults()
     exposed = {port for line in stages()[-1][1] if line.startswith("EXPOSE ") for port in line.split()[1:]}
     assert exposed == {defaults["ECSBG_METRICS_PORT"], defaults["ECSBG_HEALTH_PORT"]}
+
+
+@pytest.mark.slow
+def test_image_builds_where_a_docker_daemon_exists():
+    """Only where a daemon answers (not in this project's CI): build the image and run its entry point."""
+    docker = shutil.which("docker")
+    if not docker or subprocess.run([docker, "info"], capture_output=True, timeout=30, check=False).returncode:
+        pytest.skip("no Docker daemon: the Dockerfile is checked statically above")
+    tag = "ecs-bluegreen-operator:delivery-test"
+    subprocess.run([docker, "build", "-t", tag, str(ROOT)], check=True, timeout=900)
+    result = subprocess.run([docker, "run", "--rm", "--read-only", tag, "--help"], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0 and "run the operator" in result.stdout
+    user = subprocess.run([docker, "image", "inspect", "-f", "{{.Config.User}}", tag], capture_output=True,
+                          text=True, timeout=30, check=True).stdout.strip()
+    assert user == "65532:65532"
