@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
-from ecsbg.domain.conditions import RECONCILING, STALLED, find
+from ecsbg.domain.conditions import STALLED, find
 from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind
 
 NORMAL = "Normal"
@@ -88,11 +88,17 @@ def _phase(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
 
 
 def _aws_error(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
-    if _reason(new, RECONCILING) != "ProgressingWithRetry":
-        return []
-    if _reason(prior, RECONCILING) == "ProgressingWithRetry" and prior.message == new.message:
+    """A retryable AWS error shows as the message's "(retrying: ...)" suffix (domain.status): announce it when it
+    appears or names another error, not on every poll that repeats it."""
+    error = _retry_note(new.message)
+    if error is None or error == _retry_note(prior.message):
         return []
     return [EventRecord(WARNING, "AwsError", new.message)]
+
+
+def _retry_note(message: str) -> str | None:
+    _, mark, note = message.partition(" (retrying: ")
+    return note if mark else None
 
 
 def _reason(status: ReleaseStatus, kind: str) -> str | None:

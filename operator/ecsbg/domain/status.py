@@ -14,7 +14,15 @@ from datetime import datetime
 
 from ecsbg.domain.actions import ApplyResult, Wait
 from ecsbg.domain.codec import format_time
-from ecsbg.domain.conditions import STALLED, ConditionSpec, build_conditions, find, reason_of
+from ecsbg.domain.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    ConditionSpec,
+    build_conditions,
+    find,
+    reason_of,
+)
 from ecsbg.domain.events import EventRecord, transitions
 from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseSpec, ReleaseStatus
 from ecsbg.domain.parsing import InvalidSpec
@@ -26,6 +34,8 @@ __all__ = ["EventRecord", "Verdict", "compute_status", "transitions"]
 PROGRESSING = "Progressing"
 WITH_RETRY = "ProgressingWithRetry"
 RETRY_MARK = " (retrying: "
+# Phases in which the attempt is over: nothing is in flight that a retry could be progressing.
+ENDED = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.INVALID})
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,12 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
     requests = dict(plan.requests_seen) if plan is not None else dict(prior.requests)
     problem = obs.problem or (result.problem if result else None)
     if obs.problem is not None and not obs.problem.terminal:  # nothing new is known: keep everything
-        return _finish(replace(prior, requests=requests), _retrying(prior.phase, prior.message, obs.problem),
-                       generation, now)
+        kept = Verdict(prior.phase or Phase.PENDING, prior.message, _kept_conditions(prior))
+        return _finish(replace(prior, requests=requests), _retrying(kept, obs.problem), generation, now)
     facts = _Facts(spec, obs, result, prior, progress(spec, obs, plan.action if plan else Wait(), result, prior, now))
     verdict = next(v for rule in PHASE_RULES if (v := rule(facts)) is not None)
     if problem is not None and not problem.terminal:
-        verdict = _retrying(verdict.phase, verdict.message, problem)
+        verdict = _retrying(verdict, problem)
     return _finish(replace(facts.status, requests=requests), verdict, generation, now)
 
 
@@ -76,12 +86,26 @@ def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datet
                    conditions=conditions)
 
 
-def _retrying(phase: Phase | None, message: str, problem: AwsProblem) -> Verdict:
-    """Throttling and 5xx: the phase stays, kstatus sees work in progress (Reconciling=ProgressingWithRetry)."""
+def _retrying(verdict: Verdict, problem: AwsProblem) -> Verdict:
+    """Throttling and 5xx: the phase stays and the message says what failed. While an attempt is in flight,
+    kstatus sees work in progress (Reconciling=ProgressingWithRetry). An attempt that has ended keeps its
+    conditions: a throttled idle poll must not turn a Succeeded release InProgress for Flux, nor a RolledBack
+    one from Failed to InProgress, since nothing is being retried for it but a read."""
     what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}"
-    message = message.split(RETRY_MARK)[0] or "no status yet"  # a kept message may carry the previous retry
-    return Verdict(phase or Phase.PENDING, f"{message}{RETRY_MARK}{what})",
-                   ConditionSpec(False, WITH_RETRY, reconciling_reason=WITH_RETRY))
+    message = verdict.message.split(RETRY_MARK)[0] or "no status yet"  # a kept message may carry the last retry
+    conditions = verdict.conditions
+    if verdict.phase not in ENDED:
+        conditions = ConditionSpec(False, WITH_RETRY, reconciling_reason=WITH_RETRY)
+    return Verdict(verdict.phase, f"{message}{RETRY_MARK}{what})", conditions)
+
+
+def _kept_conditions(prior: ReleaseStatus) -> ConditionSpec:
+    """The prior conditions as a ConditionSpec (used when nothing new could be read)."""
+    ready, reconciling, stalled = (find(prior.conditions, kind) for kind in (READY, RECONCILING, STALLED))
+    return ConditionSpec(ready=ready is not None and ready.status == "True",
+                         ready_reason=ready.reason if ready else PROGRESSING,
+                         reconciling_reason=reconciling.reason if reconciling else None,
+                         stalled_reason=stalled.reason if stalled else None)
 
 
 # ----------------------------------------------------------------------------------------- the phase rules

@@ -221,3 +221,19 @@ def test_requests_seen_come_from_the_plan():
     status = compute_status(spec=SPEC, invalid=None, observation=b.observe(PAUSED),
                             plan=Plan(Wait(), seen), result=None, prior=RUNNING, generation=1, now=b.at(0))
     assert status.requests == seen
+
+
+@pytest.mark.parametrize(("ecs_status", "phase", "conditions"), [
+    ("SUCCESSFUL", Phase.SUCCEEDED, {"Ready": ("True", "Succeeded")}),
+    ("ROLLBACK_SUCCESSFUL", Phase.ROLLED_BACK, {"Ready": ("False", "RolledBack"), "Stalled": ("True", "RolledBack")}),
+    ("ROLLBACK_FAILED", Phase.FAILED, {"Ready": ("False", "RollbackFailed"), "Stalled": ("True", "RollbackFailed")}),
+], ids=["succeeded", "rolled-back", "failed"])
+def test_retryable_read_problem_of_an_ended_attempt_keeps_its_conditions(ecs_status, phase, conditions):
+    """kstatus must not flip a finished release to InProgress because an idle poll was throttled."""
+    ended = _status(b.observe(b.deployment(1, ecs_status)), now=b.at(1))
+    throttled = _status(b.observe(problem=b.THROTTLED), ended, now=b.at(2))
+    assert throttled.phase is phase and _conds(throttled) == conditions
+    assert [c.last_transition_time for c in throttled.conditions] == [b.at(1)] * len(conditions)
+    assert throttled.message.endswith("(retrying: DescribeServices failed with ThrottlingException: Rate exceeded)")
+    recovered = _status(b.observe(b.deployment(1, ecs_status)), throttled, now=b.at(3))
+    assert "retrying" not in recovered.message and _conds(recovered) == conditions
