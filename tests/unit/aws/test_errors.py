@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import botocore.session
 import pytest
 from botocore.exceptions import (
@@ -91,3 +93,9 @@ def test_state_races_on_continue_and_stop_are_retryable(operation):
 def test_botocore_errors(exc, code, terminal):
     problem = classify(exc, "DescribeServices")
     assert (problem.code, problem.terminal) == (code, terminal)
+
+
+def test_docs_table_lists_every_classified_code():
+    table = (Path(__file__).parents[3] / "docs" / "aws.md").read_text()
+    missing = [code for code in (*TERMINAL_CODES, *RETRYABLE_CODES) if f"`{code}`" not in table]
+    assert missing == []
