@@ -62,3 +62,16 @@ def test_plain_manifests_are_valid_kubernetes(name: str):
     if name == "operator.yaml":
         assert objects[0]["kind"] == "Namespace"
         assert {o["kind"] for o in objects} >= {"Deployment", "ServiceAccount", "ClusterRole", "Service"}
+
+
+def test_generate_check_cli_reports_in_sync():
+    """The command `make generate` wraps, in its read-only mode, from the repository root."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PATH": f"{Path(helm_binary()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([sys.executable, "scripts/generate.py", "--check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
