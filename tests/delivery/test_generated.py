@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import kubernetes_validate
 import pytest
 import yaml
@@ -66,11 +71,6 @@ def test_plain_manifests_are_valid_kubernetes(name: str):
 
 def test_generate_check_cli_reports_in_sync():
     """The command `make generate` wraps, in its read-only mode, from the repository root."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     env = {**os.environ, "PATH": f"{Path(helm_binary()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run([sys.executable, "scripts/generate.py", "--check"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
