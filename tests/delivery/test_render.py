@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import kubernetes_validate
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from tests.delivery import design
-from tests.delivery.conftest import CHART, NAMESPACE, ROOT, find, missing_chart_files, render, the
+from tests.delivery.conftest import CHART, NAMESPACE, ROOT, find, helm, missing_chart_files, render, the
 
 # The chart's kubeVersion floor (1.29: CEL rules in the CRD) and the minor of the CI's helm/kubectl (v1.32).
 K8S_VERSIONS = ("1.29.0", "1.32.0")
@@ -154,16 +155,11 @@ def test_monitoring_objects_match_their_sources():
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard["metadata"]["namespace"] == "monitoring"
     assert dashboard["metadata"]["annotations"] == {"grafana_folder": "ECS releases"}
-    import json
-
     assert json.loads(dashboard["data"]["ecsbg-releases.json"]) == json.loads(
         (ROOT / "dashboards/ecsbg-releases.json").read_text())
 
 
 def test_service_monitor_without_metrics_is_refused():
-    from tests.delivery.conftest import CHART as chart
-    from tests.delivery.conftest import helm
-
-    result = helm("template", "t", str(chart), "--set", "metrics.enabled=false",
+    result = helm("template", "t", str(CHART), "--set", "metrics.enabled=false",
                   "--set", "metrics.serviceMonitor.enabled=true", check=False)
     assert result.returncode != 0 and "needs metrics.enabled" in result.stderr
