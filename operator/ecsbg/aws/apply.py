@@ -81,7 +81,7 @@ class Applier:
         task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit)
         target = action.spec.target
         described = _describe_service(calls, target)
-        force_new = task_definition == described.get("taskDefinition")
+        force_new = translate.same_task_definition(task_definition, described.get("taskDefinition"))
         request = translate.update_service_request(action.spec, described, task_definition, force_new)
         updated = calls.call("UpdateService", **request).get("service", {})
         arn = updated.get("currentServiceDeployment")

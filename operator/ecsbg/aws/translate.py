@@ -315,3 +315,11 @@ def _apply_override(container: dict[str, Any], override: ContainerOverride) -> N
 def task_definition_family(reference: str) -> str:
     """`arn:...:task-definition/web:42`, `web:42` or `web` -> `web`."""
     return reference.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def same_task_definition(a: str | None, b: str | None) -> bool:
+    """`arn:...:task-definition/web:42` and `web:42` name the same revision; a bare family names none for sure."""
+    if not a or not b:
+        return False
+    short_a, short_b = a.rsplit("/", 1)[-1], b.rsplit("/", 1)[-1]
+    return a == b or (":" in short_a and short_a == short_b)

@@ -257,3 +257,11 @@ def test_task_definition_family():
 
 def test_containers_spec_helper_is_derived():
     assert containers_spec(ContainerOverride(name="app")).task_definition.derived
+
+
+def test_same_task_definition():
+    assert translate.same_task_definition(TD_42, TD_42)
+    assert translate.same_task_definition("web:42", TD_42)
+    assert not translate.same_task_definition("web:41", TD_42)
+    assert not translate.same_task_definition("web", TD_42)  # a bare family: latest ACTIVE, unknown here
+    assert not translate.same_task_definition(None, TD_42)
