@@ -1,7 +1,8 @@
 """The seam the reconciler uses: EcsGateway (observe + apply), and the production implementation on boto3.
 
-The reconciler holds one Boto3EcsGateway for the operator's lifetime (clients, caches and batches are shared by
-every release) and calls `close()` on shutdown. Tests use tests/fakes/ecs.py:FakeEcsGateway.
+The operator holds one Boto3EcsGateway for its lifetime (clients, caches and batches are shared by every
+release); `close()` stops its worker threads early (idle ones are otherwise joined at interpreter exit).
+Reconciler tests use tests/fakes/ecs.py:FakeEcsGateway.
 """
 
 from __future__ import annotations
