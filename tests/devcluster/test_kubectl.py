@@ -104,8 +104,9 @@ def test_generate_name_and_events(widgets, kubectl, k8s_namespace):
              "message": "hello", "type": "Normal"}
     for _ in range(2):  # two generated names: no 409 (kmock 0.8 stored both under the name None)
         kubectl("create", "-f", "-", input=json.dumps(event))
-    table = kubectl("get", "events", "-n", ns).stdout
-    assert table.count("Tested") == 2 and "hello" in table
+    table = kubectl("get", "events", "-n", ns).stdout.splitlines()
+    assert table[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert [line.split()[-4:] for line in table[1:]] == [["Normal", "Tested", "widget/gen", "hello"]] * 2
 
 
 class _Lines:

@@ -13,19 +13,23 @@ from typing import Any
 
 from .resources import Resource
 
-NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0,
+NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0, "jsonPath": ".metadata.name",
                "description": "Name must be unique within a namespace."}
 AGE_COLUMN = {"name": "Age", "type": "date", "format": "", "priority": 0, "jsonPath": ".metadata.creationTimestamp",
               "description": "CreationTimestamp is a timestamp representing the server time when this object was created."}
 # Built-in kinds whose kubectl columns users expect beyond NAME/AGE (the in-tree printers of kube-apiserver).
 BUILTIN_COLUMNS = {
-    ("", "namespaces"): [{"name": "Status", "type": "string", "jsonPath": ".status.phase"}],
-    ("", "events"): [
+    ("", "namespaces"): [NAME_COLUMN, {"name": "Status", "type": "string", "jsonPath": ".status.phase"}, AGE_COLUMN],
+    ("", "events"): [  # kubectl's LAST SEEN TYPE REASON OBJECT MESSAGE (pkg/printers/internalversion)
+        {"name": "Last Seen", "type": "date", "jsonPath": ".lastTimestamp"},
         {"name": "Type", "type": "string", "jsonPath": ".type"},
         {"name": "Reason", "type": "string", "jsonPath": ".reason"},
-        {"name": "Object", "type": "string", "jsonPath": ".involvedObject.name"},
+        {"name": "Object", "type": "string", "compute": lambda o: "{}/{}".format(
+            (o.get("involvedObject") or {}).get("kind", "").lower(), (o.get("involvedObject") or {}).get("name", ""))},
         {"name": "Message", "type": "string", "jsonPath": ".message"},
     ],
+    ("", "configmaps"): [NAME_COLUMN, {"name": "Data", "type": "integer", "compute": lambda o: len(o.get("data") or {})
+                                       + len(o.get("binaryData") or {})}, AGE_COLUMN],
 }
 _TOKEN = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]")
 
@@ -101,10 +105,11 @@ def _text(value: Any) -> str:
 
 
 def columns_for(res: Resource, version: str) -> list[dict]:
-    """Name first, then the CRD's columns (Age only when the CRD declares none), as the tableconvertor does."""
-    custom = res.columns.get(version) or BUILTIN_COLUMNS.get(res.key, [])
-    extra = custom if res.crd_name and custom else [*custom, AGE_COLUMN]
-    return [NAME_COLUMN, *extra]
+    """Name, then the CRD's columns (Name and Age when it declares none), as apiextensions' tableconvertor does;
+    a few built-in kinds get kubectl's usual columns."""
+    if res.key in BUILTIN_COLUMNS:
+        return BUILTIN_COLUMNS[res.key]
+    return [NAME_COLUMN, *(res.columns.get(version) or [AGE_COLUMN])]
 
 
 def definitions(columns: list[dict]) -> list[dict]:
@@ -113,8 +118,7 @@ def definitions(columns: list[dict]) -> list[dict]:
 
 
 def row(obj: dict, columns: list[dict], include: str) -> dict:
-    cells = [obj.get("metadata", {}).get("name")]
-    cells.extend(_cell(jsonpath(obj, c["jsonPath"]), c) for c in columns[1:])
+    cells = [c["compute"](obj) if "compute" in c else _cell(jsonpath(obj, c["jsonPath"]), c) for c in columns]
     result: dict = {"cells": cells}
     if include == "Object":
         result["object"] = obj
