@@ -53,13 +53,13 @@ def record(
         phase=new.phase.value if new.phase else "Unknown", stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
-    _requests(metrics, marks, outcome.plan, outcome.events)
+    _requests(metrics, marks, outcome.plan)
     _stages(metrics, strategy, prior, new)
     _hooks(metrics, marks, prior, new, now, strategy)
     _finished(metrics, marks, strategy, prior, new, now)
 
 
-def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, events: list[Any]) -> None:
+def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any) -> None:
     action = getattr(plan, "action", None)
     if isinstance(action, actions.ContinueHooks):
         metrics.request(request=action.request.value, result="applied")
@@ -67,18 +67,10 @@ def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, events: list[An
         metrics.request(request="abort", result="applied")
     elif isinstance(action, actions.RecordIntent) and action.retry_of is not None:
         metrics.request(request="retry", result="applied")
-    for event in events:
-        if getattr(event, "reason", "") == "StaleRequest":
-            metrics.request(request=_request_kind(event.message), result="stale")
+    for note in getattr(plan, "notes", ()):  # requests seen for the first time and not acted on
+        metrics.request(request=note.request.value, result=note.result)
     if isinstance(action, actions.StopDeployment):
         marks.aborted_attempt = -1  # resolved to the attempt number in _finished
-
-
-def _request_kind(message: str) -> str:
-    for kind in ("approve", "reject", "abort", "retry"):
-        if kind in message.lower():
-            return kind
-    return "unknown"
 
 
 def _stages(metrics: MetricsRecorder, strategy: str, prior: ReleaseStatus, new: ReleaseStatus) -> None:

@@ -21,11 +21,12 @@ from typing import Any, Protocol
 from ecsbg import measure
 from ecsbg.clock import Clock
 from ecsbg.domain import actions
-from ecsbg.domain.codec import status_from_dict, status_to_dict
+from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
+from ecsbg.domain.events import transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
-from ecsbg.domain.status import compute_status, transitions
+from ecsbg.domain.status import compute_status
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
@@ -60,6 +61,7 @@ class Deps:
 class Outcome:
     status: ReleaseStatus
     status_dict: dict[str, Any]
+    patch: dict[str, Any]  # the merge patch that makes the stored status equal status_dict (nested nulls too)
     events: list[Any]
     plan: Plan | None
     requeue_after: float
@@ -88,7 +90,7 @@ async def reconcile(body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps
             spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
             prior=prior, generation=generation, now=now,
         )
-        return _outcome(status, prior, None, deps.settings)
+        return _outcome(status, prior, None, None, deps.settings)
     observation = await deps.ecs.observe(spec, prior)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
@@ -98,14 +100,18 @@ async def reconcile(body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    return _outcome(status, prior, decided, deps.settings)
+    return _outcome(status, prior, decided, result, deps.settings)
 
 
-def _outcome(status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, settings: Settings) -> Outcome:
+def _outcome(
+    status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, result: actions.ApplyResult | None,
+    settings: Settings,
+) -> Outcome:
     return Outcome(
         status=status,
         status_dict=status_to_dict(status),
-        events=list(transitions(prior, status, decided)),
+        patch=status_patch(status),
+        events=list(transitions(prior, status, decided, result)),
         plan=decided,
         requeue_after=_requeue_after(status, decided, settings),
     )
@@ -139,7 +145,7 @@ async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps:
     prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
     outcome = await reconcile(body, prior_dict, deps)
     if outcome.status_dict != prior_dict:
-        await deps.status.patch_status(namespace=namespace, name=name, status=_merge_patch(prior_dict, outcome.status_dict))
+        await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
     measure.record(
@@ -147,13 +153,6 @@ async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps:
         prior=status_from_dict(dict(prior_dict)), outcome=outcome, body=body, now=deps.clock.now(),
     )
     return outcome.requeue_after
-
-
-def _merge_patch(prior: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch from prior to new at the top level of status: keys that disappeared become null."""
-    patch: dict[str, Any] = {k: v for k, v in new.items() if prior.get(k) != v}
-    patch.update({k: None for k in prior if k not in new})
-    return patch
 
 
 async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:
