@@ -27,6 +27,12 @@ def build_registry(settings: Settings | None = None) -> kopf.OperatorRegistry:
 
 
 def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # A fresh registry has no login handler (kopf adds them only to its default registry at import):
+        # in a pod, the service account; elsewhere, KUBECONFIG or ~/.kube/config.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
         configure_kopf(settings)
