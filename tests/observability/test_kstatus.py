@@ -200,16 +200,11 @@ def test_kstatus_rules_themselves():
     )[0] == (IN_PROGRESS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain.status._retrying sets Ready=False/Reconciling=True even when the attempt already ended, so a "
-    "throttled idle poll flips Flux's view of a Succeeded release to InProgress and of a RolledBack one from "
-    "Failed to InProgress (reported to the domain owner)",
-)
 @pytest.mark.parametrize(("ended", "phase", "kstatus"), [
     ("SUCCESSFUL", "Succeeded", CURRENT), ("ROLLBACK_SUCCESSFUL", "RolledBack", FAILED),
 ])  # fmt: skip
 def test_a_throttled_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, kstatus):
+    """Idle releases are still polled; a throttled poll must not flip Flux's verdict back to InProgress."""
     release = Release.created()
     release.reconcile()
     release.reconcile()

@@ -1,0 +1,201 @@
+"""The plugin's pure parts: the views, the request rules and the watch loop."""
+
+from __future__ import annotations
+
+import copy
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from ecsbg.domain.model import RequestKind
+from ecsbg.plugin import kube, render
+from ecsbg.plugin.cli import watch
+from ecsbg.plugin.operations import decide
+
+NOW = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+
+
+def release(phase="AwaitingApproval", *, generation=3, observed=3, attempt=2, hooks=True, annotations=None):
+    return {
+        "metadata": {"name": "web", "namespace": "shop", "generation": generation, "resourceVersion": "7",
+                     "creationTimestamp": "2026-11-22T08:30:00Z", "annotations": annotations or {}},
+        "spec": {"target": {"region": "eu-west-1", "cluster": "prod", "service": "web"},
+                 "strategy": {"type": "Linear", "bakeTimeInMinutes": 10,
+                              "linear": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 2}}},
+        "status": {
+            "observedGeneration": observed, "phase": phase, "stage": "POST_TEST_TRAFFIC_SHIFT",
+            "message": "attempt 2 paused at POST_TEST_TRAFFIC_SHIFT", "attempt": attempt,
+            "specHash": "1f0c9a2b7d3e4f50", "revision": "web:42",
+            "deployment": {"attempt": attempt, "arn": "arn:aws:ecs:x:1:service-deployment/prod/web/abc",
+                           "status": "IN_PROGRESS", "startedAt": "2026-11-22T10:00:00Z"},
+            "traffic": {"production": 0, "test": 100},
+            "hooks": [{"hookId": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT", "type": "PAUSE",
+                       "status": "AWAITING_ACTION", "expiresAt": "2026-11-22T11:00:00Z",
+                       "timeoutAction": "ROLLBACK"}] if hooks else [],
+            "stages": [{"stage": "SCALE_UP", "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:02:30Z"},
+                       {"stage": "POST_TEST_TRAFFIC_SHIFT", "startedAt": "2026-11-22T10:05:00Z"}],
+            "requests": {"approve": 1},
+            "conditions": [{"type": "Ready", "status": "False"}, {"type": "Reconciling", "status": "True"}],
+        },
+    }  # fmt: skip
+
+
+def event(reason, message, at, kind="Normal"):
+    return {"reason": reason, "message": message, "type": kind, "lastTimestamp": at}
+
+
+EVENTS = [
+    event("AwaitingApproval", "attempt 2 paused", "2026-11-22T10:06:00Z"),
+    event("AttemptStarted", "attempt 2 started", "2026-11-22T09:59:00Z"),
+    event("StaleRequest", "approve names attempt 1", "2026-11-22T10:01:00Z", "Warning"),
+    event("SomethingElse", "not about attempts", "2026-11-22T10:02:00Z"),
+]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (60, "1m"), (150, "2m30s"), (3600, "1h"),
+                                                (3720, "1h2m"), (90000, "1d1h"), (-5, "0s")])  # fmt: skip
+def test_duration(seconds, text):
+    assert render.duration(seconds) == text
+
+
+def test_get_view_shows_state_hooks_stages_events_and_the_next_step():
+    text = render.render_release(release(), EVENTS, NOW, max_events=3)
+    lines = text.splitlines()
+    assert "Phase:       AwaitingApproval  [Ready=False, Reconciling]" in lines
+    assert "Strategy:    Linear (25.0% steps every 2m, bake 10m)" in lines
+    assert "Attempt:     2   revision web:42   spec 1f0c9a2b7d3e4f50" in lines
+    assert "Deployment:  IN_PROGRESS  started 2026-11-22T10:00:00Z (30m ago)" in lines
+    assert "Traffic:     production 0% green, test 100% green" in lines
+    hook = next(line for line in lines if "ecs-pause-1" in line).split()
+    assert hook[1:] == ["PAUSE", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION", "2026-11-22T11:00:00Z", "(in", "30m,",
+                        "then", "ROLLBACK)"]  # fmt: skip
+    assert next(line for line in lines if line.strip().startswith("SCALE_UP")).split()[-1] == "2m30s"
+    assert next(line for line in lines if line.strip().startswith("POST_TEST")).endswith("25m (running)")
+    event_lines = lines[lines.index("Events:") + 2 : lines.index("Events:") + 5]
+    assert [line.split()[2] for line in event_lines] == ["StaleRequest", "SomethingElse", "AwaitingApproval"]
+    assert lines[-1] == "Next:        kubectl ecsrelease approve web -n shop   (or reject web -n shop)"
+
+
+def test_get_view_of_a_spec_not_observed_yet():
+    text = render.render_release(release(generation=4), [], NOW)
+    assert "Phase:       AwaitingApproval  (generation 4 not observed yet)" in text
+    assert "Next:" not in text and "Events:\n  none" in text
+
+
+def test_next_step_after_a_rollback():
+    assert render.next_step(release("RolledBack", hooks=False)) == (
+        "fix the cause, then change the spec or run: kubectl ecsrelease retry web -n shop"
+    )
+    assert render.next_step(release("Deploying", hooks=False)) is None
+
+
+def test_list_view():
+    other = release("Succeeded", hooks=False)
+    other["metadata"].update(name="api", namespace="ops")
+    stale = release("Deploying", generation=5)
+    lines = render.render_list([stale, other], NOW, all_namespaces=True).splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "PHASE", "STAGE", "STRATEGY", "ATTEMPT", "REVISION", "PROD",
+                                "TEST", "AGE"]  # fmt: skip
+    assert [line.split()[:3] for line in lines[1:3]] == [
+        ["ops", "api", "Succeeded"],
+        ["shop", "web", "Deploying*"],
+    ]
+    assert lines[2].split()[-3:] == ["0%", "100%", "2h"]
+    assert lines[3].startswith("* the operator has not observed")
+    assert render.render_list([], NOW) == "No releases found.\n"
+
+
+def test_history_view_keeps_attempt_events_only():
+    text = render.render_history(release(), EVENTS, NOW)
+    assert "Requests seen: approve for attempt 1" in text
+    assert "Deployment of attempt 2: IN_PROGRESS, started 2026-11-22T10:00:00Z" in text
+    reasons = [line.split()[2] for line in text.splitlines() if line.startswith("  2026-")]
+    assert reasons == ["AttemptStarted", "StaleRequest", "AwaitingApproval"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "phase", "hooks", "ok"),
+    [
+        (RequestKind.APPROVE, "AwaitingApproval", True, True),
+        (RequestKind.REJECT, "AwaitingApproval", True, True),
+        (RequestKind.APPROVE, "Deploying", False, False),
+        (RequestKind.REJECT, "Succeeded", False, False),
+        *[
+            (RequestKind.ABORT, p, False, True)
+            for p in ("Pending", "Deploying", "AwaitingApproval", "Baking")
+        ],
+        *[(RequestKind.ABORT, p, False, False) for p in ("Succeeded", "RollingBack", "RolledBack", "Failed")],
+        *[(RequestKind.RETRY, p, False, True) for p in ("RolledBack", "Failed")],
+        *[(RequestKind.RETRY, p, False, False) for p in ("Succeeded", "Deploying", "Invalid")],
+    ],
+)
+def test_which_requests_apply(kind, phase, hooks, ok):
+    decision = decide(kind, release(phase, hooks=hooks))
+    assert (decision.ok, decision.attempt, decision.annotation) == (ok, 2, f"ecsbg.dev/{kind.value}")
+    if not ok:
+        assert decision.message.startswith(f"cannot {kind.value} web: ")
+
+
+def test_a_named_attempt_must_be_the_current_one():
+    assert decide(RequestKind.APPROVE, release(), attempt=2).ok
+    stale = decide(RequestKind.APPROVE, release(), attempt=1)
+    assert not stale.ok and "attempt 1 is not the current attempt (2)" in stale.message
+
+
+def test_no_attempt_yet_and_already_requested():
+    fresh = release()
+    fresh["status"] = {"observedGeneration": -1}
+    assert "has not started an attempt yet" in decide(RequestKind.ABORT, fresh).message
+    again = decide(RequestKind.APPROVE, release(annotations={"ecsbg.dev/approve": "2"}))
+    assert again.ok and again.already
+
+
+class FakeRelease:
+    def __init__(self, obj):
+        self.obj, self.name = obj, obj["metadata"]["name"]
+
+
+def frames_of(states, *, tty=False, timeout=None):
+    """Run watch() over a scripted sequence of objects with a fake clock: (exit code, output, sleeps)."""
+    objects = iter(states)
+    out = io.StringIO()
+    out.isatty = lambda: tty  # type: ignore[method-assign]
+    sleeps, now = [], [0.0]
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    code = watch(lambda: FakeRelease(next(objects)), lambda r: [], out, interval=2, timeout=timeout,
+                 clock=lambda: now[0], sleep=sleep)  # fmt: skip
+    return code, out.getvalue(), sleeps
+
+
+def versioned(obj, version):
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["resourceVersion"] = str(version)
+    return obj
+
+
+def test_watch_prints_each_change_once_and_ends_with_the_attempt():
+    deploying = versioned(release("Deploying", hooks=False), 1)
+    baking = versioned(release("Baking", hooks=False), 2)
+    succeeded = versioned(release("Succeeded", hooks=False), 3)
+    code, output, sleeps = frames_of([deploying, deploying, baking, succeeded])
+    assert code == 0 and sleeps == [2, 2, 2]
+    assert [line.split()[1] for line in output.splitlines() if line.startswith("Phase:")] == [
+        "Deploying", "Baking", "Succeeded"]  # fmt: skip
+
+
+def test_watch_of_a_rollback_exits_1_and_a_terminal_refreshes_every_interval():
+    deploying = versioned(release("Deploying", hooks=False), 1)
+    rolled = versioned(release("RolledBack", hooks=False), 2)
+    code, output, _ = frames_of([deploying, deploying, rolled], tty=True)
+    assert code == 1 and output.count("\x1b[H\x1b[2J") == 3
+
+
+def test_watch_of_an_unobserved_success_waits_and_times_out():
+    succeeded_but_old = versioned(release("Succeeded", generation=4, hooks=False), 1)
+    with pytest.raises(kube.PluginError, match="timed out after 5s"):
+        frames_of([succeeded_but_old] * 10, timeout=5)
