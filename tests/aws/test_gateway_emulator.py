@@ -19,6 +19,7 @@ from ecsbg.domain.model import (
     Target,
     TaskDefinitionSource,
 )
+from ecsbg.domain.model import TestTrafficRule as TrafficRule
 from tests.aws.conftest import count, observe_until, requests_of
 from tests.plugins.ecs import IMAGE, REGION, elb_arns, seed_service
 
@@ -169,3 +170,23 @@ async def test_pause_hook_approved_then_a_stop_rolls_back(ecs_emulator, ecs_clie
     assert rolled.tracked.status == "ROLLBACK_SUCCESSFUL"
     assert requests_of(ecs_emulator, "StopServiceDeployment") == [
         {"serviceDeploymentArn": started.deployment_arn, "stopType": "ROLLBACK"}]
+
+
+async def test_service_connect_test_traffic_rules_on_the_current_configuration(ecs_emulator, ecs_client,
+                                                                               make_gateway):
+    before = seed_service(ecs_client)
+    connect = {"enabled": True, "namespace": "demo.local",
+               "services": [{"portName": "http", "discoveryName": "web", "clientAliases": [{"port": 80}]}]}
+    ecs_client.update_service(cluster="demo", service="web", serviceConnectConfiguration=connect)
+    gateway = make_gateway()
+    spec = release(task_definition=TaskDefinitionSource(arn=register_v2(ecs_client)), load_balancers=(),
+                   test_traffic_rules=(TrafficRule(port_name="http", header_name="x-canary", header_exact="1"),))
+    await observe_until(gateway, spec, None, finished)  # the Service Connect deployment is done
+    result = await gateway.apply(StartDeployment(1, spec, before["taskDefinition"], None),
+                                 await gateway.observe(spec, None))
+    assert result.problem is None
+    sent = requests_of(ecs_emulator, "UpdateService")[-1]["serviceConnectConfiguration"]
+    assert sent["namespace"] == "demo.local" and sent["services"][0]["discoveryName"] == "web"
+    assert sent["services"][0]["clientAliases"] == [
+        {"port": 80, "testTrafficRules": {"header": {"name": "x-canary", "value": {"exact": "1"}}}}]
+    assert "loadBalancers" not in requests_of(ecs_emulator, "UpdateService")[-1]

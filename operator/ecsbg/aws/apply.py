@@ -82,7 +82,8 @@ class Applier:
         target = action.spec.target
         described = _describe_service(calls, target)
         force_new = translate.same_task_definition(task_definition, described.get("taskDefinition"))
-        request = translate.update_service_request(action.spec, described, task_definition, force_new)
+        revisions = _current_revisions(calls, described) if _needs_revisions(action, described) else []
+        request = translate.update_service_request(action.spec, described, task_definition, force_new, revisions)
         updated = calls.call("UpdateService", **request).get("service", {})
         arn = updated.get("currentServiceDeployment")
         if not arn or arn == described.get("currentServiceDeployment"):
@@ -100,6 +101,18 @@ def _describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
         raise AwsError(AwsProblem(code="ServiceNotFoundException", terminal=True, operation="DescribeServices",
                                   message=f"service {target.service} not found in cluster {target.cluster}"))
     return services[0]
+
+
+def _needs_revisions(action: StartDeployment, described: dict[str, Any]) -> bool:
+    """Service Connect test rules need the current configuration; DescribeServices may not carry it."""
+    return bool(action.spec.test_traffic_rules) and translate.current_service_connect(described) is None
+
+
+def _current_revisions(calls: AwsCalls, described: dict[str, Any]) -> list[dict[str, Any]]:
+    arns = [r["arn"] for r in described.get("currentServiceRevisions", [])][:20]  # the API's limit per call
+    if not arns:
+        return []
+    return calls.call("DescribeServiceRevisions", serviceRevisionArns=arns).get("serviceRevisions", [])
 
 
 def _continue_hooks(calls: AwsCalls, action: ContinueHooks) -> ApplyResult:

@@ -124,10 +124,15 @@ def taskdef_hash_tag(tags: Iterable[Mapping[str, str]]) -> str | None:
 
 
 def update_service_request(
-    spec: ReleaseSpec, described_service: Mapping[str, Any], task_definition_arn: str, force_new: bool
+    spec: ReleaseSpec,
+    described_service: Mapping[str, Any],
+    task_definition_arn: str,
+    force_new: bool,
+    revisions: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """UpdateService params: only taskDefinition, deploymentConfiguration, loadBalancers, Service Connect test
-    rules and forceNewDeployment. Never capacityProviderStrategy, networkConfiguration, desiredCount, placement."""
+    rules and forceNewDeployment. Never capacityProviderStrategy, networkConfiguration, desiredCount, placement.
+    `revisions`: the service's current ServiceRevisions, a second source of its Service Connect configuration."""
     request: dict[str, Any] = {
         "cluster": described_service["clusterArn"],
         "service": described_service["serviceArn"],
@@ -137,7 +142,7 @@ def update_service_request(
     if spec.load_balancers:
         request["loadBalancers"] = load_balancers(spec, described_service.get("loadBalancers", []))
     if spec.test_traffic_rules:
-        request["serviceConnectConfiguration"] = service_connect_configuration(spec, described_service)
+        request["serviceConnectConfiguration"] = service_connect_configuration(spec, described_service, revisions)
     if force_new:
         request["forceNewDeployment"] = True
     return request
@@ -235,17 +240,26 @@ def load_balancers(spec: ReleaseSpec, existing: Sequence[Mapping[str, Any]]) -> 
     return entries
 
 
-def current_service_connect(described_service: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Service has no serviceConnectConfiguration member; the PRIMARY deployment's is the current one."""
+def current_service_connect(
+    described_service: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any] | None:
+    """Service has no serviceConnectConfiguration member: the PRIMARY deployment's is the current one, else the
+    one of the ServiceRevision running the service's task definition (both shapes carry it per the model)."""
     for deployment in described_service.get("deployments", []):
         if deployment.get("status") == "PRIMARY" and deployment.get("serviceConnectConfiguration"):
             return copy.deepcopy(dict(deployment["serviceConnectConfiguration"]))
+    current = described_service.get("taskDefinition")
+    for revision in sorted(revisions, key=lambda r: r.get("taskDefinition") != current):
+        if revision.get("serviceConnectConfiguration"):
+            return copy.deepcopy(dict(revision["serviceConnectConfiguration"]))
     return None
 
 
-def service_connect_configuration(spec: ReleaseSpec, described_service: Mapping[str, Any]) -> dict[str, Any]:
+def service_connect_configuration(
+    spec: ReleaseSpec, described_service: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
     """The current Service Connect configuration with testTrafficRules set on the client aliases of each port."""
-    config = current_service_connect(described_service)
+    config = current_service_connect(described_service, revisions)
     if config is None or not config.get("enabled"):
         raise RequestBuildError(
             "InvalidServiceConfiguration",

@@ -18,6 +18,7 @@ from ecsbg.domain.actions import (
     Wait,
 )
 from ecsbg.domain.model import ContainerOverride, Observation, RequestKind, Target, TaskDefinitionSource
+from ecsbg.domain.model import TestTrafficRule as TrafficRule
 from tests.unit.aws import samples
 from tests.unit.aws.samples import (
     BASE_TASK_DEFINITION,
@@ -202,3 +203,20 @@ def test_target_or_arn_region_selects_the_client():
     applier._calls_for(NEW_DEPLOYMENT, None)
     applier._calls_for(NEW_DEPLOYMENT, Target(region="us-east-1", cluster="c", service="s", role_arn="r"))
     assert [(k.region, k.role_arn) for k in keys] == [("eu-west-1", None), ("us-east-1", "r")]
+
+
+async def test_service_connect_rules_read_the_current_revision_when_describe_services_lacks_it(ecs):
+    applier, stub = ecs
+    rules = (TrafficRule(port_name="http", header_name="x-canary"),)
+    release = spec(test_traffic_rules=rules)
+    bare = service(deployments=[], currentServiceRevisions=[{"arn": samples.REV_BLUE}])
+    current = {**samples.revision(samples.REV_BLUE, TD_41),
+               "serviceConnectConfiguration": samples.SERVICE["deployments"][0]["serviceConnectConfiguration"]}
+    expect_describe_service(stub, bare)
+    stub.add_response("describe_service_revisions", {"serviceRevisions": [current], "failures": []},
+                      {"serviceRevisionArns": [samples.REV_BLUE]})
+    params = translate.update_service_request(release, bare, TD_42, False, [current])
+    assert params["serviceConnectConfiguration"]["services"][0]["clientAliases"][0]["testTrafficRules"]
+    stub.add_response("update_service", {"service": service(currentServiceDeployment=NEW_DEPLOYMENT)}, params)
+    result = await applier.apply(StartDeployment(1, release, TD_41, None), OBSERVED)
+    assert result.problem is None and result.deployment_arn == NEW_DEPLOYMENT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import botocore.session
 import pytest
 from botocore.stub import Stubber
@@ -265,3 +267,15 @@ def test_same_task_definition():
     assert not translate.same_task_definition("web:41", TD_42)
     assert not translate.same_task_definition("web", TD_42)  # a bare family: latest ACTIVE, unknown here
     assert not translate.same_task_definition(None, TD_42)
+
+
+def test_service_connect_falls_back_to_the_revision_running_the_current_task_definition():
+    sc = copy.deepcopy(samples.SERVICE["deployments"][0]["serviceConnectConfiguration"])
+    old = {**revision(REV_BLUE, "web:40"), "serviceConnectConfiguration": {"enabled": True, "services": []}}
+    current = {**revision(REV_GREEN, TD_41), "serviceConnectConfiguration": sc}
+    rules = (TrafficRule(port_name="http", header_name="x-canary", header_exact="1"),)
+    request = translate.update_service_request(spec(test_traffic_rules=rules), service(deployments=[]), TD_42,
+                                               False, [old, current])
+    assert_valid("update_service", request)
+    alias = request["serviceConnectConfiguration"]["services"][0]["clientAliases"][0]
+    assert alias["testTrafficRules"] == {"header": {"name": "x-canary", "value": {"exact": "1"}}}
