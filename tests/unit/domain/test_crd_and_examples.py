@@ -83,7 +83,7 @@ def test_example_validates_against_crd_and_parses(path):
     assert schema_errors(doc) == []
     assert doc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
     release = parse_release(doc)
-    assert release.target.cluster == "demo" and release.target.service == "web"
+    assert release.target.cluster == "demo" and release.target.service.startswith("web")
     assert [c.name for c in release.task_definition.containers] == ["app"]
 
 
@@ -156,3 +156,10 @@ def test_invalid_input_is_rejected_by_crd_and_parser(mutate, crd_says, parser_sa
         parse_release(doc)
     assert any(e.startswith(parser_says) for e in caught.value.errors), caught.value.errors
     assert parser_says in str(caught.value)
+
+
+def test_each_example_owns_its_own_service():
+    """`make demo` applies several examples at once: two releases on one service would fight over it."""
+    targets = [tuple(yaml.safe_load(p.read_text())["spec"]["target"][k] for k in ("region", "cluster", "service"))
+               for p in EXAMPLES]
+    assert len(set(targets)) == len(targets)
