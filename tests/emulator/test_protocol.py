@@ -1,0 +1,158 @@
+"""Wire protocol, setup operations and reads, through boto3 (and raw HTTP where boto3 hides the wire)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.emulator.helpers import deploy, observe
+from tests.plugins.ecs import IMAGE, seed_service
+
+TD_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+
+
+def raw_post(url, operation, body, target_prefix="AmazonEC2ContainerServiceV20141113."):
+    request = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST", headers={
+        "X-Amz-Target": target_prefix + operation, "Content-Type": "application/x-amz-json-1.1"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, json.loads(err.read())
+
+
+def test_json_11_wire_format(ecs_emulator):
+    status, headers, body = raw_post(ecs_emulator.url, "CreateCluster", {"clusterName": "wire"})
+    assert status == 200 and headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert body["cluster"]["clusterArn"] == "arn:aws:ecs:us-east-1:123456789012:cluster/wire"
+    status, _, body = raw_post(ecs_emulator.url, "DescribeServices", {"cluster": "nope", "services": ["x"]})
+    assert status == 400 and body["__type"] == "ClusterNotFoundException" and body["message"]
+    status, _, body = raw_post(ecs_emulator.url, "NoSuchOperation", {})
+    assert status == 400 and body["__type"] == "UnknownOperationException"
+
+
+def test_region_comes_from_the_signature(ecs_emulator):
+    from tests.plugins.ecs import make_client
+
+    import boto3
+
+    eu = boto3.client("ecs", endpoint_url=ecs_emulator.url, region_name="eu-west-1",
+                      aws_access_key_id="a", aws_secret_access_key="b")
+    assert eu.create_cluster(clusterName="eu")["cluster"]["clusterArn"].startswith("arn:aws:ecs:eu-west-1:")
+    assert make_client(ecs_emulator.url).describe_clusters(clusters=["eu"])["clusters"][0]["clusterName"] == "eu"
+
+
+def test_clusters(ecs):
+    ecs.create_cluster(clusterName="a", tags=[{"key": "team", "value": "web"}])
+    again = ecs.create_cluster(clusterName="a")["cluster"]  # idempotent
+    assert again["clusterName"] == "a"
+    out = ecs.describe_clusters(clusters=["a", "missing"], include=["TAGS"])
+    assert out["clusters"][0]["tags"] == [{"key": "team", "value": "web"}]
+    assert out["failures"] == [{"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/missing", "reason": "MISSING"}]
+
+
+def test_task_definitions_register_describe_with_tags_and_deregister(ecs):
+    first = ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "app", "image": IMAGE}], tags=[{"key": "app", "value": "web"}]
+    )
+    assert first["taskDefinition"]["taskDefinitionArn"] == TD_ARN + "web:1"
+    assert first["tags"] == [{"key": "app", "value": "web"}]
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "app", "image": IMAGE}])
+    latest = ecs.describe_task_definition(taskDefinition="web", include=["TAGS"])
+    assert latest["taskDefinition"]["revision"] == 2 and latest["tags"] == []
+    tagged = ecs.describe_task_definition(taskDefinition=TD_ARN + "web:1", include=["TAGS"])
+    assert tagged["tags"] == [{"key": "app", "value": "web"}]
+    assert "tags" not in ecs.describe_task_definition(taskDefinition="web:1")
+    gone = ecs.deregister_task_definition(taskDefinition="web:2")["taskDefinition"]
+    assert gone["status"] == "INACTIVE" and gone["deregisteredAt"]
+    assert ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]["revision"] == 1  # latest ACTIVE
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.describe_task_definition(taskDefinition="web:9")
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.register_task_definition(family="web", containerDefinitions=[{"name": "app", "image": ""}])
+
+
+def test_list_task_definitions_filters_sorts_and_pages(ecs):
+    for family in ("web", "web", "web", "worker"):
+        ecs.register_task_definition(family=family, containerDefinitions=[{"name": "app", "image": IMAGE}])
+    ecs.deregister_task_definition(taskDefinition="web:2")
+    assert ecs.list_task_definitions(familyPrefix="web")["taskDefinitionArns"] == [TD_ARN + "web:1", TD_ARN + "web:3"]
+    assert ecs.list_task_definitions(familyPrefix="web", status="INACTIVE")["taskDefinitionArns"] == [TD_ARN + "web:2"]
+    desc = ecs.list_task_definitions(sort="DESC")["taskDefinitionArns"]
+    assert desc == [TD_ARN + "worker:1", TD_ARN + "web:3", TD_ARN + "web:1"]
+    page = ecs.list_task_definitions(maxResults=2)
+    rest = ecs.list_task_definitions(maxResults=2, nextToken=page["nextToken"])
+    assert page["taskDefinitionArns"] + rest["taskDefinitionArns"] == [TD_ARN + "web:1", TD_ARN + "web:3",
+                                                                        TD_ARN + "worker:1"]
+    assert "nextToken" not in rest
+    paginator = ecs.get_paginator("list_task_definitions")
+    arns = [a for p in paginator.paginate(PaginationConfig={"PageSize": 1}) for a in p["taskDefinitionArns"]]
+    assert len(arns) == 3
+
+
+def test_tags_on_resources(ecs):
+    svc = seed_service(ecs, wait=False)
+    ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
+    ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": "a", "value": "3"}])
+    ecs.untag_resource(resourceArn=svc["serviceArn"], tagKeys=["b"])
+    assert ecs.list_tags_for_resource(resourceArn=svc["serviceArn"])["tags"] == [{"key": "a", "value": "3"}]
+    described = ecs.describe_services(cluster="demo", services=["web"], include=["TAGS"])["services"][0]
+    assert described["tags"] == [{"key": "a", "value": "3"}]
+    ecs.tag_resource(resourceArn=TD_ARN + "web:1", tags=[{"key": "k", "value": "v"}])
+    assert ecs.describe_task_definition(taskDefinition="web:1", include=["TAGS"])["tags"] == [{"key": "k", "value": "v"}]
+
+
+def test_service_is_stored_and_returned_faithfully(ecs):
+    svc = seed_service(ecs)
+    assert svc["serviceArn"] == "arn:aws:ecs:us-east-1:123456789012:service/demo/web"
+    assert svc["taskDefinition"] == TD_ARN + "web:1"
+    assert svc["deploymentController"] == {"type": "ECS"}
+    assert svc["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+    assert svc["loadBalancers"][0]["advancedConfiguration"]["alternateTargetGroupArn"].endswith("fedcba9876543210")
+    assert svc["deploymentConfiguration"]["strategy"] == "BLUE_GREEN"
+    assert (svc["desiredCount"], svc["runningCount"], svc["status"]) == (2, 2, "ACTIVE")
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        seed_service(ecs)  # not idempotent
+
+
+def test_update_service_keeps_every_member_it_is_not_given(ecs):
+    before = seed_service(ecs, bake_time_in_minutes=0)
+    arn = deploy(ecs)
+    observe(ecs, arn)
+    after = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    for key in ("capacityProviderStrategy", "networkConfiguration", "desiredCount", "loadBalancers",
+                "deploymentConfiguration", "deploymentController", "platformVersion", "schedulingStrategy"):
+        assert after[key] == before[key], key
+    assert after["taskDefinition"] == TD_ARN + "web:2"
+
+
+def test_describe_and_list_services(ecs):
+    seed_service(ecs, wait=False)
+    for i in range(11):
+        seed_service(ecs, service=f"s{i}", wait=False)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.describe_services(cluster="demo", services=[f"s{i}" for i in range(11)])  # at most 10
+    out = ecs.describe_services(cluster="demo", services=["s1", "nope"])
+    assert [s["serviceName"] for s in out["services"]] == ["s1"]
+    assert out["failures"] == [{"arn": "arn:aws:ecs:us-east-1:123456789012:service/demo/nope", "reason": "MISSING"}]
+    first = ecs.list_services(cluster="demo")
+    assert len(first["serviceArns"]) == 10  # default page of ListServices
+    rest = ecs.list_services(cluster="demo", nextToken=first["nextToken"])
+    assert len(rest["serviceArns"]) == 2 and "nextToken" not in rest
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.list_services(cluster="nope")
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.update_service(cluster="demo", service="nope", desiredCount=1)
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.update_service(cluster="nope", service="web", desiredCount=1)
+
+
+def test_delete_service(ecs):
+    seed_service(ecs, bake_time_in_minutes=0)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.delete_service(cluster="demo", service="web")
+    assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "INACTIVE"
+    assert ecs.describe_services(cluster="demo", services=["web"])["failures"][0]["reason"] == "MISSING"
