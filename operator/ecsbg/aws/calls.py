@@ -7,6 +7,7 @@ policy (docs/aws.md) can be derived from it and trusted.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecsbg.aws.errors import classify
 from ecsbg.domain.model import AwsProblem
 from ecsbg.metrics.recorder import MetricsRecorder
+
+logger = logging.getLogger(__name__)
 
 OPERATIONS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -76,9 +79,16 @@ class AwsCalls:
             problem = classify(exc, operation)
             self._record(operation, started, problem.code)
             raise AwsError(problem) from exc
+        except AwsError as exc:  # a nested call failed first: AssumeRole while botocore refreshed credentials
+            self._record(operation, started, exc.problem.code)
+            raise
         self._record(operation, started, None)
         return response
 
     def _record(self, operation: str, started: float, error_code: str | None) -> None:
         seconds = time.perf_counter() - started
+        if error_code is None:
+            logger.debug("%s:%s took %.3f s", self.service, operation, seconds)
+        else:
+            logger.info("%s:%s failed after %.3f s: %s", self.service, operation, seconds, error_code)
         self._metrics.aws_call(service=self.service, operation=operation, seconds=seconds, error_code=error_code)

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.stub import Stubber
 
+from ecsbg.aws.calls import AwsError
 from ecsbg.aws.session import ClientFactory, ClientKey, ClientSettings
 
 ROLE = "arn:aws:iam::444455556666:role/ecsbg-deployer"
@@ -38,7 +39,7 @@ def fake_ecs_endpoint():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
@@ -99,3 +100,17 @@ def test_assumed_role_with_external_id_signs_and_refreshes(metrics, static_env, 
         stub.assert_no_pending_responses()
     assert ["ASIAFIRSTKEY00001" in seen[0], "ASIASECONDKEY0002" in seen[1], "ASIASECONDKEY0002" in seen[2]] == [True] * 3
     assert metrics.operations("AssumeRole") == 2 and metrics.operations("DescribeServices") == 3
+
+
+def test_refused_assume_role_fails_the_ecs_call_terminally(metrics, static_env, fake_ecs_endpoint):
+    url, seen = fake_ecs_endpoint
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url=url))
+    calls = factory.ecs(ClientKey("eu-west-1", ROLE, "wrong-external-id"))
+    with Stubber(factory.sts("eu-west-1").client) as stub:
+        stub.add_client_error("assume_role", "AccessDenied", "not authorized to perform: sts:AssumeRole", 403)
+        with pytest.raises(AwsError) as info:
+            calls.call("DescribeServices", cluster="prod", services=["web"])
+    assert info.value.problem.code == "AccessDenied" and info.value.problem.terminal
+    assert info.value.problem.operation == "AssumeRole"
+    assert seen == []  # nothing was sent to ECS
+    assert metrics.calls == [("sts", "AssumeRole", "AccessDenied"), ("ecs", "DescribeServices", "AccessDenied")]
