@@ -110,7 +110,8 @@ def _hooks(known: tuple[HookDetail, ...], d: ObservedDeployment) -> tuple[HookDe
     order = [h.hook_id for h in known]
     for hook in d.hooks:
         first_seen = by_id.get(hook.hook_id)
-        stage = hook.stage or (first_seen.stage if first_seen else None) or d.lifecycle_stage
+        # the stage first recorded wins: the AWS layer stamps each hook with the stage of every later poll too
+        stage = (first_seen.stage if first_seen else None) or hook.stage or d.lifecycle_stage
         if first_seen is None:
             order.append(hook.hook_id)
         by_id[hook.hook_id] = replace(hook, stage=stage)

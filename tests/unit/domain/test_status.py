@@ -194,7 +194,8 @@ def test_traffic_revision_and_revisions_mirror_the_target():
 def test_hooks_keep_the_stage_first_seen_and_stay_listed():
     first = _status(b.observe(PAUSED))
     assert [(h.hook_id, h.stage, h.status) for h in first.hooks] == [("p1", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION")]
-    later = b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", hooks=(b.pause("p1", "SUCCEEDED"), b.pause("p2")))
+    later = b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT",  # stamped with the poll's stage by the AWS layer
+                         hooks=(b.pause("p1", "SUCCEEDED", stage="PRODUCTION_TRAFFIC_SHIFT"), b.pause("p2")))
     second = _status(b.observe(later), first)
     assert [(h.hook_id, h.stage, h.status) for h in second.hooks] == [
         ("p1", "POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), ("p2", "PRODUCTION_TRAFFIC_SHIFT", "AWAITING_ACTION")]
