@@ -34,7 +34,9 @@ class Batcher(Generic[K]):
     """`await get(key, item)` -> the fetched value for item, or None when the API did not return it.
 
     `fetch(key, items)` is synchronous (it runs through `run`) and returns {item: value} for the items found;
-    an exception it raises (AwsError) is raised to every caller whose item was in that chunk.
+    an exception it raises (AwsError) is raised to every caller whose item was in that chunk, unless
+    `split(exc)` says it may be caused by one item (a malformed name or ARN): then each item of the chunk is
+    fetched alone, so one bad release cannot fail its neighbours.
     """
 
     def __init__(
@@ -44,8 +46,10 @@ class Batcher(Generic[K]):
         chunk: int,
         window: float,
         run: Runner = to_thread,
+        split: Callable[[Exception], bool] = lambda exc: False,
     ) -> None:
         self._fetch = fetch
+        self._split = split
         self._chunk = chunk
         self._window = window
         self._run = run
@@ -78,6 +82,9 @@ class Batcher(Generic[K]):
         try:
             found = await self._run(functools.partial(self._fetch, key, chunk))
         except Exception as exc:  # noqa: BLE001 - handed to every waiter of this chunk, raised there
+            if len(chunk) > 1 and self._split(exc):
+                await asyncio.gather(*(self._fetch_chunk(key, [item], batch) for item in chunk))
+                return
             for item in chunk:
                 _settle(batch.futures[item], exception=exc)
             return

@@ -45,11 +45,11 @@ class Observer:
         self._tags = tags or TaskDefinitionTags()
         self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size)
         self._services: Batcher[ServicesKey] = Batcher(
-            self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run)
+            self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._deployments: Batcher[ClientKey] = Batcher(
-            self._describe_deployments, chunk=DEPLOYMENTS_PER_CALL, window=window, run=run)
+            self._describe_deployments, chunk=DEPLOYMENTS_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._revisions: Batcher[ClientKey] = Batcher(
-            self._describe_revisions, chunk=REVISIONS_PER_CALL, window=window, run=run)
+            self._describe_revisions, chunk=REVISIONS_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._taskdef_hashes: Batcher[ClientKey] = Batcher(self._taskdef_hash, chunk=1, window=window, run=run)
 
     async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
@@ -124,6 +124,15 @@ class Observer:
 
     def _taskdef_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str | None]:
         return {arn: self._tags.hash_of(self._clients(key), arn) for arn in arns}
+
+
+# Errors a single malformed item can cause for a whole batch (a service ARN of another cluster, a bad deployment
+# ARN): the chunk is retried item by item. AccessDenied, ClusterNotFound, throttling concern every item alike.
+ITEM_ERRORS = frozenset({"InvalidParameterException", "ClientException"})
+
+
+def _maybe_one_item(exc: Exception) -> bool:
+    return isinstance(exc, AwsError) and exc.problem.code in ITEM_ERRORS
 
 
 def _missing(target: Target) -> AwsProblem:

@@ -23,6 +23,7 @@ class FakeCalls:
         self.revisions: dict[str, dict[str, Any]] = {}
         self.task_definitions: dict[str, dict[str, Any]] = {}  # arn -> DescribeTaskDefinition response
         self.fail: dict[str, AwsProblem] = {}  # operation -> problem to raise
+        self.poison: set[str] = set()  # names/ARNs that make the whole request fail (InvalidParameterException)
         self.log: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self.service = "ecs"
@@ -38,6 +39,9 @@ class FakeCalls:
             self.log.append((operation, params))
         if operation in self.fail:
             raise AwsError(self.fail[operation])
+        listed = [v for value in params.values() if isinstance(value, list) for v in value]
+        if self.poison & set(listed):
+            raise AwsError(AwsProblem("InvalidParameterException", f"bad identifier in {listed}", True, operation))
         return getattr(self, f"_{operation}")(**params)
 
     def _DescribeServices(self, cluster: str, services: list[str], **_: Any) -> dict[str, Any]:  # noqa: N802

@@ -72,3 +72,18 @@ def test_bounded_cache_is_lru_and_keeps_none_values():
     cache.put("c", "C")
     assert cache.lookup("b") == (False, None)
     assert cache.lookup("a") == (True, None) and cache.lookup("c") == (True, "C")
+
+
+async def test_a_splittable_error_is_retried_item_by_item():
+    class OneBad(Recorder):
+        def __call__(self, key, items):
+            self.batches.append((key, list(items)))
+            if "bad" in items:
+                raise ValueError("bad item")
+            return {i: i.upper() for i in items}
+
+    fetch = OneBad()
+    batcher = Batcher(fetch, chunk=10, window=0.01, split=lambda exc: isinstance(exc, ValueError))
+    results = await asyncio.gather(*(batcher.get("k", i) for i in ("a", "bad", "c")), return_exceptions=True)
+    assert results[0] == "A" and results[2] == "C" and str(results[1]) == "bad item"
+    assert len(fetch.batches) == 4

@@ -164,3 +164,22 @@ async def test_real_client_params_with_stubber(metrics):
     assert observed.current.hooks[0].status == "AWAITING_ACTION"
     assert [op for _, op, _ in metrics.calls] == ["DescribeServices", "DescribeServiceDeployments",
                                                   "DescribeServiceRevisions", "DescribeTaskDefinition"]
+
+
+async def test_one_malformed_service_does_not_fail_its_batch_neighbours():
+    fake = world(4)
+    fake.poison.add("web-2")  # e.g. a service ARN of another cluster: ECS refuses the whole request
+    fake.services["web-2"] = fake.services["web-1"]
+    observer = Observer(lambda key: fake, window=0.02)
+    observed = await asyncio.gather(*(observer.observe(release(i), None) for i in range(4)))
+    assert [o.problem.code if o.problem else None for o in observed] == [None, None,
+                                                                        "InvalidParameterException", None]
+    assert fake.count("DescribeServices") == 1 + 4  # the batch, then each item alone
+
+
+async def test_batch_wide_errors_are_not_split():
+    fake = world(4)
+    fake.fail["DescribeServices"] = AwsProblem("ClusterNotFoundException", "no cluster", True, "DescribeServices")
+    observer = Observer(lambda key: fake, window=0.02)
+    await asyncio.gather(*(observer.observe(release(i), None) for i in range(4)))
+    assert fake.count("DescribeServices") == 1
