@@ -8,6 +8,7 @@ Two writers:
   same dict, but every optional field the new status does not carry is an explicit null, at every level of
   nesting, because a merge patch keeps keys it does not mention. Lists are replaced whole by a merge patch, so
   list elements need no nulls.
+`merge_patch(stored, status)` is status_patch restricted to the top-level keys that changed.
 `status_from_dict` is tolerant: missing fields take their defaults (a fresh CR's status is only
 {observedGeneration: -1}); unknown phases read as None.
 """
@@ -87,6 +88,15 @@ def status_patch(status: ReleaseStatus) -> dict[str, Any]:
         if patch[key] is not None:
             patch[key] = {**{k: None for k in keys}, **patch[key]}
     return patch
+
+
+def merge_patch(stored: Mapping[str, Any] | None, status: ReleaseStatus) -> dict[str, Any]:
+    """The smallest JSON merge patch that turns the stored status dict into status_to_dict(status): only the
+    top-level keys whose value changed, each in its status_patch form (nested nulls included). Empty when
+    nothing changed, so the caller can skip the write."""
+    stored = stored or {}
+    target, full = status_to_dict(status), status_patch(status)
+    return {key: full[key] for key in full if stored.get(key) != target.get(key)}
 
 
 def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ecsbg.domain.codec import format_time, parse_time, status_from_dict, status_patch, status_to_dict
+from ecsbg.domain.codec import (
+    format_time,
+    merge_patch,
+    parse_time,
+    status_from_dict,
+    status_patch,
+    status_to_dict,
+)
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
@@ -94,6 +101,22 @@ def test_patch_nulls_cleared_fields_at_every_level():
     assert patch["deployment"] == {"attempt": 3, "arn": "arn:d", "status": "SUCCESSFUL", "statusReason": None,
                                    "startedAt": None, "finishedAt": None, "rollbackReason": None}
     assert _merge(status_to_dict(FULL), patch) == status_to_dict(later)
+
+
+LATER = ReleaseStatus(observed_generation=5, phase=Phase.PENDING, attempt=4, spec_hash="ffff",
+                      deployment=DeploymentRecord(attempt=3, arn="arn:d", status="SUCCESSFUL"),
+                      production_traffic=50.0, requests={"approve": 3})
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({}, FULL), ({"observedGeneration": -1}, FULL), (status_to_dict(FULL), LATER), (status_to_dict(LATER), FULL),
+    (status_to_dict(FULL), FULL),
+], ids=["empty-to-full", "fresh-to-full", "full-to-later", "later-to-full", "unchanged"])
+def test_merge_patch_reaches_the_new_status(before, after):
+    patch = merge_patch(before, after)
+    assert _merge(before, patch) == status_to_dict(after)
+    changed = {k for k in status_to_dict(after) if before.get(k) != status_to_dict(after)[k]}
+    assert set(patch) == changed | {k for k in before if k not in status_to_dict(after)}
 
 
 def _merge(target, patch):

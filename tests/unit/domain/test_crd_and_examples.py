@@ -163,3 +163,8 @@ def test_each_example_owns_its_own_service():
     targets = [tuple(yaml.safe_load(p.read_text())["spec"]["target"][k] for k in ("region", "cluster", "service"))
                for p in EXAMPLES]
     assert len(set(targets)) == len(targets)
+
+
+def test_crd_is_a_valid_kubernetes_object():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    kubernetes_validate.validate(crd(), kubernetes_validate.latest_version(), strict=True)
