@@ -147,7 +147,7 @@ def _ensure_login(registry) -> None:
     import kopf
 
     activities = registry._activities.get_all_handlers()  # no public accessor in kopf 1.45
-    if not any(h.activity == kopf.Activity.AUTHENTICATION for h in activities):
+    if not any(str(getattr(h.activity, "value", h.activity)) == "authentication" for h in activities):
         kopf.on.login(registry=registry, id="kubeconfig")(kopf.login_with_kubeconfig)
 
 

@@ -1,0 +1,147 @@
+"""The operator, whole: the real kopf runtime against the dev cluster, real boto3 against the ECS emulator.
+
+`release_env` gives a test an emulator, a namespace, the operator running in it, and helpers to apply a
+release, read its status, wait for a condition and count what the operator asked of ECS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+import pytest
+
+from ecsbg.aws.gateway import Boto3EcsGateway
+from ecsbg.clock import SystemClock
+from ecsbg.emulator import EmulatorServer
+from ecsbg.handlers import build_registry
+from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.status import KubeStatusWriter
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.reconciler import Deps
+from ecsbg.settings import Settings
+from tests.plugins.ecs import elb_arns, make_client, seed_service
+
+GV, PLURAL = "ecsbg.dev/v1alpha1", "ecsbluegreenreleases"
+IMAGE_V2 = "public.ecr.aws/nginx/nginx:1.28"
+
+
+def release_manifest(name: str, namespace: str, *, strategy: dict[str, Any] | None = None,
+                     hooks: list[dict[str, Any]] | None = None, image: str = IMAGE_V2,
+                     service: str = "web", **spec: Any) -> dict[str, Any]:
+    arns = elb_arns(service)
+    body: dict[str, Any] = {
+        "apiVersion": GV, "kind": "EcsBlueGreenRelease",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "target": {"region": "us-east-1", "cluster": "demo", "service": service},
+            "taskDefinition": {"containers": [{"name": "app", "image": image}]},
+            "strategy": strategy or {"type": "BlueGreen", "bakeTimeInMinutes": 10},
+            "loadBalancers": [{
+                "targetGroupArn": arns["blue"], "alternateTargetGroupArn": arns["green"],
+                "productionListenerRule": arns["prod_rule"], "testListenerRule": arns["test_rule"],
+                "roleArn": arns["role"],
+            }],
+            **spec,
+        },
+    }
+    if hooks:
+        body["spec"]["lifecycleHooks"] = hooks
+    return body
+
+
+@dataclass
+class ReleaseEnv:
+    ecs: EmulatorServer
+    client: Any
+    cluster: Any
+    namespace: str
+    kubectl: Callable[..., Any]
+    start_operator: Callable[[], Any]
+    operators: list[Any] = field(default_factory=list)
+    seeded: int = 0  # requests made while seeding ECS, before any operator ran: not the operator's
+
+    def apply(self, body: dict[str, Any]) -> None:
+        self.cluster.apply(body)
+
+    def obj(self, name: str) -> dict[str, Any]:
+        return self.cluster.get(GV, PLURAL, self.namespace, name) or {}
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.obj(name).get("status") or {})
+
+    def annotate(self, name: str, key: str, value: str) -> None:
+        self.kubectl("annotate", "-n", self.namespace, f"{PLURAL}/{name}", f"ecsbg.dev/{key}={value}", "--overwrite")
+
+    def wait_status(self, name: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
+                    what: str = "") -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            if predicate(status):
+                return status
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what or predicate}: last status {status}")
+
+    def wait_phase(self, name: str, *phases: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_status(name, lambda s: s.get("phase") in phases, timeout, f"phase in {phases}")
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        """Successful requests of `operation` made since the environment was seeded (i.e. by the operator)."""
+        return [r for r in self.ecs.requests[self.seeded:] if r["operation"] == operation and r["statusCode"] == 200]
+
+    def stop_operators(self) -> None:
+        while self.operators:
+            self.operators.pop().stop()
+
+
+def operator_settings(ecs_url: str, *, poll: float = 0.02) -> Settings:
+    return Settings(poll_fast_seconds=poll, poll_idle_seconds=0.5, metrics_port=0, health_port=0,
+                    aws_endpoint_url=ecs_url, coalesce_ms=0)
+
+
+def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None) -> Deps:
+    settings = operator_settings(ecs_url, poll=poll)
+    metrics = metrics or PrometheusRecorder()
+    clock = SystemClock()
+    gateway = Boto3EcsGateway(endpoint_url=ecs_url, coalesce_seconds=0, metrics=metrics, clock=clock)
+    return Deps(ecs=gateway, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics,
+                settings=settings)
+
+
+def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf: Any, monkeypatch: Any,
+         poll: float) -> Iterator[ReleaseEnv]:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    client = make_client(ecs.url)
+
+    def start() -> Any:
+        deps = make_deps(ecs.url, poll=poll)
+        handle = run_kopf(build_registry(deps.settings), namespaces=(ns,), memo=kopf.Memo(deps=deps))
+        env.operators.append(handle)
+        return handle
+
+    env = ReleaseEnv(ecs=ecs, client=client, cluster=dev_cluster, namespace=ns, kubectl=kubectl,
+                     start_operator=start, seeded=len(ecs.requests))
+    yield env
+    env.stop_operators()
+
+
+@pytest.fixture
+def release_env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+    """Emulator at speed 2000 (a 10-minute bake takes 0.3 s), a seeded BLUE_GREEN-ready service, no operator yet."""
+    seed_service(make_client(ecs_emulator.url))
+    yield from _env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
+
+
+@pytest.fixture
+def slow_release_env(dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+    """Emulator at speed 10: the shortest stage lasts 0.1 s, five fast polls, so every stage is seen."""
+    with EmulatorServer(host="127.0.0.1", port=0, speed=10.0) as ecs:
+        seed_service(make_client(ecs.url), timeout=30.0)
+        yield from _env(ecs, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
