@@ -120,7 +120,9 @@ class Observer:
 
     def _describe_revisions(self, key: ClientKey, arns: Sequence[str]) -> dict[str, Any]:
         response = self._clients(key).call("DescribeServiceRevisions", serviceRevisionArns=list(arns))
-        return {r["serviceRevisionArn"]: r for r in response.get("serviceRevisions", [])}
+        # keep only what translate reads: thousands of cached revisions stay small
+        return {r["serviceRevisionArn"]: {"taskDefinition": r.get("taskDefinition")}
+                for r in response.get("serviceRevisions", [])}
 
     def _taskdef_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str | None]:
         return {arn: self._tags.hash_of(self._clients(key), arn) for arn in arns}
