@@ -122,8 +122,12 @@ def _terminal_problem(f: _Facts) -> Verdict | None:
     problem = f.obs.problem or (f.result.problem if f.result else None)
     if problem is None or not problem.terminal:
         return None
-    return _stalled(Phase.FAILED, reason_of(problem.code),
-                    f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}")
+    message = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}"
+    status = f.status
+    if status.attempt and (status.deployment is None or status.deployment.attempt < status.attempt):
+        # the attempt never started and will not start by itself (planning._start): say how to go on
+        message += f"; fix the cause, then retry with ecsbg.dev/retry={status.attempt} or change the spec"
+    return _stalled(Phase.FAILED, reason_of(problem.code), message)
 
 
 def _unusable_service(f: _Facts) -> Verdict | None:

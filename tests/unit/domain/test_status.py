@@ -48,10 +48,12 @@ PAUSED = b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0, hooks=(b.p
 PHASES = [
     ("failed-terminal-observe", b.observe(problem=b.DENIED), RUNNING, None, None, Phase.FAILED,
      {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")},
-     "UpdateService failed with AccessDeniedException: not authorized"),
+     "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"),
     ("failed-terminal-apply", b.observe(), b.prior(H, 1, Phase.PENDING),
      StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"), ApplyResult(problem=b.DENIED), Phase.FAILED,
-     {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")}, "AccessDenied"),
+     {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")},
+     "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService; fix the cause, "
+     "then retry with ecsbg.dev/retry=1 or change the spec"),
     ("failed-service-missing", Observation(), RUNNING, None, None, Phase.FAILED,
      {"Ready": ("False", "ServiceNotFound"), "Stalled": ("True", "ServiceNotFound")},
      "service web in cluster demo (us-east-1): the ECS service was not found"),
@@ -238,3 +240,8 @@ def test_retryable_read_problem_of_an_ended_attempt_keeps_its_conditions(ecs_sta
     assert throttled.message.endswith("(retrying: DescribeServices failed with ThrottlingException: Rate exceeded)")
     recovered = _status(b.observe(b.deployment(1, ecs_status)), throttled, now=b.at(3))
     assert "retrying" not in recovered.message and _conds(recovered) == conditions
+
+
+def test_terminal_read_problem_of_a_started_attempt_needs_no_retry_hint():
+    status = _status(b.observe(problem=b.DENIED))
+    assert status.message == "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"
