@@ -34,4 +34,4 @@ def ecs(ecs_emulator: Any) -> Any:
 @pytest.fixture
 def raw_ecs(ecs_emulator: Any) -> Any:
     """Client without botocore's client-side parameter checks, to reach the server's own validation."""
-    return validating(make_client(ecs_emulator.url, parameter_validation=False, retries={"max_attempts": 1}))
+    return validating(make_client(ecs_emulator.url, parameter_validation=False, retries={"total_max_attempts": 1}))

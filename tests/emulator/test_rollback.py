@@ -120,7 +120,7 @@ def test_injected_rollback_failure(ecs, ecs_emulator):
 
 
 def test_second_update_stops_the_first_and_reconciles(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=60)
+    seed_service(ecs, bake_time_in_minutes=20)
     first = deploy(ecs)
     wait_until(ecs, first, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     second = deploy(ecs, taskDefinition=new_revision(ecs, "public.ecr.aws/nginx/nginx:1.29"))
