@@ -23,8 +23,9 @@ TERMINAL = {"Succeeded", "RolledBack", "Failed", "Invalid"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep everything running after the summary")
-    parser.add_argument("--speed", type=float, default=120.0,
-                        help="emulated ECS time runs this many times faster than real time (default 120)")
+    parser.add_argument("--speed", type=float, default=10.0,
+                        help="emulated ECS time runs this many times faster than real time (default 10: the "
+                             "shortest ECS stage lasts 0.1 s, long enough to be seen)")
     parser.add_argument("--timeout", type=float, default=110.0, help="give up after this many seconds")
     parser.add_argument("--examples", default="examples", help="directory holding the example releases")
 
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f"operator       metrics at http://127.0.0.1:{operator.metrics_port}/metrics")
         try:
             names = [_apply_release(cluster, obj) for obj in releases]
-            final = _watch(cluster, names, timeout=args.timeout)
-            ok = _summary(final, ecs.requests, operator.metrics_port)
+            final, timelines = _watch(cluster, names, timeout=args.timeout)
+            ok = _summary(final, timelines, args.speed, ecs.requests, operator.metrics_port)
             if args.keep:
                 _keep(kubeconfig)
             return 0 if ok else 1
@@ -69,7 +70,7 @@ def _environment(kubeconfig: str, ecs_url: str) -> None:
         "ECSBG_AWS_ENDPOINT_URL": ecs_url,
         # The emulator accepts any credentials; real ones must never be needed for the demo.
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
-        "ECSBG_POLL_FAST_SECONDS": "0.2", "ECSBG_POLL_IDLE_SECONDS": "5", "ECSBG_METRICS_PORT": str(_free_port()),
+        "ECSBG_POLL_FAST_SECONDS": "0.02", "ECSBG_POLL_IDLE_SECONDS": "5", "ECSBG_METRICS_PORT": str(_free_port()),
         "ECSBG_HEALTH_PORT": "0",
     })
 
@@ -146,7 +147,7 @@ class _Operator:
         from ecsbg.handlers import build_registry
         from ecsbg.main import _configure_logging
 
-        _configure_logging("plain", "WARNING")
+        _configure_logging("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
         asyncio.set_event_loop(self._loop)
         self._stop = asyncio.Event()
         ready = asyncio.Event()
@@ -181,30 +182,43 @@ def _apply_release(cluster: Any, obj: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------- watching
 
 
-def _watch(cluster: Any, names: list[str], *, timeout: float) -> dict[str, dict[str, Any]]:
+Timeline = list[tuple[float, str]]  # (seconds since the releases were applied, phase/stage label)
+
+
+def _watch(cluster: Any, names: list[str], *, timeout: float) -> tuple[dict[str, dict[str, Any]], dict[str, Timeline]]:
     started = time.monotonic()
     seen: dict[str, tuple[Any, ...]] = {}
     approved: set[tuple[str, int]] = set()
     latest: dict[str, dict[str, Any]] = {}
+    timelines: dict[str, Timeline] = {name: [] for name in names}
     while time.monotonic() - started < timeout:
         for name in names:
             obj = cluster.get("ecsbg.dev/v1alpha1", "ecsbluegreenreleases", "default", name) or {}
             status = obj.get("status") or {}
             latest[name] = status
-            _print_change(name, status, seen, time.monotonic() - started)
+            _print_change(name, status, seen, time.monotonic() - started, timelines[name])
             _approve_if_waiting(name, status, approved)
         if latest and all(s.get("phase") in TERMINAL for s in latest.values()):
             break
-        time.sleep(0.1)
-    return latest
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    for timeline in timelines.values():
+        timeline.append((elapsed, "end"))
+    return latest, timelines
 
 
-def _print_change(name: str, status: dict[str, Any], seen: dict[str, tuple[Any, ...]], elapsed: float) -> None:
+def _print_change(name: str, status: dict[str, Any], seen: dict[str, tuple[Any, ...]], elapsed: float,
+                  timeline: Timeline) -> None:
     traffic = status.get("traffic") or {}
     key = (status.get("phase"), status.get("stage"), traffic.get("production"), traffic.get("test"))
     if seen.get(name) == key or status.get("phase") is None:
         return
     seen[name] = key
+    label = status.get("stage") or status.get("phase") or ""
+    if status.get("phase") == "AwaitingApproval":
+        label = "AwaitingApproval"
+    if status.get("phase") not in TERMINAL and (not timeline or timeline[-1][1] != label):
+        timeline.append((elapsed, label))
     prod, test = _pct(traffic.get("production")), _pct(traffic.get("test"))
     _say(f"[{elapsed:6.1f}s] {name:<16} {status.get('phase', ''):<17} {status.get('stage') or '-':<30} "
          f"production {prod:>5}  test {test:>5}")
@@ -234,15 +248,19 @@ def _approve_if_waiting(name: str, status: dict[str, Any], approved: set[tuple[s
 # ---------------------------------------------------------------------------------------------------- summary
 
 
-def _summary(final: dict[str, dict[str, Any]], requests: list[dict[str, Any]], metrics_port: int) -> bool:
+def _summary(final: dict[str, dict[str, Any]], timelines: dict[str, Timeline], speed: float,
+             requests: list[dict[str, Any]], metrics_port: int) -> bool:
     _say("")
     _say("summary")
     ok = True
     for name, status in final.items():
         ok = ok and status.get("phase") == "Succeeded"
-        _say(f"  {name}: {status.get('phase')} (attempt {status.get('attempt')}, revision {status.get('revision')})")
-        for stage in status.get("stages") or []:
-            _say(f"    {stage.get('stage'):<30} {stage.get('startedAt')} -> {stage.get('finishedAt') or '...'}")
+        _say(f"  {name}: {status.get('phase')} (attempt {status.get('attempt')}, revision {status.get('revision')}, "
+             f"{len(status.get('stages') or [])} ECS stages mirrored in status)")
+        timeline = timelines.get(name) or []
+        for (at, label), (until, _) in zip(timeline, timeline[1:], strict=False):
+            real = until - at
+            _say(f"    {label:<30} {real:5.1f} s here, {real * speed / 60:5.1f} min of ECS time")
     updates = sum(1 for r in requests if r.get("operation") == "UpdateService")
     _say(f"  ECS API requests: {len(requests)} in all, {updates} UpdateService "
          f"(one per release: restarts and polls never redeploy)")
