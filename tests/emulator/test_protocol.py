@@ -6,10 +6,11 @@ import json
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 
 from tests.emulator.helpers import deploy, observe
-from tests.plugins.ecs import IMAGE, seed_service
+from tests.plugins.ecs import IMAGE, make_client, seed_service
 
 TD_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/"
 
@@ -35,10 +36,6 @@ def test_json_11_wire_format(ecs_emulator):
 
 
 def test_region_comes_from_the_signature(ecs_emulator):
-    from tests.plugins.ecs import make_client
-
-    import boto3
-
     eu = boto3.client("ecs", endpoint_url=ecs_emulator.url, region_name="eu-west-1",
                       aws_access_key_id="a", aws_secret_access_key="b")
     assert eu.create_cluster(clusterName="eu")["cluster"]["clusterArn"].startswith("arn:aws:ecs:eu-west-1:")

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from ecsbg.emulator import EmulatorServer
 
@@ -23,8 +24,6 @@ IMAGE = "public.ecr.aws/nginx/nginx:1.27"
 
 def make_client(url: str, **config: Any) -> Any:
     """A real boto3 ECS client for the emulator (dummy credentials); `config` goes to botocore's Config."""
-    from botocore.config import Config
-
     return boto3.client(
         "ecs", endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
         aws_secret_access_key="testing", config=Config(**config) if config else None,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,10 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
-    import sys
-    import threading
-
     from .faults import parse
     from .server import EmulatorServer
 

@@ -20,6 +20,7 @@ from typing import Any
 from . import ops_deployments, ops_services, ops_setup  # noqa: F401 - registers the operation handlers
 from .backend import Backend
 from .control import Control
+from .control_http import route
 from .errors import EcsError
 from .faults import Faults
 from .model import DEFAULT_REGION
@@ -196,7 +197,5 @@ class EmulatorServer:
 
     # -- control API -------------------------------------------------------------------------------------
     def handle_control(self, handler: _Handler, method: str, path: str, body: bytes) -> None:
-        from .control_http import route
-
         status, answer = route(self, method, path.split("?", 1)[0], body)
         handler._send(status, answer, "application/json")
