@@ -29,6 +29,7 @@ class Scheduler:
         self._wake = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.executed = 0  # transitions run so far (the benchmark reports it)
 
     # -- time ------------------------------------------------------------------------------------------
     @staticmethod
@@ -70,6 +71,7 @@ class Scheduler:
                 except Exception:  # one broken transition must not stop every other deployment
                     log.exception("emulator transition failed")
                 ran += 1
+            self.executed += ran
         return ran
 
     def pending(self) -> int:
