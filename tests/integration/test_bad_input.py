@@ -1,0 +1,114 @@
+"""We test these aspects of bad input, end to end: every case gets a specific condition message and a Warning
+Event, makes no AWS write, and never crash-loops (the release keeps being reconciled and recovers once fixed).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.conftest import PLURAL, ReleaseEnv, release_manifest
+
+WRITES = ("UpdateService", "RegisterTaskDefinition", "ContinueServiceDeployment", "StopServiceDeployment")
+
+
+def _writes(env: ReleaseEnv) -> int:
+    return sum(len(env.calls(op)) for op in WRITES)
+
+
+def _warnings(env: ReleaseEnv, name: str) -> list[dict]:
+    events = env.cluster.list("v1", "events", env.namespace)
+    items = events.get("items", []) if isinstance(events, dict) else events
+    return [e for e in items
+            if e.get("involvedObject", {}).get("name") == name and e.get("type") == "Warning"]
+
+
+def _wait_warning(env: ReleaseEnv, name: str, reason: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in _warnings(env, name) if e.get("reason") == reason]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no Warning {reason} for {name}: {_warnings(env, name)}")
+
+
+def _stalled(status: dict) -> dict:
+    return {c["type"]: c for c in status.get("conditions") or []}.get("Stalled") or {}
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ({"region": "us-east-1", "cluster": "nope", "service": "web"}, "ClusterNotFound"),
+        ({"region": "us-east-1", "cluster": "demo", "service": "nope"}, "not found"),
+    ],
+    ids=["unknown-cluster", "unknown-service"],
+)
+def test_unknown_cluster_or_service(release_env: ReleaseEnv, target: dict, fragment: str) -> None:
+    env = release_env
+    env.start_operator()
+    body = release_manifest("web", env.namespace)
+    body["spec"]["target"] = target
+    env.apply(body)
+    status = env.wait_phase("web", "Failed")
+    assert fragment in status["message"], status["message"]
+    assert _stalled(status).get("status") == "True"
+    assert fragment in _stalled(status)["message"]
+    _wait_warning(env, "web", "Failed")
+    assert _writes(env) == 0
+
+
+def test_missing_permission_is_terminal_and_names_the_call(release_env: ReleaseEnv) -> None:
+    env = release_env
+    env.ecs.control.set_faults("deny@UpdateService")
+    env.start_operator()
+    env.apply(release_manifest("web", env.namespace))
+    status = env.wait_phase("web", "Failed")
+    assert "AccessDenied" in status["message"], status["message"]
+    assert _stalled(status).get("status") == "True"
+    _wait_warning(env, "web", "Failed")
+    assert len(env.calls("UpdateService")) == 0
+    attempts = [r for r in env.ecs.requests if r["operation"] == "UpdateService"]
+    time.sleep(1.0)  # terminal: no retry loop against AWS
+    assert len([r for r in env.ecs.requests if r["operation"] == "UpdateService"]) == len(attempts) == 1
+
+
+def test_unknown_container_in_overrides(release_env: ReleaseEnv) -> None:
+    env = release_env
+    env.start_operator()
+    body = release_manifest("web", env.namespace)
+    body["spec"]["taskDefinition"] = {"containers": [{"name": "sidecar", "image": "busybox:1.36"}]}
+    env.apply(body)
+    status = env.wait_phase("web", "Failed")
+    assert "sidecar" in status["message"], status["message"]
+    assert _writes(env) == 0
+
+
+def test_malformed_request_annotation_then_fixed(release_env: ReleaseEnv) -> None:
+    env = release_env
+    env.start_operator()
+    env.apply(release_manifest("web", env.namespace))
+    env.wait_phase("web", "Succeeded")
+    env.annotate("web", "retry", "soon")
+    status = env.wait_phase("web", "Invalid")
+    assert "ecsbg.dev/retry" in status["message"], status["message"]
+    _wait_warning(env, "web", "InvalidSpec")
+    env.kubectl("annotate", "-n", env.namespace, f"{PLURAL}/web", "ecsbg.dev/retry-")
+    status = env.wait_phase("web", "Succeeded")
+    assert status["attempt"] == 1 and len(env.calls("UpdateService")) == 1
+
+
+def test_a_request_that_does_not_apply_is_reported_once(release_env: ReleaseEnv) -> None:
+    env = release_env
+    env.start_operator()
+    env.apply(release_manifest("web", env.namespace))
+    env.wait_phase("web", "Succeeded")
+    writes = _writes(env)
+    env.annotate("web", "approve", "1")  # nothing awaits approval in attempt 1 any more
+    event = _wait_warning(env, "web", "RequestNotApplicable")
+    assert "approve" in event["message"]
+    time.sleep(0.5)
+    assert len([e for e in _warnings(env, "web") if e.get("reason") == "RequestNotApplicable"]) == 1
+    assert _writes(env) == writes
