@@ -131,6 +131,7 @@ async def release_loop(
     """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
     while not stopped:
         started = time.monotonic()
+        deps.metrics.reconcile_started()
         try:
             delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)

@@ -1,0 +1,167 @@
+"""We test these aspects of the reconcile pipeline and loop, with fakes at every seam:
+
+- bad input makes no AWS call, yields phase Invalid, one Warning Event, and nothing more on the next pass;
+- starting is two-phase: the intent is written (no AWS write) and the start follows at once;
+- status is patched only when it changed; Events only on transitions;
+- requeue delays: fast while in flight, idle when finished, immediate after an intent;
+- the loop survives a failing pass (counted as an error) and wakes early on a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ecsbg.domain import actions
+from ecsbg.domain.model import Observation, ObservedDeployment, ObservedService
+from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile, release_loop
+from ecsbg.settings import Settings
+from tests.fakes.clock import FixedClock
+from tests.fakes.ecs import FakeEcsGateway
+from tests.fakes.metrics import RecordingMetrics
+
+EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bluegreen-pause.yaml").read_text())
+TD1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+SERVICE = ObservedService(arn="arn:aws:ecs:us-east-1:123456789012:service/demo/web", status="ACTIVE",
+                          task_definition_arn=TD1, desired_count=2, running_count=2)
+
+
+class RecordingStatus:
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+
+    async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.patches.append(status)
+
+
+class RecordingEvents:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def emit(self, body: Any, records: Any) -> None:
+        self.records.extend(records)
+
+    def reasons(self) -> list[str]:
+        return [r.reason for r in self.records]
+
+
+def make_deps(gateway: FakeEcsGateway) -> Deps:
+    return Deps(ecs=gateway, clock=FixedClock(), events=RecordingEvents(), status=RecordingStatus(),
+                metrics=RecordingMetrics(), settings=Settings(poll_fast_seconds=5, poll_idle_seconds=300))
+
+
+def body(**spec_changes: Any) -> dict[str, Any]:
+    out = copy.deepcopy(EXAMPLE)
+    out["metadata"].update({"namespace": "default", "generation": 1})
+    out["spec"].update(spec_changes)
+    return out
+
+
+async def test_invalid_spec_makes_no_aws_call_and_says_why() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    bad = body(strategy={"type": "Sideways"})
+    outcome = await reconcile(bad, {}, deps)
+    assert outcome.status.phase is not None and outcome.status.phase.value == "Invalid"
+    assert "spec.strategy.type" in outcome.status.message
+    assert [e.reason for e in outcome.events] == ["InvalidSpec"]
+    assert gateway.observed == [] and gateway.applied == []
+    again = await reconcile(bad, outcome.status_dict, deps)
+    assert again.events == [] and again.status_dict == outcome.status_dict
+    assert again.requeue_after == deps.settings.poll_idle_seconds
+
+
+async def test_start_is_two_phase_intent_then_update_service() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    first = await reconcile(body(), {}, deps)
+    assert isinstance(first.plan.action, actions.RecordIntent)
+    assert gateway.writes() == [] and first.status.attempt == 1
+    assert first.requeue_after == NEXT_STEP_DELAY
+    assert first.status.base_task_definition_arn == TD1
+    second = await reconcile(body(), first.status_dict, deps)
+    assert isinstance(second.plan.action, actions.StartDeployment)
+    assert len(gateway.writes()) == 1
+    assert second.status.deployment is not None and second.status.deployment.attempt == 1
+    assert second.requeue_after == deps.settings.poll_fast_seconds
+    assert "DeploymentStarted" in [e.reason for e in second.events]
+
+
+async def test_finished_release_polls_slowly_and_stays_quiet() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    status = (await reconcile(body(), {}, deps)).status_dict
+    started = await reconcile(body(), status, deps)
+    arn = started.status.deployment.arn
+    done = ObservedDeployment(arn=arn, status="SUCCESSFUL", lifecycle_stage="CLEAN_UP")
+    service = ObservedService(**{**SERVICE.__dict__, "current_deployment_arn": arn})
+    gateway.observation = Observation(service=service, current=done, tracked=done)
+    finished = await reconcile(body(), started.status_dict, deps)
+    assert finished.status.phase.value == "Succeeded"
+    assert finished.requeue_after == deps.settings.poll_idle_seconds
+    quiet = await reconcile(body(), finished.status_dict, deps)
+    assert quiet.events == [] and quiet.status_dict == finished.status_dict
+    assert len(gateway.writes()) == 1
+
+
+class _Stopper:
+    """Enough of kopf's DaemonStopped: falsy until set, awaitable wait()."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+async def test_loop_patches_only_changes_survives_errors_and_wakes_early() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    state, stopped = LoopState(), _Stopper()
+    boom = {"left": 1}
+    real_observe = gateway.observe
+
+    async def flaky_observe(spec: Any, prior: Any) -> Observation:
+        if boom["left"]:
+            boom["left"] -= 1
+            raise RuntimeError("API server hiccup")
+        return await real_observe(spec, prior)
+
+    gateway.observe = flaky_observe  # type: ignore[method-assign]
+    deps.settings = Settings(poll_fast_seconds=0.01, poll_idle_seconds=60)
+    task = asyncio.create_task(release_loop(body=body(), namespace="default", name="web", deps=deps,
+                                            state=state, stopped=stopped))
+    for _ in range(200):
+        if gateway.writes():
+            break
+        await asyncio.sleep(0.01)
+    assert len(gateway.writes()) == 1, "the start happened after the failing pass"
+    metrics: RecordingMetrics = deps.metrics  # type: ignore[assignment]
+    assert [c["result"] for c in metrics.of("reconcile")][:1] == ["error"]
+    await asyncio.sleep(0.05)  # let the pass after the start record what it saw
+    patches_before = len(deps.status.patches)  # type: ignore[attr-defined]
+    passes_before = len(gateway.observed)
+    await asyncio.sleep(0.1)  # in flight: polls every 10 ms, nothing changes, nothing is patched
+    assert len(gateway.observed) > passes_before + 3, "the loop kept polling"
+    assert len(deps.status.patches) == patches_before  # type: ignore[attr-defined]
+    stopped.event.set()
+    state.wake.set()
+    await asyncio.wait_for(task, 1.0)
+
+
+@pytest.mark.parametrize("delay", [60.0])
+async def test_wake_cuts_an_idle_sleep_short(delay: float) -> None:
+    from ecsbg.reconciler import _sleep
+
+    wake, stopped = asyncio.Event(), _Stopper()
+    asyncio.get_running_loop().call_later(0.05, wake.set)
+    await asyncio.wait_for(_sleep(wake, stopped, delay), 2.0)
+    assert not wake.is_set(), "the wake flag is consumed"
