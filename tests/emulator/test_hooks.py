@@ -206,3 +206,31 @@ def test_linear_pause_before_every_step_needs_its_own_continue(ecs):
                    or d["status"] == "SUCCESSFUL")
     assert len(set(hook_ids)) == 2 and weights == [0.0, 50.0]
     assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
+
+
+def test_parallel_hooks_one_failure_rolls_back_once(ecs, ecs_emulator):
+    slow = HOOK + "slow"
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[
+        lambda_hook(["POST_SCALE_UP"]), lambda_hook(["POST_SCALE_UP"], fn=slow)])
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "fail"})
+    ecs_emulator.control.set_hook_behaviour(slow, {"kind": "in_progress", "times": 1, "callBackDelay": 1})
+    arn = deploy(ecs)
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    assert sorted(h["status"] for h in final["lifecycleHookDetails"]) == ["FAILED", "FAILED"]
+    assert len(invocations(ecs_emulator, slow)) == 1  # cut short: not re-invoked after the rollback decision
+    rollback = [e for e in history(ecs_emulator, arn) if e["status"].startswith("ROLLBACK")]
+    assert stages_of(rollback) == ["POST_SCALE_UP", "CLEAN_UP"]  # no traffic had moved
+
+
+def test_alarm_during_a_pause_ends_the_pause(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[pause_hook(["POST_TEST_TRAFFIC_SHIFT"])],
+                 alarms={"alarmNames": ["a"], "enable": True, "rollback": True})
+    arn = deploy(ecs)
+    _, hook = _paused(ecs, arn)
+    ecs_emulator.control.set_alarm("a", "ALARM")
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    assert final["lifecycleHookDetails"][0]["status"] == "FAILED"
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])

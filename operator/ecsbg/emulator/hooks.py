@@ -87,9 +87,13 @@ class HookRunner:
         return True
 
     def cancel(self, dep: Deployment) -> None:
+        """Close the stage's hooks: timers off, late answers ignored; unfinished hooks end FAILED (they were
+        cut short by a rollback, a stop or another hook's rollback decision)."""
         for run in dep.hooks:
             self.scheduler.cancel(run.timer)
             run.timer = None
+            if run.status not in FINAL:
+                run.status = "FAILED"
 
     # -- Lambda ----------------------------------------------------------------------------------------
     def _event(self, dep: Deployment, run: HookRun) -> dict[str, Any]:
@@ -168,6 +172,8 @@ class HookRunner:
         self._finish(dep, run, "TIMED_OUT", reason)
 
     def _finish(self, dep: Deployment, run: HookRun, status: str, rollback_reason: str | None) -> None:
+        if run.status in FINAL or run not in dep.hooks:
+            return
         run.status = status
         self.scheduler.cancel(run.timer)
         run.timer = None
