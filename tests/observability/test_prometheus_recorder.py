@@ -149,7 +149,6 @@ def test_reconcile_errors_and_active_workers():
     [
         ("release_state", {"phase": "Done"}),
         ("release_state", {"stage": "awaiting approval"}),
-        ("release_state", {"strategy": "ROLLING"}),
         ("release_finished", {"strategy": "BlueGreen", "result": "ok", "seconds": 1}),
         ("stage_finished", {"strategy": "Linear", "stage": "arn:aws:ecs:x", "seconds": 1}),
         ("hook_outcome", {"hook_type": "Webhook", "stage": "PRE_SCALE_UP", "outcome": "failed"}),
@@ -174,12 +173,17 @@ def test_values_outside_the_vocabulary_are_refused(method, kwargs):
         call(**({**state, **kwargs} if method == "release_state" else kwargs))
 
 
-def test_ecs_spellings_are_normalised():
+def test_ecs_spellings_are_normalised_and_user_input_never_raises():
     rec = PrometheusRecorder()
     rec.release_finished(strategy="BLUE_GREEN", result="failed", seconds=30)
+    # an Invalid spec may name any strategy; a hook may end before its stage was seen
+    rec.release_finished(strategy="Rolling", result="failed", seconds=1)
+    rec.hook_outcome(hook_type="PAUSE", stage="", outcome="approved")
     rec.hook_outcome(hook_type="Lambda", stage="PRE_SCALE_UP", outcome="timed_out")
     get = rec.registry.get_sample_value
     assert get("ecsbg_releases_finished_total", {"strategy": "BlueGreen", "result": "failed"}) == 1
+    assert get("ecsbg_releases_finished_total", {"strategy": "Unknown", "result": "failed"}) == 1
+    assert get("ecsbg_hook_outcomes_total", {"type": "PAUSE", "stage": "", "outcome": "approved"}) == 1
     assert (
         get(
             "ecsbg_hook_outcomes_total",

@@ -245,7 +245,9 @@ class PrometheusRecorder:
 
     def hook_outcome(self, *, hook_type: str, stage: str, outcome: str) -> None:
         self.hooks.labels(
-            v.hook_type(hook_type), v.stage(stage), v.one_of(outcome, v.HOOK_OUTCOMES, "hook outcome")
+            v.hook_type(hook_type),
+            v.stage(stage, unknown=True),
+            v.one_of(outcome, v.HOOK_OUTCOMES, "hook outcome"),
         ).inc()
 
     def request(self, *, request: str, result: str) -> None:

@@ -55,13 +55,19 @@ def one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
+UNKNOWN_STRATEGY = "Unknown"
+
+
 def strategy(value: str) -> str:
-    """The CR's strategy name; ECS's DeploymentStrategy spelling (BLUE_GREEN) is accepted too."""
-    return one_of(_ECS_STRATEGIES.get(value, value), STRATEGIES, "strategy")
+    """The CR's strategy name; ECS's DeploymentStrategy spelling (BLUE_GREEN) is accepted too. The strategy comes
+    from the user's spec, which may be invalid (phase Invalid): anything else is one extra value, never an error."""
+    value = _ECS_STRATEGIES.get(value, value)
+    return value if value in STRATEGIES else UNKNOWN_STRATEGY
 
 
-def stage(value: str, *, awaiting_approval: bool = False) -> str:
-    if awaiting_approval and value == AWAITING_APPROVAL:
+def stage(value: str, *, awaiting_approval: bool = False, unknown: bool = False) -> str:
+    """An ECS lifecycle stage; `unknown` admits "" (a hook whose stage was never seen)."""
+    if (awaiting_approval and value == AWAITING_APPROVAL) or (unknown and value == ""):
         return value
     if not _STAGE.match(value) or value == AWAITING_APPROVAL:
         raise ValueError(f"stage {value!r} is not an ECS lifecycle stage")
