@@ -58,7 +58,8 @@ def test_bake_time_holds_both_revisions_before_clean_up(ecs, ecs_emulator):
     assert dep["targetServiceRevision"]["requestedProductionTrafficWeight"] == 100.0
     assert dep["sourceServiceRevisions"][0]["runningTaskCount"] == 2  # blue still running during bake
     svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
-    assert len(svc["deployments"]) == 2 and svc["deployments"][0]["status"] == "PRIMARY"
+    assert [(d["status"], d["rolloutState"]) for d in svc["deployments"]] == [
+        ("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")]
     assert len(svc["currentServiceRevisions"]) == 2
 
 

@@ -129,6 +129,41 @@ def test_lambda_url_target_gets_the_event_and_its_answer_is_used(ecs, ecs_emulat
     assert received and received[0]["lifecycleStage"] == "POST_SCALE_UP" and received[0]["resourceArn"] == arn
 
 
+def test_a_slow_url_target_does_not_block_the_server(ecs, ecs_emulator):
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            release.wait(10)
+            body = b'{"hookStatus": "SUCCEEDED"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    target = HTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    try:
+        seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["PRE_SCALE_UP"])])
+        seed_service(ecs, service="other", bake_time_in_minutes=0)
+        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": f"http://127.0.0.1:{target.server_port}/"})
+        arn = deploy(ecs)
+        wait_until(ecs, arn, lambda d: bool(invocations(ecs_emulator)))
+        other = deploy(ecs, service="other")  # the other service's deployment runs while the hook hangs
+        assert observe(ecs, other)[1]["status"] == "SUCCESSFUL"
+        assert describe(ecs, arn)["lifecycleStage"] == "PRE_SCALE_UP"
+        release.set()
+        assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
+    finally:
+        release.set()
+        target.shutdown()
+        target.server_close()
+
+
 def test_lambda_url_that_cannot_be_reached_rolls_back(ecs, ecs_emulator):
     seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["PRE_SCALE_UP"])])
     ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": "http://127.0.0.1:9/"})

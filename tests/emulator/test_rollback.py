@@ -35,6 +35,9 @@ def test_manual_rollback_during_bake(ecs, ecs_emulator):
     svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
     assert svc["taskDefinition"].endswith("web:1")
     assert [r["arn"] for r in svc["currentServiceRevisions"]] == [final["sourceServiceRevisions"][0]["arn"]]
+    assert [(d["status"], d["rolloutState"], d["taskDefinition"][-5:]) for d in svc["deployments"]] == [
+        ("PRIMARY", "COMPLETED", "web:1")]
+    ecs.get_waiter("services_stable").wait(cluster="demo", services=["web"])  # botocore's own criteria hold
 
 
 def test_manual_rollback_while_pending(ecs, ecs_emulator):

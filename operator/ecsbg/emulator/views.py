@@ -21,8 +21,9 @@ REVISION_ECHO = (
     "capacityProviderStrategy", "launchType", "platformVersion", "loadBalancers", "serviceRegistries",
     "networkConfiguration", "serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations",
 )
-ROLLOUT_STATE = {"SUCCESSFUL": "COMPLETED", "ROLLBACK_SUCCESSFUL": "FAILED", "ROLLBACK_FAILED": "FAILED",
-                 "STOPPED": "FAILED"}
+ROLLOUT_STATE = {"SUCCESSFUL": "COMPLETED", "STOP_REQUESTED": "FAILED", "STOPPED": "FAILED",
+                 "ROLLBACK_REQUESTED": "FAILED", "ROLLBACK_IN_PROGRESS": "FAILED", "ROLLBACK_SUCCESSFUL": "FAILED",
+                 "ROLLBACK_FAILED": "FAILED"}
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -49,10 +50,10 @@ def task_definition(td: TaskDefinition) -> dict[str, Any]:
 
 
 def _legacy_deployment(svc: Service, rev: Revision, primary: bool) -> dict[str, Any]:
-    current = next((d for d in reversed(svc.deployments) if d.target is rev), None)
-    rollout = "COMPLETED"
-    if current is not None and primary:
-        rollout = ROLLOUT_STATE.get(current.status, "IN_PROGRESS")
+    """A Service.deployments[] item per running revision; rolloutState from the deployment that brought the
+    revision in (IN_PROGRESS while it runs, COMPLETED when it succeeded, FAILED when stopped or rolled back)."""
+    latest = next((d for d in reversed(svc.deployments) if d.target is rev), None)
+    rollout = "COMPLETED" if latest is None else ROLLOUT_STATE.get(latest.status, "IN_PROGRESS")
     return _drop_none({
         "id": rev.legacy_id, "status": "PRIMARY" if primary else "ACTIVE", "taskDefinition": rev.task_definition,
         "desiredCount": rev.requested, "pendingCount": rev.pending, "runningCount": rev.running,
