@@ -186,6 +186,10 @@ def test_kubeconfig_and_context_flags(web):
         "list", "-n", web, "--kubeconfig", kubeconfig, "--context", current_context(kubeconfig)
     )
     assert code == 0 and "web" in out
+    code, out_before, _ = run("-n", web, "list")  # kubectl-style: global flags before the subcommand
+    assert code == 0 and [line.split()[:2] for line in out_before.splitlines()] == [
+        line.split()[:2] for line in out.splitlines()
+    ]
     code, _, err = run("list", "-n", web, "--context", "nowhere")
     assert code == 1 and 'context "nowhere" not found' in err
     code, _, err = run("--kubeconfig", "/nonexistent/kubeconfig", "list")
