@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.emulator.helpers import (
+    HOOK,
     deploy,
     describe,
     history,
@@ -142,3 +145,23 @@ def test_revisions_alternate_target_groups(ecs):
     assert revs[1]["taskDefinition"].endswith("web:2")
     assert revs[1]["containerImages"][0]["imageDigest"].startswith("sha256:")
     assert revs[0]["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+
+
+def test_switching_from_rolling_to_blue_green_starts_from_the_running_revision(ecs, ecs_emulator):
+    seed_service(ecs, strategy="ROLLING", bake_time_in_minutes=0)
+    hook = {"hookTargetArn": HOOK + "check", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"]}
+    arn = deploy(ecs, deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0,
+                                               "lifecycleHooks": [hook]})
+    _, final = observe(ecs, arn)
+    assert final["status"] == "SUCCESSFUL"
+    hist = history(ecs_emulator, arn)
+    assert prod_weights(hist) == [0.0, 100.0] and stages_of(hist) == TRAFFIC_STAGES
+    (call,) = ecs_emulator.control.state()["hookInvocations"]
+    blue, green = final["sourceServiceRevisions"][0]["arn"], final["targetServiceRevision"]["arn"]
+    assert call["event"]["executionDetails"]["productionTrafficWeights"] == {blue: 100.0, green: 0.0}
+
+
+def test_non_ecs_controller_refuses_a_deployment(ecs):
+    seed_service(ecs, strategy="ROLLING", bake_time_in_minutes=0)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        deploy(ecs, deploymentController={"type": "EXTERNAL"})

@@ -80,6 +80,9 @@ class Engine:
             dep.program = programs.rolling_program()
         if traffic and not initial:  # green starts with no traffic; blue keeps what it had
             target.prod_weight = target.test_weight = 0.0
+            for source in sources:  # sources of a ROLLING past carry no weights: the stable one has it all
+                if source.prod_weight is None:
+                    source.prod_weight = source.test_weight = 100.0 if source is dep.rollback_target else 0.0
         self._record(dep)
         self._advance(dep, dep.token)
         return dep
@@ -244,6 +247,10 @@ class Engine:
         self._complete_monitors(dep)
         dep.service.add_event(f"rolled back service deployment {dep.arn}.", now)
         return False
+
+    def stop(self, dep: Deployment, reason: str) -> None:
+        if dep.status not in stages.FINISHED_STATUSES:
+            self._stop(dep, reason)
 
     def _stop(self, dep: Deployment, reason: str) -> None:
         """STOP_REQUESTED -> STOPPED: tasks and weights stay where they are."""

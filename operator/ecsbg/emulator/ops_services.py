@@ -94,6 +94,10 @@ def update_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]
     triggered = bool(p.get("forceNewDeployment")) or any(
         k in update and update[k] != service.fields.get(k) for k in TRIGGERS
     )
+    controller = (update.get("deploymentController") or service.fields.get("deploymentController") or {}).get("type")
+    if triggered and controller not in (None, "ECS"):
+        # CODE_DEPLOY / EXTERNAL services are deployed through CodeDeploy or task sets, not UpdateService
+        raise errors.invalid(f"Unable to start a deployment on a service with the {controller} deployment controller.")
     service.fields.update(update)
     if "desiredCount" in update:
         _resize(service, int(update["desiredCount"]))
@@ -149,6 +153,9 @@ def delete_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]
     service = b.service(p.get("cluster"), p.get("service", ""))
     if service.fields.get("desiredCount", 0) > 0 and not p.get("force"):
         raise errors.invalid("The service cannot be stopped while it is scaled above 0.")
+    current = service.current_deployment()
+    if current is not None:
+        b.engine.stop(current, "The service was deleted.")
     service.status = "INACTIVE"
     for revision in service.revisions:
         revision.requested = revision.running = revision.pending = 0
