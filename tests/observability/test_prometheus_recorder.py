@@ -179,11 +179,18 @@ def test_ecs_spellings_are_normalised_and_user_input_never_raises():
     # an Invalid spec may name any strategy; a hook may end before its stage was seen
     rec.release_finished(strategy="Rolling", result="failed", seconds=1)
     rec.hook_outcome(hook_type="PAUSE", stage="", outcome="approved")
+    rec.aws_call(service="ecs", operation="DescribeServices", seconds=1, error_code="503")
+    rec.aws_call(
+        service="ecs", operation="DescribeServices", seconds=1, error_code="<html>Bad Gateway</html>"
+    )
     rec.hook_outcome(hook_type="Lambda", stage="PRE_SCALE_UP", outcome="timed_out")
     get = rec.registry.get_sample_value
     assert get("ecsbg_releases_finished_total", {"strategy": "BlueGreen", "result": "failed"}) == 1
     assert get("ecsbg_releases_finished_total", {"strategy": "Unknown", "result": "failed"}) == 1
     assert get("ecsbg_hook_outcomes_total", {"type": "PAUSE", "stage": "", "outcome": "approved"}) == 1
+    errors = {"service": "ecs", "operation": "DescribeServices"}
+    assert get("ecsbg_aws_api_errors_total", {**errors, "code": "503"}) == 1
+    assert get("ecsbg_aws_api_errors_total", {**errors, "code": "Other"}) == 1
     assert (
         get(
             "ecsbg_hook_outcomes_total",

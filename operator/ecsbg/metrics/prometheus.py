@@ -167,7 +167,7 @@ class PrometheusRecorder:
         self.aws_calls.labels(*labels).inc()
         self.aws_duration.labels(*labels).observe(seconds)
         if error_code is not None:
-            self.aws_errors.labels(*labels, v.identifier(error_code, "error code")).inc()
+            self.aws_errors.labels(*labels, v.error_code(error_code)).inc()
 
     def reconcile_started(self) -> None:
         with self._lock:

@@ -44,6 +44,8 @@ RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+OTHER_ERROR = "Other"
 _STAGE = re.compile(r"^[A-Z][A-Z_]{0,63}$")
 _HOOK_TYPES = {"PAUSE": "PAUSE", "AWS_LAMBDA": "AWS_LAMBDA", "LAMBDA": "AWS_LAMBDA"}
 _ECS_STRATEGIES = {s.ecs: s.value for s in Strategy}
@@ -87,6 +89,13 @@ def identifier(value: str, what: str) -> str:
     if not _IDENTIFIER.match(value):
         raise ValueError(f"{what} {value!r} is not a short identifier")
     return value
+
+
+def error_code(value: str) -> str:
+    """AWS error codes come from the response: usually identifiers (ThrottlingException), the HTTP status when
+    botocore cannot parse the body ("503"). Anything else is counted as Other instead of failing the call path
+    that reports it."""
+    return value if _ERROR_CODE.match(value) else OTHER_ERROR
 
 
 def resource_name(value: str) -> str:
