@@ -52,40 +52,45 @@ class Engine:
     def start(self, service: Service, target: Revision, dep_arn: str, initial: bool = False) -> Deployment:
         now = self.scheduler.now()
         previous = service.current_deployment()
-        if previous is not None and previous.status not in stages.FINISHED_STATUSES:
-            self._stop(previous, "A newer service deployment started.")
-        cfg = dict(service.fields.get("deploymentConfiguration") or {})
+        if previous is not None:
+            self.stop(previous, "A newer service deployment started.")
         sources = [r for r in service.revisions if r is not target and r.requested > 0]
-        dep = Deployment(arn=dep_arn, service=service, target=target, sources=sources, config=cfg,
+        dep = Deployment(arn=dep_arn, service=service, target=target, sources=sources,
+                         config=dict(service.fields.get("deploymentConfiguration") or {}),
                          created=now, updated=now, initial=initial)
         dep.rollback_target = _stable_revision(service, sources)
-        breaker = cfg.get("deploymentCircuitBreaker") or {}
-        dep.cb_status = "MONITORING" if breaker.get("enable") else "DISABLED"
-        alarms = cfg.get("alarms") or {}
-        if alarms.get("enable"):
-            dep.alarm_status = "MONITORING"
-            # an alarm already in ALARM when the deployment starts is ignored [doc: CloudWatch alarms page]
-            dep.ignored_alarms = {a for a in alarms.get("alarmNames", []) if self.store.alarms.get(a) == "ALARM"}
+        self._start_monitors(dep)
         service.deployments.append(dep)
         self.store.deployments[dep.arn] = dep
         service.primary = target
         service.fields["taskDefinition"] = target.task_definition
-        strategy = cfg.get("strategy", "ROLLING")
-        traffic = strategy in stages.TRAFFIC_STRATEGIES
-        if initial:
-            dep.program = programs.initial_program(traffic)
-        elif traffic:
-            dep.program = programs.traffic_program(cfg, reconcile=len(sources) > 1)
-        else:
-            dep.program = programs.rolling_program()
-        if traffic and not initial:  # green starts with no traffic; blue keeps what it had
-            target.prod_weight = target.test_weight = 0.0
-            for source in sources:  # sources of a ROLLING past carry no weights: the stable one has it all
-                if source.prod_weight is None:
-                    source.prod_weight = source.test_weight = 100.0 if source is dep.rollback_target else 0.0
+        self._load_program(dep)
         self._record(dep)
         self._advance(dep, dep.token)
         return dep
+
+    def _start_monitors(self, dep: Deployment) -> None:
+        breaker = dep.config.get("deploymentCircuitBreaker") or {}
+        dep.cb_status = "MONITORING" if breaker.get("enable") else "DISABLED"
+        alarms = dep.config.get("alarms") or {}
+        if alarms.get("enable"):
+            dep.alarm_status = "MONITORING"
+            # an alarm already in ALARM when the deployment starts is ignored [doc: CloudWatch alarms page]
+            dep.ignored_alarms = {a for a in alarms.get("alarmNames", []) if self.store.alarms.get(a) == "ALARM"}
+
+    def _load_program(self, dep: Deployment) -> None:
+        traffic = dep.config.get("strategy", "ROLLING") in stages.TRAFFIC_STRATEGIES
+        if dep.initial:
+            dep.program = programs.initial_program(traffic)
+            return
+        if not traffic:
+            dep.program = programs.rolling_program()
+            return
+        dep.program = programs.traffic_program(dep.config, reconcile=len(dep.sources) > 1)
+        dep.target.prod_weight = dep.target.test_weight = 0.0  # green starts with no traffic
+        for source in dep.sources:  # sources of a ROLLING past carry no weights: the stable one has it all
+            if source.prod_weight is None:
+                source.prod_weight = source.test_weight = 100.0 if source is dep.rollback_target else 0.0
 
     # -- the program runner ------------------------------------------------------------------------------
     def _advance(self, dep: Deployment, token: int) -> None:
