@@ -99,6 +99,45 @@ class ReleaseEnv:
             self.operators.pop().stop()
 
 
+class KubeApi:
+    """The few DevCluster calls the tests use, over the official client: for K8S_E2E=1 runs on a real cluster
+    (the dev_cluster fixture is None there)."""
+
+    def __init__(self) -> None:
+        from kubernetes import client, config
+
+        config.load_kube_config()
+        self.custom, self.core = client.CustomObjectsApi(), client.CoreV1Api()
+
+    def apply(self, body: dict[str, Any]) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        group, version = body["apiVersion"].split("/")
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        try:
+            self.custom.create_namespaced_custom_object(group, version, ns, PLURAL, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.custom.patch_namespaced_custom_object(group, version, ns, PLURAL, name, {"spec": body["spec"]},
+                                                       _content_type="application/merge-patch+json")
+
+    def get(self, gv: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        group, version = gv.split("/")
+        try:
+            return dict(self.custom.get_namespaced_custom_object(group, version, namespace, plural, name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, gv: str, plural: str, namespace: str) -> dict[str, Any]:
+        assert (gv, plural) == ("v1", "events")
+        return self.core.api_client.sanitize_for_serialization(self.core.list_namespaced_event(namespace))
+
+
 def operator_settings(ecs_url: str, *, poll: float = 0.02) -> Settings:
     return Settings(poll_fast_seconds=poll, poll_idle_seconds=0.5, metrics_port=0, health_port=0,
                     aws_endpoint_url=ecs_url, coalesce_ms=0)
@@ -126,7 +165,7 @@ def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf:
         env.operators.append(handle)
         return handle
 
-    env = ReleaseEnv(ecs=ecs, client=client, cluster=dev_cluster, namespace=ns, kubectl=kubectl,
+    env = ReleaseEnv(ecs=ecs, client=client, cluster=dev_cluster or KubeApi(), namespace=ns, kubectl=kubectl,
                      start_operator=start, seeded=len(ecs.requests))
     yield env
     env.stop_operators()
