@@ -53,7 +53,7 @@ def test_blue_green_walks_every_stage_and_shifts_all_traffic_at_once(ecs, ecs_em
 
 
 def test_bake_time_holds_both_revisions_before_clean_up(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=30)  # 30 min at speed 2000 = 0.9 s
+    seed_service(ecs, bake_time_in_minutes=1440)  # 43 s at speed 2000; the test ends during the bake
     arn = deploy(ecs)
 
     dep = wait_until(ecs, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")

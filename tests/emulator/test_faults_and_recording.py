@@ -115,7 +115,7 @@ def control(srv, path, body=None):
 
 
 def test_http_control_api(ecs_emulator, ecs_client):
-    seed_service(ecs_client, bake_time_in_minutes=60, alarms={"alarmNames": ["a"], "enable": True, "rollback": True})
+    seed_service(ecs_client, bake_time_in_minutes=1440, alarms={"alarmNames": ["a"], "enable": True, "rollback": True})
     arn = deploy(ecs_client)
     wait_until(ecs_client, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     assert control(ecs_emulator, "alarms", {"alarmName": "a", "state": "ALARM"}) == {"ok": True}

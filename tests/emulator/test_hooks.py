@@ -33,7 +33,7 @@ def invocations(srv, fn=FN):
 def test_lambda_in_progress_then_succeeded_with_merged_hook_details(ecs, ecs_emulator):
     seed_service(ecs, bake_time_in_minutes=0,
                  lifecycle_hooks=[lambda_hook(["POST_TEST_TRAFFIC_SHIFT"], hookDetails={"suite": "smoke"})])
-    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "in_progress", "times": 2, "callBackDelay": 600,
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "in_progress", "times": 2, "callBackDelay": 2000,
                                                  "hookDetails": {"attempt": "again"}})
     arn = deploy(ecs)
     seen = wait_until(ecs, arn, lambda d: any(h["status"] == "IN_PROGRESS" for h in d.get("lifecycleHookDetails", [])))

@@ -18,7 +18,7 @@ from tests.plugins.ecs import seed_service
 
 
 def test_manual_rollback_during_bake(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=60)  # 1.8 s of bake at speed 2000
+    seed_service(ecs, bake_time_in_minutes=1440)  # 43 s at speed 2000: the rollback cuts it short
     arn = deploy(ecs)
     wait_until(ecs, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     assert ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")["serviceDeploymentArn"] == arn
@@ -42,7 +42,7 @@ def test_manual_rollback_during_bake(ecs, ecs_emulator):
 
 def test_manual_rollback_while_pending(ecs, ecs_emulator):
     seed_service(ecs, bake_time_in_minutes=0)
-    ecs_emulator.control.set_speed(1.0)  # PENDING now lasts 2 real seconds
+    ecs_emulator.control.set_speed(0.1)  # PENDING now lasts 20 real seconds
     arn = deploy(ecs)
     ecs_emulator.control.set_speed(2000.0)
     assert describe(ecs, arn)["status"] == "PENDING"
@@ -68,7 +68,7 @@ def test_stop_errors(ecs, raw_ecs):
 
 
 def test_alarm_rolls_back(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=60, alarms={"alarmNames": ["web-5xx"], "enable": True, "rollback": True})
+    seed_service(ecs, bake_time_in_minutes=1440, alarms={"alarmNames": ["web-5xx"], "enable": True, "rollback": True})
     arn = deploy(ecs)
     wait_until(ecs, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     assert describe(ecs, arn)["alarms"]["status"] == "MONITORING"
@@ -87,7 +87,7 @@ def test_alarm_already_firing_at_start_is_ignored(ecs, ecs_emulator):
 
 
 def test_alarm_without_rollback_stops(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=60, alarms={"alarmNames": ["a"], "enable": True, "rollback": False})
+    seed_service(ecs, bake_time_in_minutes=1440, alarms={"alarmNames": ["a"], "enable": True, "rollback": False})
     arn = deploy(ecs)
     wait_until(ecs, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     ecs_emulator.control.set_alarm("a", "ALARM")
@@ -114,7 +114,7 @@ def test_a_few_failed_tasks_below_the_threshold_are_retried(ecs, ecs_emulator):
 
 
 def test_injected_rollback_failure(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=60)
+    seed_service(ecs, bake_time_in_minutes=1440)
     arn = deploy(ecs)
     wait_until(ecs, arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
     ecs_emulator.control.fail_next_rollback("demo", "web")
@@ -123,10 +123,11 @@ def test_injected_rollback_failure(ecs, ecs_emulator):
 
 
 def test_second_update_stops_the_first_and_reconciles(ecs, ecs_emulator):
-    seed_service(ecs, bake_time_in_minutes=20)
+    seed_service(ecs, bake_time_in_minutes=1440)
     first = deploy(ecs)
     wait_until(ecs, first, lambda d: d.get("lifecycleStage") == "BAKE_TIME")
-    second = deploy(ecs, taskDefinition=new_revision(ecs, "public.ecr.aws/nginx/nginx:1.29"))
+    second = deploy(ecs, taskDefinition=new_revision(ecs, "public.ecr.aws/nginx/nginx:1.29"),
+                    deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0})
     statuses = [e["status"] for e in history(ecs_emulator, first)]
     assert statuses[-1] in ("STOP_REQUESTED", "STOPPED")
     assert wait_finished(ecs, first)["status"] == "STOPPED"

@@ -126,7 +126,7 @@ def test_list_service_deployments_pages_and_filters(ecs, ecs_emulator):
     assert len(ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"]) == 7
     recent = ecs.list_service_deployments(cluster="demo", service="web", createdAt={"after": middle})
     assert [d["serviceDeploymentArn"] for d in recent["serviceDeployments"]] == arns[:3:-1]
-    ecs_emulator.control.set_speed(1.0)  # the next deployment stays PENDING for 2 s
+    ecs_emulator.control.set_speed(0.1)  # the next deployment stays PENDING for 20 s
     ecs.update_service(cluster="demo", service="web", forceNewDeployment=True)
     running = ecs.list_service_deployments(cluster="demo", service="web", status=["PENDING", "IN_PROGRESS"])
     assert len(running["serviceDeployments"]) == 1
