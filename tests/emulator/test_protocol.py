@@ -7,8 +7,11 @@ import urllib.error
 import urllib.request
 
 import boto3
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
+from tests.emulator.conftest import enum_errors
 from tests.emulator.helpers import deploy, observe
 from tests.plugins.ecs import IMAGE, make_client, seed_service
 
@@ -153,3 +156,14 @@ def test_delete_service(ecs):
         ecs.delete_service(cluster="demo", service="web")
     assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "INACTIVE"
     assert ecs.describe_services(cluster="demo", services=["web"])["failures"][0]["reason"] == "MISSING"
+
+
+def test_the_response_checker_catches_enum_and_member_mistakes():
+    """The model check every test applies to every answer can fail (guards against a silent no-op)."""
+    shape = botocore.session.get_session().get_service_model("ecs").operation_model(
+        "DescribeServiceDeployments").output_shape
+    good = {"serviceDeployments": [{"status": "IN_PROGRESS", "lifecycleStage": "PRE_PRODUCTION_TRAFFIC_SHIFT"}]}
+    assert enum_errors(good, shape, "x") == []
+    bad = {"serviceDeployments": [{"status": "ROLLBACK_INPROGRESS", "lifecycleStage": "BAKING"}]}
+    assert len(enum_errors(bad, shape, "x")) == 2
+    assert ParamValidator().validate({"serviceDeployments": [{"stage": "x"}]}, shape).has_errors()
