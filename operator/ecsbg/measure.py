@@ -44,13 +44,15 @@ def record(
     now: datetime,
 ) -> None:
     new: ReleaseStatus = outcome.status
+    if new.phase is None:  # compute_status always decides a phase; nothing to report without one
+        return
     spec = body.get("spec") or {}
     strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
     target = spec.get("target") or {}
     metrics.release_state(
         namespace=namespace, name=name, strategy=strategy,
         cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
-        phase=new.phase.value if new.phase else "Unknown", stage=new.stage,
+        phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
     _requests(metrics, marks, outcome.plan)
