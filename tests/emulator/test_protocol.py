@@ -167,3 +167,45 @@ def test_the_response_checker_catches_enum_and_member_mistakes():
     bad = {"serviceDeployments": [{"status": "ROLLBACK_INPROGRESS", "lifecycleStage": "BAKING"}]}
     assert len(enum_errors(bad, shape, "x")) == 2
     assert ParamValidator().validate({"serviceDeployments": [{"stage": "x"}]}, shape).has_errors()
+
+
+TRIGGERS = {
+    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0fedcba9876543210"],
+                                                     "securityGroups": ["sg-0123456789abcdef0"]}},
+    "platformVersion": "1.4.0",
+    "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-1"}],
+    "serviceConnectConfiguration": {"enabled": True, "namespace": "demo",
+                                    "services": [{"portName": "http", "clientAliases": [{"port": 80}]}]},
+}
+NOT_TRIGGERS = {
+    "desiredCount": 4,
+    "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+    "healthCheckGracePeriodSeconds": 30,
+    "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+    "enableExecuteCommand": True,
+    "propagateTags": "SERVICE",
+}
+
+
+@pytest.mark.parametrize(("member", "value"), TRIGGERS.items(), ids=TRIGGERS.keys())
+def test_members_that_trigger_a_deployment(ecs, member, value):
+    before = seed_service(ecs, bake_time_in_minutes=0)
+    after = ecs.update_service(cluster="demo", service="web", **{member: value})["service"]
+    assert after["currentServiceDeployment"] != before["currentServiceDeployment"]
+    final = observe(ecs, after["currentServiceDeployment"])[1]
+    (revision,) = ecs.describe_service_revisions(serviceRevisionArns=[final["targetServiceRevision"]["arn"]])[
+        "serviceRevisions"]
+    assert revision[member] == value
+    assert revision["taskDefinition"] == before["taskDefinition"]
+
+
+@pytest.mark.parametrize(("member", "value"), NOT_TRIGGERS.items(), ids=NOT_TRIGGERS.keys())
+def test_members_that_do_not_trigger_a_deployment(ecs, member, value):
+    before = seed_service(ecs, bake_time_in_minutes=0)
+    after = ecs.update_service(cluster="demo", service="web", **{member: value})["service"]
+    assert after["currentServiceDeployment"] == before["currentServiceDeployment"]
+    assert after[member] == value
+    assert {k: v for k, v in after.items() if k not in (member, "runningCount", "deployments",
+                                                        "currentServiceRevisions", "events")} == \
+        {k: v for k, v in before.items() if k not in (member, "runningCount", "deployments",
+                                                      "currentServiceRevisions", "events")}

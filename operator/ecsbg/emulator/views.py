@@ -20,7 +20,10 @@ SERVICE_ECHO = (
 REVISION_ECHO = (
     "capacityProviderStrategy", "launchType", "platformVersion", "loadBalancers", "serviceRegistries",
     "networkConfiguration", "serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations",
+    "gatewayConnectors", "monitoring",
 )
+DEPLOYMENT_ECHO = ("capacityProviderStrategy", "launchType", "platformVersion", "networkConfiguration",
+                   "serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations")
 ROLLOUT_STATE = {"SUCCESSFUL": "COMPLETED", "STOP_REQUESTED": "FAILED", "STOPPED": "FAILED",
                  "ROLLBACK_REQUESTED": "FAILED", "ROLLBACK_IN_PROGRESS": "FAILED", "ROLLBACK_SUCCESSFUL": "FAILED",
                  "ROLLBACK_FAILED": "FAILED"}
@@ -58,9 +61,7 @@ def _legacy_deployment(svc: Service, rev: Revision, primary: bool) -> dict[str, 
         "id": rev.legacy_id, "status": "PRIMARY" if primary else "ACTIVE", "taskDefinition": rev.task_definition,
         "desiredCount": rev.requested, "pendingCount": rev.pending, "runningCount": rev.running,
         "failedTasks": rev.failed, "createdAt": rev.created, "updatedAt": max(rev.updated, rev.created),
-        "capacityProviderStrategy": rev.config.get("capacityProviderStrategy"),
-        "launchType": rev.config.get("launchType"), "platformVersion": rev.config.get("platformVersion"),
-        "networkConfiguration": rev.config.get("networkConfiguration"), "rolloutState": rollout,
+        **{k: rev.config.get(k) for k in DEPLOYMENT_ECHO}, "rolloutState": rollout,
         "rolloutStateReason": f"ECS deployment {rev.legacy_id} {rollout.lower().replace('_', ' ')}.",
     })
 
