@@ -136,3 +136,8 @@ def test_http_control_api(ecs_emulator, ecs_client):
     with pytest.raises(urllib.error.HTTPError) as err:
         control(ecs_emulator, "fail-tasks", {"cluster": "demo", "service": "nope"})
     assert err.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as err:
+        control(ecs_emulator, "answer-hook", {"hookId": "ecs-lambda-nope", "answer": {"hookStatus": "SUCCEEDED"}})
+    assert err.value.code == 404
+    assert control(ecs_emulator, "speed", {"speed": 500}) == {"ok": True}
+    assert control(ecs_emulator, "state")["speed"] == 500

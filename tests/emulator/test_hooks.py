@@ -269,3 +269,18 @@ def test_alarm_during_a_pause_ends_the_pause(ecs, ecs_emulator):
     assert final["lifecycleHookDetails"][0]["status"] == "FAILED"
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+
+
+def test_manual_lambda_hook_is_answered_through_the_control_api(ecs, ecs_emulator):
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["POST_TEST_TRAFFIC_SHIFT"])])
+    ecs_emulator.control.set_hook_behaviour(FN, {"kind": "manual"})
+    arn = deploy(ecs)
+    dep = wait_until(ecs, arn, lambda d: bool(d.get("lifecycleHookDetails")))
+    hook_id = dep["lifecycleHookDetails"][0]["hookId"]
+    ecs_emulator.control.answer_hook(hook_id, {"hookStatus": "IN_PROGRESS", "callBackDelay": 1})
+    wait_until(ecs, arn, lambda d: len(invocations(ecs_emulator)) == 2)  # re-invoked, waiting again
+    assert describe(ecs, arn)["lifecycleHookDetails"][0]["status"] == "IN_PROGRESS"
+    ecs_emulator.control.answer_hook(hook_id, {"hookStatus": "SUCCEEDED"})
+    assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
+    with pytest.raises(KeyError):
+        ecs_emulator.control.answer_hook(hook_id, {"hookStatus": "SUCCEEDED"})

@@ -8,7 +8,7 @@ from typing import Any
 from .backend import Backend
 from .faults import Faults
 
-HOOK_KINDS = {"succeed", "fail", "in_progress", "raise", "url"}
+HOOK_KINDS = {"succeed", "fail", "in_progress", "raise", "url", "manual"}
 
 
 class Control:
@@ -48,6 +48,19 @@ class Control:
             raise ValueError("a url behaviour needs a url")
         with self.backend.scheduler.lock:
             self.backend.store.hook_behaviours[function_arn] = dict(behaviour)
+
+    def answer_hook(self, hook_id: str, answer: dict[str, Any]) -> None:
+        """Answer a running AWS_LAMBDA hook whose function behaves {"kind": "manual"}, as the function would
+        (e.g. {"hookStatus": "SUCCEEDED"}). KeyError when no such hook is waiting for an answer."""
+        b = self.backend
+        with b.scheduler.lock:
+            b.scheduler.run_due()
+            for dep in b.store.deployments.values():
+                run = b.engine.hooks.find(dep, hook_id)
+                if run is not None and run.target_type == "AWS_LAMBDA" and run.status == "IN_PROGRESS":
+                    b.engine.hooks.answer(dep, run, answer)
+                    return
+        raise KeyError(f"no AWS_LAMBDA hook {hook_id} is waiting for an answer")
 
     def set_faults(self, spec: str | None) -> None:
         self.faults.set(spec)

@@ -24,6 +24,8 @@ def route(srv: Any, method: str, path: str, body: bytes) -> tuple[int, dict[str,
             control.fail_tasks(data["cluster"], data["service"], data.get("count"))
         elif path == "hooks":
             control.set_hook_behaviour(data["functionArn"], data["behaviour"])
+        elif path == "answer-hook":
+            control.answer_hook(data["hookId"], data["answer"])
         elif path == "faults":
             control.set_faults(data.get("spec"))
         elif path == "speed":
@@ -33,7 +35,9 @@ def route(srv: Any, method: str, path: str, body: bytes) -> tuple[int, dict[str,
         else:
             return 404, {"message": f"no control route POST /_emulator/{path}"}
         return 200, {"ok": True}
-    except (KeyError, ValueError, TypeError) as exc:
+    except KeyError as exc:
+        return 404 if path == "answer-hook" else 400, {"message": f"bad control request: {exc}"}
+    except (ValueError, TypeError) as exc:
         return 400, {"message": f"bad control request: {exc}"}
     except EcsError as exc:
         return 404, exc.body()

@@ -126,8 +126,14 @@ class HookRunner:
                 lambda f: self.scheduler.call_later(0.0, lambda: self._answer(dep, run, _future_answer(f)))
             )
             return
+        if behaviour.get("kind") == "manual":
+            return  # answered later through the control API (answer_hook)
         answer = _scripted_answer(behaviour, run.invocations)
         self.scheduler.call_later(stages.LAMBDA_INVOKE_SECONDS, lambda: self._answer(dep, run, answer))
+
+    def answer(self, dep: Deployment, run: HookRun, answer: Any) -> None:
+        """An answer given through the control API for a hook whose function behaves "manual"."""
+        self._answer(dep, run, answer)
 
     def _answer(self, dep: Deployment, run: HookRun, answer: Any) -> None:
         if run.status in FINAL or run not in dep.hooks:
