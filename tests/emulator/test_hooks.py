@@ -284,3 +284,15 @@ def test_manual_lambda_hook_is_answered_through_the_control_api(ecs, ecs_emulato
     assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
     with pytest.raises(KeyError):
         ecs_emulator.control.answer_hook(hook_id, {"hookStatus": "SUCCEEDED"})
+
+
+def test_production_shift_lambda_recurs_at_every_linear_step(ecs, ecs_emulator):
+    seed_service(ecs, strategy="LINEAR", bake_time_in_minutes=0,
+                 linear_configuration={"stepPercent": 40.0, "stepBakeTimeInMinutes": 0},
+                 lifecycle_hooks=[lambda_hook(["PRODUCTION_TRAFFIC_SHIFT"])])
+    final = observe(ecs, deploy(ecs))[1]
+    assert final["status"] == "SUCCESSFUL"
+    green = final["targetServiceRevision"]["arn"]
+    calls = invocations(ecs_emulator)
+    assert [c["event"]["executionDetails"]["productionTrafficWeights"][green] for c in calls] == [40.0, 80.0, 100.0]
+    assert len({c["hookId"] for c in calls}) == 3  # a new hook execution per step
