@@ -172,7 +172,19 @@ def test_namespaces_and_builtin_kinds(dev_cluster, kubectl, k8s_namespace):
     assert k8s_namespace in kubectl("get", "ns").stdout
     kubectl("create", "configmap", "cm1", "-n", k8s_namespace, "--from-literal=k=v")  # protobuf body
     assert json.loads(kubectl("get", "cm", "cm1", "-n", k8s_namespace, "-o", "json").stdout)["data"] == {"k": "v"}
-    kubectl("delete", "ns", k8s_namespace, "--timeout=20s")  # waits: contents go first, then the namespace
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": k8s_namespace},
+                  "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {
+                      "metadata": {"labels": {"app": "d"}},
+                      "spec": {"containers": [{"name": "a", "image": "example.invalid/a:1"},
+                                                    {"name": "b", "image": "example.invalid/b:1"}]}}}}
+    kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    deployment["spec"]["template"]["spec"]["containers"][1]["image"] = "example.invalid/b:2"
+    kubectl("apply", "-f", "-", input=json.dumps(deployment))  # a strategic merge patch keyed by name
+    containers = json.loads(kubectl("get", "deploy", "d", "-n", k8s_namespace, "-o", "json").stdout)["spec"][
+        "template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [("a", "example.invalid/a:1"), ("b", "example.invalid/b:2")]
+    # on a real cluster the namespace controller first deletes the (never started) pods
+    kubectl("delete", "ns", k8s_namespace, "--timeout=90s", timeout=120)  # waits: contents go first, then the namespace
     assert kubectl("get", "ns", k8s_namespace, check=False).returncode != 0
 
 

@@ -30,6 +30,53 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def strategic_merge(target: Any, patch: Any) -> Any:
+    """The subset of strategic merge patch that `kubectl apply` sends for built-in kinds, without Go type info.
+
+    Maps merge like a JSON merge patch. A list that comes with a `$setElementOrder/<field>` directive is a list
+    with a merge key (the key the order entries carry, e.g. `name` for containers). Its items merge by key,
+    `{"$patch": "delete"}` items go, the order follows the directive, and items nobody applied are kept at the
+    end, as apimachinery's strategicpatch does. Other lists are replaced.
+    """
+    if not isinstance(patch, dict):
+        return clone(patch)
+    if patch.get("$patch") == "replace":
+        return {k: clone(v) for k, v in patch.items() if not k.startswith("$")}
+    result = dict(target) if isinstance(target, dict) else {}
+    orders = {k.split("/", 1)[1]: v for k, v in patch.items() if k.startswith("$setElementOrder/")}
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue
+        if value is None:
+            result.pop(key, None)
+        elif key in orders and isinstance(value, list):
+            result[key] = _merge_keyed_list(result.get(key) or [], value, orders[key])
+        else:
+            result[key] = strategic_merge(result.get(key), value)
+    for key, order in orders.items():
+        if key not in patch and isinstance(result.get(key), list):
+            result[key] = _merge_keyed_list(result[key], [], order)
+    return result
+
+
+def _merge_keyed_list(current: list, items: list, order: list) -> list:
+    if not order or not isinstance(order[0], dict) or not order[0]:
+        return [clone(v) for v in order]  # a primitive list with merge strategy: the order is the list
+    merge_key = next(iter(order[0]))
+    by_key = {i.get(merge_key): i for i in current if isinstance(i, dict)}
+    patches = {i.get(merge_key): i for i in items if isinstance(i, dict)}
+    deleted = {k for k, i in patches.items() if i.get("$patch") == "delete"}
+    result = []
+    for entry in order:
+        key = entry.get(merge_key)
+        if key in deleted or (key not in by_key and key not in patches):
+            continue
+        result.append(strategic_merge(by_key.get(key), patches[key]) if key in patches else clone(by_key[key]))
+    ordered = {e.get(merge_key) for e in order}
+    result.extend(clone(i) for k, i in by_key.items() if k not in ordered and k not in deleted)
+    return result
+
+
 def _pointer(path: str) -> list[str]:
     if path == "":
         return []

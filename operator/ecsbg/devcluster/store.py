@@ -15,7 +15,7 @@ from typing import Any
 
 from . import admission
 from .errors import ApiError, already_exists, bad_request, conflict, not_found
-from .patching import clone, json_patch, merge_patch
+from .patching import clone, json_patch, merge_patch, strategic_merge
 from .resources import Registry, Resource, resource_from_crd
 
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet for generateName
@@ -141,7 +141,7 @@ class Store:
         elif patch_type in ("merge", "strategic"):
             if not isinstance(patch, dict):
                 raise bad_request("a merge patch must be a JSON object")
-            new = merge_patch(old, patch)
+            new = strategic_merge(old, patch) if patch_type == "strategic" else merge_patch(old, patch)
         else:
             raise ApiError(415, "UnsupportedMediaType", f"the patch type {patch_type!r} is not supported here "
                            "(server-side apply is not emulated)")
