@@ -75,64 +75,69 @@ def report(name: str, latencies: list[float], wall: float, floor: float | None) 
           f"p99 {p99 * 1000:6.2f} ms{ratio}", flush=True)
 
 
+async def floor(session, cluster: DevCluster, args) -> float:
+    async def get_version():
+        async with session.get(cluster.url + "/version") as resp:
+            await resp.read()
+
+    latencies = await timed([get_version] * args.count, args.concurrency)
+    report("GET /version (floor)", latencies, sum(latencies) / args.concurrency, None)
+    return statistics.median(latencies)
+
+
+async def writes(session, base: str, args, spec: dict, status: dict, kind: tuple[str, str], floor_p50: float) -> None:
+    api_version, kind_name = kind
+
+    def create(i):
+        async def call():
+            body = {"apiVersion": api_version, "kind": kind_name, "metadata": {"name": f"r{i:05d}"}, "spec": spec}
+            async with session.post(base, json=body) as resp:
+                assert resp.status == 201, await resp.text()
+        return call
+
+    def patch(i, n):
+        async def call():
+            body = {"status": {**status, "observedGeneration": 1, "message": f"step {n}"}}
+            async with session.patch(f"{base}/r{i:05d}/status", data=json.dumps(body),
+                                     headers={"Content-Type": "application/merge-patch+json"}) as resp:
+                assert resp.status == 200, await resp.text()
+        return call
+
+    async def list_all():
+        async with session.get(base) as resp:
+            assert len((await resp.json())["items"]) == args.count
+
+    started = time.perf_counter()
+    lat = await timed([create(i) for i in range(args.count)], args.concurrency)
+    report("create", lat, time.perf_counter() - started, floor_p50)
+    started = time.perf_counter()
+    lat = await timed([patch(i, n) for n in range(args.patches) for i in range(args.count)], args.concurrency)
+    report("patch /status", lat, time.perf_counter() - started, floor_p50)
+    lat = await timed([list_all] * 20, 1)
+    report(f"list {args.count} items", lat, sum(lat), floor_p50)
+
+
 async def run(cluster: DevCluster, args) -> int:
     crd, collection, spec, status = workload()
-    api_version, kind = kind_of(crd)
     cluster.apply(crd)
     base = cluster.url + collection
     async with aiohttp.ClientSession() as session:
-        async def get_version():
-            async with session.get(cluster.url + "/version") as resp:
-                await resp.read()
-
-        floor_lat = await timed([get_version] * args.count, args.concurrency)
-        floor = statistics.median(floor_lat)
-        report("GET /version (floor)", floor_lat, sum(floor_lat) / args.concurrency, None)
-
+        floor_p50 = await floor(session, cluster, args)
         seen: list[list] = [[] for _ in range(args.watchers)]
         readies = [asyncio.Event() for _ in range(args.watchers)]
         tasks = [asyncio.create_task(watch(session, base, seen[i], readies[i])) for i in range(args.watchers)]
         await asyncio.gather(*(r.wait() for r in readies))
-
-        def create(i):
-            async def call():
-                body = {"apiVersion": api_version, "kind": kind, "metadata": {"name": f"r{i:05d}"}, "spec": spec}
-                async with session.post(base, json=body) as resp:
-                    assert resp.status == 201, await resp.text()
-            return call
-
-        def patch(i, n):
-            async def call():
-                body = {"status": {**status, "observedGeneration": 1, "message": f"step {n}"}}
-                async with session.patch(f"{base}/r{i:05d}/status", data=json.dumps(body),
-                                         headers={"Content-Type": "application/merge-patch+json"}) as resp:
-                    assert resp.status == 200, await resp.text()
-            return call
-
-        started = time.perf_counter()
-        lat = await timed([create(i) for i in range(args.count)], args.concurrency)
-        report("create", lat, time.perf_counter() - started, floor)
-        started = time.perf_counter()
-        lat = await timed([patch(i, n) for n in range(args.patches) for i in range(args.count)], args.concurrency)
-        report("patch /status", lat, time.perf_counter() - started, floor)
-
-        async def list_all():
-            async with session.get(base) as resp:
-                assert len((await resp.json())["items"]) == args.count
-
-        lat = await timed([list_all] * 20, 1)
-        report(f"list {args.count} items", lat, sum(lat), floor)
-
+        await writes(session, base, args, spec, status, kind_of(crd), floor_p50)
         expected = args.count * (1 + args.patches)
         deadline = time.perf_counter() + 30
         while any(len(s) < expected for s in seen) and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)
         for task in tasks:
             task.cancel()
-        ok = all(len(s) == expected and [int(v) for v in s] == sorted(int(v) for v in s) for s in seen)
-        print(f"watch streams: {args.watchers} x {expected} events expected, got "
-              f"{[len(s) for s in seen]} -> {'OK' if ok else 'MISSED/REORDERED EVENTS'}", flush=True)
-        return 0 if ok else 1
+    ok = all(len(s) == expected and [int(v) for v in s] == sorted(int(v) for v in s) for s in seen)
+    print(f"watch streams: {args.watchers} x {expected} events expected, got "
+          f"{[len(s) for s in seen]} -> {'OK' if ok else 'MISSED/REORDERED EVENTS'}", flush=True)
+    return 0 if ok else 1
 
 
 def main() -> int:

@@ -199,38 +199,40 @@ class ApiServer:
             await resp.write(dumps({"type": "ERROR", "object": exc.status()}) + b"\n")
             return resp
         await resp.prepare(request)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(query.get("timeoutSeconds") or WATCH_DEFAULT_TIMEOUT)
         columns = tables.columns_for(t.res, t.version) if _wants_table(request) else None
-        first = True
         try:
-            while (remaining := deadline - loop.time()) > 0:
-                try:
-                    events = [await asyncio.wait_for(watcher.queue.get(), remaining)]
-                except TimeoutError:
-                    break
-                while not watcher.queue.empty():
-                    events.append(watcher.queue.get_nowait())
-                if None in events:
-                    events = events[:events.index(None)]
-                    remaining = 0
-                chunk = b""
-                for kind, obj in events:
-                    obj = _as_version(obj, t)
-                    if columns is not None:
-                        obj = tables.table([obj], columns, _include(request), obj["metadata"]["resourceVersion"],
-                                           headers=first)
-                        first = False
-                    chunk += dumps({"type": kind, "object": obj}) + b"\n"
-                if chunk:
-                    await resp.write(chunk)
-                if remaining == 0:
-                    break
+            await self._stream(resp, watcher, t, columns, _include(request),
+                               float(query.get("timeoutSeconds") or WATCH_DEFAULT_TIMEOUT))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.store.unwatch(watcher)
         return resp
+
+    async def _stream(self, resp, watcher, t: Target, columns, include: str, timeout: float) -> None:
+        """Write events as JSON lines until the timeout, the client leaving, or the server stopping (None)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        first = True
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                events = [await asyncio.wait_for(watcher.queue.get(), remaining)]
+            except TimeoutError:
+                return
+            while not watcher.queue.empty():
+                events.append(watcher.queue.get_nowait())
+            closing = None in events
+            chunk = b""
+            for kind, obj in events[:events.index(None)] if closing else events:
+                obj = _as_version(obj, t)
+                if columns is not None:  # Table watch events carry the column definitions only once
+                    obj = tables.table([obj], columns, include, obj["metadata"]["resourceVersion"], headers=first)
+                    first = False
+                chunk += dumps({"type": kind, "object": obj}) + b"\n"
+            if chunk:
+                await resp.write(chunk)
+            if closing:
+                return
 
     def _reply(self, request, t: Target, obj: dict, status: int = 200, warnings=None) -> web.Response:
         obj = _as_version(obj, t)
