@@ -1,10 +1,11 @@
 """Benchmark of the devcluster: 1,000 custom resources with watch streams and status patches, on one core.
 
-`python -m bench.devcluster [--count N] [--watchers W] [--patches P]`. Server and client share one process pinned
+`python -m bench.devcluster [--count N] [--watchers W] [--patches P] [--no-kopf]`. Server and client share one process pinned
 to one CPU, as the operator's benchmark runs them. The baseline, measured in the same run, is the HTTP floor: a
 GET /version through the same server and client (no store work), so the ratios show what the store, schema
 enforcement (pruning, defaulting, validation, CEL) and watch fan-out cost on top of aiohttp.
-Exit 1 if a watcher missed an event or saw them out of order.
+A last round has a real kopf operator handle the same number of objects (create handler, status patch).
+Exit 1 if a watcher missed an event or saw them out of order, or kopf did not handle every object.
 """
 
 from __future__ import annotations
@@ -140,18 +141,67 @@ async def run(cluster: DevCluster, args) -> int:
     return 0 if ok else 1
 
 
+def kopf_round(cluster: DevCluster, args) -> int:
+    """The same objects handled by a real kopf operator (a create handler writing status), on the same core."""
+    import logging
+    import tempfile
+    import threading
+
+    crd, collection, spec, status = workload()
+    group_version, kind = kind_of(crd)
+    plural = collection.rsplit("/", 1)[1]
+    os.environ["KUBECONFIG"] = str(cluster.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig"))
+    import kopf  # after KUBECONFIG: kopf reads it at import
+
+    logging.getLogger("kopf").setLevel(logging.ERROR)
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry)(kopf.login_with_kubeconfig)
+    group, version = group_version.split("/")
+
+    @kopf.on.create(group, version, plural, registry=registry)
+    def created(patch, **_):
+        patch.status.update(status)
+
+    cluster.create("v1", "namespaces", None, {"metadata": {"name": "bench-kopf"}})
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(target=lambda: asyncio.run(kopf.operator(
+        registry=registry, standalone=True, namespaces=["bench-kopf"], stop_flag=stop, ready_flag=ready)), daemon=True)
+    thread.start()
+    ready.wait(30)
+    started = time.perf_counter()
+    for i in range(args.count):
+        cluster.create(group_version, plural, "bench-kopf", {"apiVersion": group_version, "kind": kind,
+                                                             "metadata": {"name": f"k{i:05d}"}, "spec": spec})
+    done = 0
+    while time.perf_counter() - started < 120:
+        done = sum(1 for o in cluster.list(group_version, plural, "bench-kopf")
+                   if (o.get("status") or {}).get("phase") == status["phase"])
+        if done == args.count:
+            break
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    thread.join(30)
+    print(f"kopf: {done}/{args.count} objects created and handled (create handler, status patch) in "
+          f"{elapsed:.1f} s, {done / elapsed:.0f} objects/s", flush=True)
+    return 0 if done == args.count else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--watchers", type=int, default=2)
     parser.add_argument("--patches", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--no-kopf", action="store_true", help="skip the round with a real kopf operator")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core for server and client
     started = time.perf_counter()
     with DevCluster() as cluster:
         code = asyncio.run(run(cluster, args))
+        if not args.no_kopf:
+            code = kopf_round(cluster, args) or code
     print(f"total {time.perf_counter() - started:.1f} s on one core", flush=True)
     return code
 
