@@ -75,6 +75,14 @@ def test_create_stamps_metadata_and_list_has_kind(client):
     assert status == 409 and again["reason"] == "AlreadyExists"
 
 
+def test_lists_are_sorted_by_name_like_etcd_keys(client):
+    for name in ("b", "c", "a"):
+        client.request("POST", BASE, widget(name))
+    client.request("PATCH", f"{BASE}/b", {"spec": {"size": 2}}, "application/merge-patch+json")
+    _, listed, _ = client.request("GET", BASE)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["a", "b", "c"]
+
+
 def test_core_namespaces_path(client):
     status, listed, _ = client.request("GET", "/api/v1/namespaces")
     assert status == 200 and "default" in [n["metadata"]["name"] for n in listed["items"]]

@@ -79,7 +79,8 @@ class Store:
 
     def list(self, res: Resource, ns: str | None, label_match=None, field_match=None) -> tuple[list[dict], str]:
         probe = Watcher(res.key, ns, label_match, field_match)
-        items = [o for o in self.bucket(res).values() if probe.matches(o)]
+        # sorted by namespace and name, the order of etcd's keys (/registry/<resource>/<namespace>/<name>)
+        items = [o for key, o in sorted(self.bucket(res).items()) if probe.matches(o)]
         return items, str(self.rv)
 
     # -- writes --------------------------------------------------------------------------------------------
