@@ -53,6 +53,27 @@ def test_openapi_validation_messages(spec, expected):
     assert expected in messages({"spec": spec})
 
 
+@pytest.mark.parametrize(("value", "ok"), [
+    ("2026-11-22T02:04:19Z", True), ("2026-11-22T02:04:19.123456+01:00", True), ("2026-11-22 02:04:19", True),
+    ("22/11/2026", False), ("2026-11-22T02:04:19Zulu", False), ("yesterday", False),
+])
+def test_date_time_format(value, ok):
+    errors = messages({"spec": {"size": 1, "minSize": 1}, "status": {"lastSeen": value}})
+    expected = [] if ok else [f'status.lastSeen: Invalid value: "{value}": status.lastSeen in body must be of type '
+                              f'date-time: "{value}"']
+    assert [e for e in errors if not e.startswith("<nil>")] == expected
+
+
+def test_embedded_resource_keeps_object_header_and_prunes_the_rest():
+    schema = {"type": "object", "properties": {"template": {
+        "type": "object", "x-kubernetes-embedded-resource": True,
+        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}}}}}
+    obj = {"template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"a": "x", "b": 1},
+                        "other": 1}}
+    assert sorted(prune(obj, schema)) == ["template.other", "template.spec.b"]
+    assert obj["template"] == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"a": "x"}}
+
+
 def test_int_or_string_accepts_both():
     assert messages({"spec": {"size": 1, "minSize": 1, "port": "http"}}) == []
     assert messages({"spec": {"size": 1, "minSize": 1, "port": 80}}) == []

@@ -54,7 +54,7 @@ def _prune(value: Any, schema: dict, path: str, dropped: list[str], root: bool =
     if isinstance(value, dict):
         props = schema.get("properties")
         extra = schema.get("additionalProperties")
-        preserve = schema.get("x-kubernetes-preserve-unknown-fields") or schema.get("x-kubernetes-embedded-resource")
+        preserve = schema.get("x-kubernetes-preserve-unknown-fields")
         keep = _ROOT_KEEP if root or schema.get("x-kubernetes-embedded-resource") else set()
         for key in list(value):
             if root and key == "metadata":
@@ -124,6 +124,51 @@ def _regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+def _ip(kind: int, value: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value).version == kind
+    except ValueError:
+        return False
+
+
+def _cidr(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return "/" in value
+
+
+def _base64(value: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+# kube-openapi's strfmt checks for the formats operators use; unknown formats are ignored, as there.
+# date-time accepts strfmt's layouts: RFC 3339 with optional fraction and zone, or a space instead of the T.
+_FORMATS = {
+    "date-time": lambda v: bool(re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", v)),
+    "date": lambda v: bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)),
+    "uuid": lambda v: bool(re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", v)),
+    "byte": _base64,
+    "ipv4": lambda v: _ip(4, v),
+    "ipv6": lambda v: _ip(6, v),
+    "cidr": _cidr,
+    "uri": lambda v: bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|/", v)),
+}
+
+
 def _body(path: str, detail: str) -> str:
     # kube-openapi's messages name the field "in body", e.g. "spec.x in body should be greater than or equal to 1"
     return f"{path} in body {detail}"
@@ -135,11 +180,16 @@ def _check_scalar(value: Any, schema: dict, path: str, errors: list[FieldError])
         errors.append(FieldError("notsupported", path, value, f"supported values: {supported}"))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_number(value, schema, path, errors)
+        if schema.get("format") == "int32" and not -(2**31) <= value < 2**31:
+            errors.append(FieldError("type", path, value, _body(path, f'must be of type int32: "{value}"')))
     if isinstance(value, str):
         if "minLength" in schema and len(value) < schema["minLength"]:
             errors.append(FieldError("invalid", path, value, _body(path, f"should be at least {schema['minLength']} chars long")))
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             errors.append(FieldError("toolong", path, value, f"may not be more than {schema['maxLength']} bytes"))
+        check = _FORMATS.get(schema.get("format", ""))
+        if check is not None and not check(value):
+            errors.append(FieldError("type", path, value, _body(path, f'must be of type {schema["format"]}: "{value}"')))
         if "pattern" in schema and not _regex(schema["pattern"]).search(value):
             errors.append(FieldError("invalid", path, value, _body(path, f"should match '{schema['pattern']}'")))
 
