@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import kopf
 import pytest
 
-from ecsbg.aws.gateway import Boto3EcsGateway
+from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.clock import SystemClock
 from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
@@ -143,11 +143,15 @@ def operator_settings(ecs_url: str, *, poll: float = 0.02) -> Settings:
                     aws_endpoint_url=ecs_url, coalesce_ms=0)
 
 
-def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None) -> Deps:
+def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None, max_attempts: int | None = None) -> Deps:
+    """`max_attempts` overrides botocore's (standard mode) attempts per call, e.g. 1 to see every fault."""
     settings = operator_settings(ecs_url, poll=poll)
     metrics = metrics or PrometheusRecorder()
     clock = SystemClock()
-    gateway = Boto3EcsGateway(endpoint_url=ecs_url, coalesce_seconds=0, metrics=metrics, clock=clock)
+    aws = AwsSettings()
+    if max_attempts is not None:
+        aws = replace(aws, clients=replace(aws.clients, max_attempts=max_attempts))
+    gateway = Boto3EcsGateway(endpoint_url=ecs_url, coalesce_seconds=0, metrics=metrics, clock=clock, settings=aws)
     return Deps(ecs=gateway, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics,
                 settings=settings)
 
