@@ -47,6 +47,23 @@ class RequestKind(enum.Enum):
     RETRY = "retry"
 
 
+# ServiceDeploymentLifecycleStage in lifecycle order ([doc: Amazon ECS blue/green service deployments workflow]).
+# PRE_PRODUCTION_TRAFFIC_SHIFT is named by the ECS docs but missing from botocore's enum
+# (../shared/reference/ecs-native-bluegreen.md 2.9): treat ECS stages as an open set and this as their order.
+LIFECYCLE_STAGES: tuple[str, ...] = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+)
+
 # ServiceDeploymentStatus groups ([doc: View service history using Amazon ECS service deployments]).
 ONGOING_STATUSES = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
 FINISHED_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})

@@ -10,29 +10,14 @@ from __future__ import annotations
 
 import re
 
-from ecsbg.domain.model import Phase, RequestKind, Strategy
+from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
 
 CONTROLLER = "ecsbluegreenrelease"
 
 PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
 
-# ServiceDeploymentLifecycleStage in lifecycle order. PRE_PRODUCTION_TRAFFIC_SHIFT is named by the ECS docs
-# but missing from botocore's enum (../shared/reference/ecs-native-bluegreen.md 2.9), so the set stays open:
-# any other upper-case identifier ECS reports is accepted as it is.
-ECS_STAGES: tuple[str, ...] = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-)
+ECS_STAGES = LIFECYCLE_STAGES  # an open set: any other upper-case identifier ECS reports is accepted
 AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the pseudo-stage of ecsbg_stage_duration_seconds for paused hooks
 
 RELEASE_RESULTS = ("succeeded", "rolled_back", "failed", "aborted")
