@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import schema as structural
 from .errors import ApiError, FieldError, bad_request, invalid
 from .patching import clone
@@ -161,7 +159,3 @@ def _admit_crd(crd: dict) -> None:
         ("NamesAccepted", "NoConflicts", "no conflicts found"),
         ("Established", "InitialNamesAccepted", "the initial names have been accepted"))]
     crd["status"] = {"acceptedNames": names, "conditions": conditions, "storedVersions": res.versions[:1]}
-
-
-def validation_errors(value: Any, schema: dict) -> list[FieldError]:
-    return structural.validate(value, schema)

@@ -126,7 +126,7 @@ class DevCluster:
         meta = doc.get("metadata") or {}
         ns = (meta.get("namespace") or "default") if res.namespaced else None
         desired = clone(doc)
-        desired.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = yaml_free_json(doc)
+        desired.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = _compact_json(doc)
         try:
             current = self.store.read(res, ns, meta.get("name", ""))
         except ApiError as exc:
@@ -168,7 +168,7 @@ class DevCluster:
             self.apply(path)
 
 
-def yaml_free_json(doc: dict) -> str:
+def _compact_json(doc: dict) -> str:
     import json
 
     return json.dumps(doc, separators=(",", ":"), sort_keys=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import openapi, tables
-from .errors import ApiError, bad_request, status_body
+from .errors import ApiError, bad_request
 from .patching import parse_field_selector, parse_label_selector
 from .resources import Resource
 from .store import Store
@@ -289,6 +289,3 @@ async def _body(request: web.Request) -> dict | list:
             return yaml.safe_load(raw)
         except Exception:
             raise bad_request("the request body is neither JSON nor YAML") from None
-
-
-__all__ = ["ApiServer", "status_body"]
