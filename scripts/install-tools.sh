@@ -22,6 +22,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# Print the versions; no `| head` here: with pipefail, a reader that closes early kills the writer (SIGPIPE, 141).
 "$TOOLS/bin/helm" version --short
-"$TOOLS/bin/kubectl" version --client 2>/dev/null | head -1
-promtool --version 2>&1 | head -1
+kubectl_version=$("$TOOLS/bin/kubectl" version --client 2>/dev/null) && echo "${kubectl_version%%$'\n'*}"
+promtool_version=$(promtool --version 2>&1) && echo "${promtool_version%%$'\n'*}"
