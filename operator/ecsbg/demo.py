@@ -273,11 +273,19 @@ def _keep(kubeconfig: Path) -> None:
     _say("")
     _say("still running (Ctrl-C to stop). In another terminal:")
     _say(f"  KUBECONFIG={kubeconfig} kubectl get ecsreleases -w")
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C or a plain `kill` ends it cleanly, even where SIGINT was inherited as ignored (a background job)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        _say("stopping")
 
 
 def _say(line: str) -> None:
