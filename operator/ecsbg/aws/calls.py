@@ -35,6 +35,14 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+# Writes that are not idempotent: resent after ECS applied them but the answer was lost (a read timeout, a
+# dropped connection), UpdateService would start a second deployment (with forceNewDeployment, or the first one
+# is STOPPED by the second) and RegisterTaskDefinition a duplicate revision. botocore's standard retry mode
+# resends on exactly those errors, so these go out once, through a client with a single attempt; the reconcile
+# loop re-observes ECS and adopts what a lost call started (domain.planning: AdoptDeployment; the taskdef-hash
+# tag for revisions). Continue/Stop are safe to resend: ECS refuses the second one.
+SINGLE_ATTEMPT: frozenset[str] = frozenset({"UpdateService", "RegisterTaskDefinition"})
+
 # IAM actions needed beyond `<service>:<Operation>` of OPERATIONS: RegisterTaskDefinition with `tags` is
 # authorised as ecs:TagResource too ([doc: Grant permission to tag resources on creation]), and UpdateService
 # passes the roles named in the spec to ECS (advancedConfiguration.roleArn, hook roleArn).
@@ -57,8 +65,12 @@ class AwsError(Exception):
 class AwsCalls:
     """Wraps one boto3 client (thread-safe); `call` is synchronous and runs in a worker thread."""
 
-    def __init__(self, client: Any, metrics: MetricsRecorder, service: str | None = None) -> None:
+    def __init__(self, client: Any, metrics: MetricsRecorder, service: str | None = None,
+                 single_attempt_client: Any | None = None) -> None:
+        """`single_attempt_client`: the same endpoint and credentials with botocore retries off, for the
+        SINGLE_ATTEMPT operations (defaults to `client`, e.g. with botocore's Stubber in tests)."""
         self._client = client
+        self._once = single_attempt_client if single_attempt_client is not None else client
         self._metrics = metrics
         self.service = service or client.meta.service_model.service_name
         self.region = client.meta.region_name
@@ -71,7 +83,8 @@ class AwsCalls:
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         if (self.service, operation) not in OPERATIONS:
             raise ValueError(f"{self.service}:{operation} is not in ecsbg.aws.calls.OPERATIONS")
-        method = getattr(self._client, xform_name(operation))
+        client = self._once if operation in SINGLE_ATTEMPT else self._client
+        method = getattr(client, xform_name(operation))
         started = time.perf_counter()
         try:
             response = method(**params)

@@ -86,13 +86,14 @@ class ClientFactory:
             calls = self._ecs.get(key)
             if calls is None:
                 session = self._role_session(key) if key.role_arn else self._base_session()
-                client = session.client(
-                    "ecs",
-                    region_name=key.region,
-                    endpoint_url=self._settings.endpoint_url,
-                    config=self._settings.config(),
-                )
-                calls = self._ecs[key] = AwsCalls(client, self._metrics, service="ecs")
+
+                def client(config: Config) -> Any:
+                    return session.client("ecs", region_name=key.region, endpoint_url=self._settings.endpoint_url,
+                                          config=config)
+
+                once = self._settings.config().merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+                calls = self._ecs[key] = AwsCalls(client(self._settings.config()), self._metrics, service="ecs",
+                                                  single_attempt_client=client(once))
             return calls
 
     def _base_session(self) -> boto3.Session:

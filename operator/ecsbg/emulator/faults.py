@@ -3,7 +3,8 @@
 Spec: comma-separated rules `KIND[:VALUE][@Op1|Op2][#COUNT]`, plus an optional `seed:N`.
 - KIND `throttle` (ThrottlingException, 400), `error` (ServerException, 500), `unavailable`
   (ServiceUnavailableException, 503), `deny` (AccessDeniedException, 400), `drop` (connection closed
-  without an answer): VALUE is the probability 0..1 (or `20%`), default 1.
+  without an answer, request not handled), `lost` (request handled, then the connection closed without the
+  answer): VALUE is the probability 0..1 (or `20%`), default 1.
 - KIND `latency`: VALUE is a delay (`50ms`, `2s`, or seconds), added to every matching request.
 - `@Op1|Op2` limits a rule to those operations; `#COUNT` lets it fire at most COUNT times.
 Example: `throttle:0.2@DescribeServices,latency:50ms,drop:0.05,deny@StopServiceDeployment#1,seed:7`.
@@ -21,7 +22,10 @@ ERRORS = {
     "unavailable": ("ServiceUnavailableException", 503, "Service unavailable (injected)."),
     "deny": ("AccessDeniedException", 400, "User is not authorized to perform this action (injected)."),
 }
-KINDS = set(ERRORS) | {"drop", "latency"}
+# `drop` closes the connection before the request is handled; `lost` handles it, then closes the connection
+# without the answer: the write happened but the caller cannot know (a read timeout on a real network), which
+# is what makes a client's automatic retry of a non-idempotent call dangerous.
+KINDS = set(ERRORS) | {"drop", "lost", "latency"}
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Rule:
 class Outcome:
     delay: float = 0.0
     drop: bool = False
+    lost: bool = False
     error: tuple[str, int, str] | None = None
 
 
@@ -101,8 +106,10 @@ class Faults:
                     continue
                 if rule.kind == "latency":
                     outcome.delay += rule.delay
-                elif outcome.error is None and not outcome.drop and self._random.random() < rule.rate:
+                elif (outcome.error is None and not outcome.drop and not outcome.lost
+                      and self._random.random() < rule.rate):
                     outcome.drop = rule.kind == "drop"
+                    outcome.lost = rule.kind == "lost"
                     outcome.error = ERRORS.get(rule.kind)
                 else:
                     continue

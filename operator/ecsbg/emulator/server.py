@@ -179,6 +179,11 @@ class EmulatorServer:
         status, answer = self._answer(operation, params, region, outcome.error)
         entry["statusCode"] = status
         entry["errorCode"] = answer.get("__type") if status >= 400 else None
+        if outcome.lost:  # handled (statusCode says how), but the caller never hears of it
+            entry["errorCode"] = "LostResponse"
+            self.recorder.add(entry)
+            handler.drop()
+            return
         self.recorder.add(entry)
         handler._send(status, answer)
 

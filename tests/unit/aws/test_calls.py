@@ -73,3 +73,27 @@ def test_iam_actions_cover_operations_and_tag_on_create():
     assert "ecs:UpdateService" in actions and "sts:AssumeRole" in actions
     assert "ecs:TagResource" in actions and "iam:PassRole" in actions
     assert "ecs:DeleteService" not in actions
+
+
+def test_non_idempotent_writes_go_out_once_through_the_single_attempt_client(metrics):
+    """UpdateService and RegisterTaskDefinition use the client without botocore retries; reads keep retrying."""
+    from ecsbg.aws.calls import SINGLE_ATTEMPT
+    from ecsbg.aws.session import ClientFactory, ClientKey, ClientSettings
+
+    assert {"UpdateService", "RegisterTaskDefinition"} <= SINGLE_ATTEMPT
+    assert not SINGLE_ATTEMPT & {"DescribeServices", "DescribeServiceDeployments", "ContinueServiceDeployment"}
+    retrying, once = stubbable(), stubbable()
+    calls = AwsCalls(retrying, metrics, single_attempt_client=once)
+    with Stubber(retrying) as reads, Stubber(once) as writes:
+        writes.add_response("update_service", {"service": SERVICE}, {"cluster": "prod", "service": "web"})
+        reads.add_response("describe_services", {"services": [SERVICE], "failures": []},
+                           {"cluster": "prod", "services": ["web"]})
+        calls.call("UpdateService", cluster="prod", service="web")
+        calls.call("DescribeServices", cluster="prod", services=["web"])
+        reads.assert_no_pending_responses()
+        writes.assert_no_pending_responses()
+
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url="http://127.0.0.1:9", max_attempts=5))
+    built = factory.ecs(ClientKey(region="us-east-1"))
+    assert built.client.meta.config.retries["total_max_attempts"] == 5
+    assert built._once.meta.config.retries["total_max_attempts"] == 1
