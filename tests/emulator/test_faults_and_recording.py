@@ -55,6 +55,16 @@ def test_dropped_connection(ecs_emulator, once):
     assert once.list_clusters()["clusterArns"] == []
 
 
+def test_lost_answer_after_the_request_was_handled(ecs_emulator, once):
+    ecs_emulator.control.set_faults("lost@CreateCluster#1")
+    with pytest.raises(botocore.exceptions.HTTPClientError):
+        once.create_cluster(clusterName="applied-anyway")
+    assert ecs_emulator.requests[-1]["errorCode"] == "LostResponse"
+    assert ecs_emulator.requests[-1]["statusCode"] == 200
+    assert [c["clusterName"] for c in once.describe_clusters(clusters=["applied-anyway"])["clusters"]] == [
+        "applied-anyway"], "the write happened although its caller saw only a broken connection"
+
+
 def test_latency(ecs_emulator, once):
     ecs_emulator.control.set_faults("latency:150ms@ListClusters")
     started = time.monotonic()
