@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 
+from ecsbg.domain.ownership import target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
@@ -49,10 +50,18 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             await wiring.close_deps(memo.deps)
 
+    @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
+    def release_targets(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
+        # which releases claim which ECS service: one release per service (ecsbg.domain.ownership)
+        key = target_key(dict(spec.get("target") or {}))
+        return {key: (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}")} if key else {}
+
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
-    async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any, **_: Any) -> None:
+    async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
+                      release_targets: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
+        memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
         await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
 
     @kopf.on.update(*RESOURCE, registry=registry)

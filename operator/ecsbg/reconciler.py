@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ecsbg import measure
@@ -24,6 +24,8 @@ from ecsbg.domain import actions
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
+from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
 from ecsbg.domain.status import compute_status
@@ -74,23 +76,36 @@ class LoopState:
 
     last_status: dict[str, Any] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # the releases claiming a target key (region, cluster, service), from kopf's index of every release
+    claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None
     marks: measure.Marks = field(default_factory=measure.Marks)
 
 
-async def reconcile(body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps) -> Outcome:
+async def reconcile(
+    body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,
+    claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None,
+) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
-    generation = int(body.get("metadata", {}).get("generation") or 0)
+    metadata = body.get("metadata", {})
+    generation = int(metadata.get("generation") or 0)
     prior = status_from_dict(dict(prior_dict or {}))
     try:
         spec = parse_release(body)
+        target = (body.get("spec") or {}).get("target") or {}
+        key = target_key(target)
+        if claims is not None and key is not None:
+            check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
         status = compute_status(
             spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
             prior=prior, generation=generation, now=now,
         )
-        return _outcome(status, prior, None, None, deps.settings)
+        outcome = _outcome(status, prior, None, None, deps.settings)
+        if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
+            outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
+        return outcome
     observation = await deps.ecs.observe(spec, prior)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
@@ -144,7 +159,7 @@ async def release_loop(
 
 async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
     prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
-    outcome = await reconcile(body, prior_dict, deps)
+    outcome = await reconcile(body, prior_dict, deps, state.claims)
     if outcome.status_dict != prior_dict:
         await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)
     state.last_status = outcome.status_dict

@@ -112,3 +112,22 @@ def test_a_request_that_does_not_apply_is_reported_once(release_env: ReleaseEnv)
     time.sleep(0.5)
     assert len([e for e in _warnings(env, "web") if e.get("reason") == "RequestNotApplicable"]) == 1
     assert _writes(env) == writes
+
+
+def test_one_release_per_service_the_newer_waits_for_the_owner(release_env: ReleaseEnv) -> None:
+    env = release_env
+    env.start_operator()
+    env.apply(release_manifest("first", env.namespace))
+    env.wait_phase("first", "Succeeded")
+    writes = _writes(env)
+    env.apply(release_manifest("second", env.namespace, image="public.ecr.aws/nginx/nginx:1.29"))
+    status = env.wait_phase("second", "Invalid")
+    assert f"already released by {env.namespace}/first" in status["message"], status["message"]
+    assert _stalled(status).get("status") == "True"
+    _wait_warning(env, "second", "InvalidSpec")
+    time.sleep(0.5)
+    assert _writes(env) == writes, "the newer release made no AWS write"
+    env.kubectl("delete", "-n", env.namespace, f"{PLURAL}/first")
+    status = env.wait_phase("second", "Succeeded", timeout=30)
+    assert status["attempt"] == 1
+    assert len(env.calls("UpdateService")) == 2

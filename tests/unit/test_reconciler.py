@@ -165,3 +165,18 @@ async def test_wake_cuts_an_idle_sleep_short(delay: float) -> None:
     asyncio.get_running_loop().call_later(0.05, wake.set)
     await asyncio.wait_for(_sleep(wake, stopped, delay), 2.0)
     assert not wake.is_set(), "the wake flag is consumed"
+
+
+async def test_a_service_owned_by_an_older_release_is_left_alone() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    claims = {("us-east-1", "demo", "web"): [("2026-11-22T09:00:00Z", "team-a/web"),
+                                              ("2026-11-22T10:00:00Z", "default/web-bluegreen")]}
+    outcome = await reconcile(body(), {}, deps, lambda key: claims.get(key, []))
+    assert outcome.status.phase.value == "Invalid"
+    assert "already released by team-a/web" in outcome.status.message
+    assert gateway.observed == [] and gateway.applied == []
+    assert outcome.requeue_after == deps.settings.poll_fast_seconds, "looks again soon: it costs no AWS call"
+    claims[("us-east-1", "demo", "web")].pop(0)  # the owner was deleted
+    taken_over = await reconcile(body(), outcome.status_dict, deps, lambda key: claims.get(key, []))
+    assert taken_over.status.attempt == 1 and gateway.observed
