@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -99,13 +100,19 @@ def test_rollback_reinvokes_production_shift_hooks_with_weights_back(ecs, ecs_em
     assert weights == [100.0, 0.0]
 
 
-def test_lambda_url_target_gets_the_event_and_its_answer_is_used(ecs, ecs_emulator):
-    received = []
+@contextlib.contextmanager
+def hook_target(answer: dict, received: list | None = None, gate: threading.Event | None = None):
+    """A local HTTP Lambda stand-in: records each event into `received`, waits for `gate` if given, then
+    answers `answer`. Yields the URL for the emulator's `url` hook behaviour."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            body = json.dumps({"hookStatus": "FAILED"}).encode()
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if received is not None:
+                received.append(event)
+            if gate is not None:
+                gate.wait(10)
+            body = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -115,42 +122,33 @@ def test_lambda_url_target_gets_the_event_and_its_answer_is_used(ecs, ecs_emulat
             pass
 
     target = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=target.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=target.serve_forever, daemon=True).start()
     try:
-        seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["POST_SCALE_UP"])])
-        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": f"http://127.0.0.1:{target.server_port}/"})
-        arn = deploy(ecs)
-        final = observe(ecs, arn)[1]
+        yield f"http://127.0.0.1:{target.server_port}/"
     finally:
+        if gate is not None:
+            gate.set()
         target.shutdown()
         target.server_close()
+
+
+def test_lambda_url_target_gets_the_event_and_its_answer_is_used(ecs, ecs_emulator):
+    received: list[dict] = []
+    with hook_target({"hookStatus": "FAILED"}, received) as url:
+        seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["POST_SCALE_UP"])])
+        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": url})
+        arn = deploy(ecs)
+        final = observe(ecs, arn)[1]
     assert final["status"] == "ROLLBACK_SUCCESSFUL"
     assert received and received[0]["lifecycleStage"] == "POST_SCALE_UP" and received[0]["resourceArn"] == arn
 
 
 def test_a_slow_url_target_does_not_block_the_server(ecs, ecs_emulator):
     release = threading.Event()
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            release.wait(10)
-            body = b'{"hookStatus": "SUCCEEDED"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    target = HTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=target.serve_forever, daemon=True).start()
-    try:
+    with hook_target({"hookStatus": "SUCCEEDED"}, gate=release) as url:
         seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[lambda_hook(["PRE_SCALE_UP"])])
         seed_service(ecs, service="other", bake_time_in_minutes=0)
-        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": f"http://127.0.0.1:{target.server_port}/"})
+        ecs_emulator.control.set_hook_behaviour(FN, {"kind": "url", "url": url})
         arn = deploy(ecs)
         wait_until(ecs, arn, lambda d: bool(invocations(ecs_emulator)))
         other = deploy(ecs, service="other")  # the other service's deployment runs while the hook hangs
@@ -158,10 +156,6 @@ def test_a_slow_url_target_does_not_block_the_server(ecs, ecs_emulator):
         assert describe(ecs, arn)["lifecycleStage"] == "PRE_SCALE_UP"
         release.set()
         assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
-    finally:
-        release.set()
-        target.shutdown()
-        target.server_close()
 
 
 def test_lambda_url_that_cannot_be_reached_rolls_back(ecs, ecs_emulator):
