@@ -55,13 +55,13 @@ def record(
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
-    _requests(metrics, marks, outcome.plan)
+    _requests(metrics, marks, outcome.plan, new.attempt)
     _stages(metrics, strategy, prior, new)
     _hooks(metrics, marks, prior, new, now, strategy)
     _finished(metrics, marks, strategy, prior, new, now)
 
 
-def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any) -> None:
+def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -> None:
     action = getattr(plan, "action", None)
     if isinstance(action, actions.ContinueHooks):
         metrics.request(request=action.request.value, result="applied")
@@ -72,7 +72,7 @@ def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any) -> None:
     for note in getattr(plan, "notes", ()):  # requests seen for the first time and not acted on
         metrics.request(request=note.request.value, result=note.result)
     if isinstance(action, actions.StopDeployment):
-        marks.aborted_attempt = -1  # resolved to the attempt number in _finished
+        marks.aborted_attempt = attempt  # so its rollback counts as "aborted", not "rolled_back"
 
 
 def _stages(metrics: MetricsRecorder, strategy: str, prior: ReleaseStatus, new: ReleaseStatus) -> None:
@@ -106,8 +106,6 @@ def _hooks(
 def _finished(
     metrics: MetricsRecorder, marks: Marks, strategy: str, prior: ReleaseStatus, new: ReleaseStatus, now: datetime
 ) -> None:
-    if marks.aborted_attempt == -1:
-        marks.aborted_attempt = new.attempt
     result = TERMINAL_RESULTS.get(new.phase) if new.phase else None
     ended_now = result is not None and (prior.phase != new.phase or prior.attempt != new.attempt)
     if not ended_now:

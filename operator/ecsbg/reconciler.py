@@ -62,6 +62,7 @@ class Deps:
 @dataclass(frozen=True)
 class Outcome:
     status: ReleaseStatus
+    prior: ReleaseStatus  # the status this pass started from, decoded once
     status_dict: dict[str, Any]
     patch: dict[str, Any]  # the merge patch that makes the stored status equal status_dict (nested nulls too)
     events: list[Any]
@@ -124,6 +125,7 @@ def _outcome(
 ) -> Outcome:
     return Outcome(
         status=status,
+        prior=prior,
         status_dict=status_to_dict(status),
         patch=status_patch(status),
         events=list(transitions(prior, status, decided, result)),
@@ -166,7 +168,7 @@ async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps:
     deps.events.emit(body, outcome.events)
     measure.record(
         metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
-        prior=status_from_dict(dict(prior_dict)), outcome=outcome, body=body, now=deps.clock.now(),
+        prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
     return outcome.requeue_after
 
