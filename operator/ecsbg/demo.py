@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         releases = [_load(Path(args.examples) / f) for f in RELEASES]
         _seed_ecs(ecs.url, releases)
         operator = _start_operator()
-        _say(f"operator       metrics at http://127.0.0.1:{operator.metrics_port}/metrics")
+        metrics_port = int(os.environ["ECSBG_METRICS_PORT"])
+        _say(f"operator       metrics at http://127.0.0.1:{metrics_port}/metrics")
         try:
             names = [_apply_release(cluster, obj) for obj in releases]
             final, timelines = _watch(cluster, names, timeout=args.timeout)
-            ok = _summary(final, timelines, args.speed, ecs.requests, operator.metrics_port)
+            ok = _summary(final, timelines, args.speed, ecs.requests, metrics_port)
             if args.keep:
                 _keep(kubeconfig)
             return 0 if ok else 1
@@ -125,52 +125,13 @@ def _seed_service(ecs: Any, cluster: str, service: str, target_groups: list[str]
     )
 
 
-class _Operator:
-    def __init__(self) -> None:
-        import asyncio
-        import threading
+def _start_operator() -> Any:
+    from ecsbg.embedded import OperatorThread
+    from ecsbg.handlers import build_registry
+    from ecsbg.main import _configure_logging
 
-        self.metrics_port = int(os.environ["ECSBG_METRICS_PORT"])
-        self._loop = asyncio.new_event_loop()
-        self._stop: Any = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ecsbg-operator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the operator did not start within 30 s")
-
-    def _run(self) -> None:
-        import asyncio
-
-        import kopf
-
-        from ecsbg.handlers import build_registry
-        from ecsbg.main import _configure_logging
-
-        _configure_logging("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
-        asyncio.set_event_loop(self._loop)
-        self._stop = asyncio.Event()
-        ready = asyncio.Event()
-
-        async def main() -> None:
-            task = asyncio.create_task(kopf.operator(
-                registry=build_registry(), standalone=True, namespaces=["default"],
-                stop_flag=self._stop, ready_flag=ready,
-            ))
-            await ready.wait()
-            self._ready.set()
-            await task
-
-        self._loop.run_until_complete(main())
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
-
-
-def _start_operator() -> _Operator:
-    return _Operator()
+    _configure_logging("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
+    return OperatorThread(build_registry(), namespaces=["default"]).start()
 
 
 def _apply_release(cluster: Any, obj: dict[str, Any]) -> str:
@@ -290,4 +251,3 @@ def _keep(kubeconfig: Path) -> None:
 
 def _say(line: str) -> None:
     print(line, flush=True)
-    sys.stdout.flush()

@@ -17,12 +17,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ecsbg.embedded import OperatorThread
 
 E2E = os.environ.get("K8S_E2E") == "1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,48 +99,8 @@ def k8s_namespace(dev_cluster, kubectl) -> Iterator[str]:
         kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-class KopfHandle:
-    """A kopf operator running in its own thread and event loop."""
-
-    def __init__(self, registry, namespaces, memo, settings) -> None:
-        self.registry = registry
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(namespaces, memo, settings),
-                                        name="kopf-operator", daemon=True)
-
-    def _run(self, namespaces, memo, settings) -> None:
-        import asyncio
-
-        import kopf
-
-        try:
-            asyncio.run(kopf.operator(registry=self.registry, settings=settings, standalone=True,
-                                      namespaces=list(namespaces), memo=memo, stop_flag=self._stop,
-                                      ready_flag=self._ready))
-        except BaseException as exc:  # surfaced by start()/stop()
-            self._error = exc
-            self._ready.set()
-
-    def start(self, timeout: float = 30) -> KopfHandle:
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise TimeoutError(f"kopf did not become ready within {timeout}s")
-        if self._error is not None:
-            raise RuntimeError("kopf failed to start") from self._error
-        return self
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError("kopf did not stop in time")
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+# kopf in a thread with its own loop: the same runner `ecsbg demo` uses
+KopfHandle = OperatorThread
 
 
 def _ensure_login(registry) -> None:
