@@ -17,6 +17,7 @@ import kopf
 import pytest
 from prometheus_client import generate_latest
 
+from ecsbg.embedded import OperatorThread
 from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
 from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
@@ -27,7 +28,7 @@ from tests.observability.test_prometheus_scrape import (  # noqa: F401  (the tes
     test_prometheus_loads_the_alert_rules,
 )
 from tests.plugins.ecs import make_client, seed_service
-from tests.plugins.k8s import KopfHandle, fast_settings
+from tests.plugins.k8s import fast_settings
 
 NAMESPACE = "prom-operator"
 SLOW_HOOK = "arn:aws:lambda:us-east-1:123456789012:function:slow-smoke-test"
@@ -110,7 +111,7 @@ def _operator_source(dev_cluster: Any) -> Iterator[OperatorMetricsSource]:
         server = start_metrics_server(0, recorder, addr="127.0.0.1")
         deps = make_deps(ecs.url, metrics=recorder, max_attempts=1)  # an injected error is an error at once
         registry = build_registry(deps.settings)
-        handle = KopfHandle(registry, (NAMESPACE,), kopf.Memo(deps=deps), fast_settings()).start()
+        handle = OperatorThread(registry, (NAMESPACE,), kopf.Memo(deps=deps), fast_settings()).start()
         try:
             yield OperatorMetricsSource(ecs, dev_cluster, recorder, f"127.0.0.1:{server.port}")
         finally:

@@ -99,10 +99,6 @@ def k8s_namespace(dev_cluster, kubectl) -> Iterator[str]:
         kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-# kopf in a thread with its own loop: the same runner `ecsbg demo` uses
-KopfHandle = OperatorThread
-
-
 def _ensure_login(registry) -> None:
     """A bare OperatorRegistry has no login handler (only kopf's default registry gets them at import)."""
     import kopf
@@ -129,11 +125,11 @@ def run_kopf(dev_cluster) -> Iterator[object]:
     import kopf
 
     saved_registry = kopf.get_default_registry()
-    handles: list[KopfHandle] = []
+    handles: list[OperatorThread] = []
 
-    def start(registry, *, namespaces=("default",), memo=None, settings=None) -> KopfHandle:
+    def start(registry, *, namespaces=("default",), memo=None, settings=None) -> OperatorThread:
         _ensure_login(registry)
-        handle = KopfHandle(registry, namespaces, memo, settings or fast_settings())
+        handle = OperatorThread(registry, namespaces, memo, settings or fast_settings())
         handles.append(handle)
         return handle.start()
 
