@@ -57,6 +57,7 @@ class Deps:
     status: StatusWriter
     metrics: MetricsRecorder
     settings: Settings
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run at operator cleanup
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ async def build_deps(settings: Settings) -> Deps:
     deps = Deps(
         ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
     )
-    deps.metrics_server = server  # type: ignore[attr-defined]
+    deps.closers.append(ecs.close)  # the AWS worker threads
+    if server is not None:
+        deps.closers.append(server.stop)
     return deps
 
 
 async def close_deps(deps: Deps) -> None:
-    server = getattr(deps, "metrics_server", None)
-    if server is not None:
-        server.stop()
+    for close in reversed(deps.closers):
+        close()
