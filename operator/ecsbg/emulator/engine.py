@@ -14,7 +14,7 @@ from typing import Any
 
 from . import programs, stages
 from .hooks import HookRunner
-from .model import Deployment, Revision, Service, Store
+from .model import ANY, Deployment, Revision, Service, World
 from .scheduler import Scheduler
 
 ROLLING_BACK = {"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
@@ -43,10 +43,10 @@ def _stable_revision(service: Service, sources: list[Revision]) -> Revision | No
 
 
 class Engine:
-    def __init__(self, store: Store, scheduler: Scheduler) -> None:
-        self.store = store
+    def __init__(self, world: World, scheduler: Scheduler) -> None:
+        self.world = world
         self.scheduler = scheduler
-        self.hooks = HookRunner(store, scheduler, self._hooks_done)
+        self.hooks = HookRunner(world, scheduler, self._hooks_done)
 
     # -- starting ----------------------------------------------------------------------------------------
     def start(self, service: Service, target: Revision, dep_arn: str, initial: bool = False) -> Deployment:
@@ -61,7 +61,7 @@ class Engine:
         dep.rollback_target = _stable_revision(service, sources)
         self._start_monitors(dep)
         service.deployments.append(dep)
-        self.store.deployments[dep.arn] = dep
+        self.world.store_of(service).deployments[dep.arn] = dep
         service.primary = target
         service.fields["taskDefinition"] = target.task_definition
         self._load_program(dep)
@@ -76,7 +76,9 @@ class Engine:
         if alarms.get("enable"):
             dep.alarm_status = "MONITORING"
             # an alarm already in ALARM when the deployment starts is ignored [doc: CloudWatch alarms page]
-            dep.ignored_alarms = {a for a in alarms.get("alarmNames", []) if self.store.alarms.get(a) == "ALARM"}
+            svc = dep.service
+            dep.ignored_alarms = {a for a in alarms.get("alarmNames", [])
+                                  if self.world.alarm_state(svc.account, svc.region, a) == "ALARM"}
 
     def _load_program(self, dep: Deployment) -> None:
         traffic = dep.config.get("strategy", "ROLLING") in stages.TRAFFIC_STRATEGIES
@@ -284,9 +286,12 @@ class Engine:
             dep.alarm_status = "MONITORING_COMPLETE"
 
     # -- alarms ------------------------------------------------------------------------------------------
-    def set_alarm(self, name: str, state: str) -> None:
-        self.store.alarms[name] = state
-        for dep in list(self.store.deployments.values()):
+    def set_alarm(self, name: str, state: str, account: str = ANY, region: str = ANY) -> None:
+        """CloudWatch alarms are regional: the alarm `name` of one account and region (ANY: of every one)."""
+        self.world.alarms[(account, region, name)] = state
+        for dep in self.world.deployments():
+            if account not in (ANY, dep.service.account) or region not in (ANY, dep.service.region):
+                continue
             if dep.alarm_status != "MONITORING" or name not in (dep.config.get("alarms") or {}).get("alarmNames", []):
                 continue
             if state != "ALARM":
