@@ -39,8 +39,11 @@ INVALID_CONFIGURATIONS = {
         {**LAMBDA, "targetType": "SNS"}]},
     "hook timeout 0": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
         {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 0}}]},
-    "hook timeout above 20160": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
-        {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 20161}}]},
+    "pause timeout above 20160": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"],
+         "timeoutConfiguration": {"timeoutInMinutes": 20161}}]},
+    "Lambda timeout above 1440": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+        {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1441}}]},
     "unknown timeout action": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
         {**LAMBDA, "timeoutConfiguration": {"action": "RETRY"}}]},
     "11 Lambda hooks": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [LAMBDA] * 11},
@@ -67,7 +70,9 @@ def test_valid_edges_are_accepted(ecs):
                  linear_configuration={"stepPercent": 100.0, "stepBakeTimeInMinutes": 0}, wait=False)
     seed_service(ecs, service="c", strategy="CANARY", canary_configuration={"canaryPercent": 0.1}, wait=False,
                  lifecycle_hooks=[{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
-                                   "timeoutConfiguration": {"timeoutInMinutes": 20160, "action": "CONTINUE"}}])
+                                   "timeoutConfiguration": {"timeoutInMinutes": 20160, "action": "CONTINUE"}},
+                                  {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1440}},
+                                  {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1}}])
 
 
 def test_unknown_task_definition_and_enums(ecs, raw_ecs):

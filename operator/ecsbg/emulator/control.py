@@ -100,8 +100,11 @@ def _service_state(service: Any) -> dict[str, Any]:
                 "lifecycleStage": d.stage,
                 "targetServiceRevisionArn": d.target.arn,
                 "history": list(d.history),
+                # every hook execution of the deployment, in order, with the stage it ran at (ECS's
+                # lifecycleHookDetails lists only the active ones and carries no stage)
                 "hooks": [{"hookId": h.hook_id, "stage": h.stage, "targetType": h.target_type,
-                           "status": h.status, "invocations": h.invocations} for h in d.hooks],
+                           "targetArn": h.target_arn, "status": h.status, "invocations": h.invocations,
+                           "active": h in d.hooks} for h in d.hook_log],
             }
             for d in service.deployments
         ],

@@ -125,6 +125,10 @@ class Engine:
         return False
 
     def _step_stage(self, dep: Deployment, stage: str) -> bool:
+        if stage != dep.stage:
+            # lifecycleHookDetails lists "each active hook" [doc: Lifecycle hooks for Amazon ECS service
+            # deployments, "Lifecycle hook details"]: the hooks of a finished stage drop out of it
+            self.hooks.close_stage(dep)
         dep.stage = stage
         return False
 
@@ -196,6 +200,7 @@ class Engine:
             dep.status_reason = "Rollback was requested after traffic shifting completed."
         dep.status, dep.finished = "SUCCESSFUL", now
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         dep.service.add_event("has reached a steady state.", now)
         return False
 
@@ -215,11 +220,8 @@ class Engine:
             dep.service.fields["taskDefinition"] = back_to.task_definition
         dep.status = "ROLLBACK_REQUESTED" if requested else "ROLLBACK_IN_PROGRESS"
         dep.status_reason = reason
-        dep.program = programs.rollback_program(
-            bool(dep.target.prod_weight) and back_to is not None,
-            bool(dep.target.test_weight) and back_to is not None,
-            requested,
-        )
+        traffic = dep.config.get("strategy", "ROLLING") in stages.TRAFFIC_STRATEGIES and not dep.initial
+        dep.program = programs.rollback_program(traffic and back_to is not None, requested)
         self._record(dep)
         self._advance(dep, dep.token)
 
@@ -252,6 +254,7 @@ class Engine:
         else:
             dep.status = "ROLLBACK_SUCCESSFUL"
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         dep.service.add_event(f"rolled back service deployment {dep.arn}.", now)
         return False
 
@@ -271,6 +274,7 @@ class Engine:
         now = self.scheduler.now()
         dep.status, dep.stopped, dep.finished = "STOPPED", now, now
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         return False
 
     def _replace_program(self, dep: Deployment) -> None:

@@ -81,10 +81,16 @@ class HookRunner:
                 index=index,
             )
             dep.hooks.append(run)
+            dep.hook_log.append(run)
             run.timer = self.scheduler.call_later(minutes * 60.0, lambda d=dep, r=run: self._timed_out(d, r))
             if target_type == "AWS_LAMBDA":
                 self._invoke(dep, run)
         return True
+
+    def close_stage(self, dep: Deployment) -> None:
+        """The deployment left the stage: its hooks are no longer active, so no longer listed."""
+        self.cancel(dep)
+        dep.hooks = []
 
     def cancel(self, dep: Deployment) -> None:
         """Close the stage's hooks: timers off, late answers ignored; unfinished hooks end FAILED (they were

@@ -112,7 +112,9 @@ class Deployment:
     stopped: float | None = None
     updated: float = 0.0
     rollback: dict[str, Any] | None = None
+    # the hooks of the stage in progress: what lifecycleHookDetails lists ("for each active hook")
     hooks: list[HookRun] = field(default_factory=list)
+    hook_log: list[HookRun] = field(default_factory=list)  # every hook execution, for the control API
     history: list[dict[str, Any]] = field(default_factory=list)
     program: list[tuple] = field(default_factory=list)
     token: int = 0  # bumped when the program is replaced, so stale timers do nothing
