@@ -235,7 +235,8 @@ def test_linear_pause_before_every_step_needs_its_own_continue(ecs):
         hook_ids.append(hook["hookId"])
         weights.append(dep["targetServiceRevision"]["requestedProductionTrafficWeight"])
         ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
-        wait_until(ecs, arn, lambda d, h=hook: h not in d.get("lifecycleHookDetails", []))
+        wait_until(ecs, arn, lambda d, h=hook["hookId"]: all(
+            x["hookId"] != h for x in d.get("lifecycleHookDetails", [])))  # its stage is over
     assert len(set(hook_ids)) == 2 and weights == [0.0, 50.0]
     assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
 
