@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -157,25 +158,41 @@ def test_describe_and_list_services(ecs):
 
 
 def test_delete_service(ecs):
-    seed_service(ecs, bake_time_in_minutes=0)
+    svc = seed_service(ecs, bake_time_in_minutes=0)
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.delete_service(cluster="demo", service="web")
-    assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "INACTIVE"
-    # "Services in the DRAINING or INACTIVE status can still be viewed with the DescribeServices API" [DeleteService]
-    out = ecs.describe_services(cluster="demo", services=["web", "never"])
-    assert [(s["serviceName"], s["status"]) for s in out["services"]] == [("web", "INACTIVE")]
-    assert [f["reason"] for f in out["failures"]] == ["MISSING"]
-    assert ecs.list_services(cluster="demo")["serviceArns"] == []
+    # tasks still run: DRAINING, then INACTIVE once they stopped [DeleteService]
+    assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "DRAINING"
+    with pytest.raises(ecs.exceptions.InvalidParameterException):  # the name is taken while DRAINING
+        seed_service(ecs, bake_time_in_minutes=0, wait=False)
     with pytest.raises(ecs.exceptions.ServiceNotActiveException) as err:
         ecs.update_service(cluster="demo", service="web", desiredCount=1)
     assert err.value.response["Error"]["Message"] == "Service was not ACTIVE."
+    deadline = time.monotonic() + 10
+    while ecs.describe_services(cluster="demo", services=["web"])["services"][0]["status"] == "DRAINING":
+        assert time.monotonic() < deadline, "still DRAINING"
+        time.sleep(0.01)
+    # "Services in the DRAINING or INACTIVE status can still be viewed with the DescribeServices API" [DeleteService]
+    out = ecs.describe_services(cluster="demo", services=["web", "never"])
+    assert [(s["serviceName"], s["status"], s["runningCount"]) for s in out["services"]] == [("web", "INACTIVE", 0)]
+    assert [f["reason"] for f in out["failures"]] == ["MISSING"]
+    assert ecs.list_services(cluster="demo")["serviceArns"] == []
+    with pytest.raises(ecs.exceptions.ServiceNotActiveException):
+        ecs.update_service(cluster="demo", service="web", forceNewDeployment=True)
     with pytest.raises(ecs.exceptions.ServiceNotFoundException):  # deleting it again
         ecs.delete_service(cluster="demo", service="web", force=True)
-    with pytest.raises(ecs.exceptions.ServiceNotFoundException):  # its deployments are no longer listed
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
         ecs.list_service_deployments(cluster="demo", service="web")
+    # its service deployments and revisions are deleted with it [service history and service revision pages]
+    gone = ecs.describe_service_deployments(serviceDeploymentArns=[svc["currentServiceDeployment"]])
+    assert [f["reason"] for f in gone["failures"]] == ["MISSING"]
     again = seed_service(ecs, bake_time_in_minutes=0)  # the name can be used again
-    assert again["status"] == "ACTIVE"
-    ecs.update_service(cluster="demo", service="web", desiredCount=1)
+    assert again["status"] == "ACTIVE" and again["currentServiceDeployment"] != svc["currentServiceDeployment"]
+
+
+def test_deleting_a_service_without_tasks_makes_it_inactive_at_once(ecs):
+    seed_service(ecs, bake_time_in_minutes=0, desired_count=0)
+    assert ecs.delete_service(cluster="demo", service="web")["service"]["status"] == "INACTIVE"
 
 
 def test_the_response_checker_catches_enum_and_member_mistakes():

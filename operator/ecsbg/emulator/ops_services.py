@@ -53,6 +53,10 @@ def create_service(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     existing = b.store.services.get((cluster.name, name))
     if existing is not None and existing.status == "ACTIVE":
         raise errors.invalid("Creation of service was not idempotent.")
+    if existing is not None and existing.status == "DRAINING":
+        # "If you attempt to create a new service with the same name as an existing service in either ACTIVE or
+        # DRAINING status, you receive an error." [doc: DeleteService]
+        raise errors.invalid("Unable to Start a service that is still Draining.")
     fields = {k: copy.deepcopy(v) for k, v in p.items() if k not in NOT_STORED}
     fields["deploymentConfiguration"] = _default_deployment_configuration(p.get("deploymentConfiguration"))
     _check_common(p, fields["deploymentConfiguration"]["strategy"], p.get("loadBalancers") or [])
@@ -167,7 +171,23 @@ def delete_service(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     current = service.current_deployment()
     if current is not None:
         b.engine.stop(current, "The service was deleted.")
-    service.status = "INACTIVE"
+    # "if there are still running tasks that require cleanup, the service status moves from ACTIVE to DRAINING
+    # ... After all tasks have transitioned to either STOPPING or STOPPED status, the service status moves from
+    # DRAINING to INACTIVE" [doc: DeleteService]
+    draining = any(r.running or r.pending for r in service.revisions)
+    service.status = "DRAINING" if draining else "INACTIVE"
+    if draining:
+        b.scheduler.call_later(stages.STAGE_SECONDS["CLEAN_UP"], lambda: _drained(service))
     for revision in service.revisions:
         revision.requested = revision.running = revision.pending = 0
+        # "Amazon ECS deletes the service revision when you delete a service." [doc: Amazon ECS service revisions]
+        b.store.revisions.pop(revision.arn, None)
+    for dep in service.deployments:  # and its service deployments with it [doc: View service history ...]
+        b.store.deployments.pop(dep.arn, None)
+    service.primary = None
     return {"service": views.service(service)}
+
+
+def _drained(service: Service) -> None:
+    if service.status == "DRAINING":
+        service.status = "INACTIVE"
