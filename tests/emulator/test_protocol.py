@@ -157,18 +157,20 @@ def test_describe_and_list_services(ecs):
         ecs.update_service(cluster="nope", service="web", desiredCount=1)
 
 
-def test_delete_service(ecs):
+def test_delete_service(ecs, ecs_emulator):
     svc = seed_service(ecs, bake_time_in_minutes=0)
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.delete_service(cluster="demo", service="web")
+    ecs_emulator.control.set_speed(10.0)  # draining (30 s emulated) now lasts 3 real seconds, even under load
     # tasks still run: DRAINING, then INACTIVE once they stopped [DeleteService]
     assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "DRAINING"
+    ecs_emulator.control.set_speed(2000.0)  # the drain already scheduled keeps its due time
     with pytest.raises(ecs.exceptions.InvalidParameterException):  # the name is taken while DRAINING
         seed_service(ecs, bake_time_in_minutes=0, wait=False)
     with pytest.raises(ecs.exceptions.ServiceNotActiveException) as err:
         ecs.update_service(cluster="demo", service="web", desiredCount=1)
     assert err.value.response["Error"]["Message"] == "Service was not ACTIVE."
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while ecs.describe_services(cluster="demo", services=["web"])["services"][0]["status"] == "DRAINING":
         assert time.monotonic() < deadline, "still DRAINING"
         time.sleep(0.01)
