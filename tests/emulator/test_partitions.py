@@ -49,6 +49,12 @@ def test_a_region_sees_only_its_own_resources(ecs_emulator):
         eu.describe_services(cluster=svc["clusterArn"], services=["web"])
     with pytest.raises(eu.exceptions.ClientException):
         eu.describe_task_definition(taskDefinition=svc["taskDefinition"])
+    with pytest.raises(eu.exceptions.ResourceNotFoundException):  # tags too: an ARN names its region
+        eu.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": "k", "value": "v"}])
+    with pytest.raises(eu.exceptions.ClientException):
+        eu.list_tags_for_resource(resourceArn=svc["serviceArn"])
+    with pytest.raises(eu.exceptions.ClusterNotFoundException):
+        eu.list_tags_for_resource(resourceArn=svc["clusterArn"])
     foreign = eu.describe_service_deployments(serviceDeploymentArns=[svc["currentServiceDeployment"]])
     assert foreign["failures"][0]["reason"] == "MISSING"
     # the same names again in eu-west-1: independent resources, numbered on their own, with eu-west-1 ARNs

@@ -103,17 +103,24 @@ def deregister_task_definition(b: Partition, p: dict[str, Any]) -> dict[str, Any
     return {"taskDefinition": views.task_definition(td)}
 
 
-def _tagged(b: Partition, resource_arn: str) -> Any:
-    """The object owning the tags of an ECS ARN (cluster, service or task definition)."""
+def _tagged(b: Partition, resource_arn: str, missing: str = "ResourceNotFoundException") -> Any:
+    """The object owning the tags of an ECS ARN (cluster, service or task definition). The full ARN is looked up,
+    so one of another region or account is not found here. An unknown cluster is ClusterNotFoundException; another
+    unknown resource is `missing` (TagResource/UntagResource list ResourceNotFoundException [model], and
+    ListTagsForResource only ClientException)."""
     resource = resource_arn.split(":", 5)[-1] if resource_arn.startswith("arn:") else ""
-    kind, _, rest = resource.partition("/")
+    kind = resource.partition("/")[0]
     if kind == "cluster":
-        return b.cluster(rest)
-    if kind == "service":
-        cluster, _, name = rest.partition("/")
-        return b.service(cluster, name)
-    if kind == "task-definition":
-        return b.task_definition(resource_arn)
+        return b.cluster(resource_arn)
+    try:
+        if kind == "service":
+            return b.service(None, resource_arn)
+        if kind == "task-definition":
+            return b.task_definition(resource_arn)
+    except errors.EcsError as exc:
+        if exc.code == "ClusterNotFoundException":
+            raise
+        raise errors.EcsError(missing, "The specified resource wasn't found.") from exc
     raise errors.invalid(f"The ARN {resource_arn!r} is not a taggable ECS resource.")
 
 
@@ -134,7 +141,7 @@ def untag_resource(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
 
 @operation
 def list_tags_for_resource(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
-    return {"tags": list(_tagged(b, p.get("resourceArn", "")).tags)}
+    return {"tags": list(_tagged(b, p.get("resourceArn", ""), "ClientException").tags)}
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
