@@ -177,6 +177,7 @@ def test_delete_service(ecs, ecs_emulator):
     # "Services in the DRAINING or INACTIVE status can still be viewed with the DescribeServices API" [DeleteService]
     out = ecs.describe_services(cluster="demo", services=["web", "never"])
     assert [(s["serviceName"], s["status"], s["runningCount"]) for s in out["services"]] == [("web", "INACTIVE", 0)]
+    assert "currentServiceDeployment" not in out["services"][0] and out["services"][0]["deployments"] == []
     assert [f["reason"] for f in out["failures"]] == ["MISSING"]
     assert ecs.list_services(cluster="demo")["serviceArns"] == []
     with pytest.raises(ecs.exceptions.ServiceNotActiveException):

@@ -84,7 +84,7 @@ def service(svc: Service, include_tags: bool = False) -> dict[str, Any]:
         ],
         "taskSets": [], "resourceManagementType": "CUSTOMER",
     })
-    if dep is not None:
+    if dep is not None and svc.status == "ACTIVE":  # a deleted service's deployments are deleted with it
         out["currentServiceDeployment"] = dep.arn
     if include_tags:
         out["tags"] = svc.tags
