@@ -28,7 +28,7 @@ def client(url, region="us-east-1", key="testing", **config):
 
 def aws_key(account: str, prefix: str = "ASIA") -> str:
     """An access key ID in AWS's current format for `account`, laid out as moto's STS mints them
-    (moto.core.utils generate_access_key_id_from_account_id): base32 of account//2 plus a marker bit, then a
+    (moto's generate_access_key_id_from_account_id): base32 of account//2 plus a marker bit, then a
     character whose high bit is the account's last bit."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     number = int(account)
