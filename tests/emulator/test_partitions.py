@@ -97,6 +97,11 @@ def test_the_account_comes_from_the_access_key(ecs_emulator):
     (aws_key("000000000001", "AKIA"), "000000000001"),
     (aws_key("999999999998"), "999999999998"),
     (aws_key("123456789012"), "123456789012"),
+    # keys minted by moto 5.2.5's STS AssumeRole for roles in these accounts, and its IAM CreateAccessKey
+    ("ASIATHPL2AOHGSGINQX5", "222222222222"),
+    ("ASIAQAAAAAAD6KX4GGCB", "000000000007"),
+    ("ASIA6RVFFB773WYT24AT", "999999999999"),
+    ("AKIARZPUZDIKK2LIOLBC", "123456789012"),
 ])
 def test_account_rule(key, account):
     assert account_of(key) == account
