@@ -93,7 +93,7 @@ def test_the_account_comes_from_the_access_key(ecs_emulator):
 @pytest.mark.parametrize(("key", "account"), [
     ("testing", "123456789012"),
     ("111122223333", "111122223333"),
-    ("AKIAIOSFODNN7EXAMPLE", "123456789012"),  # the pre-2019 key format carries no account
+    ("AKIAIOSFODNN7EXAMPLE", "123456789012"),  # an older key ID carries no account
     (aws_key("000000000001", "AKIA"), "000000000001"),
     (aws_key("999999999998"), "999999999998"),
     (aws_key("123456789012"), "123456789012"),
