@@ -33,6 +33,10 @@ ANNOTATION_PREFIX = "ecsbg.dev/"
 DEFAULT_BAKE_TIME_MINUTES = 10
 LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
 CANARY_DEFAULTS = {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
+# Hook timeout ceilings: Lambda hooks 1,440 min [doc: Lambda hooks for Amazon ECS service deployments], Pause
+# hooks 20,160 min [doc: Pause hooks for Amazon ECS service deployments]; the CRD says the same.
+LAMBDA_TIMEOUT_MINUTES = 1440
+PAUSE_TIMEOUT_MINUTES = 20160
 
 
 class InvalidSpec(ValueError):
@@ -254,13 +258,16 @@ def _hook(r: Reader, node: Mapping[str, Any], path: str) -> HookSpec:
         r.error(f"{path}.functionArn", "is required for Lambda hooks")
     timeout = r.obj(node, "timeout", f"{path}.timeout") or {}
     details = r.obj(node, "hookDetails", f"{path}.hookDetails")
+    # ECS limits a Lambda hook to 1-1,440 minutes [doc: Lambda hooks for Amazon ECS service deployments] and a
+    # Pause hook to 1-20,160 [doc: Pause hooks for Amazon ECS service deployments]
+    most = LAMBDA_TIMEOUT_MINUTES if kind == "Lambda" else PAUSE_TIMEOUT_MINUTES
     return HookSpec(
         type=kind or "",
         stages=stages,
         function_arn=function_arn,
         role_arn=role_arn,
         hook_details=None if details is None else copy.deepcopy(dict(details)),
-        timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=20160),
+        timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=most),
         timeout_action=r.string(timeout, "action", f"{path}.timeout.action", enum=("Rollback", "Continue")),
     )
 
