@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from ecsbg.domain.ownership import target_key
+from ecsbg.domain.ownership import claim_account, target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
@@ -53,8 +53,10 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
     def release_targets(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
         # which releases claim which ECS service: one release per service (ecsbg.domain.ownership)
-        key = target_key(dict(spec.get("target") or {}))
-        return {key: (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}")} if key else {}
+        target = dict(spec.get("target") or {})
+        key = target_key(target)
+        claim = (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}", claim_account(target))
+        return {key: claim} if key else {}
 
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ecsbg import measure
 from ecsbg.clock import Clock
 from ecsbg.domain import actions
+from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
@@ -100,15 +101,14 @@ async def reconcile(
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
-        status = compute_status(
-            spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
-            prior=prior, generation=generation, now=now,
-        )
-        outcome = _outcome(status, prior, None, None, deps.settings)
+        outcome = _invalid(invalid, prior, generation, now, deps.settings)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)
+    wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
+    if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
+        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
@@ -118,6 +118,12 @@ async def reconcile(
         prior=prior, generation=generation, now=now,
     )
     return _outcome(status, prior, decided, result, deps.settings)
+
+
+def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: Any, settings: Settings) -> Outcome:
+    status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
+                            prior=prior, generation=generation, now=now)
+    return _outcome(status, prior, None, None, settings)
 
 
 def _outcome(

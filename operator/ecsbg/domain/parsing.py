@@ -10,6 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
     AlarmSpec,
@@ -58,6 +59,8 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         circuit_breaker=_circuit_breaker(r, spec),
         requests=_requests(r, spec, metadata.get("annotations") or {}),
     )
+    if not r.errors:  # ARNs are compared only once each is well-formed
+        r.errors += placement_errors(release)
     if r.errors:
         raise InvalidSpec(r.errors)
     return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(effective_spec(spec))})
@@ -165,13 +168,13 @@ def _strategy(r: Reader, spec: Mapping[str, Any]) -> StrategySpec:
     if strategy is Strategy.LINEAR:
         lin, lp = linear or {}, f"{path}.linear"
         fields["step_percent"] = r.number(lin, "stepPercent", f"{lp}.stepPercent", minimum=3.0, maximum=100.0,
-                                          default=LINEAR_DEFAULTS["stepPercent"])
+                                          default=LINEAR_DEFAULTS["stepPercent"], tenths=True)
         fields["step_bake_time_minutes"] = r.integer(lin, "stepBakeTimeInMinutes", f"{lp}.stepBakeTimeInMinutes",
                                                      minimum=0, maximum=1440, default=6)
     if strategy is Strategy.CANARY:
         can, cp = canary or {}, f"{path}.canary"
         fields["canary_percent"] = r.number(can, "canaryPercent", f"{cp}.canaryPercent", minimum=0.1,
-                                            maximum=100.0, default=CANARY_DEFAULTS["canaryPercent"])
+                                            maximum=100.0, default=CANARY_DEFAULTS["canaryPercent"], tenths=True)
         fields["canary_bake_time_minutes"] = r.integer(can, "canaryBakeTimeInMinutes",
                                                        f"{cp}.canaryBakeTimeInMinutes", minimum=0, maximum=1440,
                                                        default=10)
