@@ -31,7 +31,7 @@ from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
 from ecsbg.domain.status import compute_status
 from ecsbg.k8s.events import EventSink
-from ecsbg.k8s.status import StatusWriter
+from ecsbg.k8s.status import ReleaseGone, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.settings import Settings
 
@@ -82,6 +82,12 @@ class LoopState:
     # the releases claiming a target key (region, cluster, service), from kopf's index of every release
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None
     marks: measure.Marks = field(default_factory=measure.Marks)
+    # held for a whole pass, so deleting a release with onDelete Rollback (ecsbg.deletion) sees the status of a
+    # pass that has ended, never one that is starting a deployment
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # set when the watch reports the release DELETED: releases carry no finalizer, so kopf may never stop the
+    # daemon itself (ecsbg.handlers)
+    gone: bool = False
 
 
 async def reconcile(
@@ -153,12 +159,17 @@ async def release_loop(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState, stopped: Any
 ) -> None:
     """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
-    while not stopped:
+    while not stopped and not state.gone:
         started = time.monotonic()
         deps.metrics.reconcile_started()
         try:
-            delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
+            async with state.busy:
+                delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+        except ReleaseGone:  # deleted while this pass ran: nothing is left to reconcile or report on
+            deps.metrics.reconcile(result="success", seconds=time.monotonic() - started)
+            logger.info("release %s/%s is gone; its loop ends", namespace, name)
+            return
         except Exception:  # a bug or an API server hiccup: log, count, retry; never kill the loop
             logger.exception("reconcile of %s/%s failed; retrying", namespace, name)
             deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)

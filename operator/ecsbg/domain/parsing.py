@@ -30,6 +30,7 @@ from ecsbg.domain.model import (
 from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
+ON_DELETE = ("Leave", "Rollback")  # spec.onDelete, the first is the CRD's default
 # CRD defaults (crds/...yaml); ECS's own defaults for linear/canary (botocore model doc strings).
 DEFAULT_BAKE_TIME_MINUTES = 10
 LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
@@ -58,6 +59,7 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
         requests=_requests(r, spec, metadata.get("annotations") or {}),
+        on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)
