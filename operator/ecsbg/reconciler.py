@@ -23,7 +23,7 @@ from ecsbg.clock import Clock
 from ecsbg.domain import actions
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
-from ecsbg.domain.events import transitions
+from ecsbg.domain.events import WARNING, EventRecord, transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
 from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, Phase.BAKING, Phase.ROLLING_BACK})
 # After writing an intent, the start follows as soon as the intent is persisted: no reason to wait a poll.
 NEXT_STEP_DELAY = 0.05
+EXTERNAL_ID_IGNORED = EventRecord(WARNING, "ExternalIdIgnored", "spec.target.externalId is deprecated and ignored: "
+                                  "the ExternalId sent with AssumeRole is operator configuration (a Secret the platform "
+                                  "team owns, chart value externalId.secretName); remove the field from the release")
 
 
 class EcsGateway(Protocol):
@@ -123,7 +126,10 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    return _outcome(status, prior, decided, result, deps.settings)
+    outcome = _outcome(status, prior, decided, result, deps.settings)
+    if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
+        outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
+    return outcome
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: Any, settings: Settings) -> Outcome:

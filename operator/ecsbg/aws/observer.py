@@ -28,7 +28,9 @@ ServicesKey = tuple[ClientKey, str]  # (client, cluster as written in the spec)
 
 
 def client_key(target: Target) -> ClientKey:
-    return ClientKey(region=target.region, role_arn=target.role_arn, external_id=target.external_id)
+    """spec.target.externalId is ignored: the ExternalId is the operator's (ClientSettings.external_id), never
+    tenant input (deploy/iam/README.md)."""
+    return ClientKey(region=target.region, role_arn=target.role_arn)
 
 
 class Observer:
