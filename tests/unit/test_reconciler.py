@@ -191,3 +191,23 @@ async def test_a_release_external_id_is_ignored_with_one_warning_per_spec_change
     second = await reconcile(release, first.status_dict, deps)
     assert [e.reason for e in first.events].count("ExternalIdIgnored") == 1
     assert "ExternalIdIgnored" not in [e.reason for e in second.events]
+
+
+async def test_the_loop_ends_when_the_release_is_gone() -> None:
+    """Releases carry no finalizer, so kopf may never stop the daemon: a DELETED event or a 404 ends the loop."""
+    from ecsbg.k8s.status import ReleaseGone
+
+    class GoneStatus:
+        async def patch_status(self, **_: Any) -> None:
+            raise ReleaseGone("default/web")
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.status = GoneStatus()  # type: ignore[assignment]
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=deps, state=LoopState(),
+                                        stopped=_Stopper()), 1.0)
+    state = LoopState(gone=True)
+    passes = len(gateway.observed)
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=make_deps(gateway),
+                                        state=state, stopped=_Stopper()), 1.0)
+    assert len(gateway.observed) == passes, "a release seen DELETED gets no further pass"
