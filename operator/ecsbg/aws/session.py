@@ -1,4 +1,4 @@
-"""Client factory: one ECS client per (region, roleArn, externalId), created once and reused.
+"""Client factory: one ECS client per (region, roleArn) (the ExternalId is the operator's, ClientSettings), created once and reused.
 
 boto3 clients are thread-safe, sessions are not ([doc: boto3 Multithreading or multiprocessing with clients]),
 so sessions and clients are only created under a lock and calls then share the clients. An assumed role uses
