@@ -27,7 +27,7 @@ from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-# the finalizer kopf (default settings) put on every release before 0.x: removed on sight, see `watched`
+# the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
 
@@ -114,7 +114,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
     """Serve the daemon without kopf's finalizer (module docstring). kopf has no public switch for it; the handler
     is a frozen dataclass whose `requires_finalizer` kopf reads when it decides to add or remove its finalizer.
-    tests/unit/test_handlers.py fails if a kopf upgrade changes this."""
+    tests/unit/test_deletion.py fails if a kopf upgrade changes this."""
     spawning = registry._spawning
     spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.fn is daemon else h
                           for h in spawning._handlers]

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from ecsbg import measure
@@ -42,7 +43,7 @@ IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, 
 NEXT_STEP_DELAY = 0.05
 EXTERNAL_ID_IGNORED = EventRecord(WARNING, "ExternalIdIgnored", "spec.target.externalId is deprecated and ignored: "
                                   "the ExternalId sent with AssumeRole is operator configuration (a Secret the platform "
-                                  "team owns, chart value externalId.secretName); remove the field from the release")
+                                  "team owns, chart value aws.externalId.secretName); remove the field from the release")
 
 
 class EcsGateway(Protocol):
@@ -132,7 +133,8 @@ async def reconcile(
     return outcome
 
 
-def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: Any, settings: Settings) -> Outcome:
+def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
+             settings: Settings) -> Outcome:
     status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
                             prior=prior, generation=generation, now=now)
     return _outcome(status, prior, None, None, settings)
@@ -181,6 +183,8 @@ async def release_loop(
             deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)
             delay = deps.settings.poll_fast_seconds
         await _sleep(state.wake, stopped, delay)
+    if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
+        deps.metrics.forget_release(namespace=namespace, name=name)
 
 
 async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
