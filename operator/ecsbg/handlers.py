@@ -20,6 +20,7 @@ from typing import Any
 
 import kopf
 
+from ecsbg import gating
 from ecsbg.deletion import FINALIZER, rollback_on_delete
 from ecsbg.domain.ownership import claim_account, target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
@@ -27,6 +28,7 @@ from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+POLICIES = (GROUP, VERSION, "ecsreleasepolicies")  # cluster-scoped: watched cluster-wide whatever the namespaces
 # the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
@@ -54,6 +56,10 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             memo.deps = await wiring.build_deps(operator_settings)
             memo.owns_deps = True
+        if getattr(memo, "secrets", None) is None:  # reads the Secrets EcsReleasePolicies name (tests inject theirs)
+            from ecsbg.k8s.secrets import KubeSecretReader
+
+            memo.secrets = KubeSecretReader()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -70,12 +76,26 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         claim = (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}", claim_account(target))
         return {key: claim} if key else {}
 
+    @kopf.index(*POLICIES, registry=registry, id="release_policies")
+    def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {None: dict(body)}  # every EcsReleasePolicy, read whole by ecsbg.gating
+
+    @kopf.index("", "v1", "namespaces", registry=registry, id="namespace_labels")
+    def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+        return {name: dict(labels)}  # a policy's namespaceSelector.labelSelector matches these
+
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
-                      release_targets: kopf.Index, **_: Any) -> None:
+                      release_targets: kopf.Index, release_policies: kopf.Index, namespace_labels: kopf.Index,
+                      **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
         memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
+        memo.loop_state.policy = gating.PolicyContext(
+            policies=lambda: list(release_policies.get(None, ())),
+            namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
+            secrets=memo.secrets, require_policy=deps.settings.require_policy,
+        )
         await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
 
     _without_finalizer(registry, release)

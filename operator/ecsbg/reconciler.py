@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecsbg import measure
+from ecsbg import gating, measure
 from ecsbg.clock import Clock
 from ecsbg.domain import actions
 from ecsbg.domain.arns import service_account_errors
@@ -74,6 +74,7 @@ class Outcome:
     events: list[Any]
     plan: Plan | None
     requeue_after: float
+    policy_refusal: str | None = None  # the reason, on a pass where an EcsReleasePolicy refusal is announced
 
 
 @dataclass
@@ -92,11 +93,14 @@ class LoopState:
     # set when the watch reports the release DELETED: releases carry no finalizer, so kopf may never stop the
     # daemon itself (ecsbg.handlers)
     gone: bool = False
+    # the EcsReleasePolicy inputs (kopf indexes of policies and namespaces, the Secret reader); None: no gate
+    policy: gating.PolicyContext | None = None
 
 
 async def reconcile(
     body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None,
+    policy: gating.PolicyContext | None = None,
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
@@ -109,16 +113,22 @@ async def reconcile(
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
+        decision = None
+        if policy is not None:  # before any AWS call: a refused release makes none (ecsbg.gating)
+            spec, decision = await gating.admit(body, spec, policy)
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
         outcome = _invalid(invalid, prior, generation, now, deps.settings)
+        if policy is not None:
+            outcome = _with_policy(outcome, invalid.decision if isinstance(invalid, gating.PolicyRefused) else None)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
-        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
+        outcome = _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
+        return _with_policy(outcome, decision) if policy is not None else outcome
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
@@ -130,7 +140,22 @@ async def reconcile(
     outcome = _outcome(status, prior, decided, result, deps.settings)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
-    return outcome
+    return _with_policy(outcome, decision) if policy is not None else outcome
+
+
+def _with_policy(outcome: Outcome, decision: gating.Decision | None) -> Outcome:
+    """`status.policy` says what the policy gate decided (None: it did not get to decide); a refusal is announced
+    as `PolicyDenied` instead of `InvalidSpec`, and counted once, on the same transitions."""
+    block = decision.to_status() if decision is not None else None
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "policy"}
+    if block is not None:
+        status_dict["policy"] = block
+    refused = decision is not None and not decision.allowed
+    events = [replace(e, reason="PolicyDenied") if refused and e.reason == "InvalidSpec" else e
+              for e in outcome.events]
+    announced = refused and any(e.reason == "PolicyDenied" for e in events)
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "policy": block}, events=events,
+                   policy_refusal=decision.reason if announced and decision is not None else None)
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
@@ -189,11 +214,13 @@ async def release_loop(
 
 async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
     prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
-    outcome = await reconcile(body, prior_dict, deps, state.claims)
+    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
     if outcome.status_dict != prior_dict:
         await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
+    if outcome.policy_refusal is not None:
+        deps.metrics.policy_refused(reason=outcome.policy_refusal)
     measure.record(
         metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),

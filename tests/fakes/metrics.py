@@ -69,6 +69,9 @@ class RecordingMetrics:
     def request(self, *, request: str, result: str) -> None:
         self._record("request", request=request, result=result)
 
+    def policy_refused(self, *, reason: str) -> None:
+        self._record("policy_refused", reason=reason)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         self._record("forget_release", namespace=namespace, name=name)
 

@@ -31,6 +31,9 @@ class ClientKey:
     region: str
     role_arn: str | None = None
     external_id: str | None = field(default=None, repr=False)
+    # from an EcsReleasePolicy (ecsbg.gating): a session name and tags naming the release, for CloudTrail
+    session_name: str | None = None
+    session_tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,11 @@ class ClientFactory:
         sts = self._sts_calls(key.region)
         params: dict[str, Any] = {
             "RoleArn": key.role_arn,
-            "RoleSessionName": SESSION_NAME,
+            "RoleSessionName": key.session_name or SESSION_NAME,
             "DurationSeconds": ASSUMED_ROLE_SECONDS,
         }
+        if key.session_tags:  # sts:TagSession must be allowed by the role's trust policy (deploy/iam/README.md)
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in key.session_tags]
         external_id = key.external_id or self._settings.external_id
         if external_id:
             params["ExternalId"] = external_id

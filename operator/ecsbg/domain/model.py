@@ -75,12 +75,23 @@ STOPPABLE_STATUSES = frozenset({"PENDING", "IN_PROGRESS"})
 
 
 @dataclass(frozen=True)
+class RoleSession:
+    """How the role of an EcsReleasePolicy is assumed for one release (domain.decision): a session name and
+    session tags naming the release (CloudTrail shows who deployed), and the policy's ExternalId."""
+
+    name: str
+    tags: tuple[tuple[str, str], ...] = ()
+    external_id: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Target:
     region: str
     cluster: str
     service: str
     role_arn: str | None = None
     external_id: str | None = None
+    session: RoleSession | None = None  # set by the policy gate (ecsbg.gating), never parsed from the spec
 
 
 @dataclass(frozen=True)

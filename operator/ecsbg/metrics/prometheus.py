@@ -102,6 +102,10 @@ class PrometheusRecorder:
             "ecsbg_requests", "approve/reject/abort/retry requests seen, by what became of them.",
             ["request", "result"], registry=r,
         )  # fmt: skip
+        self.policy_refusals = Counter(
+            "ecsbg_policy_refusals", "Releases refused by EcsReleasePolicy, by reason (once per refusal).",
+            ["reason"], registry=r,
+        )  # fmt: skip
 
     def _define_runtime_metrics(self) -> None:
         r = self.registry
@@ -147,6 +151,8 @@ class PrometheusRecorder:
         for request in v.REQUESTS:
             for result in v.REQUEST_RESULTS:
                 self.requests.labels(request, result)
+        for reason in v.POLICY_REFUSALS:
+            self.policy_refusals.labels(reason)
 
     def _strategy_seen(self, strategy: str) -> None:
         """On the first release of a strategy, export its duration histograms at zero: a series born with
@@ -254,6 +260,9 @@ class PrometheusRecorder:
         self.requests.labels(
             v.one_of(request, v.REQUESTS, "request"), v.one_of(result, v.REQUEST_RESULTS, "request result")
         ).inc()
+
+    def policy_refused(self, *, reason: str) -> None:
+        self.policy_refusals.labels(v.one_of(reason, v.POLICY_REFUSALS, "policy refusal reason")).inc()
 
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:

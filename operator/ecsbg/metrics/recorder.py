@@ -39,6 +39,8 @@ class MetricsRecorder(Protocol):
 
     def request(self, *, request: str, result: str) -> None: ...
 
+    def policy_refused(self, *, reason: str) -> None: ...  # a release refused by EcsReleasePolicy (ecsbg.gating)
+
     def forget_release(self, *, namespace: str, name: str) -> None: ...
 
 
@@ -67,6 +69,9 @@ class NullRecorder:
         pass
 
     def request(self, *, request: str, result: str) -> None:
+        pass
+
+    def policy_refused(self, *, reason: str) -> None:
         pass
 
     def forget_release(self, *, namespace: str, name: str) -> None:

@@ -1,0 +1,89 @@
+"""The EcsReleasePolicy gate of a reconcile pass: decides before any AWS call whether a release may deploy.
+
+Inputs come from kopf indexes (ecsbg.handlers): every policy body and every namespace's labels; the ExternalId is
+read from the Secret the matching policy names. The decision itself is domain.decision.decide (pure). A refused
+release raises PolicyRefused (an InvalidSpec carrying a specific reason): the reconciler makes no AWS call, sets
+the Stalled condition with that reason, emits a `PolicyDenied` Warning and counts it by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ecsbg.domain.decision import Decision, ReleaseRequest, Verdict, decide
+from ecsbg.domain.model import ReleaseSpec, RoleSession
+from ecsbg.domain.ownership import claim_account
+from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.policy import InvalidPolicy, NamespaceSelector, Policy, parse_policy
+from ecsbg.k8s.secrets import SecretReader, SecretUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class PolicyRefused(InvalidSpec):
+    """Raised for a release no EcsReleasePolicy allows; `reason` is the Stalled condition's reason."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__([f"refused by policy ({decision.reason}): {decision.message}"])
+        self.reason = decision.reason
+        self.decision = decision
+
+
+@dataclass
+class PolicyContext:
+    policies: Callable[[], Iterable[Mapping[str, Any]]]  # every EcsReleasePolicy body
+    namespace_labels: Callable[[str], Mapping[str, str] | None]  # None: namespace not seen
+    secrets: SecretReader
+    require_policy: bool = False
+
+
+def policies_of(bodies: Iterable[Mapping[str, Any]]) -> list[Policy]:
+    """Parsed policies. A policy that cannot be parsed selects nothing but still exists, so a typo in a policy
+    never turns "policies exist" into "no policy at all" (which would allow everything)."""
+    out = []
+    for body in bodies:
+        try:
+            out.append(parse_policy(body))
+        except InvalidPolicy as exc:
+            logger.warning("EcsReleasePolicy ignored (allows nothing): %s", exc)
+            name = str((body.get("metadata") or {}).get("name"))
+            out.append(Policy(name=name, namespace_selector=NamespaceSelector(names=())))
+    return out
+
+
+def release_request(body: Mapping[str, Any], spec: ReleaseSpec) -> ReleaseRequest:
+    metadata = body.get("metadata") or {}
+    target = dict((body.get("spec") or {}).get("target") or {})
+    t = spec.target
+    return ReleaseRequest(
+        namespace=str(metadata.get("namespace") or ""), name=str(metadata.get("name") or ""),
+        region=t.region, cluster=t.cluster, service=t.service, role_arn=t.role_arn,
+        arn_account=claim_account({k: v for k, v in target.items() if k in ("cluster", "service")}),
+        images=tuple(c.image for c in spec.task_definition.containers if c.image),
+    )
+
+
+async def admit(body: Mapping[str, Any], spec: ReleaseSpec, ctx: PolicyContext) -> tuple[ReleaseSpec, Decision]:
+    """The spec to deploy (target with the policy's role and session) and the decision; raises PolicyRefused."""
+    request = release_request(body, spec)
+    decision = decide(request, ctx.namespace_labels(request.namespace), policies_of(ctx.policies()),
+                      require_policy=ctx.require_policy)
+    if decision.verdict is Verdict.REFUSED:
+        raise PolicyRefused(decision)
+    if decision.verdict is Verdict.NOT_REQUIRED or decision.role_arn is None:
+        return spec, decision
+    external_id = None
+    if decision.external_id is not None:
+        ref = decision.external_id
+        try:
+            external_id = await ctx.secrets.read(namespace=ref.namespace, name=ref.name, key=ref.key)
+        except SecretUnavailable as exc:
+            refused = replace(decision, verdict=Verdict.REFUSED, reason="ExternalIdUnavailable",
+                              message=f"policy {decision.policy}: the ExternalId cannot be read: {exc}")
+            raise PolicyRefused(refused) from exc
+    session = RoleSession(name=decision.session_name or "", tags=decision.session_tags, external_id=external_id)
+    target = replace(spec.target, role_arn=decision.role_arn, session=session)
+    return replace(spec, target=target), decision
