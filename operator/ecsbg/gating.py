@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.decision import Decision, ReleaseRequest, Verdict, decide
 from ecsbg.domain.model import ReleaseSpec, RoleSession
 from ecsbg.domain.ownership import claim_account
@@ -86,4 +87,10 @@ async def admit(body: Mapping[str, Any], spec: ReleaseSpec, ctx: PolicyContext) 
             raise PolicyRefused(refused) from exc
     session = RoleSession(name=decision.session_name or "", tags=decision.session_tags, external_id=external_id)
     target = replace(spec.target, role_arn=decision.role_arn, session=session)
-    return replace(spec, target=target), decision
+    admitted = replace(spec, target=target)
+    # the parser checked the ARNs against the release's own role; with the policy's role they must agree too
+    errors = placement_errors(admitted) if spec.target.role_arn is None else []
+    if errors:
+        raise InvalidSpec([f"with the role of EcsReleasePolicy {decision.policy} ({decision.role_arn}): {e}"
+                           for e in errors])
+    return admitted, decision

@@ -19,11 +19,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ecsbg.domain.arns import parse_arn
 from ecsbg.domain.images import image_problems
 from ecsbg.domain.policy import Policy, SecretKeyRef, glob_match, role_account
 
 # Most specific first: the reason reported when no policy allows a release is the one that got furthest.
-REASONS = ("ImageNotAllowed", "RoleNotAllowed", "TargetNotAllowed", "NamespaceNotSelected", "NoPolicy")
+# (_refusal checks the role, then the target, then the images)
+REASONS = ("ImageNotAllowed", "TargetNotAllowed", "RoleNotAllowed", "NamespaceNotSelected", "NoPolicy")
 SESSION_NAME_MAX = 64  # STS RoleSessionName: 2..64 characters of [\w+=,.@-]
 _SESSION_CHARS = re.compile(r"[^\w+=,.@-]")
 TAG_NAMESPACE, TAG_NAME = "ecsbg.dev/namespace", "ecsbg.dev/name"
@@ -109,7 +111,11 @@ def _refusal(policy: Policy, release: ReleaseRequest) -> tuple[str, str] | None:
     if release.role_arn and (policy.role is None or release.role_arn != policy.role.arn):
         allowed = policy.role.arn if policy.role else "none (the operator's own credentials)"
         return "RoleNotAllowed", f"policy {policy.name}: role {release.role_arn} is not allowed (allowed: {allowed})"
-    account = role_account(role) or release.arn_account
+    named = release.arn_account or _arn_account(release.cluster, release.service)
+    account = role_account(role) or named
+    if named and account != named:  # the role acts in one account, the ARNs name another: never allowed
+        return "TargetNotAllowed", (f"policy {policy.name}: the target's ARN names account {named}, the role "
+                                    f"{role} is in account {account}")
     rules = policy.targets
     checks = (("account", account, rules.accounts), ("region", release.region, rules.regions),
               ("cluster", _name(release.cluster), rules.clusters), ("service", _name(release.service), rules.services))
@@ -138,6 +144,11 @@ def _allowed(policy: Policy, release: ReleaseRequest) -> Decision:
 
 def _refused(reason: str, message: str, considered: tuple[str, ...] = ()) -> Decision:
     return Decision(Verdict.REFUSED, reason, message, considered=considered)
+
+
+def _arn_account(*values: str) -> str:
+    accounts = [arn.account for arn in map(parse_arn, values) if arn is not None and arn.account]
+    return accounts[0] if accounts else ""
 
 
 def _name(value: str) -> str:

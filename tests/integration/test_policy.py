@@ -1,0 +1,232 @@
+"""EcsReleasePolicy end to end: the operator (real kopf, dev cluster) assumes the policy's role through moto's STS
+(server mode, real HTTP) and reaches the ECS emulator, which partitions by the account of the caller's keys.
+
+A matrix of namespaces x targets x roles: every cross-tenant attempt is refused with 0 AWS requests (ECS and STS),
+every allowed one deploys in its own account through its policy's role, with a session name and ExternalId.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import kopf
+import pytest
+
+import tests.plugins.ecs as ecs_plugin
+from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
+from ecsbg.aws.session import ClientSettings
+from ecsbg.clock import SystemClock
+from ecsbg.handlers import build_registry
+from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.status import KubeStatusWriter
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.reconciler import Deps
+from tests.integration.conftest import operator_settings, release_manifest
+from tests.plugins.ecs import seed_service
+
+pytestmark = pytest.mark.slow
+
+A, B = "111111111111", "222222222222"
+ROLES = {A: f"arn:aws:iam::{A}:role/ecsbg/team-a", B: f"arn:aws:iam::{B}:role/ecsbg/team-b"}
+GV = "ecsbg.dev/v1alpha1"
+
+
+@pytest.fixture(scope="module")
+def moto_sts() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def assumed_roles(account: str) -> list[Any]:
+    """What moto's STS recorded for AssumeRole into `account` (the server runs in this process)."""
+    from moto.sts.models import sts_backends
+
+    return list(sts_backends[account]["aws"].assumed_roles)
+
+
+def ecs_client(url: str, account: str) -> Any:
+    # a 12-digit access key ID is that account for the emulator (docs/emulator.md "Regions and accounts")
+    return boto3.client("ecs", endpoint_url=url, region_name="us-east-1", aws_access_key_id=account,
+                        aws_secret_access_key="testing")
+
+
+def in_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
+    monkeypatch.setattr(ecs_plugin, "ACCOUNT", account)  # elb_arns(): the load balancer ARNs of that account
+
+
+def policy(name: str, selector: dict[str, Any], account: str, secret: dict[str, str] | None) -> dict[str, Any]:
+    role: dict[str, Any] = {"arn": ROLES[account]}
+    if secret is not None:
+        role["externalIdSecretRef"] = secret
+    return {"apiVersion": GV, "kind": "EcsReleasePolicy", "metadata": {"name": name},
+            "spec": {"namespaceSelector": selector, "targets": {"accounts": [account], "regions": ["us-*"]},
+                     "role": role}}
+
+
+class PolicyWorld:
+    def __init__(self, dev_cluster: Any, kubectl: Any, run_kopf: Any, ecs: Any, sts_url: str) -> None:
+        self.cluster, self.kubectl, self.run_kopf, self.ecs, self.sts_url = dev_cluster, kubectl, run_kopf, ecs, sts_url
+        self.tag = uuid.uuid4().hex[:6]
+        self.policies: list[str] = []
+        self.namespaces: list[str] = []
+        self.metrics = PrometheusRecorder()
+
+    def namespace(self, suffix: str, labels: dict[str, str] | None = None) -> str:
+        name = f"p-{self.tag}-{suffix}"
+        self.kubectl("create", "namespace", name)
+        self.namespaces.append(name)
+        if labels:
+            self.kubectl("label", "namespace", name, *(f"{k}={v}" for k, v in labels.items()))
+        return name
+
+    def secret(self, namespace: str, name: str, value: str) -> dict[str, str]:
+        self.kubectl("create", "secret", "generic", name, "-n", namespace, f"--from-literal=externalId={value}")
+        return {"namespace": namespace, "name": name, "key": "externalId"}
+
+    def add_policy(self, body: dict[str, Any]) -> None:
+        body["metadata"]["name"] = f"{body['metadata']['name']}-{self.tag}"
+        self.cluster.apply(body)
+        self.policies.append(body["metadata"]["name"])
+
+    def start(self, namespaces: tuple[str, ...], *, require_policy: bool = False) -> Any:
+        from dataclasses import replace
+
+        settings = replace(operator_settings(self.ecs.url), require_policy=require_policy)
+        aws = AwsSettings(clients=ClientSettings(endpoint_url=self.ecs.url, sts_endpoint_url=self.sts_url))
+        gateway = Boto3EcsGateway(coalesce_seconds=0, metrics=self.metrics, clock=SystemClock(), settings=aws)
+        deps = Deps(ecs=gateway, clock=SystemClock(), events=KopfEventSink(), status=KubeStatusWriter(),
+                    metrics=self.metrics, settings=settings)
+        return self.run_kopf(build_registry(settings), namespaces=namespaces, memo=kopf.Memo(deps=deps))
+
+    def status(self, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.cluster.get(GV, "ecsbluegreenreleases", namespace, name) or {}
+        return dict(obj.get("status") or {})
+
+    def wait_phase(self, namespace: str, name: str, *phases: str, timeout: float = 60.0) -> dict[str, Any]:
+        import time
+
+        deadline, status = time.monotonic() + timeout, {}
+        while time.monotonic() < deadline:
+            status = self.status(namespace, name)
+            if status.get("phase") in phases:
+                return status
+            time.sleep(0.05)
+        raise AssertionError(f"{namespace}/{name}: timed out waiting for {phases}: {status}")
+
+    def requests_for(self, service: str, since: int) -> list[dict[str, Any]]:
+        """ECS requests made after the first `since` that name `service` (as a name or inside an ARN)."""
+        return [r for r in self.ecs.requests[since:]
+                if any(service == v or str(v).endswith(f"/{service}") for v in _strings(r.get("parameters")))]
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        listed = self.cluster.list("v1", "events", namespace)
+        return list(listed.get("items") or []) if isinstance(listed, dict) else list(listed)
+
+    def refusals(self) -> dict[str, float]:
+        return {s.labels["reason"]: s.value for m in self.metrics.registry.collect()
+                if m.name == "ecsbg_policy_refusals" for s in m.samples if s.name.endswith("_total") and s.value}
+
+    def close(self) -> None:
+        for name in self.policies:  # cluster-scoped: never leave one behind for the rest of the session
+            self.kubectl("delete", "ecsreleasepolicies", name, "--wait=false", check=False)
+        for ns in self.namespaces:
+            self.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.fixture
+def world(dev_cluster, kubectl, run_kopf, ecs_emulator, moto_sts, monkeypatch) -> Iterator[PolicyWorld]:
+    if dev_cluster is None:
+        pytest.skip("needs the dev cluster (moto and the emulator run in this process)")
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    w = PolicyWorld(dev_cluster, kubectl, run_kopf, ecs_emulator, moto_sts)
+    yield w
+    w.close()
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def cell_manifest(monkeypatch: pytest.MonkeyPatch, namespace: str, name: str, account: str,
+                  role: str | None) -> dict[str, Any]:
+    in_account(monkeypatch, account)
+    body = release_manifest(name, namespace, service=name)
+    body["spec"]["target"]["cluster"] = f"arn:aws:ecs:us-east-1:{account}:cluster/demo"  # names the account
+    if role is not None:
+        body["spec"]["target"]["roleArn"] = role
+    return body
+
+
+def test_namespaces_by_targets_by_roles(world: PolicyWorld, monkeypatch: pytest.MonkeyPatch):
+    system = world.namespace("sys")
+    team_a = world.namespace("a")
+    team_b = world.namespace("b", labels={"team": "b"})
+    ext = {A: f"ext-a-{uuid.uuid4().hex[:8]}", B: f"ext-b-{uuid.uuid4().hex[:8]}"}
+    world.add_policy(policy("team-a", {"names": [team_a]}, A, world.secret(system, "ext-a", ext[A])))
+    world.add_policy(policy("team-b", {"labelSelector": {"matchLabels": {"team": "b"}}}, B,
+                            world.secret(system, "ext-b", ext[B])))
+    home = {team_a: A, team_b: B}
+    roles = {"omit": None, "rolea": ROLES[A], "roleb": ROLES[B]}
+    cells = []
+    for (ns, short), account, (role_name, role) in itertools.product(
+            ((team_a, "ta"), (team_b, "tb")), (A, B), roles.items()):
+        name = f"{short}-{'a' if account == A else 'b'}-{role_name}"
+        in_account(monkeypatch, account)
+        seed_service(ecs_client(world.ecs.url, account), service=name)
+        allowed = account == home[ns] and role in (None, ROLES[account])
+        cells.append((ns, name, account, role, allowed))
+    seeded = len(world.ecs.requests)
+    before = {acct: len(assumed_roles(acct)) for acct in (A, B)}
+
+    world.start((team_a, team_b))
+    for ns, name, account, role, _ in cells:
+        world.cluster.apply(cell_manifest(monkeypatch, ns, name, account, role))
+
+    for ns, name, account, _role, allowed in cells:
+        if allowed:
+            status = world.wait_phase(ns, name, "Succeeded", "Failed", "Invalid")
+            assert status["phase"] == "Succeeded", (name, status)
+            policy_name = f"team-{'a' if account == A else 'b'}-{world.tag}"
+            assert status["policy"] == {"decision": "Allowed", "reason": "PolicyAllows", "name": policy_name,
+                                        "roleArn": ROLES[account],
+                                        "message": f"allowed by EcsReleasePolicy {policy_name}"}
+            updates = [r for r in world.requests_for(name, seeded) if r["operation"] == "UpdateService"]
+            assert [(r["account"], r["statusCode"]) for r in updates] == [(account, 200)], name
+        else:
+            status = world.wait_phase(ns, name, "Invalid", "Succeeded", "Failed")
+            assert status["phase"] == "Invalid", (name, status)
+            stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+            assert stalled["reason"] in ("TargetNotAllowed", "RoleNotAllowed", "InvalidSpec"), (name, stalled)
+            assert (status.get("policy") or {}).get("decision") == "Refused" or stalled["reason"] == "InvalidSpec"
+            assert world.requests_for(name, seeded) == [], name  # 0 AWS requests for a refused release
+    # STS: one AssumeRole per allowed release, with its session name and its policy's ExternalId; none else
+    sessions = {acct: {(r.session_name, r.external_id, r.role_arn) for r in assumed_roles(acct)[before[acct]:]}
+                for acct in (A, B)}
+    expected = {acct: {(f"ecsbg@{ns}.{name}", ext[acct], ROLES[acct])
+                       for ns, name, account, _, allowed in cells if allowed and account == acct} for acct in (A, B)}
+    assert sessions == expected
+    by_policy = [(ns, name) for ns, name, _, _, allowed in cells
+                 if not allowed and (world.status(ns, name).get("policy") or {}).get("decision") == "Refused"]
+    assert len(by_policy) >= 4  # the other refusals are ARNs disagreeing with the named role (the parser's)
+    denied = [(e["involvedObject"]["namespace"], e["involvedObject"]["name"]) for ns in (team_a, team_b)
+              for e in world.events(ns) if e.get("reason") == "PolicyDenied" and e.get("type") == "Warning"]
+    assert sorted(denied) == sorted(by_policy)  # one Warning per refused release, not one per poll
+    assert sum(world.refusals().values()) == len(by_policy)
