@@ -14,8 +14,9 @@ API_GROUPS = {
     "events": "",
     "customresourcedefinitions": "apiextensions.k8s.io",
     "namespaces": "",
+    "ecsreleasepolicies": "ecsbg.dev",
 }
-CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces"}
+CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "ecsreleasepolicies"}
 
 
 def settings_defaults() -> dict[str, str | None]:

@@ -82,4 +82,8 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+# EcsReleasePolicy is cluster-scoped: read (kopf index), never written.
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsreleasepolicies"]
+  verbs: ["get", "list", "watch"]
 {{- end }}

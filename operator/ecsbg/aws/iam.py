@@ -80,7 +80,7 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
     statements = _ecs_statements() + [
         _pass_role("PassInfrastructureAndHookRolesToEcs", inputs.ecs_roles, "ecs.amazonaws.com"),
         _pass_role("PassTaskAndExecutionRolesToEcsTasks", inputs.task_roles, "ecs-tasks.amazonaws.com"),
-        {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+        {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
          "Resource": [scope.arn(account) for account, scope in inputs.assume]},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
