@@ -230,3 +230,58 @@ def test_namespaces_by_targets_by_roles(world: PolicyWorld, monkeypatch: pytest.
               for e in world.events(ns) if e.get("reason") == "PolicyDenied" and e.get("type") == "Warning"]
     assert sorted(denied) == sorted(by_policy)  # one Warning per refused release, not one per poll
     assert sum(world.refusals().values()) == len(by_policy)
+
+
+def test_image_rules_and_a_missing_external_id_refuse_with_zero_requests(world: PolicyWorld,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    system = world.namespace("sys")
+    team = world.namespace("img")
+    unreadable = world.namespace("noext")
+    body = policy("images", {"names": [team]}, A, world.secret(system, "ext", "ext-value-1"))
+    body["spec"]["images"] = {"forbiddenTags": ["latest", "stable", "main"], "registries": ["public.ecr.aws"]}
+    world.add_policy(body)
+    world.add_policy(policy("noext", {"names": [unreadable]}, A, {"namespace": system, "name": "missing"}))
+    cells = {  # (namespace, release/service) -> image, expected reason (None: deploys)
+        (team, "img-ok"): ("public.ecr.aws/nginx/nginx:1.28", None),
+        (team, "img-stable"): ("public.ecr.aws/nginx/nginx:stable", "ImageNotAllowed"),
+        (team, "img-hub"): ("nginx:1.28", "ImageNotAllowed"),
+        (unreadable, "noext"): ("public.ecr.aws/nginx/nginx:1.28", "ExternalIdUnavailable"),
+    }
+    for (_, name), _ in cells.items():
+        in_account(monkeypatch, A)
+        seed_service(ecs_client(world.ecs.url, A), service=name)
+    seeded = len(world.ecs.requests)
+    before = len(assumed_roles(A))
+    world.start((team, unreadable))
+    for (ns, name), (image, _) in cells.items():
+        manifest = cell_manifest(monkeypatch, ns, name, A, None)
+        manifest["spec"]["taskDefinition"]["containers"][0]["image"] = image
+        world.cluster.apply(manifest)
+    for (ns, name), (image, reason) in cells.items():
+        status = world.wait_phase(ns, name, "Succeeded", "Invalid", "Failed")
+        if reason is None:
+            assert status["phase"] == "Succeeded", status
+            continue
+        assert status["phase"] == "Invalid" and status["policy"]["reason"] == reason, status
+        assert [c["reason"] for c in status["conditions"] if c["type"] == "Stalled"] == [reason]
+        assert world.requests_for(name, seeded) == [], name
+    assert "stable" in world.status(team, "img-stable")["message"]
+    assert "docker.io" in world.status(team, "img-hub")["message"]
+    assert [r.session_name for r in assumed_roles(A)[before:]] == [f"ecsbg@{team}.img-ok"]
+    assert world.refusals() == {"ImageNotAllowed": 2.0, "ExternalIdUnavailable": 1.0}
+
+
+def test_require_policy_without_any_policy_refuses_everything_then_a_policy_lets_it_deploy(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch):
+    team = world.namespace("req")
+    in_account(monkeypatch, A)
+    seed_service(ecs_client(world.ecs.url, A), service="req-web")
+    seeded = len(world.ecs.requests)
+    world.start((team,), require_policy=True)
+    world.cluster.apply(cell_manifest(monkeypatch, team, "req-web", A, None))
+    status = world.wait_phase(team, "req-web", "Invalid", "Succeeded", "Failed")
+    assert status["policy"]["reason"] == "NoPolicy" and status["phase"] == "Invalid"
+    assert world.requests_for("req-web", seeded) == []
+    world.add_policy(policy("req", {"names": [team]}, A, None))  # the release proceeds on its next poll
+    status = world.wait_phase(team, "req-web", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded" and status["policy"]["decision"] == "Allowed"
