@@ -74,6 +74,8 @@ async def admit(body: Mapping[str, Any], spec: ReleaseSpec, ctx: PolicyContext) 
                       require_policy=ctx.require_policy)
     if decision.verdict is Verdict.REFUSED:
         raise PolicyRefused(decision)
+    if decision.images is not None:
+        spec = replace(spec, image_rules=decision.images)
     if decision.verdict is Verdict.NOT_REQUIRED or decision.role_arn is None:
         return spec, decision
     external_id = None

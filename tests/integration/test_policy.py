@@ -165,6 +165,18 @@ def _strings(value: Any) -> Iterator[str]:
         yield value
 
 
+def wait_steady(client: Any, service: str, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (described,) = client.describe_services(cluster="demo", services=[service])["services"]
+        if [d.get("rolloutState") for d in described["deployments"]] == ["COMPLETED"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{service} did not settle: {described['deployments']}")
+
+
 def cell_manifest(monkeypatch: pytest.MonkeyPatch, namespace: str, name: str, account: str,
                   role: str | None) -> dict[str, Any]:
     in_account(monkeypatch, account)
@@ -257,7 +269,7 @@ def test_image_rules_and_a_missing_external_id_refuse_with_zero_requests(world: 
         manifest = cell_manifest(monkeypatch, ns, name, A, None)
         manifest["spec"]["taskDefinition"]["containers"][0]["image"] = image
         world.cluster.apply(manifest)
-    for (ns, name), (image, reason) in cells.items():
+    for (ns, name), (_image, reason) in cells.items():
         status = world.wait_phase(ns, name, "Succeeded", "Invalid", "Failed")
         if reason is None:
             assert status["phase"] == "Succeeded", status
@@ -285,3 +297,48 @@ def test_require_policy_without_any_policy_refuses_everything_then_a_policy_lets
     world.add_policy(policy("req", {"names": [team]}, A, None))  # the release proceeds on its next poll
     status = world.wait_phase(team, "req-web", "Succeeded", "Failed")
     assert status["phase"] == "Succeeded" and status["policy"]["decision"] == "Allowed"
+
+
+def test_image_rules_apply_to_arn_form_task_definitions_and_to_images_the_release_does_not_override(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch):
+    team = world.namespace("arn")
+    body = policy("arn", {"names": [team]}, A, None)
+    body["spec"]["images"] = {"forbiddenTags": ["latest", "stable"], "registries": ["public.ecr.aws"]}
+    world.add_policy(body)
+    in_account(monkeypatch, A)
+    client = ecs_client(world.ecs.url, A)
+    for name in ("arn-stable", "arn-ok", "env-only"):
+        seed_service(client, service=name)
+
+    def register(image: str) -> str:
+        return client.register_task_definition(
+            family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "app", "image": image, "essential": True,
+                                   "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}],
+        )["taskDefinition"]["taskDefinitionArn"]
+
+    stable, pinned = register("public.ecr.aws/nginx/nginx:stable"), register("public.ecr.aws/nginx/nginx:1.28")
+    # the service env-only runs a :stable image; a release overriding only the environment would keep it
+    env_only_base = register("public.ecr.aws/nginx/nginx:stable")
+    client.update_service(cluster="demo", service="env-only", taskDefinition=env_only_base)
+    wait_steady(client, "env-only")
+    seeded = len(world.ecs.requests)
+    world.start((team,))
+    for name, arn in (("arn-stable", stable), ("arn-ok", pinned)):
+        manifest = cell_manifest(monkeypatch, team, name, A, None)
+        manifest["spec"]["taskDefinition"] = {"arn": arn}
+        world.cluster.apply(manifest)
+    manifest = cell_manifest(monkeypatch, team, "env-only", A, None)
+    manifest["spec"]["taskDefinition"] = {"containers": [{"name": "app", "environment": [{"name": "A", "value": "1"}]}]}
+    world.cluster.apply(manifest)
+
+    assert world.wait_phase(team, "arn-ok", "Succeeded", "Failed", "Invalid")["phase"] == "Succeeded"
+    for name in ("arn-stable", "env-only"):
+        status = world.wait_phase(team, name, "Failed", "Succeeded", "Invalid")
+        assert status["phase"] == "Failed", status
+        assert [c["reason"] for c in status["conditions"] if c["type"] == "Stalled"] == ["ImageNotAllowed"]
+        assert "nginx:stable" in status["message"] and "container app" in status["message"], status["message"]
+        writes = [r["operation"] for r in world.requests_for(name, seeded)
+                  if r["operation"] in ("UpdateService", "RegisterTaskDefinition")]
+        assert writes == [], name
+    assert not [r for r in world.ecs.requests[seeded:] if r["operation"] == "RegisterTaskDefinition"]

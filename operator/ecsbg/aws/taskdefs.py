@@ -14,6 +14,7 @@ from ecsbg.aws.batching import BoundedCache
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain.actions import StartDeployment
+from ecsbg.domain.images import ImageRules, task_definition_image_problems
 
 # ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
 # before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.
@@ -55,14 +56,22 @@ def resolve_task_definition(
 ) -> str:
     """The task definition ARN the attempt deploys (synchronous: runs in a worker thread)."""
     source = action.spec.task_definition
+    rules = action.spec.image_rules
     if source.arn is not None:
         _must_exist(calls, tags, source.arn)
+        if rules is not None:  # the policy's image rules on every container of the task definition as given
+            _check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return source.arn
     base = action.base_task_definition_arn or current
     if base is None or action.taskdef_hash is None:
         raise RequestBuildError("InvalidServiceConfiguration", "no base task definition or taskdef hash to derive from")
     seen: dict[str, dict[str, Any]] = {}
     family = translate.task_definition_family(base)
+    if rules is not None:  # images the release does not override come from the base: check the rendered whole
+        described = seen.get(base) or tags.describe(calls, base)
+        seen[base] = described
+        rendered = translate.register_task_definition_request(described, source.containers, action.taskdef_hash)
+        _check_images(rendered, rules, f"the task definition rendered from {base}")
     existing = find_tagged_revision(calls, tags, family, action.taskdef_hash, scan_limit, seen)
     if existing is not None:
         return existing
@@ -71,6 +80,12 @@ def resolve_task_definition(
     arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
     tags.remember(arn, action.taskdef_hash)
     return arn
+
+
+def _check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:
+    problems = task_definition_image_problems(task_definition.get("containerDefinitions") or [], rules)
+    if problems:
+        raise RequestBuildError("ImageNotAllowed", f"{what}: " + "; ".join(problems) + " (EcsReleasePolicy images)")
 
 
 def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ecsbg.domain.arns import parse_arn
-from ecsbg.domain.images import image_problems
+from ecsbg.domain.images import ImageRules, image_problems
 from ecsbg.domain.policy import Policy, SecretKeyRef, glob_match, role_account
 
 # Most specific first: the reason reported when no policy allows a release is the one that got furthest.
@@ -62,6 +62,7 @@ class Decision:
     session_name: str | None = None
     session_tags: tuple[tuple[str, str], ...] = ()
     considered: tuple[str, ...] = field(default=())
+    images: ImageRules | None = None  # the allowing policy's image rules, checked again on the task definition
 
     @property
     def allowed(self) -> bool:
@@ -139,6 +140,7 @@ def _allowed(policy: Policy, release: ReleaseRequest) -> Decision:
         Verdict.ALLOWED, "PolicyAllows", f"allowed by EcsReleasePolicy {policy.name}", policy=policy.name,
         role_arn=role, external_id=policy.role.external_id if policy.role else None,
         session_name=session_name(release.namespace, release.name) if role else None, session_tags=tags,
+        images=policy.images if policy.images != ImageRules() else None,
     )
 
 

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from ecsbg.domain.policy import ImageRules
+from typing import Any
 
 DEFAULT_REGISTRY = "docker.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageRules:
+    """What an EcsReleasePolicy lets a release deploy: all optional, an absent rule allows anything."""
+
+    require_digest: bool = False
+    forbidden_tags: tuple[str, ...] = ()
+    registries: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,3 +64,10 @@ def image_problems(image: str, rules: ImageRules) -> list[str]:
     if ref.digest is None and ref.tag is not None and any(fnmatch.fnmatchcase(ref.tag, t) for t in rules.forbidden_tags):
         problems.append(f"{image}: tag {ref.tag!r} is mutable and not allowed ({', '.join(rules.forbidden_tags)})")
     return problems
+
+
+def task_definition_image_problems(container_definitions: Iterable[Mapping[str, Any]], rules: ImageRules) -> list[str]:
+    """The same checks on every container of a task definition (one given by ARN, or the one a release renders
+    from the service's current task definition): `<container>: <problem>` per broken rule."""
+    return [f"container {c.get('name')}: {problem}" for c in container_definitions
+            for problem in image_problems(str(c.get("image") or ""), rules)]

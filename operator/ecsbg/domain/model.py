@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.images import ImageRules
+
 
 class Strategy(enum.Enum):
     """The CR's strategy names, mapped to ECS's DeploymentStrategy values."""
@@ -190,6 +192,9 @@ class ReleaseSpec:
     requests: Requests = field(default_factory=Requests)
     spec_hash: str = ""  # of everything but requests and onDelete (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
+    # the image rules of the EcsReleasePolicy that allowed the release (ecsbg.gating), checked again on the task
+    # definition the attempt deploys (an `arn`, or the rendered one) before anything is written; never parsed
+    image_rules: ImageRules | None = None
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports

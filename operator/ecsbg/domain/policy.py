@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecsbg.domain.arns import parse_arn
+from ecsbg.domain.images import ImageRules
 
 KIND = "EcsReleasePolicy"
 PLURAL = "ecsreleasepolicies"
@@ -86,15 +87,6 @@ class TargetRules:
 class RoleRule:
     arn: str
     external_id: SecretKeyRef | None = None
-
-
-@dataclass(frozen=True)
-class ImageRules:
-    """`what` may be deployed (domain.images): all optional, an absent rule allows anything."""
-
-    require_digest: bool = False
-    forbidden_tags: tuple[str, ...] = ()
-    registries: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,28 @@ def test_invalid_policy_names_the_field(spec, field):
 def test_image_references(image, registry, repository, tag, digest):
     ref = parse_image(image)
     assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repository, tag, digest)
+
+
+@pytest.mark.parametrize("rules, image, problems", [
+    (ImageRules(), "nginx:latest", 0),  # no rules: anything (the parser's own :latest rule is separate)
+    (ImageRules(forbidden_tags=("latest", "stable", "main")), "r.example/web:stable", 1),
+    (ImageRules(forbidden_tags=("release-*",)), "r.example/web:release-3", 1),
+    (ImageRules(forbidden_tags=("stable",)), "r.example/web:stable@sha256:" + "2" * 64, 0),  # pinned anyway
+    (ImageRules(require_digest=True), "r.example/web:1.2", 1),
+    (ImageRules(require_digest=True), "r.example/web@sha256:" + "3" * 64, 0),
+    (ImageRules(registries=("*.dkr.ecr.*.amazonaws.com",)), "nginx:1.27", 1),
+    (ImageRules(registries=("docker.io",)), "nginx:1.27", 0),
+    (ImageRules(registries=("r.example",), require_digest=True), "other.example/web:1", 2),
+])
+def test_image_rules(rules, image, problems):
+    from ecsbg.domain.images import image_problems
+
+    assert len(image_problems(image, rules)) == problems
+
+
+def test_task_definition_images_are_checked_per_container():
+    from ecsbg.domain.images import task_definition_image_problems
+
+    containers = [{"name": "app", "image": "r.example/web:1.2"}, {"name": "sidecar", "image": "r.example/log:latest"}]
+    assert task_definition_image_problems(containers, ImageRules(forbidden_tags=("latest",))) == [
+        "container sidecar: r.example/log:latest: tag 'latest' is mutable and not allowed (latest)"]
