@@ -137,10 +137,26 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    outcome = _outcome(status, prior, decided, result, deps.settings)
+    outcome = _with_images(_outcome(status, prior, decided, result, deps.settings), result, prior_dict)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
     return _with_policy(outcome, decision) if policy is not None else outcome
+
+
+def _with_images(outcome: Outcome, result: actions.ApplyResult | None, prior_dict: Mapping[str, Any]) -> Outcome:
+    """`status.images`: the digests the current attempt deploys, when its images were pinned (images.resolveDigests
+    of an EcsReleasePolicy). Set by the start that registered (or reused) the revision, kept for that attempt."""
+    if result is not None and result.images:
+        images: Any = [{"container": name, "image": image, "digest": image.rpartition("@")[2]}
+                       for name, image in result.images if "@" in image]
+    elif prior_dict.get("images") and prior_dict.get("attempt") == outcome.status_dict.get("attempt"):
+        images = prior_dict["images"]
+    else:
+        images = None
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "images"}
+    if images:
+        status_dict["images"] = images
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "images": images or None})
 
 
 def _with_policy(outcome: Outcome, decision: gating.Decision | None) -> Outcome:

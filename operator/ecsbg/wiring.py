@@ -13,6 +13,7 @@ async def build_deps(settings: Settings) -> Deps:
     from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
     from ecsbg.aws.session import ClientSettings
     from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+    from ecsbg.registry.oci import OciResolver
 
     metrics = PrometheusRecorder()
     server = start_metrics_server(settings.metrics_port, metrics) if settings.metrics_port else None
@@ -20,6 +21,7 @@ async def build_deps(settings: Settings) -> Deps:
     ecs = Boto3EcsGateway(
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
         metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
+        registry=OciResolver(),
     )
     deps = Deps(
         ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings

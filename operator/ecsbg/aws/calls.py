@@ -32,6 +32,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("ecs", "ContinueServiceDeployment"),  # approve / reject a PAUSE hook
         ("ecs", "StopServiceDeployment"),  # abort (stopType ROLLBACK)
         ("sts", "AssumeRole"),  # spec.target.roleArn, refreshed by botocore's refreshable credentials
+        ("ecr", "DescribeImages"),  # an EcsReleasePolicy's images.resolveDigests: tag -> digest (aws.digests)
     }
 )
 

@@ -82,6 +82,9 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
         _pass_role("PassTaskAndExecutionRolesToEcsTasks", inputs.task_roles, "ecs-tasks.amazonaws.com"),
         {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
          "Resource": [scope.arn(account) for account, scope in inputs.assume]},
+        # EcsReleasePolicy images.resolveDigests: read-only, on repositories (the task execution role pulls them)
+        {"Sid": "ResolveEcrImageDigests", "Effect": "Allow", "Action": "ecr:DescribeImages",
+         "Resource": "arn:aws:ecr:*:*:repository/*"},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == set(iam_actions()), sorted(granted ^ set(iam_actions()))  # a new call needs a statement

@@ -42,6 +42,7 @@ class ClientSettings:
 
     endpoint_url: str | None = None
     sts_endpoint_url: str | None = None
+    ecr_endpoint_url: str | None = None  # tests: moto's server
     # sent with every AssumeRole: the operator's ExternalId (ECSBG_EXTERNAL_ID, from a Secret of the platform team)
     external_id: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
@@ -84,6 +85,7 @@ class ClientFactory:
         self._lock = threading.RLock()
         self._ecs: dict[ClientKey, AwsCalls] = {}
         self._sts: dict[str, AwsCalls] = {}
+        self._ecr: dict[ClientKey, AwsCalls] = {}
         self._base: boto3.Session | None = None
 
     def ecs(self, key: ClientKey) -> AwsCalls:
@@ -99,6 +101,17 @@ class ClientFactory:
                 once = self._settings.config().merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
                 calls = self._ecs[key] = AwsCalls(client(self._settings.config()), self._metrics, service="ecs",
                                                   single_attempt_client=client(once))
+            return calls
+
+    def ecr(self, key: ClientKey) -> AwsCalls:
+        """ECR (DescribeImages, digest resolution) with the same role and session as the release's ECS calls."""
+        with self._lock:
+            calls = self._ecr.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+                client = session.client("ecr", region_name=key.region, endpoint_url=self._settings.ecr_endpoint_url,
+                                        config=self._settings.config())
+                calls = self._ecr[key] = AwsCalls(client, self._metrics, service="ecr")
             return calls
 
     def _base_session(self) -> boto3.Session:

@@ -7,6 +7,7 @@ so an operator killed between RegisterTaskDefinition and UpdateService never reg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ecsbg.aws import translate
@@ -52,9 +53,15 @@ class TaskDefinitionTags:
 
 
 def resolve_task_definition(
-    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int
+    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int,
+    pin: Callable[[str], str] | None = None, pinned_out: list[tuple[str, str]] | None = None,
 ) -> str:
-    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread)."""
+    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread).
+
+    `pin` (an EcsReleasePolicy's images.resolveDigests) turns each container image into `name@sha256:...` before a
+    new revision is registered; a revision already registered for this taskdef-hash is reused as it is, so a tag
+    moved since then changes nothing (the attempt deploys the digests resolved when it first started).
+    `pinned_out` receives (container, image) of the deployed revision when pinning."""
     source = action.spec.task_definition
     rules = action.spec.image_rules
     if source.arn is not None:
@@ -74,12 +81,24 @@ def resolve_task_definition(
         _check_images(rendered, rules, f"the task definition rendered from {base}")
     existing = find_tagged_revision(calls, tags, family, action.taskdef_hash, scan_limit, seen)
     if existing is not None:
+        if pin is not None and pinned_out is not None:
+            found = seen.get(existing) or tags.describe(calls, existing)
+            pinned_out.extend(_images(found["taskDefinition"]))
         return existing
     described = seen.get(base) or tags.describe(calls, base)
     request = translate.register_task_definition_request(described, source.containers, action.taskdef_hash)
+    if pin is not None:
+        for container in request.get("containerDefinitions") or []:
+            container["image"] = pin(str(container.get("image") or ""))
+        if pinned_out is not None:
+            pinned_out.extend(_images(request))
     arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
     tags.remember(arn, action.taskdef_hash)
     return arn
+
+
+def _images(task_definition: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(c.get("name")), str(c.get("image"))) for c in task_definition.get("containerDefinitions") or []]
 
 
 def _check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:

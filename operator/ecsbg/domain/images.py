@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_REGISTRY = "docker.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ImageRules:
     require_digest: bool = False
     forbidden_tags: tuple[str, ...] = ()
     registries: tuple[str, ...] | None = None
+    resolve_digests: bool = False  # pin every tag to its digest at the start of an attempt (aws.digests)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,22 @@ class ImageRef:
     @property
     def name(self) -> str:
         return f"{self.registry}/{self.repository}"
+
+    @property
+    def ecr(self) -> tuple[str, str] | None:
+        """(account, region) of an ECR private registry host `<account>.dkr.ecr.<region>.amazonaws.com[.cn]`."""
+        match = _ECR_HOST.match(self.registry)
+        return (match.group(1), match.group(2)) if match else None
+
+
+def pinned(image: str, digest: str) -> str:
+    """`image` pinned by digest: `<registry>/<repository>@sha256:...` as written (the tag, now redundant, dropped:
+    ECS accepts `repository-url/image@digest`)."""
+    name = image.partition("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.partition(":")[0]
+    return f"{name}@{digest}"
 
 
 def parse_image(image: str) -> ImageRef:

@@ -184,6 +184,7 @@ def _images(policy: str, raw: Any) -> ImageRules:
         require_digest=bool(raw.get("requireDigest", False)),
         forbidden_tags=_strings(policy, "spec.images.forbiddenTags", raw.get("forbiddenTags")) or (),
         registries=_strings(policy, "spec.images.registries", raw.get("registries")),
+        resolve_digests=bool(raw.get("resolveDigests", False)),
     )
 
 
