@@ -7,4 +7,5 @@ register its kubeconfig login (../shared/reference/k8s-testing.md, section 4b). 
 pytest_plugins = [
     "tests.plugins.k8s",
     "tests.plugins.ecs",
+    "tests.plugins.registry",
 ]

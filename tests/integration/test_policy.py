@@ -8,6 +8,7 @@ every allowed one deploys in its own account through its policy's role, with a s
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from ecsbg.k8s.events import KopfEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.metrics.prometheus import PrometheusRecorder
 from ecsbg.reconciler import Deps
+from ecsbg.registry.oci import OciResolver
 from tests.integration.conftest import operator_settings, release_manifest
 from tests.plugins.ecs import seed_service
 
@@ -101,8 +103,10 @@ class PolicyWorld:
         from dataclasses import replace
 
         settings = replace(operator_settings(self.ecs.url), require_policy=require_policy)
-        aws = AwsSettings(clients=ClientSettings(endpoint_url=self.ecs.url, sts_endpoint_url=self.sts_url))
-        gateway = Boto3EcsGateway(coalesce_seconds=0, metrics=self.metrics, clock=SystemClock(), settings=aws)
+        aws = AwsSettings(clients=ClientSettings(endpoint_url=self.ecs.url, sts_endpoint_url=self.sts_url,
+                                                 ecr_endpoint_url=self.sts_url))  # moto serves STS and ECR
+        gateway = Boto3EcsGateway(coalesce_seconds=0, metrics=self.metrics, clock=SystemClock(), settings=aws,
+                                  registry=OciResolver())
         deps = Deps(ecs=gateway, clock=SystemClock(), events=KopfEventSink(), status=KubeStatusWriter(),
                     metrics=self.metrics, settings=settings)
         return self.run_kopf(build_registry(settings), namespaces=namespaces, memo=kopf.Memo(deps=deps))
@@ -342,3 +346,75 @@ def test_image_rules_apply_to_arn_form_task_definitions_and_to_images_the_releas
                   if r["operation"] in ("UpdateService", "RegisterTaskDefinition")]
         assert writes == [], name
     assert not [r for r in world.ecs.requests[seeded:] if r["operation"] == "RegisterTaskDefinition"]
+
+
+def registered_images(world: PolicyWorld, since: int) -> list[str]:
+    return [c["image"] for r in world.ecs.requests[since:] if r["operation"] == "RegisterTaskDefinition"
+            for c in r["parameters"].get("containerDefinitions", [])]
+
+
+def test_a_tag_is_pinned_to_its_digest_at_start_and_a_tag_moved_mid_release_changes_nothing(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch, oci_registry: Any):
+    team = world.namespace("pin")
+    body = policy("pin", {"names": [team]}, A, None)
+    body["spec"]["images"] = {"resolveDigests": True, "registries": [oci_registry.host]}
+    world.add_policy(body)
+    repository = f"team/web-{world.tag}"
+    first = oci_registry.push(repository, "v1", "build one")
+    in_account(monkeypatch, A)
+    seed_service(ecs_client(world.ecs.url, A), service="pin-web")
+    seeded = len(world.ecs.requests)
+    world.start((team,))
+    manifest = cell_manifest(monkeypatch, team, "pin-web", A, None)
+    manifest["spec"]["taskDefinition"]["containers"][0]["image"] = f"{oci_registry.host}/{repository}:v1"
+    world.cluster.apply(manifest)
+    started = world.wait_phase(team, "pin-web", "Deploying", "Baking", "Succeeded", "Failed", "Invalid")
+    assert started["phase"] not in ("Failed", "Invalid"), started
+    moved = oci_registry.push(repository, "v1", "build two")  # the tag moves while the release runs
+    assert moved != first
+    world.kubectl("annotate", "-n", team, "ecsbluegreenreleases/pin-web", "touch=1")  # wakes the loop
+    status = world.wait_phase(team, "pin-web", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded", status
+    pinned_image = f"{oci_registry.host}/{repository}@{first}"
+    assert registered_images(world, seeded) == [pinned_image]  # one revision, pinned to the digest at start
+    assert [r["operation"] for r in world.ecs.requests[seeded:]].count("UpdateService") == 1
+    assert status["images"] == [{"container": "app", "image": pinned_image, "digest": first}]
+
+
+def test_an_ecr_tag_resolves_through_ecr_with_the_policy_role_and_an_unknown_tag_fails_the_attempt(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch):
+    team = world.namespace("ecr")
+    body = policy("ecr", {"names": [team]}, A, None)
+    body["spec"]["images"] = {"resolveDigests": True}
+    world.add_policy(body)
+    creds = boto3.client("sts", endpoint_url=world.sts_url, region_name="us-east-1", aws_access_key_id="testing",
+                         aws_secret_access_key="testing").assume_role(RoleArn=ROLES[A], RoleSessionName="seed")
+    keys = creds["Credentials"]
+    ecr = boto3.client("ecr", endpoint_url=world.sts_url, region_name="us-east-1",
+                       aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+                       aws_session_token=keys["SessionToken"])
+    repository = f"web-{world.tag}"
+    ecr.create_repository(repositoryName=repository)
+    image_manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                                            "digest": "sha256:" + "4" * 64}, "layers": []})
+    digest = ecr.put_image(repositoryName=repository, imageManifest=image_manifest,
+                           imageTag="1.0")["image"]["imageId"]["imageDigest"]
+    in_account(monkeypatch, A)
+    for name in ("ecr-ok", "ecr-missing"):
+        seed_service(ecs_client(world.ecs.url, A), service=name)
+    seeded = len(world.ecs.requests)
+    world.start((team,))
+    host = f"{A}.dkr.ecr.us-east-1.amazonaws.com"
+    for name, tag in (("ecr-ok", "1.0"), ("ecr-missing", "9.9")):
+        manifest = cell_manifest(monkeypatch, team, name, A, None)
+        manifest["spec"]["taskDefinition"]["containers"][0]["image"] = f"{host}/{repository}:{tag}"
+        world.cluster.apply(manifest)
+    ok = world.wait_phase(team, "ecr-ok", "Succeeded", "Failed", "Invalid")
+    assert ok["phase"] == "Succeeded", ok
+    assert ok["images"] == [{"container": "app", "image": f"{host}/{repository}@{digest}", "digest": digest}]
+    missing = world.wait_phase(team, "ecr-missing", "Failed", "Succeeded", "Invalid")
+    assert [c["reason"] for c in missing["conditions"] if c["type"] == "Stalled"] == ["ImageDigestUnresolved"]
+    assert "9.9" in missing["message"]
+    assert registered_images(world, seeded) == [f"{host}/{repository}@{digest}"]
+    assert not [r for r in world.requests_for("ecr-missing", seeded) if r["operation"] == "UpdateService"]

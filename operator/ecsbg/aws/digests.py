@@ -18,6 +18,10 @@ from ecsbg.aws.session import ClientKey
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain.images import ImageRef, parse_image, pinned
 
+# DescribeImages errors that mean "this tag does not resolve" ([doc: DescribeImages, Amazon ECR API Reference,
+# Errors]); ecsbg.aws.errors does not know ECR's codes, and these must not be retried forever.
+ECR_NOT_FOUND = frozenset({"ImageNotFoundException", "RepositoryNotFoundException", "InvalidParameterException"})
+
 
 class TagResolver(Protocol):
     def digest(self, ref: ImageRef) -> str:
@@ -45,7 +49,7 @@ class DigestResolver:
             details = calls.call("DescribeImages", registryId=account, repositoryName=ref.repository,
                                  imageIds=[{"imageTag": ref.tag or "latest"}]).get("imageDetails") or []
         except AwsError as exc:
-            if not exc.problem.terminal:
+            if not exc.problem.terminal and exc.problem.code not in ECR_NOT_FOUND:
                 raise
             raise RequestBuildError("ImageDigestUnresolved", f"{ref.name}:{ref.tag}: {exc.problem.code}: "
                                     f"{exc.problem.message}") from exc
