@@ -199,3 +199,15 @@ def test_watch_of_an_unobserved_success_waits_and_times_out():
     succeeded_but_old = versioned(release("Succeeded", generation=4, hooks=False), 1)
     with pytest.raises(kube.PluginError, match="timed out after 5s"):
         frames_of([succeeded_but_old] * 10, timeout=5)
+
+
+def test_release_view_shows_the_policy_decision_and_pinned_digests():
+    body = release()
+    digest = "sha256:" + "5" * 64
+    body["status"]["policy"] = {"decision": "Allowed", "reason": "PolicyAllows", "name": "team-a",
+                                "roleArn": "arn:aws:iam::111122223333:role/ecsbg/team-a"}
+    body["status"]["images"] = [{"container": "app", "image": f"r.example/web@{digest}", "digest": digest}]
+    text = render.render_release(body, [], NOW)
+    assert "Policy:      Allowed by team-a (PolicyAllows), role arn:aws:iam::111122223333:role/ecsbg/team-a" in text
+    assert "Images (pinned at attempt start):" in text
+    assert f"app        {digest}  r.example/web@{digest}" in text
