@@ -15,13 +15,24 @@ from typing import Any
 
 from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.decision import Decision, ReleaseRequest, Verdict, decide
-from ecsbg.domain.model import ReleaseSpec, RoleSession
+from ecsbg.domain.model import ContainerOverride, ReleaseSpec, RoleSession
 from ecsbg.domain.ownership import claim_account
 from ecsbg.domain.parsing import InvalidSpec
-from ecsbg.domain.policy import InvalidPolicy, NamespaceSelector, Policy, parse_policy
+from ecsbg.domain.policy import InvalidPolicy, NamespaceSelector, Policy, glob_match, parse_policy
 from ecsbg.k8s.secrets import SecretReader, SecretUnavailable
 
 logger = logging.getLogger(__name__)
+
+
+class PromotionPending(InvalidSpec):
+    """spec.promoteFrom names a release that is not Succeeded with pinned images (yet): nothing is deployed, the
+    release is looked at again on its next poll."""
+
+    reason = "PromotionSourceNotReady"
+
+    def __init__(self, errors: list[str], decision: Decision) -> None:
+        super().__init__(errors)
+        self.decision = decision
 
 
 class PolicyRefused(InvalidSpec):
@@ -39,6 +50,8 @@ class PolicyContext:
     namespace_labels: Callable[[str], Mapping[str, str] | None]  # None: namespace not seen
     secrets: SecretReader
     require_policy: bool = False
+    # (namespace, name) -> {phase, attempt, images} of a watched release (kopf index), for spec.promoteFrom
+    release_status: Callable[[str, str], Mapping[str, Any] | None] = lambda namespace, name: None
 
 
 def policies_of(bodies: Iterable[Mapping[str, Any]]) -> list[Policy]:
@@ -96,3 +109,38 @@ async def admit(body: Mapping[str, Any], spec: ReleaseSpec, ctx: PolicyContext) 
         raise InvalidSpec([f"with the role of EcsReleasePolicy {decision.policy} ({decision.role_arn}): {e}"
                            for e in errors])
     return admitted, decision
+
+
+def promote(body: Mapping[str, Any], spec: ReleaseSpec, decision: Decision, prior: Mapping[str, Any],
+            ctx: PolicyContext) -> tuple[ReleaseSpec, dict[str, Any] | None]:
+    """spec.promoteFrom: the containers take the source release's pinned images. Read when an attempt starts (the
+    spec hash differs from the prior status'), then the images recorded in status.promotedFrom are reused, so a
+    later attempt of the source changes nothing for this one. Returns the spec and status.promotedFrom."""
+    ref = (body.get("spec") or {}).get("promoteFrom")
+    if not isinstance(ref, Mapping) or not ref.get("name"):
+        return spec, None
+    own = str((body.get("metadata") or {}).get("namespace") or "")
+    namespace, name = str(ref.get("namespace") or own), str(ref["name"])
+    if namespace != own and not (decision.verdict is Verdict.ALLOWED
+                                 and glob_match(namespace, decision.promote_from or ())):
+        raise PolicyRefused(replace(decision, verdict=Verdict.REFUSED, reason="PromotionNotAllowed", message=(
+            f"spec.promoteFrom names {namespace}/{name}: promoting from namespace {namespace} is not allowed "
+            f"(EcsReleasePolicy promoteFrom.namespaces of {decision.policy or 'no policy'}: "
+            f"{', '.join(decision.promote_from) or 'none'})")))
+    if spec.task_definition.arn is not None:
+        raise InvalidSpec(["spec.promoteFrom: needs spec.taskDefinition.containers (the images are overridden)"])
+    recorded = prior.get("promotedFrom") or {}
+    if (prior.get("specHash") == spec.spec_hash and recorded.get("namespace") == namespace
+            and recorded.get("name") == name and recorded.get("images")):
+        block = dict(recorded)
+    else:
+        source = ctx.release_status(namespace, name) or {}
+        if source.get("phase") != "Succeeded" or not source.get("images"):
+            raise PromotionPending([f"spec.promoteFrom: {namespace}/{name} has no succeeded attempt with pinned "
+                                    f"images (phase {source.get('phase') or 'unknown'}); waiting for it"], decision)
+        block = {"namespace": namespace, "name": name, "attempt": source.get("attempt"),
+                 "images": [{"container": i["container"], "image": i["image"]} for i in source["images"]]}
+    images = {i["container"]: i["image"] for i in block["images"]}
+    containers = [replace(c, image=images.pop(c.name, c.image)) for c in spec.task_definition.containers]
+    containers += [ContainerOverride(name=n, image=image) for n, image in images.items()]
+    return replace(spec, task_definition=replace(spec.task_definition, containers=tuple(containers))), block

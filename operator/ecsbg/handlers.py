@@ -80,6 +80,12 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return {None: dict(body)}  # every EcsReleasePolicy, read whole by ecsbg.gating
 
+    @kopf.index(*RESOURCE, registry=registry, id="release_images")
+    def release_images(namespace: str, name: str, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+        # what spec.promoteFrom of another release reads: the phase, attempt and pinned images of this one
+        return {(namespace, name): {"phase": status.get("phase"), "attempt": status.get("attempt"),
+                                    "images": list(status.get("images") or [])}}
+
     @kopf.index("", "v1", "namespaces", registry=registry, id="namespace_labels")
     def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
         return {name: dict(labels)}  # a policy's namespaceSelector.labelSelector matches these
@@ -87,7 +93,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
                       release_targets: kopf.Index, release_policies: kopf.Index, namespace_labels: kopf.Index,
-                      **_: Any) -> None:
+                      release_images: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
         memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
@@ -95,6 +101,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             policies=lambda: list(release_policies.get(None, ())),
             namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
             secrets=memo.secrets, require_policy=deps.settings.require_policy,
+            release_status=lambda ns, n: next(iter(release_images.get((ns, n), ())), None),
         )
         await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
 

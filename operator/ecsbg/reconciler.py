@@ -113,14 +113,15 @@ async def reconcile(
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
-        decision = None
+        decision, promoted = None, None
         if policy is not None:  # before any AWS call: a refused release makes none (ecsbg.gating)
             spec, decision = await gating.admit(body, spec, policy)
+            spec, promoted = gating.promote(body, spec, decision, prior_dict or {}, policy)
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
         outcome = _invalid(invalid, prior, generation, now, deps.settings)
         if policy is not None:
-            outcome = _with_policy(outcome, invalid.decision if isinstance(invalid, gating.PolicyRefused) else None)
+            outcome = _with_policy(outcome, getattr(invalid, "decision", None))
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
@@ -140,7 +141,13 @@ async def reconcile(
     outcome = _with_images(_outcome(status, prior, decided, result, deps.settings), result, prior_dict)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
-    return _with_policy(outcome, decision) if policy is not None else outcome
+    if policy is None:
+        return outcome
+    outcome = _with_policy(outcome, decision)
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "promotedFrom"}
+    if promoted is not None:
+        status_dict["promotedFrom"] = promoted
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "promotedFrom": promoted})
 
 
 def _with_images(outcome: Outcome, result: actions.ApplyResult | None, prior_dict: Mapping[str, Any]) -> Outcome:

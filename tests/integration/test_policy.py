@@ -418,3 +418,45 @@ def test_an_ecr_tag_resolves_through_ecr_with_the_policy_role_and_an_unknown_tag
     assert "9.9" in missing["message"]
     assert registered_images(world, seeded) == [f"{host}/{repository}@{digest}"]
     assert not [r for r in world.requests_for("ecr-missing", seeded) if r["operation"] == "UpdateService"]
+
+
+def test_promote_from_deploys_stagings_exact_digests_and_only_where_the_policy_allows(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch, oci_registry: Any):
+    staging, prod, other = world.namespace("stg"), world.namespace("prd"), world.namespace("oth")
+    stg_policy = policy("stg", {"names": [staging]}, A, None)
+    stg_policy["spec"]["images"] = {"resolveDigests": True}
+    world.add_policy(stg_policy)
+    prod_policy = policy("prd", {"names": [prod]}, B, None)
+    prod_policy["spec"]["promoteFrom"] = {"namespaces": [staging]}
+    world.add_policy(prod_policy)
+    world.add_policy(policy("oth", {"names": [other]}, B, None))  # no promoteFrom: cross-namespace refused
+    repository = f"team/api-{world.tag}"
+    tested = oci_registry.push(repository, "v2", "tested build")
+    in_account(monkeypatch, A)
+    seed_service(ecs_client(world.ecs.url, A), service="stg-api")
+    in_account(monkeypatch, B)
+    seed_service(ecs_client(world.ecs.url, B), service="prd-api")
+    seed_service(ecs_client(world.ecs.url, B), service="oth-api")
+    seeded = len(world.ecs.requests)
+    world.start((staging, prod, other))
+    source = cell_manifest(monkeypatch, staging, "stg-api", A, None)
+    source["spec"]["taskDefinition"]["containers"][0]["image"] = f"{oci_registry.host}/{repository}:v2"
+    world.cluster.apply(source)
+    assert world.wait_phase(staging, "stg-api", "Succeeded", "Failed", "Invalid")["phase"] == "Succeeded"
+    oci_registry.push(repository, "v2", "an untested build under the same tag")  # must not reach production
+    for ns, name in ((prod, "prd-api"), (other, "oth-api")):
+        body = cell_manifest(monkeypatch, ns, name, B, None)
+        body["spec"]["taskDefinition"]["containers"][0]["image"] = f"{oci_registry.host}/{repository}:v2"
+        body["spec"]["promoteFrom"] = {"namespace": staging, "name": "stg-api"}
+        world.cluster.apply(body)
+    status = world.wait_phase(prod, "prd-api", "Succeeded", "Failed", "Invalid")
+    assert status["phase"] == "Succeeded", status
+    exact = f"{oci_registry.host}/{repository}@{tested}"
+    assert status["promotedFrom"] == {"namespace": staging, "name": "stg-api", "attempt": 1,
+                                      "images": [{"container": "app", "image": exact}]}
+    registered = [(r["account"], c["image"]) for r in world.ecs.requests[seeded:]
+                  if r["operation"] == "RegisterTaskDefinition" for c in r["parameters"]["containerDefinitions"]]
+    assert registered == [(A, exact), (B, exact)]  # staging's revision, then production's: the same digest
+    refused = world.wait_phase(other, "oth-api", "Invalid", "Succeeded", "Failed")
+    assert refused["policy"]["reason"] == "PromotionNotAllowed", refused
+    assert world.requests_for("oth-api", seeded) == []

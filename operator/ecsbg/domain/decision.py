@@ -63,6 +63,7 @@ class Decision:
     session_tags: tuple[tuple[str, str], ...] = ()
     considered: tuple[str, ...] = field(default=())
     images: ImageRules | None = None  # the allowing policy's image rules, checked again on the task definition
+    promote_from: tuple[str, ...] = ()  # namespaces (globs) the allowing policy lets releases promote from
 
     @property
     def allowed(self) -> bool:
@@ -140,7 +141,7 @@ def _allowed(policy: Policy, release: ReleaseRequest) -> Decision:
         Verdict.ALLOWED, "PolicyAllows", f"allowed by EcsReleasePolicy {policy.name}", policy=policy.name,
         role_arn=role, external_id=policy.role.external_id if policy.role else None,
         session_name=session_name(release.namespace, release.name) if role else None, session_tags=tags,
-        images=policy.images if policy.images != ImageRules() else None,
+        images=policy.images if policy.images != ImageRules() else None, promote_from=policy.promote_from,
     )
 
 
