@@ -47,3 +47,20 @@ def test_secrets_are_readable_by_name_only_where_policies_keep_them():
     (cluster_role,) = find(objects, "ClusterRole")
     assert all("secrets" not in rule["resources"] for rule in cluster_role["rules"])
     assert not [r for r in find(render(None, "rbac.create=false"), "Role")]
+
+
+def test_policy_examples_are_valid_policies():
+    import yaml
+
+    from tests.delivery.conftest import ROOT
+    from tests.delivery.test_examples import to_json_schema
+
+    crd = yaml.safe_load((ROOT / "crds" / "ecsreleasepolicies.ecsbg.dev.yaml").read_text())
+    [version] = crd["spec"]["versions"]
+    schema = to_json_schema(version["schema"]["openAPIV3Schema"])
+    examples = sorted((ROOT / "examples" / "policies").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        body = yaml.safe_load(path.read_text())
+        jsonschema.validate(body, schema)
+        assert parse_policy(body).role is not None, path.name
