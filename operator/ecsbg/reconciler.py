@@ -122,7 +122,9 @@ async def reconcile(
         outcome = _invalid(invalid, prior, generation, now, deps.settings)
         if policy is not None:
             outcome = _with_policy(outcome, getattr(invalid, "decision", None))
-        if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
+        # no AWS call is made: cheap to look again soon (an owner deleted, a policy created or fixed, a source
+        # release succeeded)
+        if isinstance(invalid, ServiceOwnedElsewhere | gating.PolicyRefused | gating.PromotionPending):
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)

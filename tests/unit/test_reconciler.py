@@ -256,6 +256,7 @@ async def test_a_release_refused_by_policy_makes_no_aws_call(ctx, reason) -> Non
     assert [c.reason for c in stalled] == [reason]
     assert outcome.status_dict["policy"]["decision"] == "Refused" and outcome.patch["policy"]["reason"] == reason
     assert [e.reason for e in outcome.events] == ["PolicyDenied"] and outcome.policy_refusal == reason
+    assert outcome.requeue_after == deps.settings.poll_fast_seconds  # a new or fixed policy is seen soon
     again = await reconcile(body(), outcome.status_dict, deps, policy=policy)
     assert again.events == [] and again.policy_refusal is None and again.status_dict == outcome.status_dict
 
