@@ -8,6 +8,8 @@ the Stalled condition with that reason, emits a `PolicyDenied` Warning and count
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -89,6 +91,8 @@ async def admit(body: Mapping[str, Any], spec: ReleaseSpec, ctx: PolicyContext) 
         raise PolicyRefused(decision)
     if decision.images is not None:
         spec = replace(spec, image_rules=decision.images)
+    if decision.registry_credentials:
+        spec = replace(spec, registry_credentials=await _registry_credentials(decision, ctx.secrets))
     if decision.verdict is Verdict.NOT_REQUIRED or decision.role_arn is None:
         return spec, decision
     external_id = None
@@ -144,3 +148,24 @@ def promote(body: Mapping[str, Any], spec: ReleaseSpec, decision: Decision, prio
     containers = [replace(c, image=images.pop(c.name, c.image)) for c in spec.task_definition.containers]
     containers += [ContainerOverride(name=n, image=image) for n, image in images.items()]
     return replace(spec, task_definition=replace(spec.task_definition, containers=tuple(containers))), block
+
+
+async def _registry_credentials(decision: Decision, secrets: SecretReader) -> tuple[tuple[str, str, str], ...]:
+    """(registry, username, password) from the policy's kubernetes.io/dockerconfigjson Secrets (`auths` entries with
+    username/password or `auth` = base64 of "user:password", the format of imagePullSecrets)."""
+    found: list[tuple[str, str, str]] = []
+    for ref in decision.registry_credentials:
+        try:
+            config = json.loads(await secrets.read(namespace=ref.namespace, name=ref.name, key=ref.key))
+            for host, entry in (config.get("auths") or {}).items():
+                user, password = entry.get("username"), entry.get("password")
+                if not user and entry.get("auth"):
+                    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+                found.append((host.removeprefix("https://").removeprefix("http://").rstrip("/"), str(user),
+                              str(password)))
+        except (SecretUnavailable, ValueError, AttributeError) as exc:
+            refused = replace(decision, verdict=Verdict.REFUSED, reason="RegistryCredentialsUnavailable",
+                              message=f"policy {decision.policy}: registry credentials Secret {ref.namespace}/"
+                                      f"{ref.name} cannot be used: {exc}")
+            raise PolicyRefused(refused) from exc
+    return tuple(found)

@@ -6,13 +6,17 @@ under a tag; pushing another manifest under the same tag moves it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,13 +32,17 @@ def _free_port() -> int:
 
 
 class Registry:
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, login: tuple[str, str] | None = None) -> None:
         self.host = host  # e.g. 127.0.0.1:5123: the registry part of image references
+        self.login = login  # (username, password) of a registry started with htpasswd auth
 
     def _request(self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None) -> object:
+        headers = dict(headers or {})
+        if self.login is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.login).encode()).decode()
         request = urllib.request.Request(url if url.startswith("http") else f"http://{self.host}{url}",
                                          data=body if method in ("POST", "PUT") else None, method=method,
-                                         headers=headers or {})
+                                         headers=headers)
         return urllib.request.urlopen(request, timeout=10)
 
     def _blob(self, repository: str, data: bytes) -> str:
@@ -66,16 +74,14 @@ class Registry:
             return str(response.headers["Docker-Content-Digest"])
 
 
-@pytest.fixture(scope="session")
-def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def _serve(root: Path, auth: str = "") -> Iterator[str]:
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("docker-registry is not installed (`make tools` installs Debian's package)")
-    root: Path = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = root / "config.yml"
     config.write_text(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {root}/data}}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
+                      f"http:\n  addr: 127.0.0.1:{port}\n{auth}")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
@@ -83,12 +89,34 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
                 break
+            except urllib.error.HTTPError:  # 401: up, and asking for credentials
+                break
             except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
                     error = process.stderr.read() if process.stderr else ""
                     raise RuntimeError(f"docker-registry did not start: {error!r}") from exc
                 time.sleep(0.1)
-        yield Registry(f"127.0.0.1:{port}")
+        yield f"127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    for host in _serve(tmp_path_factory.mktemp("registry")):
+        yield Registry(host)
+
+
+@pytest.fixture(scope="session")
+def oci_registry_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The same registry with htpasswd (basic) authentication: every request needs the login."""
+    with warnings.catch_warnings():  # the crypt module (bcrypt through libxcrypt) is deprecated, still in 3.11
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    root = tmp_path_factory.mktemp("registry-auth")
+    login = ("ci-user", uuid.uuid4().hex)
+    (root / "htpasswd").write_text(f"{login[0]}:{crypt.crypt(login[1], crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+    auth = f"auth:\n  htpasswd: {{realm: ecsbg-tests, path: {root}/htpasswd}}\n"
+    for host in _serve(root, auth):
+        yield Registry(host, login)

@@ -179,3 +179,38 @@ def test_promote_from_deploys_stagings_exact_digests_and_only_where_the_policy_a
     refused = world.wait_phase(other, "oth-api", "Invalid", "Succeeded", "Failed")
     assert refused["policy"]["reason"] == "PromotionNotAllowed", refused
     assert world.requests_for("oth-api", seeded) == []
+
+
+def test_a_private_registry_is_resolved_with_the_policys_credentials_and_refused_without(
+        world: PolicyWorld, monkeypatch: pytest.MonkeyPatch, oci_registry_auth: Any):
+    import base64
+
+    registry = oci_registry_auth
+    system, with_creds, without = world.namespace("sys"), world.namespace("cred"), world.namespace("nocred")
+    user, password = registry.login
+    config = {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+    world.kubectl("create", "secret", "generic", "pull", "-n", system, "--type=kubernetes.io/dockerconfigjson",
+                  f"--from-literal=.dockerconfigjson={json.dumps(config)}")
+    for name, ns, creds in (("cred", with_creds, [{"namespace": system, "name": "pull"}]), ("nocred", without, None)):
+        body = policy(name, {"names": [ns]}, A, None)
+        body["spec"]["images"] = {"resolveDigests": True, **({"registryCredentials": creds} if creds else {})}
+        world.add_policy(body)
+    repository = f"private/web-{world.tag}"
+    digest = registry.push(repository, "v1", "private build")
+    in_account(monkeypatch, A)
+    for name in ("priv-ok", "priv-401"):
+        seed_service(ecs_client(world.ecs.url, A), service=name)
+    seeded = len(world.ecs.requests)
+    world.start((with_creds, without))
+    for ns, name in ((with_creds, "priv-ok"), (without, "priv-401")):
+        manifest = cell_manifest(monkeypatch, ns, name, A, None)
+        manifest["spec"]["taskDefinition"]["containers"][0]["image"] = f"{registry.host}/{repository}:v1"
+        world.cluster.apply(manifest)
+    ok = world.wait_phase(with_creds, "priv-ok", "Succeeded", "Failed", "Invalid")
+    assert ok["phase"] == "Succeeded", ok
+    assert ok["images"][0]["digest"] == digest
+    refused = world.wait_phase(without, "priv-401", "Failed", "Succeeded", "Invalid")
+    assert [c["reason"] for c in refused["conditions"] if c["type"] == "Stalled"] == ["ImageDigestUnresolved"]
+    assert "registryCredentials" in refused["message"]
+    assert password not in json.dumps(world.status(with_creds, "priv-ok")) + json.dumps(refused)
+    assert registered_images(world, seeded) == [f"{registry.host}/{repository}@{digest}"]

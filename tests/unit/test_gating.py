@@ -73,3 +73,36 @@ def test_another_namespace_needs_the_policy():
         promote(body(), SPEC, Decision(Verdict.NOT_REQUIRED, "NoPolicy", "-"), {}, ctx(succeeded(D1)))
     same = promote(body(ns="staging"), SPEC, Decision(Verdict.NOT_REQUIRED, "NoPolicy", "-"), {}, ctx(succeeded(D1)))
     assert same[1]["name"] == "web"
+
+
+async def test_registry_credentials_come_from_dockerconfigjson_secrets_and_a_broken_one_refuses():
+    import base64
+    import json
+
+    from ecsbg.domain.policy import SecretKeyRef
+    from ecsbg.gating import _registry_credentials
+    from ecsbg.k8s.secrets import SecretUnavailable
+
+    secrets_by_name = {
+        "a": json.dumps({"auths": {"https://r.example": {"auth": base64.b64encode(b"u1:p:1").decode()}}}),
+        "b": json.dumps({"auths": {"127.0.0.1:5000": {"username": "u2", "password": "p2"}}}),
+        "bad": "not json",
+    }
+
+    class Secrets:
+        async def read(self, *, namespace: str, name: str, key: str) -> str:
+            assert key == ".dockerconfigjson"
+            if name not in secrets_by_name:
+                raise SecretUnavailable(f"{namespace}/{name}: 404")
+            return secrets_by_name[name]
+
+    def decision(*names: str) -> Decision:
+        refs = tuple(SecretKeyRef("sys", n, ".dockerconfigjson") for n in names)
+        return Decision(Verdict.ALLOWED, "PolicyAllows", "ok", policy="p", registry_credentials=refs)
+
+    assert await _registry_credentials(decision("a", "b"), Secrets()) == (
+        ("r.example", "u1", "p:1"), ("127.0.0.1:5000", "u2", "p2"))
+    for broken in ("bad", "missing"):
+        with pytest.raises(PolicyRefused) as refused:
+            await _registry_credentials(decision("a", broken), Secrets())
+        assert refused.value.reason == "RegistryCredentialsUnavailable" and broken in str(refused.value)

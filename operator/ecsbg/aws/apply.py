@@ -92,7 +92,8 @@ class Applier:
         pin = None
         if rules is not None and rules.resolve_digests and self._digests is not None:
             key, digests = client_key(target), self._digests
-            pin = functools.partial(lambda image, k: digests.pin(image, k), k=key)
+            creds = action.spec.registry_credentials
+            pin = functools.partial(lambda image, k: digests.pin(image, k, creds), k=key)
         images: list[tuple[str, str]] = []
         task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit, pin, images)
         request["taskDefinition"] = task_definition

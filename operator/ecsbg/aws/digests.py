@@ -10,8 +10,8 @@ write (RequestBuildError `ImageDigestUnresolved`); throttling and 5xx stay retry
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.session import ClientKey
@@ -23,9 +23,16 @@ from ecsbg.domain.images import ImageRef, parse_image, pinned
 ECR_NOT_FOUND = frozenset({"ImageNotFoundException", "RepositoryNotFoundException", "InvalidParameterException"})
 
 
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str = field(repr=False)
+
+
 class TagResolver(Protocol):
-    def digest(self, ref: ImageRef) -> str:
-        """The manifest digest of `ref`; raises LookupError (ecsbg.registry.oci.RegistryError) when it cannot."""
+    def digest(self, ref: ImageRef, credentials: Any = None) -> str:
+        """The manifest digest of `ref`; raises LookupError (ecsbg.registry.oci.RegistryError) when it cannot.
+        `credentials`: an object with `username` and `password`, or None."""
         ...
 
 
@@ -34,12 +41,16 @@ class DigestResolver:
         self._ecr = ecr
         self._oci = oci
 
-    def pin(self, image: str, key: ClientKey) -> str:
-        """`image` as `name@sha256:...` (unchanged when it already carries a digest)."""
+    def pin(self, image: str, key: ClientKey, credentials: tuple[tuple[str, str, str], ...] = ()) -> str:
+        """`image` as `name@sha256:...` (unchanged when it already carries a digest). `credentials`: (registry,
+        username, password) from the policy's Secrets, for registries other than ECR."""
         ref = parse_image(image)
         if ref.digest:
             return image
-        return pinned(image, self._ecr_digest(ref, key) if ref.ecr else self._registry_digest(ref))
+        if ref.ecr:
+            return pinned(image, self._ecr_digest(ref, key))
+        creds = next((Login(user, password) for host, user, password in credentials if host == ref.registry), None)
+        return pinned(image, self._registry_digest(ref, creds))
 
     def _ecr_digest(self, ref: ImageRef, key: ClientKey) -> str:
         assert ref.ecr is not None
@@ -57,10 +68,10 @@ class DigestResolver:
             raise RequestBuildError("ImageDigestUnresolved", f"{ref.name}:{ref.tag}: ECR returned no digest")
         return str(details[0]["imageDigest"])
 
-    def _registry_digest(self, ref: ImageRef) -> str:
+    def _registry_digest(self, ref: ImageRef, creds: Login | None) -> str:
         if self._oci is None:
             raise RequestBuildError("ImageDigestUnresolved", f"{ref.name}:{ref.tag}: no registry client configured")
         try:
-            return self._oci.digest(ref)
+            return self._oci.digest(ref, creds)
         except LookupError as exc:
             raise RequestBuildError("ImageDigestUnresolved", str(exc)) from exc

@@ -64,6 +64,7 @@ class Decision:
     considered: tuple[str, ...] = field(default=())
     images: ImageRules | None = None  # the allowing policy's image rules, checked again on the task definition
     promote_from: tuple[str, ...] = ()  # namespaces (globs) the allowing policy lets releases promote from
+    registry_credentials: tuple[SecretKeyRef, ...] = ()  # the allowing policy's registry credential Secrets
 
     @property
     def allowed(self) -> bool:
@@ -142,6 +143,7 @@ def _allowed(policy: Policy, release: ReleaseRequest) -> Decision:
         role_arn=role, external_id=policy.role.external_id if policy.role else None,
         session_name=session_name(release.namespace, release.name) if role else None, session_tags=tags,
         images=policy.images if policy.images != ImageRules() else None, promote_from=policy.promote_from,
+        registry_credentials=policy.registry_credentials,
     )
 
 

@@ -195,6 +195,8 @@ class ReleaseSpec:
     # the image rules of the EcsReleasePolicy that allowed the release (ecsbg.gating), checked again on the task
     # definition the attempt deploys (an `arn`, or the rendered one) before anything is written; never parsed
     image_rules: ImageRules | None = None
+    # (registry host, username, password) from the policy's dockerconfigjson Secrets, for digest resolution
+    registry_credentials: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports

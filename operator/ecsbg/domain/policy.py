@@ -96,7 +96,9 @@ class Policy:
     targets: TargetRules = field(default_factory=TargetRules)
     role: RoleRule | None = None
     images: ImageRules = field(default_factory=ImageRules)
-    promote_from: tuple[str, ...] = ()  # namespaces whose releases this policy's releases may promote from
+    promote_from: tuple[str, ...] = ()
+    # Secrets of type kubernetes.io/dockerconfigjson with the credentials digest resolution uses for non-ECR registries
+    registry_credentials: tuple[SecretKeyRef, ...] = ()  # namespaces whose releases this policy's releases may promote from
 
 
 def glob_match(value: str, patterns: tuple[str, ...] | None) -> bool:
@@ -120,6 +122,7 @@ def parse_policy(body: Mapping[str, Any]) -> Policy:
         images=_images(name, spec.get("images") or {}),
         promote_from=_strings(name, "spec.promoteFrom.namespaces", (spec.get("promoteFrom") or {}).get("namespaces"))
         or (),
+        registry_credentials=_registry_credentials(name, (spec.get("images") or {}).get("registryCredentials")),
     )
 
 
@@ -186,6 +189,15 @@ def _images(policy: str, raw: Any) -> ImageRules:
         registries=_strings(policy, "spec.images.registries", raw.get("registries")),
         resolve_digests=bool(raw.get("resolveDigests", False)),
     )
+
+
+def _registry_credentials(policy: str, raw: Any) -> tuple[SecretKeyRef, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(r, Mapping) and r.get("namespace") and r.get("name")
+                                            for r in raw):
+        raise InvalidPolicy(f"{policy}: spec.images.registryCredentials must list {{namespace, name}} of Secrets")
+    return tuple(SecretKeyRef(str(r["namespace"]), str(r["name"]), ".dockerconfigjson") for r in raw)
 
 
 def role_account(role_arn: str | None) -> str:

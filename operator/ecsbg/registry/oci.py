@@ -17,7 +17,6 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ecsbg.domain.images import ImageRef
@@ -42,12 +41,10 @@ class Credentials:
 
 
 class OciResolver:
-    def __init__(self, *, timeout: float = 10.0,
-                 credentials: Callable[[str], Credentials | None] = lambda registry: None) -> None:
+    def __init__(self, *, timeout: float = 10.0) -> None:
         self._timeout = timeout
-        self._credentials = credentials
 
-    def digest(self, ref: ImageRef) -> str:
+    def digest(self, ref: ImageRef, credentials: Credentials | None = None) -> str:
         if ref.digest:
             return ref.digest
         url = f"{_base(ref.registry)}/v2/{ref.repository}/manifests/{ref.tag or 'latest'}"
@@ -56,25 +53,35 @@ class OciResolver:
         except urllib.error.HTTPError as exc:
             if exc.code != 401:
                 raise RegistryError(f"{ref.name}:{ref.tag}: {exc.code} {exc.reason}") from exc
-            token = self._token(ref, exc.headers.get("WWW-Authenticate") or "")
+            authorization = self._authorization(ref, exc.headers.get("WWW-Authenticate") or "", credentials)
             try:
-                return self._head(url, token)
+                return self._head(url, authorization)
             except urllib.error.HTTPError as again:
                 raise RegistryError(f"{ref.name}:{ref.tag}: {again.code} {again.reason}") from again
         except (urllib.error.URLError, OSError) as exc:
             raise RegistryError(f"{ref.name}:{ref.tag}: registry unreachable: {exc}") from exc
 
-    def _head(self, url: str, token: str | None) -> str:
+    def _head(self, url: str, authorization: str | None) -> str:
         request = urllib.request.Request(url, method="HEAD", headers={"Accept": ACCEPT})
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
+        if authorization:
+            request.add_header("Authorization", authorization)
         with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 (http(s) only)
             digest = response.headers.get("Docker-Content-Digest")
         if not digest or not digest.startswith("sha256:"):
             raise RegistryError(f"{url}: the registry answered no sha256 Docker-Content-Digest")
         return digest
 
-    def _token(self, ref: ImageRef, challenge: str) -> str:
+    def _authorization(self, ref: ImageRef, challenge: str, creds: Credentials | None) -> str:
+        """The Authorization header answering a 401's challenge: Basic with the credentials, or a Bearer token."""
+        scheme = challenge.partition(" ")[0].lower()
+        if scheme == "basic":
+            if creds is None:
+                raise RegistryError(f"{ref.name}:{ref.tag}: the registry asks for credentials and the policy gives "
+                                    "none (images.registryCredentials)")
+            return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+        return f"Bearer {self._token(ref, challenge, creds)}"
+
+    def _token(self, ref: ImageRef, challenge: str, creds: Credentials | None) -> str:
         scheme, _, params = challenge.partition(" ")
         fields = dict(_CHALLENGE.findall(params))
         if scheme.lower() != "bearer" or "realm" not in fields:
@@ -82,7 +89,6 @@ class OciResolver:
         query = {k: v for k, v in fields.items() if k in ("service", "scope")}
         query.setdefault("scope", f"repository:{ref.repository}:pull")
         request = urllib.request.Request(f"{fields['realm']}?{urllib.parse.urlencode(query)}")
-        creds = self._credentials(ref.registry)
         if creds is not None:
             basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
             request.add_header("Authorization", f"Basic {basic}")
