@@ -132,9 +132,13 @@ def test_full_blue_green_release_replayed_through_plan_and_status():
         phases.append(new.phase.value)
         status = new
     assert reasons == ["AttemptStarted", "DeploymentStarted", "StageChanged", "StageChanged", "AwaitingApproval",
-                       "Approved", "StageChanged", "StageChanged", "Succeeded"]
+                       "Approved", "HookSucceeded", "StageChanged", "Succeeded"]
     # the approval acts in the reconcile that first sees the pause, so the phase leaves AwaitingApproval next
     assert phases == ["Pending", "Pending", "Deploying", "Deploying", "AwaitingApproval", "Deploying",
                       "Baking", "Succeeded", "Succeeded"]
-    assert [s.stage for s in status.stages] == ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+    assert [(s.stage, s.observed) for s in status.stages] == [
+        ("PRE_SCALE_UP", True), ("SCALE_UP", False), ("POST_SCALE_UP", False), ("TEST_TRAFFIC_SHIFT", False),
+        ("POST_TEST_TRAFFIC_SHIFT", True), ("PRE_PRODUCTION_TRAFFIC_SHIFT", False),
+        ("PRODUCTION_TRAFFIC_SHIFT", False), ("POST_PRODUCTION_TRAFFIC_SHIFT", False), ("BAKE_TIME", True),
+        ("CLEAN_UP", False)]
     assert status.requests["approve"] == 1
