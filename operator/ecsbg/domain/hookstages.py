@@ -93,7 +93,7 @@ def _assign(new: list[HookDetail], free: list[_Slot], d: ObservedDeployment, hoo
     low, high = max(before, 0), max(after, before, 0)
     rolling_back = d.status in ROLLBACK_STATUSES
     for group in _groups(new):
-        fitting = [s for s in free if _fits(group[0], s, free)]
+        fitting = [s for s in free if _fits(group[0], s)]
         chosen = [s for s in fitting if low <= s.index <= high][-len(group):]
         # outside the window: the nearest earlier slots first, then later ones (ECS listed a hook early)
         outside = sorted((s for s in fitting if s.index < low), key=lambda s: -s.index)
@@ -122,14 +122,10 @@ def _groups(new: list[HookDetail]) -> list[list[HookDetail]]:
     return list(groups.values())
 
 
-def _fits(hook: HookDetail, slot: _Slot, free: list[_Slot]) -> bool:
-    """Same type; for Lambda the same function (any Lambda slot when ECS names a function the spec does not, e.g.
-    a qualified ARN)."""
-    if slot.target_type != hook.target_type:
-        return False
-    if hook.target_type != "AWS_LAMBDA" or slot.target_arn == hook.target_arn:
-        return True
-    return not any(s.target_arn == hook.target_arn for s in free if s.target_type == "AWS_LAMBDA")
+def _fits(hook: HookDetail, slot: _Slot) -> bool:
+    """Same type; for Lambda the same function (ECS reports the hookTargetArn the spec configured)."""
+    return slot.target_type == hook.target_type and (hook.target_type != "AWS_LAMBDA"
+                                                     or slot.target_arn == hook.target_arn)
 
 
 def _rollback_slot(hook: HookDetail, d: ObservedDeployment, hooks: tuple[HookSpec, ...]) -> _Slot | None:
