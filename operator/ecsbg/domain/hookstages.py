@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ecsbg.domain.model import HookDetail, HookSpec, ObservedDeployment, StepInfo
 from ecsbg.domain.stagepath import ROLLBACK_STATUSES, Position
 
 MAX_HOOKS = 50  # ECS allows 10 pause + 10 Lambda hooks, several executions each for linear/canary steps
+ACTIVE = frozenset({"IN_PROGRESS", "AWAITING_ACTION"})
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,12 @@ class _Slot:
 
 
 def attribute(known: tuple[HookDetail, ...], d: ObservedDeployment, hooks: tuple[HookSpec, ...],
-              path: tuple[Position, ...], *, before: int, after: int, reconcile: bool) -> tuple[HookDetail, ...]:
+              path: tuple[Position, ...], *, before: int, after: int, reconcile: bool,
+              now: datetime) -> tuple[HookDetail, ...]:
     """The attempt's hooks after this poll: `known` (status) updated with what ECS lists now. `before` and `after`
     are the path positions of the previous poll and of this one (stagepath.position)."""
-    by_id = {h.hook_id: h for h in known}
+    listed = {h.hook_id for h in d.hooks}
+    by_id = {h.hook_id: h if h.hook_id in listed else _settled(h, d, path, after, now) for h in known}
     order = [h.hook_id for h in known]
     new: list[HookDetail] = []
     for hook in d.hooks:
@@ -57,6 +61,22 @@ def attribute(known: tuple[HookDetail, ...], d: ObservedDeployment, hooks: tuple
         hook = next(h for h in new if h.hook_id == hook_id)
         by_id[hook_id] = replace(hook, stage=slot.stage if slot else None, step=slot.step if slot else None)
     return tuple(by_id[i] for i in order)[-MAX_HOOKS:]
+
+
+def _settled(hook: HookDetail, d: ObservedDeployment, path: tuple[Position, ...], after: int,
+             now: datetime) -> HookDetail:
+    """A hook ECS no longer lists, last seen running, whose stage the deployment has left going forward: "the
+    deployment proceeds only when all hooks complete" [doc: Lambda hooks], so it ended. It SUCCEEDED unless it
+    may have timed out with action CONTINUE (then its end is unknown and the last status ECS gave stays)."""
+    if hook.status not in ACTIVE or d.status not in ("IN_PROGRESS", "SUCCESSFUL") or hook.stage is None:
+        return hook
+    number = hook.step.number if hook.step else None
+    index = next((i for i, p in enumerate(path)
+                  if p.stage == hook.stage and (p.step.number if p.step else None) == number), None)
+    if index is None or (after <= index and d.status != "SUCCESSFUL"):
+        return hook
+    could_time_out = hook.timeout_action == "CONTINUE" and (hook.expires_at is None or hook.expires_at <= now)
+    return hook if could_time_out else replace(hook, status="SUCCEEDED")
 
 
 def ecs_type(hook: HookSpec) -> str:

@@ -79,7 +79,8 @@ def _mirror(status: ReleaseStatus, spec: ReleaseSpec, d: ObservedDeployment, now
     path = stagepath.stage_path(spec.strategy)
     stages = stagepath.advance(status.stages, d, path, now)
     hooks = hookstages.attribute(status.hooks, d, spec.hooks, path, before=stagepath.position(path, status.stages),
-                                 after=stagepath.position(path, stages), reconcile=stagepath.reconciles(d))
+                                 after=stagepath.position(path, stages), reconcile=stagepath.reconciles(d),
+                                 now=now)
     return replace(
         status,
         # STAGE names what is in flight: a finished deployment has none (its last stage is in `stages`)

@@ -36,16 +36,18 @@ def obs(stage, *hooks, status="IN_PROGRESS", production=0.0):
         hooks=tuple(hooks))
 
 
-def fold(release, *observations):
+def fold(release, *observations, statuses=False):
     """What progress._mirror does per poll: advance the stage history, then attribute the hooks."""
     path = stagepath.stage_path(release.strategy)
     stages, hooks = (), ()
     for minute, d in enumerate(observations, 1):
         new_stages = stagepath.advance(stages, d, path, b.at(minute))
         hooks = hookstages.attribute(hooks, d, release.hooks, path, before=stagepath.position(path, stages),
-                                     after=stagepath.position(path, new_stages), reconcile=stagepath.reconciles(d))
+                                     after=stagepath.position(path, new_stages), reconcile=stagepath.reconciles(d),
+                                     now=b.at(minute))
         stages = new_stages
-    return {h.hook_id: (h.stage, h.step.number if h.step else None) for h in hooks}
+    return {h.hook_id: (h.stage, h.step.number if h.step else None) for h in hooks} if not statuses else \
+        {h.hook_id: h.status for h in hooks}
 
 
 def test_a_post_test_hook_first_seen_later_is_filed_under_post_test():
@@ -124,3 +126,20 @@ def test_attribution_is_kept_once_made():
     seen = fold(release, obs("POST_SCALE_UP", run("a1", status="IN_PROGRESS")), obs("POST_SCALE_UP", run("a1")),
                 obs("BAKE_TIME", run("a1"), production=100.0))
     assert seen == {"a1": ("POST_SCALE_UP", None)}
+
+
+def test_a_hook_ecs_stops_listing_once_the_deployment_moved_on_has_succeeded():
+    release = spec(pause("POST_TEST_TRAFFIC_SHIFT"), lam("POST_SCALE_UP"))
+    statuses = fold(release, obs("POST_SCALE_UP", run("l1", status="IN_PROGRESS")),
+                    obs("POST_TEST_TRAFFIC_SHIFT", run("p1", "PAUSE", "AWAITING_ACTION")),
+                    obs("BAKE_TIME", production=100.0), statuses=True)
+    assert statuses == {"l1": "SUCCEEDED", "p1": "SUCCEEDED"}
+
+
+def test_a_hook_not_listed_keeps_its_status_while_its_stage_lasts_or_when_it_may_have_timed_out():
+    release = b.release(b.containers_spec(lifecycleHooks=[
+        {"type": "Lambda", "functionArn": b.FUNCTION, "stages": ["POST_SCALE_UP"],
+         "timeout": {"minutes": 1, "action": "Continue"}}]))
+    running = HookDetail("l1", "AWS_LAMBDA", "IN_PROGRESS", target_arn=b.FUNCTION, timeout_action="CONTINUE")
+    assert fold(release, obs("POST_SCALE_UP", running), obs("POST_SCALE_UP"), statuses=True) == {"l1": "IN_PROGRESS"}
+    assert fold(release, obs("POST_SCALE_UP", running), obs("BAKE_TIME"), statuses=True) == {"l1": "IN_PROGRESS"}
