@@ -188,6 +188,8 @@ def _stages(status: Obj, now: datetime) -> list[str]:
             took = f"{since(s.get('startedAt'), now)} (running)"
         stage = s.get("stage") + (" (rollback)" if s.get("rollback") else "")
         rows.append((stage, step_text(s.get("step")), s.get("startedAt"), s.get("finishedAt"), took))
+    if not any(s.get("step") for s in stages):  # BlueGreen: no STEP column of dashes
+        return table(("STAGE", "STARTED", "FINISHED", "DURATION"), [(r[0], *r[2:]) for r in rows], indent="  ")
     return table(("STAGE", "STEP", "STARTED", "FINISHED", "DURATION"), rows, indent="  ")
 
 
