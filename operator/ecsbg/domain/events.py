@@ -58,7 +58,10 @@ def _at(stage: str | None, step: StepInfo | None) -> str:
 def _passed(prior: ReleaseStatus, new: ReleaseStatus) -> str:
     """The stages ECS passed between the two polls (domain.stagepath), named in the StageChanged message."""
     known = {(r.stage, r.step, r.started_at) for r in prior.stages} if prior.attempt == new.attempt else set()
-    passed = [_at(r.stage, r.step) for r in new.stages if not r.observed and (r.stage, r.step, r.started_at) not in known]
+    passed = [_at(r.stage, r.step) for r in new.stages
+              if not r.observed and (r.stage, r.step, r.started_at) not in known]
+    if len(passed) > 6:  # a fast Linear deployment passes dozens: keep the Event short, status has them all
+        passed = [*passed[:2], f"... {len(passed) - 4} more ...", *passed[-2:]]
     return f"; passed between polls: {'; '.join(passed)}" if passed else ""
 
 
@@ -80,8 +83,8 @@ def _hooks(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
         then = ""
         if hook.status == "TIMED_OUT":
             then = "; ECS rolls back" if (hook.timeout_action or "ROLLBACK") == "ROLLBACK" else "; ECS continues"
-        out.append(EventRecord(kind, reason, f"attempt {new.attempt}: {name} at {_at(hook.stage or 'an unknown stage', hook.step)} "
-                               f"{verb} ({hook.hook_id}){then}"))
+        where = _at(hook.stage or "an unknown stage", hook.step)
+        out.append(EventRecord(kind, reason, f"attempt {new.attempt}: {name} at {where} {verb} ({hook.hook_id}){then}"))
     return out
 
 
