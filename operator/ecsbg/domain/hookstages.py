@@ -6,8 +6,9 @@ on. The stage comes from the spec and the stage order instead. Each spec hook ru
 on the deployment's path (stagepath.stage_path), and at PRE_/PRODUCTION_TRAFFIC_SHIFT once per Linear/Canary
 step: those are the *slots*. A hook execution seen for the first time takes a free slot of its kind (PAUSE, or
 AWS_LAMBDA with the same function) between the position of the previous poll and this one, the latest ones first
-(a hook listed now ran at or before the current stage, and ECS lists the latest stage's hooks), in the order ECS
-lists them. While ECS rolls back it re-invokes the hooks of TEST_/PRODUCTION_TRAFFIC_SHIFT
+(a hook listed now ran at or before the current stage, and ECS lists the latest stage's hooks; when no listed hook
+is running, not the current stage's, whose hooks run at its end), in the order ECS lists them; runs of one spec hook keep the order in which they were first seen (`_in_sight_order`). While ECS
+rolls back it re-invokes the hooks of TEST_/PRODUCTION_TRAFFIC_SHIFT
 [doc: Lambda hooks for Amazon ECS service deployments]: a hook that fits no free slot is filed under the stage
 ECS is rolling back through, when the spec has a hook of its kind there. Only when no slot fits at all does the
 stage stay unknown (None): a hook the spec does not declare (configured outside the release) is never guessed.
@@ -60,7 +61,33 @@ def attribute(known: tuple[HookDetail, ...], d: ObservedDeployment, hooks: tuple
     for hook_id, slot in _assign(new, free, d, hooks, before=before, after=after).items():
         hook = next(h for h in new if h.hook_id == hook_id)
         by_id[hook_id] = replace(hook, stage=slot.stage if slot else None, step=slot.step if slot else None)
-    return tuple(by_id[i] for i in order)[-MAX_HOOKS:]
+    out = [by_id[i] for i in order]
+    if d.status not in ROLLBACK_STATUSES:  # (a rollback's re-invocations come after every forward run)
+        out = _in_sight_order(out, path)
+    return tuple(out)[-MAX_HOOKS:]
+
+
+def _in_sight_order(hooks: list[HookDetail], path: tuple[Position, ...]) -> list[HookDetail]:
+    """The runs of one spec hook happen in stage order, so they are first seen in that order. A run first seen
+    while ECS still listed it after the next stage began takes that later stage's slot; when the later run shows
+    up and only the earlier slot is left, the two attributions are swapped back into sight order."""
+    out = list(hooks)
+    kinds: dict[tuple[str, str | None], list[int]] = {}
+    for i, hook in enumerate(out):
+        if _index(path, hook) is not None:
+            kinds.setdefault((hook.target_type, hook.target_arn if hook.target_type == "AWS_LAMBDA" else None),
+                             []).append(i)
+    for members in kinds.values():
+        places = [(_index(path, out[i]), out[i].stage, out[i].step) for i in members]
+        for i, (_, stage, step) in zip(members, sorted(places, key=lambda p: p[0]), strict=True):
+            out[i] = replace(out[i], stage=stage, step=step)
+    return out
+
+
+def _index(path: tuple[Position, ...], hook: HookDetail) -> int | None:
+    number = hook.step.number if hook.step else None
+    return next((i for i, p in enumerate(path)
+                 if p.stage == hook.stage and (p.step.number if p.step else None) == number), None)
 
 
 def _settled(hook: HookDetail, d: ObservedDeployment, path: tuple[Position, ...], after: int,
@@ -70,9 +97,7 @@ def _settled(hook: HookDetail, d: ObservedDeployment, path: tuple[Position, ...]
     may have timed out with action CONTINUE (then its end is unknown and the last status ECS gave stays)."""
     if hook.status not in ACTIVE or d.status not in ("IN_PROGRESS", "SUCCESSFUL") or hook.stage is None:
         return hook
-    number = hook.step.number if hook.step else None
-    index = next((i for i, p in enumerate(path)
-                  if p.stage == hook.stage and (p.step.number if p.step else None) == number), None)
+    index = _index(path, hook)
     if index is None or (after <= index and d.status != "SUCCESSFUL"):
         return hook
     could_time_out = hook.timeout_action == "CONTINUE" and (hook.expires_at is None or hook.expires_at <= now)
@@ -112,9 +137,15 @@ def _assign(new: list[HookDetail], free: list[_Slot], d: ObservedDeployment, hoo
     out: dict[str, _Slot | None] = {}
     low, high = max(before, 0), max(after, before, 0)
     rolling_back = d.status in ROLLBACK_STATUSES
+    # ECS lists the runs of the last stage that started hooks: when none is running, those runs may be an earlier
+    # stage's, still listed while the current stage has not started its own (its hooks run at its end)
+    lingering = d.status == "IN_PROGRESS" and all(h.status not in ACTIVE for h in d.hooks)
     for group in _groups(new):
         fitting = [s for s in free if _fits(group[0], s)]
-        chosen = [s for s in fitting if low <= s.index <= high][-len(group):]
+        window = [s for s in fitting if low <= s.index <= high]
+        if lingering and len([s for s in window if s.index < high]) >= len(group):
+            window = [s for s in window if s.index < high]
+        chosen = window[-len(group):]
         # outside the window: the nearest earlier slots first, then later ones (ECS listed a hook early)
         outside = sorted((s for s in fitting if s.index < low), key=lambda s: -s.index)
         outside += [s for s in fitting if s.index > high]

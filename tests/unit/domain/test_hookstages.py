@@ -143,3 +143,26 @@ def test_a_hook_not_listed_keeps_its_status_while_its_stage_lasts_or_when_it_may
     running = HookDetail("l1", "AWS_LAMBDA", "IN_PROGRESS", target_arn=b.FUNCTION, timeout_action="CONTINUE")
     assert fold(release, obs("POST_SCALE_UP", running), obs("POST_SCALE_UP"), statuses=True) == {"l1": "IN_PROGRESS"}
     assert fold(release, obs("POST_SCALE_UP", running), obs("BAKE_TIME"), statuses=True) == {"l1": "IN_PROGRESS"}
+
+
+def test_a_finished_run_still_listed_when_the_next_stage_began_belongs_to_the_earlier_stage():
+    """ECS lists the POST_SCALE_UP run until POST_TEST_TRAFFIC_SHIFT starts its own hooks at its end: a finished run
+    seen at POST_TEST while nothing runs is the earlier stage's."""
+    release = spec(lam("POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"))
+    assert fold(release, obs("SCALE_UP"), obs("POST_TEST_TRAFFIC_SHIFT", run("a1"))) == {
+        "a1": ("POST_SCALE_UP", None)}
+    # while a hook of the stage is still running, a finished one beside it is the current stage's
+    both = spec(lam("POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"), pause("POST_TEST_TRAFFIC_SHIFT"))
+    assert fold(both, obs("SCALE_UP"), obs("POST_TEST_TRAFFIC_SHIFT", run("a2"), run("p1", "PAUSE",
+                                                                                    "AWAITING_ACTION"))) == {
+        "a2": ("POST_TEST_TRAFFIC_SHIFT", None), "p1": ("POST_TEST_TRAFFIC_SHIFT", None)}
+
+
+def test_runs_of_one_hook_are_put_back_in_the_order_they_were_seen():
+    release = spec(lam("POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"), pause("POST_TEST_TRAFFIC_SHIFT"))
+    seen = fold(release, obs("SCALE_UP"),
+                obs("POST_TEST_TRAFFIC_SHIFT", run("a1"), run("p1", "PAUSE", "AWAITING_ACTION")),
+                obs("POST_TEST_TRAFFIC_SHIFT", run("a2"), run("p1", "PAUSE", "AWAITING_ACTION")))
+    # a1 took POST_TEST's slot at first sight; a2, seen later, can only be the later run: a1 was POST_SCALE_UP's
+    assert seen == {"a1": ("POST_SCALE_UP", None), "a2": ("POST_TEST_TRAFFIC_SHIFT", None),
+                    "p1": ("POST_TEST_TRAFFIC_SHIFT", None)}
