@@ -6,12 +6,14 @@ on. The stage comes from the spec and the stage order instead. Each spec hook ru
 on the deployment's path (stagepath.stage_path), and at PRE_/PRODUCTION_TRAFFIC_SHIFT once per Linear/Canary
 step: those are the *slots*. A hook execution seen for the first time takes a free slot of its kind (PAUSE, or
 AWS_LAMBDA with the same function) between the position of the previous poll and this one, the latest ones first
-(a hook listed now ran at or before the current stage, and ECS lists the latest stage's hooks; when no listed hook
-is running, not the current stage's, whose hooks run at its end), in the order ECS lists them; runs of one spec hook keep the order in which they were first seen (`_in_sight_order`). While ECS
-rolls back it re-invokes the hooks of TEST_/PRODUCTION_TRAFFIC_SHIFT
-[doc: Lambda hooks for Amazon ECS service deployments]: a hook that fits no free slot is filed under the stage
-ECS is rolling back through, when the spec has a hook of its kind there. Only when no slot fits at all does the
-stage stay unknown (None): a hook the spec does not declare (configured outside the release) is never guessed.
+(a hook listed now ran at or before the current stage, and ECS lists the latest stage's hooks; when no listed
+hook is running, not the current stage's, whose hooks run at its end), in the order ECS lists them. Runs of one
+spec hook keep the order in which they were first seen (`_in_sight_order`). While ECS rolls back it re-invokes
+the hooks of TEST_/PRODUCTION_TRAFFIC_SHIFT [doc: Lambda hooks for Amazon ECS service deployments]: a hook that
+fits no free slot is filed under the stage ECS is rolling back through, when the spec has a hook of its kind
+there. Only when no slot fits at all does the stage stay unknown (None): a hook the spec does not declare
+(configured outside the release) is never guessed. A hook ECS stops listing while it was running, once the
+deployment moved on past its stage, has ended (`_settled`).
 """
 
 from __future__ import annotations
