@@ -28,6 +28,7 @@ from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import StatusWriter
@@ -104,7 +105,7 @@ async def reconcile(
             spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
             prior=prior, generation=generation, now=now,
         )
-        outcome = _outcome(status, prior, None, None, deps.settings)
+        outcome = _outcome(status, prior, None, None, deps.settings, metadata)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
@@ -117,19 +118,19 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    return _outcome(status, prior, decided, result, deps.settings)
+    return _outcome(status, prior, decided, result, deps.settings, metadata)
 
 
 def _outcome(
     status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, result: actions.ApplyResult | None,
-    settings: Settings,
+    settings: Settings, metadata: Mapping[str, Any],
 ) -> Outcome:
     return Outcome(
         status=status,
         prior=prior,
         status_dict=status_to_dict(status),
         patch=status_patch(status),
-        events=list(transitions(prior, status, decided, result)),
+        events=list(transitions(prior, status, decided, result, requesters(metadata))),
         plan=decided,
         requeue_after=_requeue_after(status, decided, settings),
     )

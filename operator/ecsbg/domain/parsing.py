@@ -15,6 +15,7 @@ from ecsbg.domain.model import (
     AlarmSpec,
     CircuitBreakerSpec,
     ContainerOverride,
+    DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
     ReleaseSpec,
@@ -57,6 +58,8 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
         requests=_requests(r, spec, metadata.get("annotations") or {}),
+        drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
+                                          enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
     )
     if r.errors:
         raise InvalidSpec(r.errors)
