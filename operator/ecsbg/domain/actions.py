@@ -47,6 +47,7 @@ class ReuseRunning:
     attempt: int
     task_definition_arn: str
     revision_arn: str | None
+    current_deployment_arn: str | None = None  # ECS's current deployment (not started by this attempt)
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,8 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
 def _deployment_to_dict(d: DeploymentRecord | None) -> dict[str, Any] | None:
     if d is None:
         return None
-    if d.reused:  # no ECS deployment: only the attempt it stands for
-        return {"attempt": d.attempt, "reused": True}
+    if d.reused:  # no ECS deployment of its own: the attempt, and the deployment that was current
+        return _compact({"attempt": d.attempt, "reused": True, "arn": d.arn or None})
     return _compact({"attempt": d.attempt, "arn": d.arn, "status": d.status, "statusReason": d.status_reason,
                      "startedAt": format_time(d.started_at), "finishedAt": format_time(d.finished_at),
                      "rollbackReason": d.rollback_reason})
@@ -146,7 +146,8 @@ def _deployment_to_dict(d: DeploymentRecord | None) -> dict[str, Any] | None:
 
 def _deployment_from_dict(data: Any) -> DeploymentRecord | None:
     if isinstance(data, Mapping) and data.get("reused") is True:
-        return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn="", status="", reused=True)
+        return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=_str(data.get("arn")) or "", status="",
+                                reused=True)
     if not isinstance(data, Mapping) or not data.get("arn"):
         return None
     return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=str(data["arn"]),

@@ -318,7 +318,8 @@ class StageRecord:
 @dataclass(frozen=True)
 class DeploymentRecord:
     """The ECS deployment of an attempt. `reused`: the attempt needed none, because ECS already ran exactly
-    what the spec asks (arn and status are then empty)."""
+    what the spec asks; `arn` is then ECS's current deployment at that moment (not started by this attempt, kept
+    so it is never adopted as the attempt's own) and `status` is empty."""
 
     attempt: int
     arn: str

@@ -143,13 +143,16 @@ def _start(i: _Inputs) -> Action | None:
         return Wait(f"attempt {i.prior.attempt} failed to start; retry it or change the spec")
     wanted_hash = _wanted_taskdef_hash(i)
     current = i.obs.current
-    if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
-        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
     if already_running(i.spec, i.obs, wanted_hash):  # no surprise redeploys: nothing new to deploy
+        # (checked first: a finished deployment that brought in what runs was not started by this attempt, except
+        # when the operator was down for all of it; then "reused" is still what ECS shows)
         assert i.obs.service is not None
         serving = serving_revision(current)
         return ReuseRunning(attempt=i.prior.attempt, task_definition_arn=i.obs.service.task_definition_arn,
-                            revision_arn=serving.arn if serving else None)
+                            revision_arn=serving.arn if serving else None,
+                            current_deployment_arn=current.arn if current else None)
+    if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
+        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
     return StartDeployment(attempt=i.prior.attempt, spec=i.spec,
                            base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash)
 

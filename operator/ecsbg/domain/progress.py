@@ -65,7 +65,7 @@ def _deployment(obs: Observation, action: object, result: ApplyResult | None, pr
     """(deployment record, ECS's view of the current attempt's deployment, started by this action)."""
     arn = None
     if isinstance(action, ReuseRunning):
-        return DeploymentRecord(attempt, arn="", status="", reused=True), None, False
+        return DeploymentRecord(attempt, arn=action.current_deployment_arn or "", status="", reused=True), None, False
     if isinstance(action, AdoptDeployment):
         arn = action.deployment_arn
     elif isinstance(action, StartDeployment) and result is not None and result.problem is None:
