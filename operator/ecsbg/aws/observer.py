@@ -92,7 +92,14 @@ class Observer:
             base = await self._bases.get(key, base_arn)
         elif not starting and len({drift.short(a) for a in arns}) <= 1:
             return observation  # one task definition everywhere: nothing to compare by content
-        hashes = await asyncio.gather(*(self._taskdef_hash(key, arn) for arn in arns))
+        try:
+            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn) for arn in arns))
+        except AwsError:
+            if starting:
+                raise
+            # only for drift: a task definition ECS cannot describe any more (deleted) is compared by ARN alone,
+            # rather than failing an idle release for a read it can do without
+            return observation
         return replace(observation, taskdef_hashes=dict(zip(arns, hashes, strict=True)), base_task_definition=base)
 
     async def _deployment_view(

@@ -226,3 +226,18 @@ async def test_batch_wide_errors_are_not_split():
     observer = Observer(lambda key: fake, window=0.02)
     await asyncio.gather(*(observer.observe(release(i), None) for i in range(4)))
     assert fake.count("DescribeServices") == 1
+
+
+async def test_a_task_definition_that_cannot_be_described_is_compared_by_arn_when_idle():
+    fake = world(1)
+    del fake.task_definitions[TD_41]
+    fake.fail["DescribeTaskDefinition"] = AwsProblem("ClientException", "Unable to describe task definition.", True,
+                                                     "DescribeTaskDefinition")
+    done = ReleaseStatus(attempt=1, deployment=DeploymentRecord(attempt=1, arn=f"{ARN}:service-deployment/prod/web-0/d0",
+                                                                status="SUCCESSFUL"),
+                         target=RevisionRecord(None, TD_42))
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), done)
+    assert observed.problem is None and observed.taskdef_hashes == {}
+    starting = ReleaseStatus(attempt=1, base_task_definition_arn=TD_41)
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), starting)
+    assert observed.problem.code == "ClientException", "a start needs the content: the error is reported"
