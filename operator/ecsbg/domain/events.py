@@ -114,8 +114,8 @@ def _requests(plan: object | None, result: ApplyResult | None, by: Mapping[str, 
     # both kinds of ignored request are bad input a person should see once: a stale one names another attempt,
     # a not-applicable one names this attempt but asks what it can no longer do (approve after success)
     reasons = {"stale": "StaleRequest", "not_applicable": "RequestNotApplicable"}
-    out = [EventRecord(WARNING, reasons[note.result], note.message) for note in getattr(plan, "notes", ())
-           if note.result in reasons]
+    out = [EventRecord(WARNING, reasons[note.result], note.message + by.get(note.request.value, ""))
+           for note in getattr(plan, "notes", ()) if note.result in reasons]
     action = getattr(plan, "action", None)
     if result is not None and result.problem is not None:
         return out

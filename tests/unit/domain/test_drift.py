@@ -210,3 +210,14 @@ def test_requesters_come_from_managed_fields():
     ]}
     assert requesters(metadata) == {"approve": "alice", "retry": "argocd-controller (Apply)"}
     assert requesters({}) == {}
+
+
+def test_an_ignored_request_names_who_set_it_too():
+    stale = b.release(b.containers_spec(), {"ecsbg.dev/approve": "7"})
+    prior = _done()
+    decided = plan(stale, b.observe(b.deployment(1, "SUCCESSFUL"), config=PLAIN_RUNNING), prior, generation=1)
+    status = compute_status(spec=stale, invalid=None, observation=b.observe(b.deployment(1, "SUCCESSFUL")),
+                            plan=decided, result=None, prior=prior, generation=1, now=b.at(2))
+    (event,) = [e for e in transitions(prior, status, decided, requesters={"approve": "bob"})
+                if e.reason == "StaleRequest"]
+    assert event.message.endswith("(requested by bob)") and event.action == "IgnoreRequest"
