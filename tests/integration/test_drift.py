@@ -186,6 +186,7 @@ def test_events_name_the_operator_the_action_and_who_asked(release_env: ReleaseE
     approved = _wait_event(env, "web", "Approved")
     assert "requested by kubectl-annotate" in approved["message"], approved["message"]
     assert approved["action"] == "ContinueServiceDeployment"
+    _wait_event(env, "web", "Succeeded")  # Events are posted after the status patch, from the sink's own thread
     events = _events(env, "web")
     assert {e["source"]["component"] for e in events} == {"ecsbg-operator"}
     assert {e.get("reportingComponent") for e in events} == {"ecsbg-operator"}
