@@ -133,7 +133,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="kopf.ecsbg.dev", key="last-handled-configuration"
     )
-    settings.posting.level = logging.INFO
+    # Events are the operator's own (ecsbg.k8s.events: component ecsbg-operator, a real action); kopf's would say
+    # `From: kopf`, `action: Action?`.
+    settings.posting.enabled = False
     # Long watches get silently dropped by load balancers in front of API servers; bound them (kopf#204 advice).
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -30,6 +30,7 @@ from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone, StatusWriter
@@ -111,7 +112,7 @@ async def reconcile(
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
-        outcome = _invalid(invalid, prior, generation, now, deps.settings)
+        outcome = _invalid(invalid, prior, generation, now, deps.settings, metadata)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
@@ -127,29 +128,29 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    outcome = _outcome(status, prior, decided, result, deps.settings)
+    outcome = _outcome(status, prior, decided, result, deps.settings, metadata)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
     return outcome
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
-             settings: Settings) -> Outcome:
+             settings: Settings, metadata: Mapping[str, Any]) -> Outcome:
     status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
                             prior=prior, generation=generation, now=now)
-    return _outcome(status, prior, None, None, settings)
+    return _outcome(status, prior, None, None, settings, metadata)
 
 
 def _outcome(
     status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, result: actions.ApplyResult | None,
-    settings: Settings,
+    settings: Settings, metadata: Mapping[str, Any],
 ) -> Outcome:
     return Outcome(
         status=status,
         prior=prior,
         status_dict=status_to_dict(status),
         patch=status_patch(status),
-        events=list(transitions(prior, status, decided, result)),
+        events=list(transitions(prior, status, decided, result, requesters(metadata))),
         plan=decided,
         requeue_after=_requeue_after(status, decided, settings),
     )

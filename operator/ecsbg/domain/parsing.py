@@ -16,6 +16,7 @@ from ecsbg.domain.model import (
     AlarmSpec,
     CircuitBreakerSpec,
     ContainerOverride,
+    DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
     ReleaseSpec,
@@ -64,6 +65,8 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         circuit_breaker=_circuit_breaker(r, spec),
         requests=_requests(r, spec, metadata.get("annotations") or {}),
         on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
+        drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
+                                          enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)
