@@ -59,10 +59,21 @@ def record(
     )
     metrics.release_step(namespace=namespace, name=name, number=new.step.number if new.step else None,
                          count=new.step.count if new.step else None)
+    _drift(metrics, namespace, name, outcome.plan, prior, new)
     _requests(metrics, marks, outcome.plan, new.attempt)
     _stages(metrics, strategy, prior, new)
     _hooks(metrics, marks, prior, new, now, strategy)
     _finished(metrics, marks, strategy, prior, new, now)
+
+
+def _drift(metrics: MetricsRecorder, namespace: str, name: str, plan: Any, prior: ReleaseStatus,
+           new: ReleaseStatus) -> None:
+    """Fields newly found drifted (by the status, or by a Correct plan that went straight to a new attempt)."""
+    action = getattr(plan, "action", None)
+    found = action.drift if isinstance(action, actions.RecordIntent) and action.drift else new.drift
+    before = {d.field for d in prior.drift}
+    detected = tuple(dict.fromkeys(d.field for d in found if d.field not in before))
+    metrics.release_drift(namespace=namespace, name=name, drifted=bool(new.drift), detected=detected)
 
 
 def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from ecsbg.clock import SystemClock
-from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.reconciler import Deps
 from ecsbg.settings import Settings
 
 
 async def build_deps(settings: Settings) -> Deps:
-    from ecsbg.aws.gateway import Boto3EcsGateway
+    from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
+    from ecsbg.aws.session import ClientSettings
     from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
 
     metrics = PrometheusRecorder()
@@ -18,12 +19,12 @@ async def build_deps(settings: Settings) -> Deps:
     clock = SystemClock()
     ecs = Boto3EcsGateway(
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
-        metrics=metrics, clock=clock,
+        metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
     )
-    deps = Deps(
-        ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
-    )
+    events = KubeEventSink()
+    deps = Deps(ecs=ecs, clock=clock, events=events, status=KubeStatusWriter(), metrics=metrics, settings=settings)
     deps.closers.append(ecs.close)  # the AWS worker threads
+    deps.closers.append(events.close)  # posts what is queued, then stops its thread
     if server is not None:
         deps.closers.append(server.stop)
     return deps

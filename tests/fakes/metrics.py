@@ -72,6 +72,9 @@ class RecordingMetrics:
     def request(self, *, request: str, result: str) -> None:
         self._record("request", request=request, result=result)
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        self._record("release_drift", namespace=namespace, name=name, drifted=drifted, detected=detected)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         self._record("forget_release", namespace=namespace, name=name)
 

@@ -60,6 +60,15 @@ def _wait_event(env: ReleaseEnv, name: str, reason: str, timeout: float = 10.0) 
     raise AssertionError(f"no {reason} Event for {name}")
 
 
+def _hook_log(env: ReleaseEnv, deployment_arn: str) -> list[dict]:
+    """The emulator's record of every hook execution of a deployment, with the stage it ran at."""
+    for service in env.ecs.control.state()["services"]:
+        for deployment in service["deployments"]:
+            if deployment["serviceDeploymentArn"] == deployment_arn:
+                return deployment["hooks"]
+    raise AssertionError(f"the emulator has no deployment {deployment_arn}")
+
+
 def _invocations(env: ReleaseEnv) -> dict[str, dict]:
     return {i["hookId"]: i for i in env.ecs.control.state()["hookInvocations"]}
 
@@ -88,9 +97,10 @@ def test_stages_faster_than_the_poll_are_all_recorded_in_order(release_env: Rele
     assert status["traffic"]["summary"] == "100%"
 
 
-def test_a_hook_first_seen_stages_later_is_filed_under_its_own_stage(release_env: ReleaseEnv) -> None:
-    """The operator is stopped while ECS runs TEST_ and POST_TEST_TRAFFIC_SHIFT: it first sees the POST_TEST hook
-    (still listed by ECS) at BAKE_TIME."""
+def test_hooks_run_while_the_operator_was_away_are_filed_and_settled(release_env: ReleaseEnv) -> None:
+    """The operator is stopped while ECS runs TEST_TRAFFIC_SHIFT and starts POST_TEST_TRAFFIC_SHIFT's hook: it
+    first sees that hook stages after the one it last saw, and ECS (listing only active hooks) drops the pause it
+    left awaiting approval and, later, the POST_TEST hook once it succeeds."""
     env = release_env
     env.ecs.control.set_hook_behaviour(FUNCTION, {"kind": "manual"})
     hooks = [_pause("POST_SCALE_UP"), _lambda(OTHER, "TEST_TRAFFIC_SHIFT"),
@@ -103,37 +113,31 @@ def test_a_hook_first_seen_stages_later_is_filed_under_its_own_stage(release_env
     [pause] = status["hooks"]
     assert pause["stage"] == "POST_SCALE_UP"
 
-    # someone continues the pause with the AWS CLI while the operator is away; the smoke test answers later
+    # someone continues the pause with the AWS CLI while the operator is away; the smoke test holds POST_TEST
     arn = status["deployment"]["arn"]
     env.client.continue_service_deployment(serviceDeploymentArn=arn, hookId=pause["hookId"], action="CONTINUE")
     deadline = time.monotonic() + 20
     while not (smoke := [i for i in _invocations(env).values() if i["functionArn"] == FUNCTION]):
         assert time.monotonic() < deadline, "the POST_TEST_TRAFFIC_SHIFT hook never ran"
         time.sleep(0.02)
-    env.ecs.control.answer_hook(smoke[0]["hookId"], {"hookStatus": "SUCCEEDED"})
-    deadline = time.monotonic() + 20
-    while env.client.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0][
-            "lifecycleStage"] != "BAKE_TIME":
-        assert time.monotonic() < deadline, "the deployment never reached BAKE_TIME"
-        time.sleep(0.02)
-
     env.start_operator()
-    status = env.wait_phase("web", "Baking")
-    filed = {h["hookId"]: h["stage"] for h in status["hooks"]}
-    assert filed[smoke[0]["hookId"]] == "POST_TEST_TRAFFIC_SHIFT", status["hooks"]  # was BAKE_TIME before
-    assert filed[pause["hookId"]] == "POST_SCALE_UP"
-    truth = _invocations(env)
-    for hook_id, stage in filed.items():
-        if hook_id in truth:
-            assert truth[hook_id]["event"]["lifecycleStage"] == stage
-    # what the operator did not see it says so: passed between polls
+    status = env.wait_status("web", lambda s: any(h["hookId"] == smoke[0]["hookId"] for h in s.get("hooks", [])),
+                             what="the smoke test hook in status")
+    filed = {h["hookId"]: (h["stage"], h["status"]) for h in status["hooks"]}
+    assert filed[smoke[0]["hookId"]] == ("POST_TEST_TRAFFIC_SHIFT", "IN_PROGRESS"), status["hooks"]
+    # the pause ECS no longer lists ended when the deployment moved on: continued, not awaiting any more
+    assert filed[pause["hookId"]] == ("POST_SCALE_UP", "SUCCEEDED"), status["hooks"]
     stages = [s["stage"] for s in status["stages"]]
     after_pause = status["stages"][stages.index("POST_SCALE_UP") + 1:]
     assert [(s["stage"], s.get("observed", True)) for s in after_pause] == [
-        ("TEST_TRAFFIC_SHIFT", False), ("POST_TEST_TRAFFIC_SHIFT", False), ("PRE_PRODUCTION_TRAFFIC_SHIFT", False),
-        ("PRODUCTION_TRAFFIC_SHIFT", False), ("POST_PRODUCTION_TRAFFIC_SHIFT", False), ("BAKE_TIME", True)]
-    # the pause ECS no longer lists ended when the deployment moved on; both results are announced
-    assert {h["hookId"]: h["status"] for h in status["hooks"]}[pause["hookId"]] == "SUCCEEDED"
+        ("TEST_TRAFFIC_SHIFT", False), ("POST_TEST_TRAFFIC_SHIFT", True)]
+
+    env.ecs.control.answer_hook(smoke[0]["hookId"], {"hookStatus": "SUCCEEDED"})
+    status = env.wait_phase("web", "Baking")
+    filed = {h["hookId"]: (h["stage"], h["status"]) for h in status["hooks"]}
+    assert filed[smoke[0]["hookId"]] == ("POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), status["hooks"]
+    truth = {h["hookId"]: h["stage"] for h in _hook_log(env, arn)}
+    assert all(truth[hook_id] == stage for hook_id, (stage, _) in filed.items()), (filed, truth)
     deadline = time.monotonic() + 10
     while len(messages := [e["message"] for e in _events(env, "web", "HookSucceeded")]) < 2:
         assert time.monotonic() < deadline, messages
@@ -147,6 +151,9 @@ def test_several_hooks_and_linear_steps_each_under_their_true_stage(release_env:
     hooks = [_lambda(FUNCTION, "POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"), _lambda(OTHER, "PRODUCTION_TRAFFIC_SHIFT"),
              _pause("PRE_PRODUCTION_TRAFFIC_SHIFT")]
     strategy = {"type": "Linear", "bakeTimeInMinutes": 0, "linear": {"stepPercent": 25, "stepBakeTimeInMinutes": 1}}
+    # ECS lists only active hooks: each Lambda run answers IN_PROGRESS once and succeeds 2 min (60 ms) later
+    for function in (FUNCTION, OTHER):
+        env.ecs.control.set_hook_behaviour(function, {"kind": "in_progress", "times": 1, "callBackDelay": 120})
     env.start_operator()
     env.apply(release_manifest("web", env.namespace, hooks=hooks, strategy=strategy))
     status = env.wait_phase("web", "AwaitingApproval")

@@ -1,7 +1,7 @@
 """A scripted release life: the MetricsRecorder calls a reconciler makes (docs/design.md), step by step.
 
 Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
-shop/web succeeds (BlueGreen, a pause hook approved), shop/api is rolled back (Canary, a Lambda hook fails),
+shop/web succeeds (BlueGreen, a pause hook approved) and then drifts (changed out of band), shop/api is rolled back (Canary, a Lambda hook fails),
 ops/admin waits for approval before its first production step (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
 starting), and tmp/gone is deleted midway (its series
 must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
@@ -32,6 +32,7 @@ class ScriptedRelease:
     stage_age: float = 0.0
     traffic: dict[str, float | None] = field(default_factory=lambda: {"production": None, "test": None})
     step: tuple[int, int] | None = None  # (number, count) of the Linear/Canary step in flight
+    drifted: bool = False
 
     def report(self, m: MetricsRecorder) -> None:
         m.release_state(
@@ -68,6 +69,7 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
         r.tick()
         m.reconcile_started()
         m.aws_call(service="ecs", operation="DescribeServiceDeployments", seconds=0.04, error_code=None)
+        m.release_drift(namespace=r.namespace, name=r.name, drifted=r.drifted)
         if throttled:
             m.aws_call(
                 service="ecs", operation="DescribeServices", seconds=0.2, error_code="ThrottlingException"
@@ -131,6 +133,9 @@ def steps() -> Iterator[Step]:
     def succeed(m: MetricsRecorder) -> None:
         web.move(m, "Deploying", "CLEAN_UP")
         web.finish(m, "Succeeded", "succeeded")
+        # then someone runs aws ecs update-service on it
+        web.drifted = True
+        m.release_drift(namespace=web.namespace, name=web.name, drifted=True, detected=("taskDefinition",))
         _round(m, everyone, throttled=True)
 
     yield from (start, scale, test_traffic, pauses, approve, bake, succeed)

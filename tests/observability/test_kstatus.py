@@ -18,7 +18,14 @@ import yaml
 
 from ecsbg.domain.actions import ApplyResult, StartDeployment
 from ecsbg.domain.codec import status_from_dict, status_to_dict
-from ecsbg.domain.model import AwsProblem, HookDetail, Observation, ObservedDeployment, ObservedService
+from ecsbg.domain.model import (
+    AwsProblem,
+    HookDetail,
+    Observation,
+    ObservedDeployment,
+    ObservedService,
+    RevisionSummary,
+)
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import plan
 from ecsbg.domain.status import compute_status
@@ -53,12 +60,13 @@ class Release:
         self.body["spec"].update(copy.deepcopy(change))
         self.body["metadata"]["generation"] += 1
 
-    def reconcile(self, ecs: ObservedDeployment | None = None, problem: AwsProblem | None = None) -> None:
+    def reconcile(self, ecs: ObservedDeployment | None = None, problem: AwsProblem | None = None,
+                  service_td: str = BASE_TD) -> None:
         self.minute += 1
         now = T0 + timedelta(minutes=self.minute)
         generation = self.body["metadata"]["generation"]
         prior = status_from_dict(self.body.get("status"))
-        service = ObservedService(arn=SERVICE, status="ACTIVE", task_definition_arn=BASE_TD,
+        service = ObservedService(arn=SERVICE, status="ACTIVE", task_definition_arn=service_td,
                                   current_deployment_arn=ecs.arn if ecs else None)  # fmt: skip
         observation = Observation(service=service, current=ecs, tracked=ecs, problem=problem)
         try:
@@ -86,14 +94,17 @@ def crd_status_default() -> dict[str, Any]:
 
 
 def ecs(
-    attempt: int, status: str, stage: str | None = None, *, paused: bool = False, reason: str | None = None
+    attempt: int, status: str, stage: str | None = None, *, paused: bool = False, reason: str | None = None,
+    target_td: str | None = None,
 ):
     hooks = ()
     if paused:
         hooks = (HookDetail(hook_id="ecs-pause-1", target_type="PAUSE", status="AWAITING_ACTION",
                             expires_at=T0 + timedelta(hours=1), timeout_action="ROLLBACK"),)  # fmt: skip
+    target = RevisionSummary(arn=f"{deployment_arn(attempt)}-green", task_definition_arn=target_td) if target_td else None
     return ObservedDeployment(arn=deployment_arn(attempt), status=status, lifecycle_stage=stage, hooks=hooks,
-                              status_reason=reason, rollback_reason=reason, started_at=T0)  # fmt: skip
+                              status_reason=reason, rollback_reason=reason, started_at=T0,
+                              target_revision=target)  # fmt: skip
 
 
 def expect(release: Release, phase: str | None, kstatus: str) -> None:
@@ -214,3 +225,16 @@ def test_a_throttled_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, ks
                            operation="DescribeServiceDeployments")  # fmt: skip
     release.reconcile(ecs(1, ended, reason="alarm"), problem=throttled)
     expect(release, phase, kstatus)
+
+
+def test_drift_makes_a_succeeded_release_failed_for_flux_until_ecs_runs_it_again():
+    release = Release.created()
+    release.reconcile()
+    release.reconcile()
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=NEW_TD)
+    expect(release, "Succeeded", CURRENT)
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=BASE_TD)  # update-service
+    expect(release, "Succeeded", FAILED)
+    assert {c["type"] for c in release.body["status"]["conditions"]} == {"Ready", "Stalled", "Drifted"}
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=NEW_TD)  # undone
+    expect(release, "Succeeded", CURRENT)

@@ -112,6 +112,24 @@ def test_next_step_after_a_rollback():
     assert render.next_step(release("Deploying", hooks=False)) is None
 
 
+def test_a_drifted_release_shows_it_and_may_be_retried():
+    drifted = release("Succeeded", hooks=False)
+    drifted["status"]["drift"] = [{"field": "taskDefinition", "running": "web:41", "expected": "web:42"}]
+    drifted["status"]["conditions"] = [{"type": "Ready", "status": "False"}, {"type": "Stalled", "status": "True"},
+                                       {"type": "Drifted", "status": "True"}]
+    view = render.render_release(drifted, [], NOW)
+    assert "Phase:       Succeeded  [Ready=False, Stalled, Drifted]" in view
+    assert render.next_step(drifted) == (
+        "undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry web -n shop")
+    assert decide(RequestKind.RETRY, drifted).ok
+
+
+def test_a_reused_attempt_says_no_deployment_was_needed():
+    reused = release("Succeeded", hooks=False)
+    reused["status"]["deployment"] = {"attempt": 2, "reused": True}
+    assert "Deployment:  none needed (attempt 2: ECS already ran this spec)" in render.render_release(reused, [], NOW)
+
+
 def test_list_view():
     other = release("Succeeded", hooks=False)
     other["metadata"].update(name="api", namespace="ops")

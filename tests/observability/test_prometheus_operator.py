@@ -4,7 +4,8 @@ data there too.
 test_prometheus_scrape.py runs the same checks against a scripted recorder (it reaches every label value on
 purpose); this module swaps the metrics source for the operator itself (kopf against the dev cluster, boto3
 against the ECS emulator) running a blue/green approved release, a rejected one, a linear one and one left
-awaiting approval, one held deploying by a Lambda hook, one failed, with a few injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
+awaiting approval, one held deploying by a Lambda hook, one failed, one changed out of band (drift), with a few
+injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.plugins.k8s import fast_settings
 
 NAMESPACE = "prom-operator"
 SLOW_HOOK = "arn:aws:lambda:us-east-1:123456789012:function:slow-smoke-test"
+QUICK_HOOK = "arn:aws:lambda:us-east-1:123456789012:function:quick-check"
 PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
 
 
@@ -63,9 +65,11 @@ class OperatorMetricsSource:
         self.cluster.apply(release_manifest("waiting", NAMESPACE, hooks=PAUSE, service="hold"))  # left waiting
         # left deploying: its smoke-test Lambda keeps answering IN_PROGRESS
         self.ecs.control.set_hook_behaviour(SLOW_HOOK, {"kind": "in_progress", "times": 10**6, "callBackDelay": 600})
+        # ECS lists only the hooks of the stage in progress, so a finished hook is seen (and counted) while a
+        # sibling of its stage still runs: the quick check beside the slow one
         self.cluster.apply(release_manifest("deploying", NAMESPACE, service="slow", hooks=[
-            {"type": "Lambda", "functionArn": SLOW_HOOK, "roleArn": "arn:aws:iam::123456789012:role/hooks",
-             "stages": ["POST_TEST_TRAFFIC_SHIFT"]}]))
+            {"type": "Lambda", "functionArn": hook, "roleArn": "arn:aws:iam::123456789012:role/hooks",
+             "stages": ["POST_TEST_TRAFFIC_SHIFT"]} for hook in (SLOW_HOOK, QUICK_HOOK)]))
         missing = release_manifest("failed", NAMESPACE, service="web")  # left failed: no such service
         missing["spec"]["target"]["service"] = "gone"
         self.cluster.apply(missing)
@@ -78,7 +82,13 @@ class OperatorMetricsSource:
         for name, phase in (("approved", "Succeeded"), ("rejected", "RolledBack"), ("linear", "Succeeded"),
                             ("waiting", "AwaitingApproval"), ("deploying", "Deploying"), ("failed", "Failed")):
             assert self.wait(name, phase, "Failed", "RolledBack", "Succeeded")["phase"] == phase, self.status(name)
-        between()  # hook outcomes, requests and finished releases exist from here on
+        # someone runs `aws ecs update-service` on the approved release's service: drift
+        make_client(self.ecs.url).update_service(cluster="demo", service="web", taskDefinition="web:1")
+        deadline = time.monotonic() + 30
+        while not self.status("approved").get("drift") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.status("approved").get("drift"), self.status("approved")
+        between()  # hook outcomes, requests, finished and drifted releases exist from here on
         # a bad minute at AWS: 30 % of DescribeServices calls fail (one attempt per call in this operator),
         # scraped several times so rate() and increase() have two samples of every new series
         self.ecs.control.set_faults("error:0.3@DescribeServices")

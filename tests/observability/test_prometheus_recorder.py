@@ -235,3 +235,24 @@ def test_hook_outcomes_carry_only_hookable_stages():
     for stage in ("SCALE_UP", "BAKE_TIME", "CLEAN_UP"):
         with pytest.raises(ValueError, match="takes no lifecycle hook"):
             rec.hook_outcome(hook_type="PAUSE", stage=stage, outcome="approved")
+
+
+def test_drift_gauge_and_counter():
+    rec = PrometheusRecorder()
+
+    def value(metric: str, **labels: str) -> float | None:
+        return rec.registry.get_sample_value(metric, labels)
+
+    assert value("ecsbg_drift_detected_total", field="taskDefinition") == 0  # exported before the first drift
+    rec.release_drift(namespace="shop", name="web", drifted=False)
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") == 0
+    rec.release_drift(namespace="shop", name="web", drifted=True,
+                      detected=("taskDefinition", "deploymentConfiguration.bakeTimeInMinutes"))
+    rec.release_drift(namespace="shop", name="web", drifted=True)  # the same drift, seen again
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") == 1
+    assert value("ecsbg_drift_detected_total", field="taskDefinition") == 1
+    assert value("ecsbg_drift_detected_total", field="deploymentConfiguration.bakeTimeInMinutes") == 1
+    with pytest.raises(ValueError):
+        rec.release_drift(namespace="shop", name="web", drifted=True, detected=("arn:aws:ecs:...",))
+    rec.forget_release(namespace="shop", name="web")
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") is None

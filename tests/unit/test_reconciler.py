@@ -23,6 +23,7 @@ from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile, releas
 from ecsbg.settings import Settings
 from tests.fakes.clock import FixedClock
 from tests.fakes.ecs import FakeEcsGateway
+from tests.fakes.events import RecordingEvents
 from tests.fakes.metrics import RecordingMetrics
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bluegreen-pause.yaml").read_text())
@@ -37,17 +38,6 @@ class RecordingStatus:
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.patches.append(status)
-
-
-class RecordingEvents:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def emit(self, body: Any, records: Any) -> None:
-        self.records.extend(records)
-
-    def reasons(self) -> list[str]:
-        return [r.reason for r in self.records]
 
 
 def make_deps(gateway: FakeEcsGateway) -> Deps:
@@ -180,3 +170,34 @@ async def test_a_service_owned_by_an_older_release_is_left_alone() -> None:
     claims[("us-east-1", "demo", "web")].pop(0)  # the owner was deleted
     taken_over = await reconcile(body(), outcome.status_dict, deps, lambda key: claims.get(key, []))
     assert taken_over.status.attempt == 1 and gateway.observed
+
+
+async def test_a_release_external_id_is_ignored_with_one_warning_per_spec_change() -> None:
+    gateway = FakeEcsGateway(Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    release = body(target={**EXAMPLE["spec"]["target"], "roleArn": "arn:aws:iam::123456789012:role/ecsbg/deployer",
+                           "externalId": "tenant-chosen"})
+    first = await reconcile(release, {}, deps)
+    second = await reconcile(release, first.status_dict, deps)
+    assert [e.reason for e in first.events].count("ExternalIdIgnored") == 1
+    assert "ExternalIdIgnored" not in [e.reason for e in second.events]
+
+
+async def test_the_loop_ends_when_the_release_is_gone() -> None:
+    """Releases carry no finalizer, so kopf may never stop the daemon: a DELETED event or a 404 ends the loop."""
+    from ecsbg.k8s.status import ReleaseGone
+
+    class GoneStatus:
+        async def patch_status(self, **_: Any) -> None:
+            raise ReleaseGone("default/web")
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.status = GoneStatus()  # type: ignore[assignment]
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=deps, state=LoopState(),
+                                        stopped=_Stopper()), 1.0)
+    state = LoopState(gone=True)
+    passes = len(gateway.observed)
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=make_deps(gateway),
+                                        state=state, stopped=_Stopper()), 1.0)
+    assert len(gateway.observed) == passes, "a release seen DELETED gets no further pass"

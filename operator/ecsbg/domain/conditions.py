@@ -16,7 +16,8 @@ from ecsbg.domain.model import Condition
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
-ORDER = (READY, RECONCILING, STALLED)
+DRIFTED = "Drifted"  # abnormal-true like Reconciling/Stalled: present only while ECS differs from the release
+ORDER = (READY, RECONCILING, STALLED, DRIFTED)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ConditionSpec:
     ready_reason: str
     reconciling_reason: str | None = None
     stalled_reason: str | None = None
+    drifted_reason: str | None = None
 
 
 def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, ...], *, generation: int,
@@ -38,6 +40,8 @@ def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, 
         wanted.append((RECONCILING, "True", want.reconciling_reason))
     if want.stalled_reason:
         wanted.append((STALLED, "True", want.stalled_reason))
+    if want.drifted_reason:
+        wanted.append((DRIFTED, "True", want.drifted_reason))
     return tuple(_condition(kind, status, reason, message, before.get(kind), generation, now)
                  for kind, status, reason in wanted)
 

@@ -6,6 +6,7 @@ reconcile that repeats (same status, requests already seen) emits nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
@@ -16,11 +17,32 @@ NORMAL = "Normal"
 WARNING = "Warning"
 
 
+# What the operator did or found, per reason: the Event's `action` (events.k8s.io: "what action was taken/failed
+# regarding the regarding object"), so `kubectl get events` never shows a placeholder.
+ACTIONS = {
+    "AttemptStarted": "StartAttempt", "RetryRequested": "Retry", "DeploymentStarted": "UpdateService",
+    "DeploymentSkipped": "ReuseRevision", "StageChanged": "MirrorDeployment",
+    "AwaitingApproval": "MirrorDeployment", "Succeeded": "MirrorDeployment", "RollingBack": "MirrorDeployment",
+    "RolledBack": "MirrorDeployment", "Failed": "Reconcile", "InvalidSpec": "ValidateSpec",
+    "Approved": "ContinueServiceDeployment", "Rejected": "ContinueServiceDeployment",
+    "AbortRequested": "StopServiceDeployment", "StaleRequest": "IgnoreRequest",
+    "RequestNotApplicable": "IgnoreRequest", "AwsError": "CallAws", "Drifted": "DetectDrift",
+    "DriftResolved": "DetectDrift", "CorrectingDrift": "CorrectDrift", "AttemptSuperseded": "StartAttempt",
+    "RollbackOnDelete": "StopServiceDeployment", "RollbackOnDeleteFailed": "StopServiceDeployment",
+    "ExternalIdIgnored": "ValidateSpec", "InvalidRequest": "IgnoreRequest", "HookSucceeded": "MirrorDeployment",
+    "HookFailed": "MirrorDeployment", "HookTimedOut": "MirrorDeployment",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EventRecord:
     type: str  # Normal | Warning
     reason: str
     message: str
+
+    @property
+    def action(self) -> str:
+        return ACTIONS.get(self.reason, "Reconcile")
 
 
 _PHASE_EVENTS = {
@@ -32,14 +54,22 @@ _PHASE_EVENTS = {
     Phase.INVALID: (WARNING, "InvalidSpec"),
 }
 _REQUEST_EVENTS = {RequestKind.APPROVE: "Approved", RequestKind.REJECT: "Rejected"}
+_IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, Phase.BAKING, Phase.ROLLING_BACK})
 
 
 def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = None,
-                result: ApplyResult | None = None) -> list[EventRecord]:
+                result: ApplyResult | None = None, requesters: Mapping[str, str] | None = None) -> list[EventRecord]:
     """`plan` is the domain.planning.Plan of this reconcile (None when the spec was invalid); `result` what
-    applying its action produced (requests count as done only when AWS accepted the call)."""
-    events = _attempt(prior, new, plan)
-    if new.deployment and new.deployment.attempt == new.attempt and (
+    applying its action produced (requests count as done only when AWS accepted the call); `requesters` who set
+    each request kind, when the Kubernetes API says (domain.requesters)."""
+    by = _by(requesters or {})
+    events = _drift_found(prior, new, plan) + _attempt(prior, new, plan, by)
+    if new.deployment and new.deployment.reused and new.deployment.attempt == new.attempt and (
+            prior.deployment is None or prior.deployment.attempt != new.attempt):
+        events.append(EventRecord(NORMAL, "DeploymentSkipped", f"attempt {new.attempt}: ECS already runs "
+                                  f"{new.revision or 'this task definition'} with this spec's deployment "
+                                  "configuration; no deployment started"))
+    elif new.deployment and new.deployment.attempt == new.attempt and (
             prior.deployment is None or prior.deployment.arn != new.deployment.arn):
         events.append(EventRecord(NORMAL, "DeploymentStarted",
                                   f"attempt {new.attempt}: ECS service deployment {new.deployment.arn}"))
@@ -48,7 +78,7 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                   f"{_at(new.stage, new.step)}" + (f" (was {_at(prior.stage, prior.step)})"
                                                                    if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
-    return events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result) + _aws_error(prior, new)
+    return events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
 
 
 def _at(stage: str | None, step: StepInfo | None) -> str:
@@ -88,32 +118,64 @@ def _hooks(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
     return out
 
 
-def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None) -> list[EventRecord]:
+def _by(requesters: Mapping[str, str]) -> Mapping[str, str]:
+    return {kind: f" (requested by {who})" for kind, who in requesters.items() if who}
+
+
+def _drift_found(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None) -> list[EventRecord]:
+    """Drift appearing or changing (Warning, each field with both values), and drift gone (Normal). With
+    driftPolicy Correct the plan carries the differences: the release goes Pending at once."""
+    action = getattr(plan, "action", None)
+    found = action.drift if isinstance(action, RecordIntent) and action.drift else new.drift
+    if found and found != prior.drift:
+        return [EventRecord(WARNING, "Drifted", f"ECS no longer runs what attempt {prior.attempt} deployed: "
+                            + "; ".join(d.describe() for d in found))]
+    if prior.drift and not new.drift and new.attempt == prior.attempt:
+        return [EventRecord(NORMAL, "DriftResolved", f"ECS runs what attempt {new.attempt} deployed again")]
+    return []
+
+
+def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None,
+             by: Mapping[str, str]) -> list[EventRecord]:
     if new.attempt <= prior.attempt:
         return []
     action = getattr(plan, "action", None)
     out = []
     if isinstance(action, RecordIntent) and action.retry_of is not None:
-        out.append(EventRecord(NORMAL, "RetryRequested", f"retrying attempt {action.retry_of}"))
+        out.append(EventRecord(NORMAL, "RetryRequested", f"retrying attempt {action.retry_of}"
+                               + by.get(RequestKind.RETRY.value, "")))
+    if isinstance(action, RecordIntent) and action.drift:
+        out.append(EventRecord(NORMAL, "CorrectingDrift", f"driftPolicy Correct: attempt {new.attempt} deploys "
+                               f"the spec of attempt {prior.attempt} again, through a normal "
+                               "deployment, because ECS drifted from it"))
     out.append(EventRecord(NORMAL, "AttemptStarted", f"attempt {new.attempt} started for spec {new.spec_hash}"))
+    if prior.phase in _IN_FLIGHT and prior.deployment is not None and prior.deployment.attempt == prior.attempt:
+        out.append(EventRecord(NORMAL, "AttemptSuperseded", f"attempt {prior.attempt} ({prior.phase.value}, "
+                               f"deployment {prior.deployment.arn}) is superseded by attempt {new.attempt} for spec "
+                               f"{new.spec_hash}; ECS stops it when attempt {new.attempt}'s deployment starts"))
     return out
 
 
-def _requests(plan: object | None, result: ApplyResult | None) -> list[EventRecord]:
+def _requests(plan: object | None, result: ApplyResult | None, by: Mapping[str, str]) -> list[EventRecord]:
     # every kind of ignored request is bad input a person should see once: a stale one names another attempt,
     # a not-applicable one names this attempt but asks what it can no longer do (approve after success), an
     # invalid one names no attempt at all (ecsbg.dev/approve=yes)
     reasons = {"stale": "StaleRequest", "not_applicable": "RequestNotApplicable", "invalid": "InvalidRequest"}
-    out = [EventRecord(WARNING, reasons[note.result], note.message) for note in getattr(plan, "notes", ())
-           if note.result in reasons]
+    out = [EventRecord(WARNING, reasons[note.result], note.message + by.get(note.request.value, ""))
+           for note in getattr(plan, "notes", ()) if note.result in reasons]
+    # a request ECS carried out for a pass that was killed before it recorded it: announced now, once
+    out += [EventRecord(NORMAL, _REQUEST_EVENTS[note.request], note.message + by.get(note.request.value, ""))
+            for note in getattr(plan, "notes", ()) if note.result == "applied" and note.request in _REQUEST_EVENTS]
     action = getattr(plan, "action", None)
     if result is not None and result.problem is not None:
         return out
     if isinstance(action, ContinueHooks) and action.request in _REQUEST_EVENTS:
         out.append(EventRecord(NORMAL, _REQUEST_EVENTS[action.request],
-                               f"ContinueServiceDeployment {action.action} for hook(s) {', '.join(action.hook_ids)}"))
+                               f"ContinueServiceDeployment {action.action} for hook(s) {', '.join(action.hook_ids)}"
+                               + by.get(action.request.value, "")))
     if isinstance(action, StopDeployment):
-        out.append(EventRecord(NORMAL, "AbortRequested", f"StopServiceDeployment ROLLBACK for {action.deployment_arn}"))
+        out.append(EventRecord(NORMAL, "AbortRequested", f"StopServiceDeployment ROLLBACK for {action.deployment_arn}"
+                               + by.get(RequestKind.ABORT.value, "")))
     return out
 
 

@@ -6,9 +6,9 @@ on. The stage comes from the spec and the stage order instead. Each spec hook ru
 on the deployment's path (stagepath.stage_path), and at PRE_/PRODUCTION_TRAFFIC_SHIFT once per Linear/Canary
 step: those are the *slots*. A hook execution seen for the first time takes a free slot of its kind (PAUSE, or
 AWS_LAMBDA with the same function) between the position of the previous poll and this one, the latest ones first
-(a hook listed now ran at or before the current stage, and ECS lists the latest stage's hooks; when no listed
-hook is running, not the current stage's, whose hooks run at its end), in the order ECS lists them. Runs of one
-spec hook keep the order in which they were first seen (`_in_sight_order`). While ECS rolls back it re-invokes
+(lifecycleHookDetails lists "each active hook" [doc: Lifecycle hooks for Amazon ECS service deployments,
+"Lifecycle hook details"], i.e. the current stage's; an operator or ECS that lags may see one a stage late), in the
+order ECS lists them. Runs of one spec hook keep the order in which they were first seen (`_in_sight_order`). While ECS rolls back it re-invokes
 the hooks of TEST_/PRODUCTION_TRAFFIC_SHIFT [doc: Lambda hooks for Amazon ECS service deployments]: a hook that
 fits no free slot is filed under the stage ECS is rolling back through, when the spec has a hook of its kind
 there. Only when no slot fits at all does the stage stay unknown (None): a hook the spec does not declare
@@ -139,15 +139,9 @@ def _assign(new: list[HookDetail], free: list[_Slot], d: ObservedDeployment, hoo
     out: dict[str, _Slot | None] = {}
     low, high = max(before, 0), max(after, before, 0)
     rolling_back = d.status in ROLLBACK_STATUSES
-    # ECS lists the runs of the last stage that started hooks: when none is running, those runs may be an earlier
-    # stage's, still listed while the current stage has not started its own (its hooks run at its end)
-    lingering = d.status == "IN_PROGRESS" and all(h.status not in ACTIVE for h in d.hooks)
     for group in _groups(new):
         fitting = [s for s in free if _fits(group[0], s)]
-        window = [s for s in fitting if low <= s.index <= high]
-        if lingering and len([s for s in window if s.index < high]) >= len(group):
-            window = [s for s in window if s.index < high]
-        chosen = window[-len(group):]
+        chosen = [s for s in fitting if low <= s.index <= high][-len(group):]
         # outside the window: the nearest earlier slots first, then later ones (ECS listed a hook early)
         outside = sorted((s for s in fitting if s.index < low), key=lambda s: -s.index)
         outside += [s for s in fitting if s.index > high]

@@ -15,6 +15,7 @@ from datetime import datetime
 from ecsbg.domain.actions import ApplyResult, Wait
 from ecsbg.domain.codec import format_time
 from ecsbg.domain.conditions import (
+    DRIFTED,
     READY,
     RECONCILING,
     STALLED,
@@ -23,8 +24,18 @@ from ecsbg.domain.conditions import (
     find,
     reason_of,
 )
+from ecsbg.domain.drift import drift
 from ecsbg.domain.events import EventRecord, transitions
-from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.model import (
+    AwsProblem,
+    Difference,
+    DriftPolicy,
+    HookDetail,
+    Observation,
+    Phase,
+    ReleaseSpec,
+    ReleaseStatus,
+)
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, service_blocker
 from ecsbg.domain.progress import Progress, progress
@@ -74,10 +85,14 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
         return _finish(replace(prior, requests=requests), _retrying(kept, obs.problem), generation, now)
     facts = _Facts(spec, obs, result, prior, progress(spec, obs, plan.action if plan else Wait(), result, prior, now))
     verdict = next(v for rule in PHASE_RULES if (v := rule(facts)) is not None)
+    differences = drift(spec, obs, facts.status) if verdict.phase is Phase.SUCCEEDED else ()
+    if differences:
+        verdict = _drifted(facts, verdict, differences)
     if problem is not None and not problem.terminal:
         verdict = _retrying(verdict, problem)
     request_errors = tuple(problem.message for problem in spec.requests.problems)
-    return _finish(replace(facts.status, requests=requests, request_errors=request_errors), verdict, generation, now)
+    return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors),
+                   verdict, generation, now)
 
 
 def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:
@@ -102,11 +117,26 @@ def _retrying(verdict: Verdict, problem: AwsProblem) -> Verdict:
 
 def _kept_conditions(prior: ReleaseStatus) -> ConditionSpec:
     """The prior conditions as a ConditionSpec (used when nothing new could be read)."""
-    ready, reconciling, stalled = (find(prior.conditions, kind) for kind in (READY, RECONCILING, STALLED))
+    ready, reconciling, stalled, drifted = (find(prior.conditions, k) for k in (READY, RECONCILING, STALLED, DRIFTED))
     return ConditionSpec(ready=ready is not None and ready.status == "True",
                          ready_reason=ready.reason if ready else PROGRESSING,
                          reconciling_reason=reconciling.reason if reconciling else None,
-                         stalled_reason=stalled.reason if stalled else None)
+                         stalled_reason=stalled.reason if stalled else None,
+                         drifted_reason=drifted.reason if drifted else None)
+
+
+def _drifted(f: _Facts, verdict: Verdict, differences: tuple[Difference, ...]) -> Verdict:
+    """A Succeeded attempt that ECS no longer runs: still the attempt's result, but not Ready, and Stalled
+    because nothing will change by itself (driftPolicy Report), or until the correction can start (Correct)."""
+    n = f.status.attempt
+    what = "; ".join(d.describe() for d in differences)
+    if f.spec.drift_policy is DriftPolicy.CORRECT:
+        then = "driftPolicy Correct: a new attempt deploys the spec again once no ECS deployment is in flight"
+    else:
+        then = (f"undo the change in ECS, redeploy the spec with ecsbg.dev/retry={n}, or set spec.driftPolicy "
+                "to Correct")
+    return Verdict(verdict.phase, f"attempt {n} succeeded, but ECS drifted from it: {what}; {then}",
+                   ConditionSpec(False, "Drifted", stalled_reason="Drifted", drifted_reason="Drifted"))
 
 
 # ----------------------------------------------------------------------------------------- the phase rules
@@ -149,6 +179,15 @@ def _not_started(f: _Facts) -> Verdict | None:
         return _stalled(Phase.FAILED, stalled.reason if stalled else "Failed", f.prior.message)
     return _progressing(Phase.PENDING, f"attempt {status.attempt} recorded (spec {status.spec_hash}); "
                         "starting the ECS deployment")
+
+
+def _reused(f: _Facts) -> Verdict | None:
+    record = f.status.deployment
+    if record is None or not record.reused or record.attempt != f.status.attempt:
+        return None
+    return Verdict(Phase.SUCCEEDED, f"attempt {f.status.attempt} succeeded without a deployment: ECS already runs "
+                   f"{f.status.revision or 'this task definition'} with this spec's deployment configuration",
+                   ConditionSpec(True, "Succeeded"))
 
 
 def _no_report_yet(f: _Facts) -> Verdict | None:
@@ -203,6 +242,7 @@ PHASE_RULES: tuple[Callable[[_Facts], Verdict | None], ...] = (
     _terminal_problem,
     _unusable_service,
     _not_started,
+    _reused,
     _no_report_yet,
     _finished,
     _paused,

@@ -88,6 +88,10 @@ class PrometheusRecorder:
             "ecsbg_release_steps", "Number of production steps of the Linear/Canary deployment in flight.",
             list(_RELEASE), registry=r,
         )  # fmt: skip
+        self.drifted = Gauge(
+            "ecsbg_release_drifted", "1 while ECS no longer runs what the release's last successful attempt deployed.",
+            _RELEASE, registry=r,
+        )  # fmt: skip
 
     def _define_outcome_metrics(self) -> None:
         r = self.registry
@@ -107,6 +111,10 @@ class PrometheusRecorder:
         self.hooks = Counter(
             "ecsbg_hook_outcomes", "Lifecycle hook outcomes.", ["type", "stage", "outcome"], registry=r
         )
+        self.drift_detected = Counter(
+            "ecsbg_drift_detected", "Fields found differing from what a release deployed (out-of-band changes).",
+            ["field"], registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "ecsbg_requests", "approve/reject/abort/retry requests seen, by what became of them.",
             ["request", "result"], registry=r,
@@ -156,6 +164,8 @@ class PrometheusRecorder:
         for request in v.REQUESTS:
             for result in v.REQUEST_RESULTS:
                 self.requests.labels(request, result)
+        for drift_field in v.DRIFT_FIELDS:
+            self.drift_detected.labels(drift_field)
 
     def _strategy_seen(self, strategy: str) -> None:
         """On the first release of a strategy, export its duration histograms at zero: a series born with
@@ -278,8 +288,17 @@ class PrometheusRecorder:
             v.one_of(request, v.REQUESTS, "request"), v.one_of(result, v.REQUEST_RESULTS, "request result")
         ).inc()
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        for drift_field in detected:
+            self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()
+        self.drifted.labels(namespace, name).set(1 if drifted else 0)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:
+            try:
+                self.drifted.remove(namespace, name)
+            except KeyError:  # never reported
+                pass
             series = self._releases.pop((namespace, name), None)
             if series is None:
                 return

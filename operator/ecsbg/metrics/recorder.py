@@ -42,6 +42,10 @@ class MetricsRecorder(Protocol):
 
     def request(self, *, request: str, result: str) -> None: ...
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        """ecsbg_release_drifted; ecsbg_drift_detected_total +1 for each field in `detected` (newly found)."""
+        ...
+
     def forget_release(self, *, namespace: str, name: str) -> None: ...
 
 
@@ -73,6 +77,9 @@ class NullRecorder:
         pass
 
     def request(self, *, request: str, result: str) -> None:
+        pass
+
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
         pass
 
     def forget_release(self, *, namespace: str, name: str) -> None:

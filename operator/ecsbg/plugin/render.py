@@ -75,7 +75,7 @@ def _status(release: Obj) -> Obj:
 def _conditions(status: Obj) -> str:
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get("Ready", {}).get("status", "Unknown")
-    extra = [t for t in ("Reconciling", "Stalled") if conditions.get(t, {}).get("status") == "True"]
+    extra = [t for t in ("Reconciling", "Stalled", "Drifted") if conditions.get(t, {}).get("status") == "True"]
     return f"Ready={ready}" + "".join(f", {t}" for t in extra)
 
 
@@ -138,6 +138,8 @@ def _deployment_lines(status: Obj, now: datetime) -> list[str]:
     d = status.get("deployment")
     if not d:
         return ["Deployment:  -"]
+    if d.get("reused"):
+        return [f"Deployment:  none needed (attempt {d.get('attempt')}: ECS already ran this spec)"]
     when = f"started {d.get('startedAt') or '-'} ({since(d.get('startedAt'), now)} ago)"
     if d.get("finishedAt"):
         took = _between(d.get("startedAt"), d.get("finishedAt"))
@@ -225,6 +227,8 @@ def next_step(release: Obj) -> str | None:
         return f"fix the cause, then change the spec or run: kubectl ecsrelease retry {where}"
     if phase == "Invalid":
         return "fix the spec (see Message)"
+    if status.get("drift"):
+        return f"undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry {where}"
     return None
 
 

@@ -5,6 +5,7 @@
 -- "paused, waiting for an external event". A sync with waves or hooks does not finish while a resource is
 -- Suspended or Progressing. To show Progressing (or Healthy, letting later sync waves go on) instead, change
 -- approvalHealth below, or set the annotation ecsbg.dev/argocd-approval-health on the release.
+-- A release with the Drifted condition (ECS changed out of band) is Degraded whatever its phase.
 local approvalHealth = "Suspended"
 
 local byPhase = {
@@ -58,6 +59,15 @@ local status = obj.status
 if status == nil or status.observedGeneration == nil or status.observedGeneration ~= obj.metadata.generation then
   hs.status = "Progressing"
   hs.message = "Waiting for the ecsbg operator to observe the latest spec"
+  return hs
+end
+
+-- Drifted first: a Succeeded release whose service was changed out of band (aws ecs update-service) no longer
+-- runs what Git says. Its message names each differing field with both values.
+local drifted = condition(status, "Drifted")
+if drifted ~= nil and drifted.status == "True" then
+  hs.status = "Degraded"
+  hs.message = "Drifted: " .. (drifted.message or "ECS no longer runs what the release deployed")
   return hs
 end
 
