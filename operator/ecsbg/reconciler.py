@@ -119,7 +119,7 @@ async def reconcile(
     observation = await deps.ecs.observe(spec, prior)
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
-        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
+        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
