@@ -115,7 +115,7 @@ async def reconcile(
         result = await deps.ecs.apply(decided.action, observation)
     status = compute_status(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
-        prior=prior, generation=generation, now=now,
+        prior=prior, generation=generation, now=now, stall_after=deps.settings.observation_stall_seconds,
     )
     return _outcome(status, prior, decided, result, deps.settings)
 

@@ -18,6 +18,8 @@ class Settings:
     log_level: str = "INFO"
     aws_endpoint_url: str | None = None
     coalesce_ms: float = 50.0
+    # reads of a release failing (endpoint unreachable, access denied) this long make it Stalled
+    observation_stall_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -33,6 +35,7 @@ class Settings:
             log_level=env.get("ECSBG_LOG_LEVEL", cls.log_level).upper(),
             aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
             coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
+            observation_stall_seconds=_positive(env, "ECSBG_OBSERVATION_STALL_SECONDS", cls.observation_stall_seconds),
         )
 
 
