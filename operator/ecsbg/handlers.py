@@ -8,10 +8,12 @@ handlers only wake the loop so a spec edit or a request annotation is acted on a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
+from ecsbg.domain import shape
 from ecsbg.domain.ownership import target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
@@ -51,10 +53,8 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             await wiring.close_deps(memo.deps)
 
     @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
-    def release_targets(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
-        # which releases claim which ECS service: one release per service (ecsbg.domain.ownership)
-        key = target_key(dict(spec.get("target") or {}))
-        return {key: (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}")} if key else {}
+    def release_targets(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return release_target_entry(namespace, name, body)
 
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
@@ -74,6 +74,14 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     async def deleted(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         # optional=True: no finalizer. Deleting a release never touches ECS; it only drops its series.
         memo.deps.metrics.forget_release(namespace=namespace, name=name)
+
+
+def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> dict[Any, Any]:
+    """Which ECS service the release claims: one release per service (ecsbg.domain.ownership). Any JSON may
+    arrive here (a body that bypassed the schema): no usable target claims nothing."""
+    key = target_key(shape.child(body, "spec", "target"))
+    created = shape.text(shape.child(body, "metadata").get("creationTimestamp"))
+    return {key: (created, f"{namespace}/{name}")} if key else {}
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecsbg.domain import actions
+from ecsbg.domain import actions, shape
 from ecsbg.domain.model import FINISHED_STATUSES, Phase, ReleaseStatus
 from ecsbg.metrics.recorder import MetricsRecorder
 
@@ -46,12 +46,12 @@ def record(
     new: ReleaseStatus = outcome.status
     if new.phase is None:  # compute_status always decides a phase; nothing to report without one
         return
-    spec = body.get("spec") or {}
-    strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
-    target = spec.get("target") or {}
+    spec = shape.child(body, "spec")  # any JSON may arrive here (domain.shape)
+    strategy = shape.text(shape.child(spec, "strategy").get("type")) or "unknown"
+    target = shape.child(spec, "target")
     metrics.release_state(
         namespace=namespace, name=name, strategy=strategy,
-        cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
+        cluster=shape.text(target.get("cluster")), service=shape.text(target.get("service")),
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ecsbg import measure
 from ecsbg.clock import Clock
-from ecsbg.domain import actions
+from ecsbg.domain import actions, shape
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
@@ -89,12 +89,12 @@ async def reconcile(
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
-    metadata = body.get("metadata", {})
-    generation = int(metadata.get("generation") or 0)
-    prior = status_from_dict(dict(prior_dict or {}))
+    metadata = shape.child(body, "metadata")  # any JSON may arrive here (domain.shape)
+    generation = shape.integer(metadata.get("generation"), 0)
+    prior = status_from_dict(shape.mapping(prior_dict))
     try:
         spec = parse_release(body)
-        target = (body.get("spec") or {}).get("target") or {}
+        target = shape.child(body, "spec", "target")
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
@@ -161,7 +161,7 @@ async def release_loop(
 
 
 async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
-    prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
+    prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     outcome = await reconcile(body, prior_dict, deps, state.claims)
     if outcome.status_dict != prior_dict:
         await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.shape import mapping, text
 
 Claim = tuple[str, str]  # (creationTimestamp, "namespace/name"): RFC3339 UTC strings sort in time order
 
 
 def target_key(target: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(region, cluster, service) with ARNs reduced to names, so `demo` and `arn:...:cluster/demo` collide."""
-    region, cluster, service = (str(target.get(k) or "") for k in ("region", "cluster", "service"))
+    region, cluster, service = (text(mapping(target).get(k)) for k in ("region", "cluster", "service"))
     if not (region and cluster and service):
         return None
     return region, cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1]
