@@ -7,6 +7,7 @@ handlers only wake the loop so a spec edit or a request annotation is acted on a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -38,15 +39,28 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
-        configure_kopf(settings)
+        configure_kopf(settings, operator_settings)
         if getattr(memo, "deps", None) is None:  # tests and the demo inject their own
             from ecsbg import wiring
 
             memo.deps = await wiring.build_deps(operator_settings)
             memo.owns_deps = True
+        memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
+
+    @kopf.on.probe(registry=registry, id="ecsbg")
+    def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+        # /healthz answers 500 when this raises a PermanentError (a plain error would make kopf retry it)
+        deps: Deps = memo.deps
+        problems = deps.health.check()
+        if problems:
+            raise kopf.PermanentError("; ".join(problems))
+        return {"healthy": True}
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        task = getattr(memo, "watchdog", None)
+        if task is not None:
+            task.cancel()
         if getattr(memo, "owns_deps", False):
             from ecsbg import wiring
 
@@ -76,6 +90,24 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         memo.deps.metrics.forget_release(namespace=namespace, name=name)
 
 
+async def watchdog(deps: Deps) -> None:
+    """Every few seconds: is the Kubernetes API answering (an idle operator writes nothing that would tell), is
+    any release loop stuck (logged once, naming the release); both exported as metrics for alerts."""
+    interval = min(5.0, deps.settings.loop_stuck_seconds / 2, deps.settings.api_unreachable_seconds / 2)
+    ping = getattr(deps.status, "ping", None)
+    while True:
+        if ping is not None:
+            try:
+                await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds * 2)
+                deps.health.api_answered()
+            except Exception:
+                deps.health.api_failed()
+        deps.health.check()
+        deps.metrics.runtime_health(loops_stuck=len(deps.health.stuck()),
+                                    api_unreachable_seconds=deps.health.api_unreachable_seconds())
+        await asyncio.sleep(interval)
+
+
 def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> dict[Any, Any]:
     """Which ECS service the release claims: one release per service (ecsbg.domain.ownership). Any JSON may
     arrive here (a body that bypassed the schema): no usable target claims nothing."""
@@ -84,7 +116,7 @@ def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> 
     return {key: (created, f"{namespace}/{name}")} if key else {}
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
+def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = None) -> None:
     # Progress and diff-base annotations under our own prefix, never in status: the CRD's structural schema
     # would prune anything kopf wrote there (kopf docs/configuration.rst, docs/results.rst).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.ecsbg.dev")
@@ -96,3 +128,8 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # every other request kopf makes (Events, patches, discovery) is bounded too: kopf's default is 5 minutes
+    timeout = (operator or Settings()).k8s_timeout_seconds
+    settings.networking.request_timeout = timeout
+    settings.networking.connect_timeout = timeout
+    settings.watching.connect_timeout = min(settings.watching.connect_timeout, timeout)

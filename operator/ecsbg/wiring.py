@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecsbg.clock import SystemClock
+from ecsbg.health import Health
 from ecsbg.k8s.events import KopfEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.reconciler import Deps
@@ -21,7 +22,9 @@ async def build_deps(settings: Settings) -> Deps:
         metrics=metrics, clock=clock,
     )
     deps = Deps(
-        ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
+        ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(settings.k8s_timeout_seconds),
+        metrics=metrics, settings=settings,
+        health=Health(stuck_after=settings.loop_stuck_seconds, api_unreachable_after=settings.api_unreachable_seconds),
     )
     deps.closers.append(ecs.close)  # the AWS worker threads
     if server is not None:

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
 
 from ecsbg.aws.calls import AwsCalls
+from ecsbg.logs import register_secret
 from ecsbg.metrics.recorder import MetricsRecorder
 
 SESSION_NAME = "ecsbg-operator"
@@ -128,9 +129,12 @@ class ClientFactory:
         }
         if key.external_id:
             params["ExternalId"] = key.external_id
+            register_secret(key.external_id)
 
         def fetch() -> dict[str, Any]:
             creds = sts.call("AssumeRole", **params)["Credentials"]
+            for value in (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]):
+                register_secret(value)  # ecsbg.logs: never in a log line, whatever logs it
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],

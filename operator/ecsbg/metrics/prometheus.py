@@ -132,6 +132,18 @@ class PrometheusRecorder:
             "controller_runtime_active_workers", "Number of currently used workers per controller.",
             ["controller"], registry=r,
         )  # fmt: skip
+        self.backoff = Gauge(
+            "ecsbg_release_backoff_seconds", "Extra delay before a release's next pass while AWS throttles or a "
+            "pass fails (0: none).", ["namespace", "name"], registry=r,
+        )  # fmt: skip
+        self.loops_stuck = Gauge(
+            "ecsbg_release_loops_stuck", "Release loops whose current pass has run longer than "
+            "ECSBG_LOOP_STUCK_SECONDS.", registry=r,
+        )  # fmt: skip
+        self.api_unreachable = Gauge(
+            "ecsbg_kubernetes_api_unreachable_seconds", "Seconds since the Kubernetes API last answered, while it "
+            "does not (0 when it does).", registry=r,
+        )  # fmt: skip
 
     def _initialise_known_series(self) -> None:
         """Export zeros for every closed label combination, as controller-runtime does for its results:
@@ -255,8 +267,19 @@ class PrometheusRecorder:
             v.one_of(request, v.REQUESTS, "request"), v.one_of(result, v.REQUEST_RESULTS, "request result")
         ).inc()
 
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self.backoff.labels(namespace, name).set(seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self.loops_stuck.set(loops_stuck)
+        self.api_unreachable.set(api_unreachable_seconds)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:
+            try:
+                self.backoff.remove(namespace, name)
+            except KeyError:
+                pass
             series = self._releases.pop((namespace, name), None)
             if series is None:
                 return
