@@ -166,6 +166,8 @@ async def release_loop(
         try:
             delay, degraded = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+            logger.debug("pass of %s done: phase %s, next pass in %.2f s", release,
+                         (state.last_status or {}).get("phase"), delay)
             _recovered(state, release)
         except Exception as exc:  # a bug or an API server outage: report once, back off, never kill the loop
             _failed(state, release, exc)
@@ -178,20 +180,23 @@ async def release_loop(
 
 
 def _failed(state: LoopState, release: str, exc: Exception) -> None:
-    """One log line when passes start failing or fail differently (with how often the last error repeated),
-    a traceback only for errors that are not the Kubernetes API being unreachable; silence in between."""
-    what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
-    if what == state.failure:
-        state.failures += 1
+    """One log line when passes start failing or fail differently, with how many passes failed so far; a
+    traceback only for errors that are not the Kubernetes API being unreachable; silence in between. Refused,
+    reset and timed-out connections are one state (the API is unreachable), however they alternate."""
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    unreachable = _unreachable(exc)
+    kind = "the Kubernetes API is unreachable" if unreachable else detail
+    state.failures += 1
+    if kind == state.failure:
         return
     if state.failure is None:
         state.failing_since = time.monotonic()
-        logger.error("reconcile of %s failed: %s; retrying with backoff", release, what,
-                     exc_info=None if _unreachable(exc) else exc)
+        logger.error("reconcile of %s failed: %s (%s); retrying with backoff", release, kind, detail,
+                     exc_info=None if unreachable else exc)
     else:
-        logger.error("reconcile of %s now fails with %s (the previous error, %s, repeated %d times)",
-                     release, what, state.failure, state.failures)
-    state.failure, state.failures = what, 1
+        logger.error("reconcile of %s now fails with %s (%s) after %d failed passes", release, kind, detail,
+                     state.failures - 1)
+    state.failure = kind
 
 
 def _recovered(state: LoopState, release: str) -> None:
