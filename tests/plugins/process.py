@@ -137,8 +137,12 @@ def kubeconfig_via(source: Path, server: str, target: Path) -> Path:
 
 class OperatorProcess:
     def __init__(self, *, kubeconfig: Path, namespace: str, log_path: Path, env: dict[str, str],
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, source: Path | None = None) -> None:
+        """`source`: another checkout's `operator/` directory to run instead of this one (bench baselines)."""
         binary = shutil.which("ecsbg", path=str(Path(sys.executable).parent)) or "ecsbg"
+        command = [sys.executable, "-m", "ecsbg"] if source else [binary]
+        if source:
+            env = {**env, "PYTHONPATH": str(source)}
         self.health_port = free_port()
         self.metrics_port = free_port()
         full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSBG_"))},
@@ -146,7 +150,7 @@ class OperatorProcess:
                     "ECSBG_METRICS_PORT": str(self.metrics_port), "ECSBG_LOG_FORMAT": "json", **env}
         self.log_path = log_path
         self._log = log_path.open("wb")
-        args = [binary, "run", "-n", namespace] + (["--verbose"] if verbose else [])
+        args = [*command, "run", "-n", namespace] + (["--verbose"] if verbose else [])
         self.proc = subprocess.Popen(args, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:
