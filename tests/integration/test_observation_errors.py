@@ -82,3 +82,35 @@ def test_a_denied_read_never_flaps_a_finished_release(release_env: ReleaseEnv, r
     run_kopf(build_registry(deps.settings), namespaces=(env.namespace,), memo=kopf.Memo(deps=deps))
     _wait(lambda: _passes(fresh) >= 3 * len(SERVICES), "a few passes of the restarted operator")
     assert (_finished(fresh, "succeeded"), _finished(fresh, "failed")) == (0, 0)
+
+
+def test_an_unreachable_ecs_endpoint_stalls_the_release_then_recovers(release_env: ReleaseEnv, run_kopf) -> None:
+    """issue 9: an endpoint that cannot be reached for long is Stalled with a clear message, not retried silently;
+    it recovers on its own when the endpoint answers again."""
+    from dataclasses import replace
+
+    from tests.plugins.process import TcpProxy
+
+    env = release_env
+    host, port = env.ecs.url.split("//", 1)[1].rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    try:
+        proxy.refuse()
+        deps = make_deps(proxy.url, max_attempts=1)
+        deps.settings = replace(deps.settings, observation_stall_seconds=2, backoff_max_seconds=0.5)
+        run_kopf(build_registry(deps.settings), namespaces=(env.namespace,), memo=kopf.Memo(deps=deps))
+        env.apply(release_manifest("web", env.namespace))
+        status = env.wait_status("web", lambda s: any(c["type"] == "Stalled" for c in s.get("conditions") or []),
+                                 timeout=60, what="Stalled")
+        conditions = {c["type"]: c for c in status["conditions"]}
+        assert conditions["Stalled"]["reason"] == "EndpointUnreachable"
+        assert conditions["ObservationFailed"]["reason"] == "EndpointUnreachable"
+        assert "reading ECS has failed since" in status["message"] and "DescribeServices" in status["message"]
+        assert status["phase"] == "Pending" and env.calls("UpdateService") == []
+        _wait(lambda: ("web", "Stalled") in _reasons(env), "a Stalled Warning")
+        proxy.forward()
+        status = env.wait_phase("web", "Succeeded", timeout=60)
+        assert {c["type"] for c in status["conditions"]} == {"Ready"}
+        assert ("web", "ObservationRecovered") in _reasons(env)
+    finally:
+        proxy.close()
