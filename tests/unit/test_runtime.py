@@ -144,3 +144,41 @@ async def test_the_loop_backs_off_while_aws_throttles_and_resets_on_success(monk
     assert delays[2:9] == [1, 2, 4, 8, 8, 8, 1], delays
     gauge = [c["seconds"] for c in deps.metrics.of("release_backoff")]  # type: ignore[attr-defined]
     assert gauge == [1, 2, 4, 8, 8, 8, 0]
+
+
+async def test_the_watchdog_names_a_stuck_loop_and_counts_it(caplog) -> None:
+    """A status write that never returns (what a half-open connection did before writes had timeouts): the
+    watchdog logs the release once and exports the stuck loop; the loop is counted again once it completes."""
+    from ecsbg.handlers import watchdog
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.settings = Settings(poll_fast_seconds=0.01, k8s_timeout_seconds=3600, loop_stuck_seconds=0.05)
+    deps.health = Health(stuck_after=0.05, api_unreachable_after=3600)
+    release = asyncio.Event()
+
+    async def hang(**_: Any) -> None:
+        await release.wait()
+
+    deps.status.patch_status = hang  # type: ignore[method-assign]
+    state, stopped = LoopState(), _Stopper()
+    loop = asyncio.create_task(release_loop(body=body(), namespace="team-a", name="web", deps=deps, state=state,
+                                            stopped=stopped))
+    dog = asyncio.create_task(watchdog(deps))
+    for _ in range(200):
+        if any(c["loops_stuck"] == 1 for c in deps.metrics.of("runtime_health")):  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.01)
+    assert any(c["loops_stuck"] == 1 for c in deps.metrics.of("runtime_health"))  # type: ignore[attr-defined]
+    stuck = [r.getMessage() for r in caplog.records if "is stuck" in r.getMessage()]
+    assert len(stuck) == 1 and "team-a/web" in stuck[0]
+    release.set()
+    for _ in range(200):
+        if "completes passes again" in caplog.text:
+            break
+        await asyncio.sleep(0.01)
+    assert "release loop of team-a/web completes passes again" in caplog.text
+    stopped.event.set()
+    state.wake.set()
+    dog.cancel()
+    await asyncio.wait_for(loop, 2.0)
