@@ -149,9 +149,9 @@ def configure(log_format: str, level: str, *, unsafe_wire_logging: bool = False)
     handler.setFormatter(JsonFormatter() if log_format == "json" else PlainFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     install_filter()
-    floor = logging.NOTSET if unsafe_wire_logging else logging.INFO
+    floor = logging.NOTSET if unsafe_wire_logging else max(logging.INFO, logging.getLogger().level)
     for name in WIRE_LOGGERS:
-        logging.getLogger(name).setLevel(max(floor, logging.getLogger().getEffectiveLevel()) if floor else floor)
+        logging.getLogger(name).setLevel(floor)  # NOTSET: inherit root's level, DEBUG included
 
 
 def install_filter() -> None:
