@@ -102,6 +102,8 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a bad format string: keep what can be shown
             message = str(record.msg)
         record.msg, record.args = redact(message), None
+        if _failed_probe(record):  # kopf logged the reason already ("Activity ... failed permanently: ...")
+            record.exc_info, record.exc_text = None, None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
@@ -112,6 +114,13 @@ class RedactingFilter(logging.Filter):
             bound = _RELEASE.get() or _kopf_ref(record)
             record.release_namespace, record.release_name = bound if bound else (None, None)
         return True
+
+
+def _failed_probe(record: logging.LogRecord) -> bool:
+    """aiohttp's "Error handling request" for a liveness probe that failed on purpose (handlers.probe raises):
+    one traceback per kubelet probe during an outage would bury the line that says why."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return record.name == "aiohttp.server" and type(exc).__name__ == "ActivityError"
 
 
 def _kopf_ref(record: logging.LogRecord) -> tuple[str, str] | None:

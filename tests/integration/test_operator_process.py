@@ -149,6 +149,9 @@ def test_a_half_open_api_connection_is_bounded_and_fails_liveness(release_env: R
     env.wait_phase("web", "Succeeded", timeout=90)
     process.wait_for(lambda: process.healthz() == 200, "liveness to recover")
     process.wait_for(lambda: "works again after" in process.log(), "the recovery line")
+    probes = [e for e in _lines(process.log()) if e["logger"] in ("aiohttp.server", "kopf.activities.probe")]
+    assert any("Kubernetes API unreachable" in e["message"] for e in probes), "the failing probe says why"
+    assert not [e for e in probes if "exception" in e], "a failing probe logs no traceback"
 
 
 def test_an_api_outage_logs_state_changes_not_a_traceback_per_poll(release_env: ReleaseEnv, operator_process,
