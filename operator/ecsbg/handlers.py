@@ -98,7 +98,8 @@ async def watchdog(deps: Deps) -> None:
     while True:
         if ping is not None:
             try:
-                await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds * 2)
+                # the client may retry a GET that timed out (urllib3): the whole ping is bounded by one timeout
+                await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds)
                 deps.health.api_answered()
             except Exception:
                 deps.health.api_failed()

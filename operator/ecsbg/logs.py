@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 REDACTED = "***"
+MIN_SECRET_LENGTH = 8
 WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.client.rest")
 _RELEASE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("ecsbg_release", default=None)
 
@@ -49,7 +50,9 @@ class _Secrets:
         self._values: frozenset[str] = frozenset()
 
     def add(self, value: str | None) -> None:
-        if value and len(value) >= 4:
+        # Short values ("testing" in a dev setup) would blank out ordinary words in every line; real keys, tokens
+        # and ExternalIds are longer, and the patterns still catch short ones next to their field names.
+        if value and len(value) >= MIN_SECRET_LENGTH:
             with self._lock:
                 self._values = self._values | {value}
 
