@@ -27,8 +27,13 @@ class KubeStatusWriter:
             config.load_incluster_config()
         except config.ConfigException:
             config.load_kube_config()
-        self._api = client.CustomObjectsApi()
-        self._version = client.VersionApi(self._api.api_client)
+        configuration = client.Configuration.get_default_copy()
+        # No urllib3 retries: the release loop retries with backoff and logs once per error state, where urllib3
+        # would resend each request (a timed-out GET three more times) with a warning per attempt.
+        configuration.retries = False
+        api_client = client.ApiClient(configuration)
+        self._api = client.CustomObjectsApi(api_client)
+        self._version = client.VersionApi(api_client)
         # (connect, read): a half-open connection (bytes swallowed, no reset) fails after `timeout` s, instead of
         # freezing the release loop forever (the client's default is no timeout at all)
         self._timeout = (timeout, timeout)
