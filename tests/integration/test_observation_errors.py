@@ -62,7 +62,8 @@ def test_a_denied_read_never_flaps_a_finished_release(release_env: ReleaseEnv, r
         env.apply(release_manifest(service, env.namespace, service=service))
     for service in SERVICES:
         env.wait_phase(service, "Succeeded", timeout=60)
-    assert _finished(metrics, "succeeded") == len(SERVICES)
+    # the status is written before the metrics are recorded (ecsbg.reconciler): wait for the last one
+    _wait(lambda: _finished(metrics, "succeeded") == len(SERVICES), "every end counted")
 
     env.ecs.control.set_faults(f"deny@DescribeServices#{len(SERVICES)}")
     _wait(lambda: len([r for r in env.ecs.requests if r["errorCode"] == "AccessDeniedException"]) == len(SERVICES),
