@@ -8,7 +8,8 @@ in-process dev cluster and ECS emulator, and prints one figure:
 - stall: a release awaiting approval, the Kubernetes API behind a proxy that swallows bytes, the pause approved in
   ECS: how long the release loop stays blocked in its status write (capped), and what /healthz answers;
 - canaries: `--verbose` while assuming a role with an ExternalId (moto's server is the STS): occurrences of the
-  canary credentials and of the assumed role's credentials in the log, the Events and the status;
+  canary credentials and of the assumed role's credentials in the log, the Events and the status
+  (canaries-unsafe: the same with ECSBG_UNSAFE_WIRE_LOGGING=true, the redaction filter alone);
 - outage: the API refuses connections for `--outage` seconds while a release has a status to write, 0.5 s
   poll: tracebacks (and reconciler log lines) per minute;
 - storm: every ECS call throttled for `--storm` seconds while a release is in flight, 0.5 s poll: ECS requests
@@ -179,7 +180,8 @@ def stall(bench: Bench, source: Path | None) -> str:
             f"API was unreachable; Succeeded {caught_up:.1f} s after the approval (connection restored at the end)")
 
 
-def canaries(bench: Bench, source: Path | None) -> str:
+def canaries(bench: Bench, source: Path | None, unsafe_wire: bool = False) -> str:
+    """`unsafe_wire`: with ECSBG_UNSAFE_WIRE_LOGGING=true, so only the redaction filter stands in the way."""
     from moto.server import ThreadedMotoServer
     from moto.sts.models import sts_backends
 
@@ -195,7 +197,8 @@ def canaries(bench: Bench, source: Path | None) -> str:
             op = bench.operator(source, ns, ecs.url, verbose=True, AWS_ENDPOINT_URL_STS=f"http://{host}:{port}",
                                 AWS_ACCESS_KEY_ID=CANARIES["access key id"],
                                 AWS_SECRET_ACCESS_KEY=CANARIES["secret access key"],
-                                AWS_SESSION_TOKEN=CANARIES["session token"])
+                                AWS_SESSION_TOKEN=CANARIES["session token"],
+                                ECSBG_UNSAFE_WIRE_LOGGING="true" if unsafe_wire else "false")
             try:
                 body = release_manifest("web", ns)
                 body["spec"]["target"].update(roleArn=ROLE, externalId=CANARIES["external id"])
@@ -311,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             scenarios: dict[str, Callable[[Path | None], str]] = {
                 "flaps": lambda s: flaps(bench, s), "stall": lambda s: stall(bench, s),
                 "canaries": lambda s: canaries(bench, s), "outage": lambda s: outage(bench, s, args.outage),
+                "canaries-unsafe": lambda s: canaries(bench, s, unsafe_wire=True),
                 "storm": lambda s: storm(bench, s, args.storm),
             }
             for name in args.only.split(","):
