@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain import shape
 from ecsbg.domain.codec import parse_time
 
 Obj = Mapping[str, Any]
@@ -55,7 +56,7 @@ def percent(value: Any) -> str:
 
 
 def _status(release: Obj) -> Obj:
-    return release.get("status") or {}
+    return shape.child(release, "status")  # any JSON: a body may have bypassed the schema (domain.shape)
 
 
 def _conditions(status: Obj) -> str:
@@ -67,7 +68,7 @@ def _conditions(status: Obj) -> str:
 
 def observed(release: Obj) -> bool:
     """The operator has seen the current spec: otherwise status describes an earlier generation."""
-    return _status(release).get("observedGeneration") == (release.get("metadata") or {}).get("generation")
+    return _status(release).get("observedGeneration") == shape.child(release, "metadata").get("generation")
 
 
 def done(release: Obj) -> bool:
@@ -222,11 +223,11 @@ def render_list(releases: Sequence[Obj], now: datetime, *, all_namespaces: bool 
     rows = []
     for r in sorted(releases, key=lambda r: ((r["metadata"].get("namespace") or ""), r["metadata"]["name"])):
         meta, status = r["metadata"], _status(r)
-        traffic = status.get("traffic") or {}
+        traffic = shape.child(status, "traffic")
         phase = status.get("phase") or "-"
         rows.append((
             *([meta.get("namespace")] if all_namespaces else []), meta["name"],
-            phase if observed(r) else f"{phase}*", status.get("stage"), (r.get("spec") or {}).get("strategy", {}).get("type"),
+            phase if observed(r) else f"{phase}*", status.get("stage"), shape.child(r, "spec", "strategy").get("type"),
             status.get("attempt"), status.get("revision"), percent(traffic.get("production")),
             percent(traffic.get("test")), since(meta.get("creationTimestamp"), now),
         ))  # fmt: skip
