@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecsbg.domain import actions
-from ecsbg.domain.model import Phase, ReleaseStatus
+from ecsbg.domain import actions, shape
+from ecsbg.domain.model import FINISHED_STATUSES, Phase, ReleaseStatus
 from ecsbg.metrics.recorder import MetricsRecorder
 
 TERMINAL_RESULTS = {
@@ -48,12 +48,12 @@ def record(
     new: ReleaseStatus = outcome.status
     if new.phase is None:  # compute_status always decides a phase; nothing to report without one
         return
-    spec = body.get("spec") or {}
-    strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
-    target = spec.get("target") or {}
+    spec = shape.child(body, "spec")  # any JSON may arrive here (domain.shape)
+    strategy = shape.text(shape.child(spec, "strategy").get("type")) or "unknown"
+    target = shape.child(spec, "target")
     metrics.release_state(
         namespace=namespace, name=name, strategy=strategy,
-        cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
+        cluster=shape.text(target.get("cluster")), service=shape.text(target.get("service")),
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
@@ -125,9 +125,8 @@ def _finished(
     metrics: MetricsRecorder, marks: Marks, strategy: str, prior: ReleaseStatus, new: ReleaseStatus, now: datetime
 ) -> None:
     result = TERMINAL_RESULTS.get(new.phase) if new.phase else None
-    ended_now = result is not None and (prior.phase != new.phase or prior.attempt != new.attempt)
-    if not ended_now:
-        return
+    if result is None or not _ended(new) or (_ended(prior) and prior.attempt == new.attempt):
+        return  # each attempt's end is counted once, whatever phases follow it (judged from status: restart-safe)
     if result == "rolled_back" and marks.aborted_attempt == new.attempt:
         result = "aborted"
     started = new.deployment.started_at if new.deployment and new.deployment.started_at else None
@@ -135,3 +134,15 @@ def _finished(
         started = new.stages[0].started_at
     seconds = max((now - started).total_seconds(), 0.0) if started else 0.0
     metrics.release_finished(strategy=strategy, result=result, seconds=seconds)
+
+
+def _ended(status: ReleaseStatus) -> bool:
+    """Whether the status records the end of its attempt. An Invalid spec ends no attempt ECS is running (the
+    deployment goes on): it counts only for a release that never started one, or whose deployment had finished."""
+    if status.phase in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED):
+        return True
+    if status.phase is not Phase.INVALID:
+        return False
+    record = status.deployment
+    return status.attempt == 0 or (record is not None and record.attempt == status.attempt
+                                   and record.status in FINISHED_STATUSES)

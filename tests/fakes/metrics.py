@@ -78,6 +78,12 @@ class RecordingMetrics:
     def forget_release(self, *, namespace: str, name: str) -> None:
         self._record("forget_release", namespace=namespace, name=name)
 
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self._record("release_backoff", namespace=namespace, name=name, seconds=seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
+
     # ------------------------------------------------------------------------------------------- queries
 
     def of(self, method: str, **match: Any) -> list[dict[str, Any]]:

@@ -75,6 +75,8 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
                 service="ecs", operation="DescribeServices", seconds=0.2, error_code="ThrottlingException"
             )
         m.reconcile(result="requeue_after", seconds=0.05)
+        m.release_backoff(namespace=r.namespace, name=r.name, seconds=10.0 if throttled else 0.0)
+    m.runtime_health(loops_stuck=0, api_unreachable_seconds=0.0)
 
 
 def steps() -> Iterator[Step]:

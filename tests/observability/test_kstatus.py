@@ -169,8 +169,9 @@ def test_throttling_keeps_the_release_in_progress():
     ("break_it", "phase"),
     [
         (lambda r: (r.edit_spec({"strategy": {"type": "Rolling"}}), r.reconcile()), "Invalid"),
-        (lambda r: r.reconcile(problem=AwsProblem(code="AccessDeniedException", message="not authorized",
-                                                  terminal=True, operation="UpdateService")), "Failed"),
+        (lambda r: (r.edit_spec({"strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 1}}),  # a new spec
+                    r.reconcile(problem=AwsProblem(code="AccessDeniedException", message="not authorized",
+                                                   terminal=True, operation="DescribeServices"))), "Failed"),
         (lambda r: r.reconcile(ecs(1, "ROLLBACK_FAILED", reason="tasks failed")), "Failed"),
     ],
     ids=["invalid-spec", "access-denied", "rollback-failed"],
@@ -211,19 +212,26 @@ def test_kstatus_rules_themselves():
     )[0] == (IN_PROGRESS)
 
 
+@pytest.mark.parametrize("problem", [
+    AwsProblem(code="ThrottlingException", message="Rate exceeded", terminal=False,
+               operation="DescribeServiceDeployments"),
+    AwsProblem(code="AccessDeniedException", message="not authorized", terminal=True, operation="DescribeServices"),
+], ids=["throttled", "access-denied"])  # fmt: skip
 @pytest.mark.parametrize(("ended", "phase", "kstatus"), [
     ("SUCCESSFUL", "Succeeded", CURRENT), ("ROLLBACK_SUCCESSFUL", "RolledBack", FAILED),
 ])  # fmt: skip
-def test_a_throttled_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, kstatus):
-    """Idle releases are still polled; a throttled poll must not flip Flux's verdict back to InProgress."""
+def test_a_failed_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, kstatus, problem):
+    """Idle releases are still polled; a throttled or denied poll (issue 18: an IAM blip) must not flip Flux's
+    verdict: the release keeps its kstatus, ObservationFailed says what failed."""
     release = Release.created()
     release.reconcile()
     release.reconcile()
     release.reconcile(ecs(1, ended, reason="alarm"))
     expect(release, phase, kstatus)
-    throttled = AwsProblem(code="ThrottlingException", message="Rate exceeded", terminal=False,
-                           operation="DescribeServiceDeployments")  # fmt: skip
-    release.reconcile(ecs(1, ended, reason="alarm"), problem=throttled)
+    release.reconcile(ecs(1, ended, reason="alarm"), problem=problem)
+    expect(release, phase, kstatus)
+    assert {c["type"] for c in release.body["status"]["conditions"]} >= {"ObservationFailed"}
+    release.reconcile(ecs(1, ended, reason="alarm"))
     expect(release, phase, kstatus)
 
 

@@ -146,6 +146,16 @@ def test_list_view():
     assert render.render_list([], NOW) == "No releases found.\n"
 
 
+def test_list_view_tolerates_bodies_that_bypassed_the_schema():
+    """issue 18 defect 5: one release stored past validation must not break `kubectl ecsrelease list -A`."""
+    hostile = [{"metadata": {"name": n, "namespace": "ops"}, "spec": spec, "status": status}
+               for n, spec, status in (("a", "hello", None), ("b", {"strategy": "BlueGreen"}, "Succeeded"),
+                                       ("c", {"strategy": {"type": "Linear"}}, {"traffic": [1]}))]
+    lines = render.render_list([release("Succeeded"), *hostile], NOW, all_namespaces=True).splitlines()
+    assert [line.split()[:2] for line in lines[1:4]] == [["ops", "a"], ["ops", "b"], ["ops", "c"]]
+    assert "Linear" in lines[3]
+
+
 def test_history_view_keeps_attempt_events_only():
     text = render.render_history(release(), EVENTS, NOW)
     assert "Requests seen: approve for attempt 1" in text

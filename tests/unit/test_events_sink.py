@@ -33,9 +33,11 @@ def test_every_reason_has_an_action_and_long_messages_are_cut():
 class Api:
     def __init__(self, fail: bool = False) -> None:
         self.posted: list[tuple[str, dict]] = []
+        self.timeouts: list[float | None] = []
         self.fail = fail
 
-    def create_namespaced_event(self, namespace, body):
+    def create_namespaced_event(self, namespace, body, _request_timeout=None):
+        self.timeouts.append(_request_timeout)
         if self.fail:
             raise RuntimeError("403 forbidden")
         self.posted.append((namespace, body))
@@ -43,10 +45,11 @@ class Api:
 
 def test_events_are_posted_in_order_and_a_refusal_is_only_logged(caplog):
     api = Api()
-    sink = KubeEventSink(api=api, instance="i")
+    sink = KubeEventSink(api=api, instance="i", timeout=7.0)
     sink.emit(RELEASE, [EventRecord("Normal", "AttemptStarted", "a"), EventRecord("Normal", "DeploymentStarted", "b")])
     sink.close()
     assert [(ns, b["reason"]) for ns, b in api.posted] == [("shop", "AttemptStarted"), ("shop", "DeploymentStarted")]
+    assert api.timeouts == [7.0, 7.0], "a half-open connection must not hold the Events thread forever"
     failing = KubeEventSink(api=Api(fail=True), instance="i")
     failing.emit(RELEASE, [EventRecord("Warning", "Drifted", "taskDefinition differs")])
     failing.close()

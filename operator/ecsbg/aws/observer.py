@@ -20,7 +20,7 @@ from ecsbg.aws import translate
 from ecsbg.aws.batching import Batcher, BoundedCache, Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.session import ClientKey
-from ecsbg.aws.taskdefs import TaskDefinitionTags
+from ecsbg.aws.taskdefs import TaskDefinitionTags, not_found
 from ecsbg.domain import drift
 from ecsbg.domain.model import AwsProblem, Observation, ObservedService, ReleaseSpec, ReleaseStatus, Target
 
@@ -95,7 +95,8 @@ class Observer:
         elif not starting and len({drift.short(a) for a in arns}) <= 1:
             return observation  # one task definition everywhere: nothing to compare by content
         try:
-            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn) for arn in arns))
+            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn, named=arn == spec.task_definition.arn)
+                                            for arn in arns))
         except AwsError:
             if starting:
                 raise
@@ -135,9 +136,17 @@ class Observer:
                 self._revision_cache.put(arn, revision)
         return revision
 
-    async def _taskdef_hash(self, key: ClientKey, arn: str) -> str:
+    async def _taskdef_hash(self, key: ClientKey, arn: str, *, named: bool = False) -> str:
+        """`named`: the ARN is spec.taskDefinition.arn, so ECS refusing to describe it means it does not exist."""
         cached = self._tags.cached_content_hash(arn)
-        return cached if cached is not None else await self._taskdefs.get(key, arn)
+        if cached is not None:
+            return cached
+        try:
+            return await self._taskdefs.get(key, arn)
+        except AwsError as exc:
+            if not named:
+                raise
+            raise AwsError(not_found(arn, exc.problem)) from exc
 
     # ------------------------------------------------------------------ batch fetches (sync, in worker threads)
 

@@ -17,6 +17,7 @@ from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain import taskdefs
 from ecsbg.domain.actions import StartDeployment
+from ecsbg.domain.model import AwsProblem
 
 # ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
 # before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.
@@ -116,10 +117,19 @@ def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
     try:
         tags.describe(calls, arn)
     except AwsError as exc:
-        if exc.problem.code != "ClientException" or not exc.problem.terminal:
+        problem = not_found(arn, exc.problem)
+        if problem is exc.problem:
             raise
-        raise RequestBuildError("TaskDefinitionNotFound", f"spec.taskDefinition.arn {arn} cannot be described: "
-                                f"{exc.problem.message}") from exc
+        raise RequestBuildError(problem.code, problem.message) from exc
+
+
+def not_found(arn: str, problem: AwsProblem) -> AwsProblem:
+    """DescribeTaskDefinition of spec.taskDefinition.arn refused for good (ECS answers ClientException "Unable to
+    describe task definition."): the precise TaskDefinitionNotFound problem; any other problem as it is."""
+    if problem.code != "ClientException" or not problem.terminal:
+        return problem
+    return AwsProblem(code="TaskDefinitionNotFound", terminal=True, operation=problem.operation,
+                      message=f"spec.taskDefinition.arn {arn} cannot be described: {problem.message}")
 
 
 def find_tagged_revision(

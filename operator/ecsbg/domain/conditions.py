@@ -1,7 +1,9 @@
 """kstatus conditions (../shared/reference/ecosystem.md 1a; Flux fluxcd/pkg/apis/meta).
 
 `Ready` is always present. `Reconciling` and `Stalled` use abnormal-true polarity and are present only when
-True ("MUST only be present on the resource if the Condition is True"). Each carries observedGeneration, and
+True ("MUST only be present on the resource if the Condition is True"). `ObservationFailed` follows the same
+polarity: present while reading ECS fails for a release, with the error as reason and message. kstatus, Flux and
+Argo CD ignore condition types they do not know, so it reports a failing read without changing their verdict. Each carries observedGeneration, and
 lastTransitionTime changes only when the condition's status changes (metav1.Condition semantics).
 """
 
@@ -17,7 +19,8 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 DRIFTED = "Drifted"  # abnormal-true like Reconciling/Stalled: present only while ECS differs from the release
-ORDER = (READY, RECONCILING, STALLED, DRIFTED)
+OBSERVATION_FAILED = "ObservationFailed"  # present only while reading ECS fails
+ORDER = (READY, RECONCILING, STALLED, DRIFTED, OBSERVATION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ConditionSpec:
     reconciling_reason: str | None = None
     stalled_reason: str | None = None
     drifted_reason: str | None = None
+    observation: tuple[str, str] | None = None  # (reason, message) of ObservationFailed when reading ECS failed
 
 
 def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, ...], *, generation: int,
@@ -42,8 +46,13 @@ def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, 
         wanted.append((STALLED, "True", want.stalled_reason))
     if want.drifted_reason:
         wanted.append((DRIFTED, "True", want.drifted_reason))
-    return tuple(_condition(kind, status, reason, message, before.get(kind), generation, now)
-                 for kind, status, reason in wanted)
+    built = [_condition(kind, status, reason, message, before.get(kind), generation, now)
+             for kind, status, reason in wanted]
+    if want.observation is not None:
+        reason, text = want.observation
+        built.append(_condition(OBSERVATION_FAILED, "True", reason, text, before.get(OBSERVATION_FAILED), generation,
+                                now))
+    return tuple(built)
 
 
 def find(conditions: tuple[Condition, ...], kind: str) -> Condition | None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
-from ecsbg.domain.conditions import STALLED, find
+from ecsbg.domain.conditions import OBSERVATION_FAILED, STALLED, find
 from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind, StepInfo
 
 NORMAL = "Normal"
@@ -29,8 +29,9 @@ ACTIONS = {
     "RequestNotApplicable": "IgnoreRequest", "AwsError": "CallAws", "Drifted": "DetectDrift",
     "DriftResolved": "DetectDrift", "CorrectingDrift": "CorrectDrift", "AttemptSuperseded": "StartAttempt",
     "RollbackOnDelete": "StopServiceDeployment", "RollbackOnDeleteFailed": "StopServiceDeployment",
-    "ExternalIdIgnored": "ValidateSpec", "InvalidRequest": "IgnoreRequest", "HookSucceeded": "MirrorDeployment",
-    "HookFailed": "MirrorDeployment", "HookTimedOut": "MirrorDeployment",
+    "ExternalIdIgnored": "ValidateSpec", "ObservationFailed": "DescribeServices",
+    "ObservationRecovered": "DescribeServices", "Stalled": "DescribeServices", "InvalidRequest": "IgnoreRequest",
+    "HookSucceeded": "MirrorDeployment", "HookFailed": "MirrorDeployment", "HookTimedOut": "MirrorDeployment",
 }  # fmt: skip
 
 
@@ -78,7 +79,8 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                   f"{_at(new.stage, new.step)}" + (f" (was {_at(prior.stage, prior.step)})"
                                                                    if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
-    return events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
+    return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
+            + _observation(prior, new))
 
 
 def _at(stage: str | None, step: StepInfo | None) -> str:
@@ -195,9 +197,29 @@ def _aws_error(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
     """A retryable AWS error shows as the message's "(retrying: ...)" suffix (domain.status): announce it when it
     appears or names another error, not on every poll that repeats it."""
     error = _retry_note(new.message)
-    if error is None or error == _retry_note(prior.message):
-        return []
+    if error is None or error == _retry_note(prior.message) or find(new.conditions, OBSERVATION_FAILED):
+        return []  # a failing read is announced by _observation
     return [EventRecord(WARNING, "AwsError", new.message)]
+
+
+def _observation(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
+    """Reading ECS failing: one Warning when it starts (or fails with another error), one when it stalls the
+    release, one Normal when a read succeeds again; nothing on the polls in between."""
+    before, after = find(prior.conditions, OBSERVATION_FAILED), find(new.conditions, OBSERVATION_FAILED)
+    if after is None:
+        if before is None:
+            return []
+        return [EventRecord(NORMAL, "ObservationRecovered", f"reading ECS works again (it failed with {before.reason} "
+                            "since " + before.last_transition_time.strftime("%Y-%m-%dT%H:%M:%SZ") + ")")]
+    out = []
+    if before is None or before.reason != after.reason:
+        phase = new.phase.value if new.phase else "Pending"
+        out.append(EventRecord(WARNING, "ObservationFailed", f"{after.message}; phase {phase} is kept until a read "
+                               "succeeds"))
+    stalled_now = _reason(new, STALLED) == after.reason
+    if stalled_now and _reason(prior, STALLED) != after.reason:
+        out.append(EventRecord(WARNING, "Stalled", new.message))
+    return out
 
 
 def _retry_note(message: str) -> str | None:

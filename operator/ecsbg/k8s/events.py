@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ecsbg.domain import shape
+
 logger = logging.getLogger(__name__)
 
 COMPONENT = "ecsbg-operator"
@@ -31,7 +33,7 @@ class EventSink(Protocol):
 
 def event_body(obj: Mapping[str, Any], record: Any, *, instance: str, now: datetime) -> dict[str, Any]:
     """A core/v1 Event about `obj` (a release body) for one EventRecord."""
-    meta = obj.get("metadata") or {}
+    meta = shape.child(obj, "metadata")  # any JSON may arrive (a body that bypassed the schema): domain.shape
     message = str(record.message)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 3] + "..."
@@ -58,7 +60,7 @@ def event_body(obj: Mapping[str, Any], record: Any, *, instance: str, now: datet
 class KubeEventSink:
     """Posts core/v1 Events with the `kubernetes` client (sync, on one worker thread, in emission order)."""
 
-    def __init__(self, api: Any = None, instance: str | None = None) -> None:
+    def __init__(self, api: Any = None, instance: str | None = None, timeout: float = 30.0) -> None:
         if api is None:
             from kubernetes import client, config
 
@@ -68,6 +70,7 @@ class KubeEventSink:
                 config.load_kube_config()
             api = client.CoreV1Api()
         self._api = api
+        self._timeout = timeout  # seconds per request: a half-open connection must not hold Events forever
         self.instance = instance or os.environ.get("POD_NAME") or socket.gethostname()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecsbg-events")
 
@@ -79,7 +82,8 @@ class KubeEventSink:
     def _post(self, events: list[dict[str, Any]]) -> None:
         for event in events:
             try:
-                self._api.create_namespaced_event(event["metadata"]["namespace"], event)
+                self._api.create_namespaced_event(event["metadata"]["namespace"], event,
+                                                  _request_timeout=self._timeout)
             except Exception as exc:  # Events are auxiliary: never fail a reconcile for one
                 logger.warning("could not post Event %s about %s/%s: %s", event["reason"],
                                event["metadata"]["namespace"], event["involvedObject"].get("name"), exc)

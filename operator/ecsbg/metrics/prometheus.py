@@ -149,6 +149,18 @@ class PrometheusRecorder:
             "controller_runtime_active_workers", "Number of currently used workers per controller.",
             ["controller"], registry=r,
         )  # fmt: skip
+        self.backoff = Gauge(
+            "ecsbg_release_backoff_seconds", "Extra delay before a release's next pass while AWS throttles or a "
+            "pass fails (0: none).", ["namespace", "name"], registry=r,
+        )  # fmt: skip
+        self.loops_stuck = Gauge(
+            "ecsbg_release_loops_stuck", "Release loops whose current pass has run longer than "
+            "ECSBG_LOOP_STUCK_SECONDS.", registry=r,
+        )  # fmt: skip
+        self.api_unreachable = Gauge(
+            "ecsbg_kubernetes_api_unreachable_seconds", "Seconds since the Kubernetes API last answered, while it "
+            "does not (0 when it does).", registry=r,
+        )  # fmt: skip
 
     def _initialise_known_series(self) -> None:
         """Export zeros for every closed label combination, as controller-runtime does for its results:
@@ -293,11 +305,22 @@ class PrometheusRecorder:
             self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()
         self.drifted.labels(namespace, name).set(1 if drifted else 0)
 
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self.backoff.labels(namespace, name).set(seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self.loops_stuck.set(loops_stuck)
+        self.api_unreachable.set(api_unreachable_seconds)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:
             try:
                 self.drifted.remove(namespace, name)
             except KeyError:  # never reported
+                pass
+            try:
+                self.backoff.remove(namespace, name)
+            except KeyError:
                 pass
             series = self._releases.pop((namespace, name), None)
             if series is None:

@@ -48,6 +48,10 @@ class MetricsRecorder(Protocol):
 
     def forget_release(self, *, namespace: str, name: str) -> None: ...
 
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None: ...
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None: ...
+
 
 class NullRecorder:
     """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
@@ -83,4 +87,10 @@ class NullRecorder:
         pass
 
     def forget_release(self, *, namespace: str, name: str) -> None:
+        pass
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        pass
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         pass

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain import shape
 from ecsbg.domain.codec import parse_time
 
 Obj = Mapping[str, Any]
@@ -64,12 +65,12 @@ def step_text(step: Any) -> str:
 def stage_text(stage: Any, step: Any, *, short: bool = False) -> str:
     """The stage with its Linear/Canary step: "PRODUCTION_TRAFFIC_SHIFT step 2/10 (20%)", or "... 2/10" short."""
     if not stage or not isinstance(step, Mapping) or step.get("number") is None:
-        return stage or ""
+        return str(stage or "")
     return f"{stage} {step['number']}/{step.get('count')}" if short else f"{stage} {step_text(step)}"
 
 
 def _status(release: Obj) -> Obj:
-    return release.get("status") or {}
+    return shape.child(release, "status")  # any JSON: a body may have bypassed the schema (domain.shape)
 
 
 def _conditions(status: Obj) -> str:
@@ -81,7 +82,7 @@ def _conditions(status: Obj) -> str:
 
 def observed(release: Obj) -> bool:
     """The operator has seen the current spec: otherwise status describes an earlier generation."""
-    return _status(release).get("observedGeneration") == (release.get("metadata") or {}).get("generation")
+    return _status(release).get("observedGeneration") == shape.child(release, "metadata").get("generation")
 
 
 def done(release: Obj) -> bool:
@@ -188,7 +189,7 @@ def _stages(status: Obj, now: datetime) -> list[str]:
             took = f"passed between polls (within {took})" if took else "passed between polls"
         elif took is None:
             took = f"{since(s.get('startedAt'), now)} (running)"
-        stage = s.get("stage") + (" (rollback)" if s.get("rollback") else "")
+        stage = f"{s.get('stage')}" + (" (rollback)" if s.get("rollback") is True else "")
         rows.append((stage, step_text(s.get("step")), s.get("startedAt"), s.get("finishedAt"), took))
     if not any(s.get("step") for s in stages):  # BlueGreen: no STEP column of dashes
         return table(("STAGE", "STARTED", "FINISHED", "DURATION"), [(r[0], *r[2:]) for r in rows], indent="  ")
@@ -242,12 +243,12 @@ def render_list(releases: Sequence[Obj], now: datetime, *, all_namespaces: bool 
     rows = []
     for r in sorted(releases, key=lambda r: ((r["metadata"].get("namespace") or ""), r["metadata"]["name"])):
         meta, status = r["metadata"], _status(r)
-        traffic = status.get("traffic") or {}
+        traffic = shape.child(status, "traffic")
         phase = status.get("phase") or "-"
         rows.append((
             *([meta.get("namespace")] if all_namespaces else []), meta["name"],
             phase if observed(r) else f"{phase}*", stage_text(status.get("stage"), status.get("step"), short=True),
-            (r.get("spec") or {}).get("strategy", {}).get("type"),
+            shape.child(r, "spec", "strategy").get("type"),
             status.get("attempt"), status.get("revision"), percent(traffic.get("production")),
             percent(traffic.get("test")), since(meta.get("creationTimestamp"), now),
         ))  # fmt: skip

@@ -76,9 +76,20 @@ local health = byPhase[phase]
 if phase == "AwaitingApproval" then
   health = approvalHealthOf(obj)
 end
+-- Reading ECS failing keeps the phase (the last known state); once it has lasted long enough the operator sets
+-- Stalled with the same reason as ObservationFailed: the release is then Degraded whatever its phase.
+local observation = condition(status, "ObservationFailed")
+local stalledNow = condition(status, "Stalled")
+if observation ~= nil and observation.status == "True" and stalledNow ~= nil and stalledNow.status == "True"
+    and stalledNow.reason == observation.reason then
+  health = "Degraded"
+end
 if health ~= nil then
   hs.status = health
   hs.message = describe(status, phase)
+  if health ~= "Degraded" and observation ~= nil and observation.status == "True" then
+    hs.message = hs.message .. "; reading ECS fails: " .. (observation.message or observation.reason or "")
+  end
   return hs
 end
 
