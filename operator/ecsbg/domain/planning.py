@@ -50,8 +50,9 @@ NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt c
 @dataclass(frozen=True)
 class RequestNote:
     """A request the planner saw for the first time and will not act on: `result` is "stale" (it names another
-    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks) or "applied"
-    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it)."""
+    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks), "applied"
+    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it) or
+    "invalid" (its value is no attempt number; `attempt` is 0)."""
 
     request: RequestKind
     attempt: int
@@ -267,6 +268,9 @@ def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action, atte
             note = _note(kind, number, attempt, prior, action, deployment)
             if note is not None:
                 notes.append(note)
+    notes += [RequestNote(problem.kind, 0, "invalid", f"{problem.message}; the request is ignored")
+              for problem in spec.requests.problems
+              if problem.kind is not None and problem.message not in prior.request_errors]
     return seen, tuple(notes)
 
 
