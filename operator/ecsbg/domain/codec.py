@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain.analysis.codec import runs_from_list, runs_to_list
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
@@ -32,7 +33,7 @@ from ecsbg.domain.model import (
 
 # Every key status_to_dict may write, per object, so status_patch can null the absent ones.
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
-             "revision", "deployment", "source", "target", "traffic", "hooks", "stages", "requests", "conditions")
+             "revision", "deployment", "source", "target", "traffic", "hooks", "stages", "requests", "conditions", "analysisRuns")
 _DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
 _TRAFFIC_KEYS = ("production", "test")
@@ -75,6 +76,7 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
                              "finishedAt": format_time(s.finished_at)}) for s in status.stages],
         "requests": _compact({kind.value: status.requests.get(kind.value) for kind in RequestKind}),
         "conditions": [_condition_to_dict(c) for c in status.conditions],
+        "analysisRuns": runs_to_list(status.analysis_runs) or None,
     }
     return _compact(out)
 
@@ -123,6 +125,7 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         requests={kind.value: _int(requests.get(kind.value), None) for kind in RequestKind},
         conditions=tuple(_condition_from_dict(c) for c in _list(data.get("conditions"))
                          if isinstance(c, Mapping) and c.get("type")),
+        analysis_runs=runs_from_list(data.get("analysisRuns")),
     )
 
 

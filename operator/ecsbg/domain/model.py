@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
+
 
 class Strategy(enum.Enum):
     """The CR's strategy names, mapped to ECS's DeploymentStrategy values."""
@@ -138,6 +140,7 @@ class HookSpec:
     hook_details: Mapping[str, Any] | None = None
     timeout_minutes: int | None = None
     timeout_action: str | None = None  # "Rollback" | "Continue"
+    analysis: AnalysisRef | None = None  # Pause only: run it when the hook is AWAITING_ACTION (issue 11)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class ReleaseSpec:
     requests: Requests = field(default_factory=Requests)
     spec_hash: str = ""  # of everything but requests and onDelete (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
+    bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -322,3 +326,4 @@ class ReleaseStatus:
     stages: tuple[StageRecord, ...] = ()
     requests: Mapping[str, int | None] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
+    analysis_runs: tuple[AnalysisRun, ...] = ()  # status.analysisRuns (domain.analysis.codec)
