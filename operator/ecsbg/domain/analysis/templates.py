@@ -29,6 +29,7 @@ _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PLACEHOLDER = re.compile(r"\{\{\s*(args|release)\.([A-Za-z0-9_.-]+)\s*\}\}")
+_ARG_ONLY = re.compile(r"^\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -125,7 +126,11 @@ def _provider_problems(provider: str, config: Mapping[str, Any]) -> list[str]:
             out.append("timeoutSeconds must be a positive number")
         return out
     if provider == "prometheus":
-        return [f"{f} is required" for f in ("address", "query") if not config.get(f)]
+        out = [f"{f} is required" for f in ("address", "query") if not config.get(f)]
+        token = config.get("bearerToken")
+        if token is not None and not _ARG_ONLY.match(str(token)):
+            out.append("bearerToken must be an argument ({{args.NAME}}) whose value comes from a Secret, never inline")
+        return out
     if provider == "cloudWatch":
         queries = config.get("metricDataQueries")
         out = [] if isinstance(queries, list) and queries else ["metricDataQueries: at least one query is required"]

@@ -51,6 +51,7 @@ def test_a_template_parses_with_its_defaults():
     ({"provider": {"web": {}}}, "spec.metrics[0].provider.web.url is required"),
     ({"provider": {"prometheus": {"address": "http://p"}}}, "provider.prometheus.query is required"),
     ({"name": "Bad_Name"}, "spec.metrics[0].name"),
+    ({"provider": {"prometheus": {"address": "a", "query": "q", "bearerToken": "abc"}}}, "never inline"),
 ])
 def test_bad_templates_name_the_field(changes, problem):
     with pytest.raises(InvalidTemplate) as caught:
