@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ecsbg.clock import SystemClock
+from typing import Any
+
+from ecsbg.analysis.runner import AnalysisRunner
+from ecsbg.clock import Clock, SystemClock
 from ecsbg.k8s.events import KopfEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.reconciler import Deps
@@ -24,10 +27,25 @@ async def build_deps(settings: Settings) -> Deps:
     deps = Deps(
         ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
     )
+    deps.analysis = build_analysis(clock, metrics.registry)
     deps.closers.append(ecs.close)  # the AWS worker threads
     if server is not None:
         deps.closers.append(server.stop)
     return deps
+
+
+def build_analysis(clock: Clock, registry: Any, cloudwatch: Any = None) -> AnalysisRunner:
+    """The automated-analysis runner: templates and Secrets from the Kubernetes API, one provider per system."""
+    from ecsbg.analysis.prometheus import PrometheusProvider
+    from ecsbg.analysis.web import WebProvider
+    from ecsbg.k8s.templates import KubeTemplateSource
+    from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
+
+    providers: dict[str, Any] = {"web": WebProvider(), "prometheus": PrometheusProvider()}
+    if cloudwatch is not None:
+        providers["cloudWatch"] = cloudwatch
+    return AnalysisRunner(templates=KubeTemplateSource(), providers=providers, clock=clock,
+                          metrics=PrometheusAnalysisMetrics(registry))
 
 
 async def close_deps(deps: Deps) -> None:
