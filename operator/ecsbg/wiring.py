@@ -27,7 +27,9 @@ async def build_deps(settings: Settings) -> Deps:
     deps = Deps(
         ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
     )
-    deps.analysis = build_analysis(clock, metrics.registry)
+    from ecsbg.aws.cloudwatch import CloudWatchProvider
+
+    deps.analysis = build_analysis(clock, metrics.registry, CloudWatchProvider(ecs.factory.cloudwatch))
     deps.closers.append(ecs.close)  # the AWS worker threads
     if server is not None:
         deps.closers.append(server.stop)

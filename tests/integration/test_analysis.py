@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
 import pytest
 
+from ecsbg.aws.cloudwatch import CloudWatchProvider
+from ecsbg.aws.session import ClientFactory, ClientSettings
 from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
 from ecsbg.wiring import build_analysis
@@ -53,12 +56,27 @@ def probe() -> Iterator[Probe]:
     served.stop()
 
 
+@pytest.fixture(scope="module")
+def cloudwatch() -> Iterator[str]:
+    """moto's server mode: a real local CloudWatch API (its URL)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def env(release_env: ReleaseEnv, run_kopf) -> ReleaseEnv:
-    """release_env whose operators run automated analysis (the production wiring's runner)."""
+def env(release_env: ReleaseEnv, run_kopf, cloudwatch) -> ReleaseEnv:
+    """release_env whose operators run automated analysis (the production wiring's runner; CloudWatch through
+    the operator's client factory, pointed at moto)."""
     def start() -> Any:
         deps = make_deps(release_env.ecs.url)
-        deps.analysis = build_analysis(SystemClock(), deps.metrics.registry)
+        factory = ClientFactory(deps.metrics, ClientSettings(cloudwatch_endpoint_url=cloudwatch))
+        deps.analysis = build_analysis(SystemClock(), deps.metrics.registry, CloudWatchProvider(factory.cloudwatch))
+        release_env.deps = deps  # type: ignore[attr-defined]
         handle = run_kopf(build_registry(deps.settings), namespaces=(release_env.namespace,), memo=kopf.Memo(deps=deps))
         release_env.operators.append(handle)
         return handle
@@ -257,3 +275,43 @@ def test_an_unreachable_prometheus_is_inconclusive_never_success(env: ReleaseEnv
     assert "unreachable" in status["message"] and "consecutiveErrorLimit 1" in status["message"]
     assert wait_event(env, "AnalysisMeasurementError")["type"] == "Warning"
     assert not env.calls("ContinueServiceDeployment")
+
+
+def put_errors(cloudwatch: str, value: float, service: str) -> None:
+    import boto3
+
+    client = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=cloudwatch)
+    # moto files a datum without Timestamp outside every query window: give it one
+    client.put_metric_data(Namespace="App", MetricData=[{
+        "MetricName": "Errors", "Value": value, "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
+        "Dimensions": [{"Name": "Service", "Value": service}]}])
+
+
+def cloudwatch_template(env: ReleaseEnv) -> None:
+    template(env, "cw-errors", [{
+        "name": "errors", "successCondition": "size(result.errors) > 0 && result.errors[0] < 5",
+        "provider": {"cloudWatch": {"region": "us-east-1", "period": "5m", "metricDataQueries": [{
+            "Id": "errors", "MetricStat": {
+                "Metric": {"Namespace": "App", "MetricName": "Errors",
+                           "Dimensions": [{"Name": "Service", "Value": "{{args.service}}"}]},
+                "Period": 60, "Stat": "Sum"}}]}},
+    }], args=[{"name": "service"}])
+
+
+@pytest.mark.parametrize(("errors", "phase"), [(3.0, "Succeeded"), (50.0, "RolledBack")])
+def test_a_cloudwatch_analysis_reads_metric_data_through_the_aws_seam(env: ReleaseEnv, cloudwatch, errors,
+                                                                      phase) -> None:
+    service = f"svc-{env.namespace}"  # one series per test: moto keeps its data for the module
+    put_errors(cloudwatch, errors, service)
+    cloudwatch_template(env)
+    env.start_operator()
+    ref = {"templateName": "cw-errors", "args": [{"name": "service", "value": service}]}
+    env.apply(release_manifest("web", env.namespace, hooks=paused(ref)))
+    status = env.wait_phase("web", "Succeeded", "RolledBack", "Failed", timeout=60)
+
+    assert status["phase"] == phase, status
+    [run] = runs(status)
+    assert run["metrics"][0]["measurements"][0]["value"] == f'{{"errors":[{errors}]}}'
+    calls = env.deps.metrics.registry.get_sample_value(  # type: ignore[attr-defined]
+        "ecsbg_aws_api_calls_total", {"service": "cloudwatch", "operation": "GetMetricData"})
+    assert calls == 1

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from ecsbg.analysis.providers import MeasurementError
+from ecsbg.domain.analysis.provider import MeasurementError
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ecsbg.analysis.providers import MeasurementError, Provider
 from ecsbg.clock import Clock
 from ecsbg.domain import actions
 from ecsbg.domain.analysis import places, verdict
 from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun, MetricRun, SecretRef, Template, Verdict
+from ecsbg.domain.analysis.provider import MeasurementError, Provider
 from ecsbg.domain.analysis.templates import InvalidTemplate, parse_template, resolve, secret_refs
 from ecsbg.domain.events import EventRecord
 from ecsbg.domain.model import ReleaseSpec, ReleaseStatus

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from ecsbg.analysis.providers import MeasurementError
+from ecsbg.domain.analysis.provider import MeasurementError
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 MAX_BODY_BYTES = 1 << 20
