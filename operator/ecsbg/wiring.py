@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecsbg.analysis.runner import AnalysisRunner
+from ecsbg.analysis.runner import AnalysisMetrics, AnalysisRunner
 from ecsbg.clock import Clock, SystemClock
 from ecsbg.k8s.events import KopfEventSink
 from ecsbg.k8s.status import KubeStatusWriter
@@ -29,25 +29,24 @@ async def build_deps(settings: Settings) -> Deps:
     )
     from ecsbg.aws.cloudwatch import CloudWatchProvider
 
-    deps.analysis = build_analysis(clock, metrics.registry, CloudWatchProvider(ecs.factory.cloudwatch))
+    deps.analysis = build_analysis(clock, metrics, CloudWatchProvider(ecs.factory.cloudwatch))
     deps.closers.append(ecs.close)  # the AWS worker threads
     if server is not None:
         deps.closers.append(server.stop)
     return deps
 
 
-def build_analysis(clock: Clock, registry: Any, cloudwatch: Any = None) -> AnalysisRunner:
-    """The automated-analysis runner: templates and Secrets from the Kubernetes API, one provider per system."""
+def build_analysis(clock: Clock, metrics: AnalysisMetrics, cloudwatch: Any = None) -> AnalysisRunner:
+    """The automated-analysis runner: templates and Secrets from the Kubernetes API, one provider per system,
+    metrics on the operator's recorder (PrometheusRecorder implements AnalysisMetrics)."""
     from ecsbg.analysis.prometheus import PrometheusProvider
     from ecsbg.analysis.web import WebProvider
     from ecsbg.k8s.templates import KubeTemplateSource
-    from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
 
     providers: dict[str, Any] = {"web": WebProvider(), "prometheus": PrometheusProvider()}
     if cloudwatch is not None:
         providers["cloudWatch"] = cloudwatch
-    return AnalysisRunner(templates=KubeTemplateSource(), providers=providers, clock=clock,
-                          metrics=PrometheusAnalysisMetrics(registry))
+    return AnalysisRunner(templates=KubeTemplateSource(), providers=providers, clock=clock, metrics=metrics)
 
 
 async def close_deps(deps: Deps) -> None:

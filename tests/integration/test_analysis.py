@@ -75,7 +75,7 @@ def env(release_env: ReleaseEnv, run_kopf, cloudwatch) -> ReleaseEnv:
     def start() -> Any:
         deps = make_deps(release_env.ecs.url)
         factory = ClientFactory(deps.metrics, ClientSettings(cloudwatch_endpoint_url=cloudwatch))
-        deps.analysis = build_analysis(SystemClock(), deps.metrics.registry, CloudWatchProvider(factory.cloudwatch))
+        deps.analysis = build_analysis(SystemClock(), deps.metrics, CloudWatchProvider(factory.cloudwatch))
         release_env.deps = deps  # type: ignore[attr-defined]
         handle = run_kopf(build_registry(deps.settings), namespaces=(release_env.namespace,), memo=kopf.Memo(deps=deps))
         release_env.operators.append(handle)

@@ -37,12 +37,17 @@ class TemplateSource(Protocol):
 
 
 class AnalysisMetrics(Protocol):
+    def analysis_started(self, *, template: str) -> None: ...
+
     def analysis_run(self, *, template: str, verdict: str) -> None: ...
 
     def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None: ...
 
 
 class NoMetrics:
+    def analysis_started(self, *, template: str) -> None:
+        pass
+
     def analysis_run(self, *, template: str, verdict: str) -> None:
         pass
 
@@ -68,6 +73,10 @@ class AnalysisRunner:
         live = places.active_places(spec, status)
         by_key = {(status.attempt, p.hook_id or "bake"): p for p in live}
         runs = places.carry(prior.analysis_runs, live, status.attempt, now)
+        known = {r.key for r in prior.analysis_runs}
+        for run in runs:
+            if run.key not in known:
+                self.metrics.analysis_started(template=run.template)
         facts = release_facts(namespace, name, status)
         for i, run in enumerate(runs):
             place = by_key.get(run.key)

@@ -23,6 +23,12 @@ class PrometheusAnalysisMetrics:
             "ecsbg_analysis_measurement_duration_seconds", "Time one measurement took (the provider's call).",
             ["template", "metric"], buckets=_MEASUREMENT_BUCKETS, registry=registry)
 
+    def analysis_started(self, *, template: str) -> None:
+        """A run of `template` started: its verdict series exist from now on at 0, so the first verdict is an
+        increase Prometheus can see (a series born with its first increment has no earlier sample)."""
+        for verdict in VERDICTS[:3]:
+            self.runs.labels(template, verdict)
+
     def analysis_run(self, *, template: str, verdict: str) -> None:
         if verdict not in VERDICTS:
             raise ValueError(f"unknown analysis verdict {verdict!r}")
