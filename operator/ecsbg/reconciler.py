@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ecsbg import logs, measure
+from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
 from ecsbg.domain import actions, shape
 from ecsbg.domain.arns import service_account_errors
@@ -66,6 +67,7 @@ class Deps:
     settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)  # run at operator cleanup
     health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
+    analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
 
 
 @dataclass(frozen=True)
@@ -136,18 +138,35 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now, stall_after=deps.settings.observation_stall_seconds,
     )
+    status, analysis_events = await _analyse(spec, metadata, status, prior, decided, observation, deps)
     degraded = observation.problem is not None or (result is not None and result.problem is not None
                                                    and not result.problem.terminal)
     outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded)
+    outcome = replace(outcome, events=[*outcome.events, *analysis_events])
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
     return outcome
+
+
+async def _analyse(spec: ReleaseSpec, metadata: Mapping[str, Any], status: ReleaseStatus, prior: ReleaseStatus,
+                   decided: Plan, observation: Observation, deps: Deps) -> tuple[ReleaseStatus, list[EventRecord]]:
+    """The analysis runs of this pass (ecsbg.analysis.runner): they may act only when the planner does not."""
+    if deps.analysis is None:
+        return replace(status, analysis_runs=prior.analysis_runs), []
+
+    async def apply(action: actions.Action) -> actions.ApplyResult:
+        return await deps.ecs.apply(action, observation)
+
+    return await deps.analysis.step(
+        spec=spec, namespace=str(metadata.get("namespace")), name=str(metadata.get("name")), status=status,
+        prior=prior, may_act=isinstance(decided.action, actions.Wait) and observation.problem is None, apply=apply)
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
              settings: Settings, metadata: Mapping[str, Any]) -> Outcome:
     status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
                             prior=prior, generation=generation, now=now)
+    status = replace(status, analysis_runs=prior.analysis_runs)  # measurements taken are never lost
     return _outcome(status, prior, None, None, settings, metadata)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ecsbg.clock import SystemClock
+from typing import Any
+
+from ecsbg.analysis.runner import AnalysisMetrics, AnalysisRunner
+from ecsbg.clock import Clock, SystemClock
 from ecsbg.health import Health
 from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
@@ -28,11 +31,27 @@ async def build_deps(settings: Settings) -> Deps:
         metrics=metrics, settings=settings,
         health=Health(stuck_after=settings.loop_stuck_seconds, api_unreachable_after=settings.api_unreachable_seconds),
     )
+    from ecsbg.aws.cloudwatch import CloudWatchProvider
+
+    deps.analysis = build_analysis(clock, metrics, CloudWatchProvider(ecs.factory.cloudwatch))
     deps.closers.append(ecs.close)  # the AWS worker threads
     deps.closers.append(events.close)  # posts what is queued, then stops its thread
     if server is not None:
         deps.closers.append(server.stop)
     return deps
+
+
+def build_analysis(clock: Clock, metrics: AnalysisMetrics, cloudwatch: Any = None) -> AnalysisRunner:
+    """The automated-analysis runner: templates and Secrets from the Kubernetes API, one provider per system,
+    metrics on the operator's recorder (PrometheusRecorder implements AnalysisMetrics)."""
+    from ecsbg.analysis.prometheus import PrometheusProvider
+    from ecsbg.analysis.web import WebProvider
+    from ecsbg.k8s.templates import KubeTemplateSource
+
+    providers: dict[str, Any] = {"web": WebProvider(), "prometheus": PrometheusProvider()}
+    if cloudwatch is not None:
+        providers["cloudWatch"] = cloudwatch
+    return AnalysisRunner(templates=KubeTemplateSource(), providers=providers, clock=clock, metrics=metrics)
 
 
 async def close_deps(deps: Deps) -> None:

@@ -14,8 +14,11 @@ API_GROUPS = {
     "events": "",
     "customresourcedefinitions": "apiextensions.k8s.io",
     "namespaces": "",
+    "ecsanalysistemplates": "ecsbg.dev",
+    "clusterecsanalysistemplates": "ecsbg.dev",
+    "secrets": "",
 }
-CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces"}
+CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates"}
 
 
 def settings_defaults() -> dict[str, str | None]:

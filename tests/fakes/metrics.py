@@ -30,6 +30,15 @@ class RecordingMetrics:
 
     # ------------------------------------------------------------------------------------ MetricsRecorder
 
+    def analysis_started(self, *, template: str) -> None:
+        self._record("analysis_started", template=template)
+
+    def analysis_run(self, *, template: str, verdict: str) -> None:
+        self._record("analysis_run", template=template, verdict=verdict)
+
+    def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None:
+        self._record("analysis_measurement", template=template, metric=metric, phase=phase, seconds=seconds)
+
     def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None:
         self._record("aws_call", service=service, operation=operation, seconds=seconds, error_code=error_code)
 

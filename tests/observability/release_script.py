@@ -79,6 +79,18 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
     m.runtime_health(loops_stuck=0, api_unreachable_seconds=0.0)
 
 
+def _analysis(m: MetricsRecorder, phase: str, verdict: str | None = None) -> None:
+    """Automated analysis metrics (ecsbg.analysis.runner.AnalysisMetrics), where the recorder has them."""
+    measured = getattr(m, "analysis_measurement", None)
+    if measured is None:
+        return
+    if verdict is None:
+        m.analysis_started(template="EcsAnalysisTemplate/error-rate")  # type: ignore[attr-defined]
+    measured(template="EcsAnalysisTemplate/error-rate", metric="error-ratio", phase=phase, seconds=0.05)
+    if verdict is not None:
+        m.analysis_run(template="EcsAnalysisTemplate/error-rate", verdict=verdict)  # type: ignore[attr-defined]
+
+
 def steps() -> Iterator[Step]:
     web = ScriptedRelease("shop", "web", "BlueGreen")
     api = ScriptedRelease("shop", "api", "Canary")
@@ -116,9 +128,11 @@ def steps() -> Iterator[Step]:
         m.hook_outcome(hook_type="AWS_LAMBDA", stage="POST_TEST_TRAFFIC_SHIFT", outcome="failed")
         api.move(m, "RollingBack", "POST_TEST_TRAFFIC_SHIFT")
         m.request(request="approve", result="stale")  # an approval naming an earlier attempt
+        _analysis(m, "Successful")  # shop/web's pause analysis measures...
         _round(m, everyone, throttled=True)
 
     def approve(m: MetricsRecorder) -> None:
+        _analysis(m, "Successful", verdict="Successful")  # ...and is successful; a person approves admin
         m.request(request="approve", result="applied")
         m.aws_call(service="ecs", operation="ContinueServiceDeployment", seconds=0.1, error_code=None)
         m.hook_outcome(hook_type="PAUSE", stage="POST_TEST_TRAFFIC_SHIFT", outcome="approved")

@@ -249,3 +249,41 @@ def test_watch_of_an_unobserved_success_waits_and_times_out():
     succeeded_but_old = versioned(release("Succeeded", generation=4, hooks=False), 1)
     with pytest.raises(kube.PluginError, match="timed out after 5s"):
         frames_of([succeeded_but_old] * 10, timeout=5)
+
+
+RUNS = [
+    {"attempt": 1, "template": "EcsAnalysisTemplate/error-rate", "hookId": "ecs-pause-0", "stage": "POST_TEST_TRAFFIC_SHIFT",
+     "phase": "Failed", "action": "ROLLBACK", "startedAt": "2026-11-22T09:00:00.000Z",
+     "message": "metric error-ratio failed: 1 measurement(s) failed, more than failureLimit 0",
+     "metrics": [{"name": "error-ratio", "phase": "Failed", "count": 1, "failed": 1, "measurements": [
+         {"phase": "Failed", "finishedAt": "2026-11-22T09:00:01.000Z", "value": "[0.5]",
+          "message": "successCondition 'result[0] < 0.05' is false"}]}]},
+    {"attempt": 2, "template": "EcsAnalysisTemplate/error-rate", "hookId": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT",
+     "phase": "Running", "startedAt": "2026-11-22T10:05:00.000Z",
+     "metrics": [{"name": "error-ratio", "phase": "Running", "count": 2, "successful": 2, "measurements": [
+         {"phase": "Successful", "finishedAt": "2026-11-22T10:05:01.000Z", "value": "[0.01]"},
+         {"phase": "Successful", "finishedAt": "2026-11-22T10:05:31.000Z", "value": "[0.02]"}]}]},
+]  # fmt: skip
+
+
+def test_get_view_shows_the_current_attempts_analysis_runs_and_measurements():
+    r = release()
+    r["status"]["analysisRuns"] = RUNS
+    lines = render.render_release(r, EVENTS, NOW).splitlines()
+    block = lines[lines.index("Analysis (attempt 2):") + 1: lines.index("Events:")]
+    assert block[0].startswith("  attempt 2, hook ecs-pause-1 at POST_TEST_TRAFFIC_SHIFT: "
+                               "EcsAnalysisTemplate/error-rate Running")
+    assert "metric error-ratio: Running (ok 2, failed 0, inconclusive 0, errors 0)" in block[1]
+    assert [line.split()[-1] for line in block[2:4]] == ["[0.01]", "[0.02]"]
+    assert not any("attempt 1" in line for line in block)
+
+
+def test_history_view_shows_every_run_with_its_verdict_and_call():
+    r = release()
+    r["status"]["analysisRuns"] = RUNS
+    text = render.render_history(r, EVENTS + [event("AnalysisFailed", "attempt 1 failed", "2026-11-22T09:00:02Z",
+                                                     "Warning")], NOW)
+    assert "attempt 1, hook ecs-pause-0 at POST_TEST_TRAFFIC_SHIFT: EcsAnalysisTemplate/error-rate Failed -> ROLLBACK" \
+        in text
+    assert "[0.5] successCondition 'result[0] < 0.05' is false" in text
+    assert "AnalysisFailed" in text

@@ -72,6 +72,13 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Automated analysis reads the template a release names, and a Secret a template argument names, by name only.
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsanalysistemplates"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- end }}
 
 {{/* Cluster-scoped objects kopf observes at any scope: CRDs (resource discovery) and namespaces. */}}
@@ -82,4 +89,7 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+- apiGroups: ["ecsbg.dev"]
+  resources: ["clusterecsanalysistemplates"]
+  verbs: ["get"]
 {{- end }}

@@ -82,6 +82,9 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
         _pass_role("PassTaskAndExecutionRolesToEcsTasks", inputs.task_roles, "ecs-tasks.amazonaws.com"),
         {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
          "Resource": [scope.arn(account) for account, scope in inputs.assume]},
+        # automated analysis (cloudWatch metrics); GetMetricData has no resource-level permissions
+        # ([doc: Actions, resources, and condition keys for Amazon CloudWatch]): "*" is the only resource
+        {"Sid": "ReadMetricsForAnalysis", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == set(iam_actions()), sorted(granted ^ set(iam_actions()))  # a new call needs a statement

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain.analysis.codec import runs_from_list, runs_to_list
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
@@ -35,7 +36,8 @@ from ecsbg.domain.model import (
 # Every key status_to_dict may write, per object, so status_patch can null the absent ones.
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
              "revision", "targetRevision", "deployment", "source", "target", "traffic", "hooks", "stages", "step",
-             "requests", "requestErrors", "conditions", "drift")
+             "requests", "requestErrors", "conditions", "drift",
+             "analysisRuns")
 _DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
                     "reused")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
@@ -85,6 +87,7 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
         "conditions": [_condition_to_dict(c) for c in status.conditions],
         "drift": [_compact({"field": d.field, "key": d.key, "running": d.running, "expected": d.expected})
                   for d in status.drift] or None,
+        "analysisRuns": runs_to_list(status.analysis_runs) or None,
     }
     return _compact(out)
 
@@ -139,6 +142,7 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         drift=tuple(Difference(field=str(d["field"]), running=_str(d.get("running")) or "",
                                expected=_str(d.get("expected")) or "", key=_str(d.get("key")))
                     for d in _list(data.get("drift")) if isinstance(d, Mapping) and d.get("field")),
+        analysis_runs=runs_from_list(data.get("analysisRuns")),
     )
 
 

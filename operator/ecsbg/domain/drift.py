@@ -171,7 +171,8 @@ def _name(arn: str) -> str:
 
 
 def _hook_key(hook: HookSpec, with_timeout: bool) -> str:
-    plain = replace(hook, stages=tuple(sorted(hook.stages)))
+    # `analysis` is the operator's, not ECS's: ECS never describes it, so it takes no part in the comparison
+    plain = replace(hook, stages=tuple(sorted(hook.stages)), analysis=None)
     if not with_timeout:
         plain = replace(plain, timeout_minutes=None, timeout_action=None)
     return canonical_json({**plain.__dict__, "hook_details": dict(plain.hook_details or {}) or None})

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
+
 
 class Strategy(enum.Enum):
     """The CR's strategy names, mapped to ECS's DeploymentStrategy values."""
@@ -145,6 +147,7 @@ class HookSpec:
     hook_details: Mapping[str, Any] | None = None
     timeout_minutes: int | None = None
     timeout_action: str | None = None  # "Rollback" | "Continue"
+    analysis: AnalysisRef | None = None  # Pause only: run it when the hook is AWAITING_ACTION (issue 11)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ class ReleaseSpec:
     spec_hash: str = ""  # of everything but requests, onDelete and driftPolicy (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
     drift_policy: DriftPolicy = DriftPolicy.REPORT
+    bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -404,3 +408,4 @@ class ReleaseStatus:
     request_errors: tuple[str, ...] = ()
     conditions: tuple[Condition, ...] = ()
     drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS
+    analysis_runs: tuple[AnalysisRun, ...] = ()  # status.analysisRuns (domain.analysis.codec)

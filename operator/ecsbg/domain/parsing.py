@@ -11,6 +11,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef
+from ecsbg.domain.analysis.templates import parse_ref, without_analyses
 from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
@@ -70,12 +72,14 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
         drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
                                           enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
+        bake_analysis=_analysis(r, mapping(spec.get("strategy")).get("bakeAnalysis"), "spec.strategy.bakeAnalysis"),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)
     if r.errors:
         raise InvalidSpec(r.errors)
-    return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(effective_spec(spec))})
+    # analyses judge a deployment, they are not deployed: changing one starts no new attempt
+    return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(without_analyses(effective_spec(spec)))})
 
 
 def effective_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,7 +284,19 @@ def _hook(r: Reader, node: Mapping[str, Any], path: str) -> HookSpec:
         hook_details=None if details is None else copy.deepcopy(dict(details)),
         timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=most),
         timeout_action=r.string(timeout, "action", f"{path}.timeout.action", enum=("Rollback", "Continue")),
+        analysis=_analysis(r, node.get("analysis"), f"{path}.analysis", allowed=kind == "Pause"),
     )
+
+
+def _analysis(r: Reader, node: Any, path: str, allowed: bool = True) -> AnalysisRef | None:
+    if node is not None and not allowed:
+        r.error(path, "is only allowed on Pause hooks")
+        return None
+    ref, problems = parse_ref(node, path)
+    for problem in problems:
+        field, _, why = problem.partition(" ")
+        r.error(field, why)
+    return ref
 
 
 def _alarms(r: Reader, spec: Mapping[str, Any]) -> AlarmSpec | None:

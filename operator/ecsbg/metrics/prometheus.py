@@ -17,6 +17,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ecsbg.metrics import vocabulary as v
+from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
 
 # Releases take minutes to hours; stages seconds to a day (bakeTimeInMinutes and hook timeouts go to 1440 min).
 _RELEASE_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 21600, 43200, 86400)
@@ -57,6 +58,17 @@ class PrometheusRecorder:
         self._define_outcome_metrics()
         self._define_runtime_metrics()
         self._initialise_known_series()
+        self._analysis = PrometheusAnalysisMetrics(self.registry)
+
+    # automated analysis (ecsbg.analysis.runner.AnalysisMetrics), on the same registry
+    def analysis_started(self, *, template: str) -> None:
+        self._analysis.analysis_started(template=template)
+
+    def analysis_run(self, *, template: str, verdict: str) -> None:
+        self._analysis.analysis_run(template=template, verdict=verdict)
+
+    def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None:
+        self._analysis.analysis_measurement(template=template, metric=metric, phase=phase, seconds=seconds)
 
     # ------------------------------------------------------------------------------------------ definitions
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ecsbg.domain import shape
 from ecsbg.domain.codec import parse_time
+from ecsbg.plugin.analysis import analysis_lines
 
 Obj = Mapping[str, Any]
 TERMINAL_PHASES = frozenset({"Succeeded", "RolledBack", "Failed", "Invalid"})
@@ -20,6 +21,8 @@ IN_FLIGHT_PHASES = frozenset({"Pending", "Deploying", "AwaitingApproval", "Bakin
 ATTEMPT_REASONS = frozenset({
     "AttemptStarted", "DeploymentStarted", "AwaitingApproval", "Approved", "Rejected", "AbortRequested",
     "RetryRequested", "Succeeded", "RollingBack", "RolledBack", "Failed", "InvalidSpec", "StaleRequest",
+    "AnalysisStarted", "AnalysisSuccessful", "AnalysisFailed", "AnalysisInconclusive", "AnalysisError",
+    "AnalysisPromoted", "AnalysisRollback",
 })  # fmt: skip
 
 
@@ -116,6 +119,8 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
     lines += [f"Ignored:     {error}" for error in status.get("requestErrors") or []]
     lines += ["", "Hooks:", *_hooks(status, now)]
     lines += ["", f"Stages (attempt {status.get('attempt', 0)}):", *_stages(status, now)]
+    if status.get("analysisRuns"):
+        lines += ["", f"Analysis (attempt {status.get('attempt', 0)}):", *analysis_lines(status, current_only=True)]
     lines += ["", "Events:", *_events(events, now, max_events)]
     hint = next_step(release)
     if hint:
@@ -276,6 +281,8 @@ def render_history(release: Obj, events: Sequence[Obj], now: datetime) -> str:
             "Requests seen: " + ", ".join(f"{k} for attempt {v}" for k, v in sorted(requests.items()))
         )
     lines += ["", f"Stages of attempt {status.get('attempt', 0)}:", *_stages(status, now)]
+    if status.get("analysisRuns"):
+        lines += ["", "Analysis runs (newest last):", *analysis_lines(status, current_only=False)]
     timeline = [e for e in events if e.get("reason") in ATTEMPT_REASONS]
     lines += ["", "Attempts (from Events; the API server keeps them for about an hour):"]
     if timeline:

@@ -221,3 +221,11 @@ def test_an_ignored_request_names_who_set_it_too():
     (event,) = [e for e in transitions(prior, status, decided, requesters={"approve": "bob"})
                 if e.reason == "StaleRequest"]
     assert event.message.endswith("(requested by bob)") and event.action == "IgnoreRequest"
+
+
+def test_a_pause_hook_analysis_is_the_operators_and_never_drift():
+    analysed = b.release(b.containers_spec(
+        lifecycleHooks=[{**PAUSE, "analysis": {"templateName": "error-rate"}}], loadBalancers=[LB],
+        alarms={"names": ["web-5xx"]}, circuitBreaker={"enable": True, "rollback": True}))
+    assert analysed.hooks[0].analysis is not None
+    assert config_differences(analysed, RUNNING) == []  # ECS describes the hook without it

@@ -6,6 +6,8 @@
 -- Suspended or Progressing. To show Progressing (or Healthy, letting later sync waves go on) instead, change
 -- approvalHealth below, or set the annotation ecsbg.dev/argocd-approval-health on the release.
 -- A release with the Drifted condition (ECS changed out of band) is Degraded whatever its phase.
+-- A pause an automated analysis is deciding (its run is Running, or its verdict's call was sent) needs no person:
+-- Progressing. An analysis that ended Inconclusive (or in Error) leaves the pause to a person: like an approval.
 local approvalHealth = "Suspended"
 
 local byPhase = {
@@ -52,6 +54,26 @@ local function approvalHealthOf(object)
   return approvalHealth
 end
 
+local function analysisDecides(status)
+  if status.analysisRuns == nil or status.hooks == nil then
+    return false
+  end
+  local waiting = {}
+  for _, h in ipairs(status.hooks) do
+    if h.status == "AWAITING_ACTION" and h.hookId ~= nil then
+      waiting[h.hookId] = true
+    end
+  end
+  for _, run in ipairs(status.analysisRuns) do
+    if run.attempt == status.attempt and run.hookId ~= nil and waiting[run.hookId] then
+      if run.phase == "Running" or run.action ~= nil then
+        return true
+      end
+    end
+  end
+  return false
+end
+
 local hs = {}
 local status = obj.status
 -- observedGeneration first: until the operator has seen this generation, status describes an older spec.
@@ -74,7 +96,11 @@ end
 local phase = status.phase
 local health = byPhase[phase]
 if phase == "AwaitingApproval" then
-  health = approvalHealthOf(obj)
+  if analysisDecides(status) then
+    health = "Progressing"
+  else
+    health = approvalHealthOf(obj)
+  end
 end
 -- Reading ECS failing keeps the phase (the last known state); once it has lasted long enough the operator sets
 -- Stalled with the same reason as ObservationFailed: the release is then Degraded whatever its phase.
