@@ -1,11 +1,18 @@
-"""The operator, whole: the real kopf runtime against the dev cluster, real boto3 against the ECS emulator.
+"""The operator, whole: the real kopf runtime against a Kubernetes API, real boto3 against the ECS emulator.
 
 `release_env` gives a test an emulator, a namespace, the operator running in it, and helpers to apply a
 release, read its status, wait for a condition and count what the operator asked of ECS.
+
+Every test using `release_env` or `slow_release_env` runs once per Kubernetes backend (`k8s_backend`):
+- `devcluster`: the project's own API (`ecsbg.devcluster`), or the current context under K8S_E2E=1;
+- `apiserver`: a real kube-apiserver + etcd (tests/plugins/apiserver.py). The operator runs there under the
+  Helm chart's ServiceAccount and ClusterRole (a TokenRequest token), the test's helpers as the cluster admin.
+ECSBG_K8S_BACKENDS=devcluster (or =apiserver) narrows the run to one backend.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -63,6 +70,7 @@ class ReleaseEnv:
     start_operator: Callable[[], Any]
     operators: list[Any] = field(default_factory=list)
     seeded: int = 0  # requests made while seeding ECS, before any operator ran: not the operator's
+    backend: str = "devcluster"  # "devcluster" or "apiserver" (see k8s_backend)
 
     def apply(self, body: dict[str, Any]) -> None:
         self.cluster.apply(body)
@@ -156,7 +164,47 @@ def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None, max_atte
                 settings=settings)
 
 
-def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf: Any, monkeypatch: Any,
+BACKENDS = tuple(b for b in os.environ.get("ECSBG_K8S_BACKENDS", "devcluster,apiserver").split(",") if b)
+
+
+@dataclass
+class Backend:
+    """Where a test's releases live: the API helpers, an admin `kubectl` and a fresh namespace."""
+
+    name: str
+    cluster: Any
+    kubectl: Callable[..., Any]
+    namespace: str
+
+
+def operator_identity(monkeypatch: Any, kubeconfig: Any) -> None:
+    """Operators started from now on in this test authenticate with `kubeconfig`.
+
+    kopf's kubeconfig login reads KUBECONFIG when the operator starts; the official client (the status writer's)
+    read it once, at import, into KUBE_CONFIG_DEFAULT_LOCATION."""
+    from kubernetes.config import kube_config
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+
+
+@pytest.fixture(params=BACKENDS)
+def k8s_backend(request, monkeypatch) -> Iterator[Backend]:
+    if request.param == "devcluster":
+        dev_cluster = request.getfixturevalue("dev_cluster")
+        yield Backend("devcluster", dev_cluster or KubeApi(), request.getfixturevalue("kubectl"),
+                      request.getfixturevalue("k8s_namespace"))
+        return
+    real = request.getfixturevalue("real_cluster")
+    namespace = real.create_namespace()
+    operator_identity(monkeypatch, real.operator_kubeconfig)
+    try:
+        yield Backend("apiserver", real.client, real.kubectl, namespace)
+    finally:
+        real.delete_namespace(namespace)
+
+
+def _env(ecs: EmulatorServer, backend: Backend, run_kopf: Any, monkeypatch: Any,
          poll: float) -> Iterator[ReleaseEnv]:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -169,22 +217,23 @@ def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf:
         env.operators.append(handle)
         return handle
 
-    env = ReleaseEnv(ecs=ecs, client=client, cluster=dev_cluster or KubeApi(), namespace=ns, kubectl=kubectl,
-                     start_operator=start, seeded=len(ecs.requests))
+    ns = backend.namespace
+    env = ReleaseEnv(ecs=ecs, client=client, cluster=backend.cluster, namespace=ns, kubectl=backend.kubectl,
+                     start_operator=start, seeded=len(ecs.requests), backend=backend.name)
     yield env
     env.stop_operators()
 
 
 @pytest.fixture
-def release_env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+def release_env(ecs_emulator, k8s_backend, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
     """Emulator at speed 2000 (a 10-minute bake takes 0.3 s), a seeded BLUE_GREEN-ready service, no operator yet."""
     seed_service(make_client(ecs_emulator.url))
-    yield from _env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
+    yield from _env(ecs_emulator, k8s_backend, run_kopf, monkeypatch, poll=0.02)
 
 
 @pytest.fixture
-def slow_release_env(dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+def slow_release_env(k8s_backend, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
     """Emulator at speed 10: the shortest stage lasts 0.1 s, five fast polls, so every stage is seen."""
     with EmulatorServer(host="127.0.0.1", port=0, speed=10.0) as ecs:
         seed_service(make_client(ecs.url), timeout=30.0)
-        yield from _env(ecs, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
+        yield from _env(ecs, k8s_backend, run_kopf, monkeypatch, poll=0.02)
