@@ -24,21 +24,34 @@ fi
 export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
 export GOFLAGS="-trimpath -mod=readonly" GOTOOLCHAIN=local
 
-# tool name | build module folder | package to build | module whose version names the binary
+# tool name | build module folder | package to build | module whose version names the binary | version stamp
+# (kube-apiserver's /version comes from -X flags, as in Kubernetes' own hack/lib/version.sh)
+VERSION_PKG=k8s.io/component-base/version
 TOOLS=(
-  "argocd-lua|lua|.|github.com/yuin/gopher-lua"
-  "kstatus|kstatus|.|sigs.k8s.io/cli-utils"
-  "etcd|etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3"
-  "kube-apiserver|kube-apiserver|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes"
+  "argocd-lua|lua|.|github.com/yuin/gopher-lua|"
+  "kstatus|kstatus|.|sigs.k8s.io/cli-utils|"
+  "etcd|etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3|"
+  "kube-apiserver|kube-apiserver|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes|k8s"
 )
 
+stamp() {  # -ldflags for the version stamp
+  local kind=$1 version=$2
+  [ "$kind" = k8s ] || return 0
+  local minor=${version#v*.}
+  minor=${minor%%.*}
+  printf -- '-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean' \
+    "$VERSION_PKG" "$version" "$VERSION_PKG" "$VERSION_PKG" "$minor" "$VERSION_PKG"
+}
+
 build() {
-  local name=$1 dir=$2 pkg=$3 versioned=$4
+  local name=$1 dir=$2 pkg=$3 versioned=$4 kind=$5
   local module="$ROOT/tools/go/$dir"
-  local version hash out
+  local version hash out ldflags
   version=$(awk -v m="$versioned" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$module/go.mod")
-  hash=$(cd "$module" && find . -maxdepth 1 -type f \( -name 'go.*' -o -name '*.go' \) | LC_ALL=C sort \
-    | xargs cat | sha256sum | cut -c1-12)
+  ldflags="-s -w $(stamp "$kind" "$version")"
+  # the key: the build module's files and the recipe (package, flags), so any change builds anew
+  hash=$( (cd "$module" && find . -maxdepth 1 -type f \( -name 'go.*' -o -name '*.go' \) | LC_ALL=C sort \
+    | xargs cat; echo "$pkg $ldflags") | sha256sum | cut -c1-12)
   out="$CACHE/bin/$name-$version-$hash"
   if [ ! -x "$out" ]; then
     # one build per binary at a time, also across work trees sharing the cache
@@ -47,7 +60,7 @@ build() {
     if [ ! -x "$out" ]; then
       local log="$CACHE/logs/$name-$version-$hash.log" start=$SECONDS
       echo "build-go-tools: building $name $version (log: $log)"
-      if ! (cd "$module" && nice -n 10 "$GO" build -ldflags='-s -w' -o "$out.tmp" "$pkg") >"$log" 2>&1; then
+      if ! (cd "$module" && nice -n 10 "$GO" build -ldflags="$ldflags" -o "$out.tmp" "$pkg") >"$log" 2>&1; then
         echo "build-go-tools: building $name failed:" >&2
         tail -n 40 "$log" >&2
         exit 1
@@ -62,8 +75,8 @@ build() {
 
 wanted=" $* "
 for entry in "${TOOLS[@]}"; do
-  IFS='|' read -r name dir pkg versioned <<<"$entry"
+  IFS='|' read -r name dir pkg versioned kind <<<"$entry"
   if [ $# -eq 0 ] || [[ $wanted == *" $name "* ]]; then
-    build "$name" "$dir" "$pkg" "$versioned"
+    build "$name" "$dir" "$pkg" "$versioned" "$kind"
   fi
 done

@@ -82,7 +82,7 @@ def test_int_or_string_accepts_both():
 def test_cel_rules_with_message_expression_and_field_path():
     assert messages({"spec": {"size": 2, "minSize": 3}}) == ['spec: Invalid value: "object": minSize must not exceed size']
     assert messages({"spec": {"size": 60, "minSize": 1, "mode": "Fast"}}) == \
-        ['spec.size: Invalid value: "object": size 60 is too big for Fast mode']
+        ['spec.size: Invalid value: "object": Fast mode allows a size of at most 50']
 
 
 def test_cel_skips_rules_cel_python_cannot_run_and_reports_them():
