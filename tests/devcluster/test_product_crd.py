@@ -49,7 +49,7 @@ def test_invalid_spec_refused_with_readable_message(dev_cluster, kubectl, k8s_na
         # the CRD has CEL rules, so like kube-apiserver the enum error also reports that CEL was not run
         assert caught.value.message == (
             'EcsBlueGreenRelease.ecsbg.dev "bad" is invalid: [spec.strategy.type: Unsupported value: "Foo": '
-            'supported values: "BlueGreen", "Linear", "Canary", <nil>: Invalid value: "null": some validation '
+            'supported values: "BlueGreen", "Linear", "Canary", <nil>: Invalid value: null: some validation '
             "rules were not checked because the object was invalid; correct the existing errors to complete "
             "validation]")
 
