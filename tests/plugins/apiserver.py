@@ -188,6 +188,8 @@ class RealCluster:
 
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory) -> Iterator[RealCluster]:
+    if "apiserver" not in os.environ.get("ECSBG_K8S_BACKENDS", "devcluster,apiserver").split(","):
+        pytest.skip("ECSBG_K8S_BACKENDS leaves the real API server out")
     if binary("etcd") is None or binary("kube-apiserver") is None:
         # required, not optional (`make test` builds them): a missing binary is a broken setup, not a skip
         pytest.fail("etcd/kube-apiserver are not built: run `make tools` (scripts/build-go-tools.sh), or set "
