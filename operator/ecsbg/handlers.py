@@ -3,21 +3,33 @@
 One daemon per release runs the reconcile loop (ecsbg.reconciler.release_loop): it is the only place a release
 is reconciled, so two passes over the same release never overlap and the status has a single writer. Change
 handlers only wake the loop so a spec edit or a request annotation is acted on at once instead of at the next poll.
+
+Finalizers (docs/design.md "Deleting a release"): a release carries one only when it asks for `spec.onDelete:
+Rollback` (ecsbg.dev/rollback-on-delete, for the on.delete handler). kopf puts its finalizer on every object a
+daemon serves, so that it can stop the daemon before the object disappears (kopf/on.py `daemon()` hard-codes
+`requires_finalizer=True`; nolar/kopf#833, #1074; PR #1183 to make it optional was closed). That would make every
+release undeletable without a running operator, for no duty of ours: the loop stops itself instead, when the watch
+reports the release DELETED (`watched`) or a status write answers 404 (reconciler.ReleaseGone).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import kopf
 
-from ecsbg.domain.ownership import target_key
+from ecsbg.deletion import FINALIZER, rollback_on_delete
+from ecsbg.domain.ownership import claim_account, target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+# the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
+LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
 
 
 def build_registry(settings: Settings | None = None) -> kopf.OperatorRegistry:
@@ -53,8 +65,10 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
     def release_targets(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
         # which releases claim which ECS service: one release per service (ecsbg.domain.ownership)
-        key = target_key(dict(spec.get("target") or {}))
-        return {key: (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}")} if key else {}
+        target = dict(spec.get("target") or {})
+        key = target_key(target)
+        claim = (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}", claim_account(target))
+        return {key: claim} if key else {}
 
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
@@ -64,19 +78,55 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
         await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
 
+    _without_finalizer(registry, release)
+
     @kopf.on.update(*RESOURCE, registry=registry)
     async def changed(memo: kopf.Memo, **_: Any) -> None:
         state = getattr(memo, "loop_state", None)
         if state is not None:
             state.wake.set()
 
-    @kopf.on.delete(*RESOURCE, registry=registry, optional=True)
-    async def deleted(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-        # optional=True: no finalizer. Deleting a release never touches ECS; it only drops its series.
-        memo.deps.metrics.forget_release(namespace=namespace, name=name)
+    @kopf.on.event(*RESOURCE, registry=registry)
+    async def watched(type: str, body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, patch: kopf.Patch,
+                      **_: Any) -> None:
+        if type == "DELETED":  # no finalizer: this event is all the operator learns; end the loop, drop series
+            state = getattr(memo, "loop_state", None)
+            if state is not None:
+                state.gone = True
+                state.wake.set()
+            memo.deps.metrics.forget_release(namespace=namespace, name=name)
+        elif LEGACY_FINALIZER in (body.get("metadata", {}).get("finalizers") or []):
+            patch.fns.append(_drop_legacy_finalizer)
+
+    # Not optional: kopf adds FINALIZER to the releases this handler matches (spec.onDelete Rollback) and removes it
+    # when the handler has finished, or from a release whose onDelete changes back to Leave.
+    @kopf.on.delete(*RESOURCE, registry=registry, field="spec.onDelete", value="Rollback", retries=DELETE_RETRIES)
+    async def rollback_deleted(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+        deps: Deps = memo.deps
+        outcome = await rollback_on_delete(body, deps, getattr(memo, "loop_state", None),
+                                           give_up=retry >= DELETE_RETRIES - 1)
+        deps.events.emit(body, outcome.events)
+        if outcome.retry:
+            raise kopf.TemporaryError("StopServiceDeployment failed with a retryable error",
+                                      delay=deps.settings.poll_fast_seconds)
+
+
+def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
+    """Serve the daemon without kopf's finalizer (module docstring). kopf has no public switch for it; the handler
+    is a frozen dataclass whose `requires_finalizer` kopf reads when it decides to add or remove its finalizer.
+    tests/unit/test_deletion.py fails if a kopf upgrade changes this."""
+    spawning = registry._spawning
+    spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.fn is daemon else h
+                          for h in spawning._handlers]
+
+
+def _drop_legacy_finalizer(body: dict[str, Any]) -> None:
+    finalizers = body.get("metadata", {}).get("finalizers") or []
+    body["metadata"]["finalizers"] = [f for f in finalizers if f != LEGACY_FINALIZER]
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    settings.persistence.finalizer = FINALIZER  # only onDelete: Rollback releases need one (module docstring)
     # Progress and diff-base annotations under our own prefix, never in status: the CRD's structural schema
     # would prune anything kopf wrote there (kopf docs/configuration.rst, docs/results.rst).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.ecsbg.dev")

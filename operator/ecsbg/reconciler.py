@@ -16,13 +16,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from ecsbg import measure
 from ecsbg.clock import Clock
 from ecsbg.domain import actions
+from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
-from ecsbg.domain.events import transitions
+from ecsbg.domain.events import WARNING, EventRecord, transitions
 from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
 from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
@@ -30,7 +32,7 @@ from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
 from ecsbg.domain.status import compute_status
 from ecsbg.k8s.events import EventSink
-from ecsbg.k8s.status import StatusWriter
+from ecsbg.k8s.status import ReleaseGone, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.settings import Settings
 
@@ -39,6 +41,9 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, Phase.BAKING, Phase.ROLLING_BACK})
 # After writing an intent, the start follows as soon as the intent is persisted: no reason to wait a poll.
 NEXT_STEP_DELAY = 0.05
+EXTERNAL_ID_IGNORED = EventRecord(WARNING, "ExternalIdIgnored", "spec.target.externalId is deprecated and ignored: "
+                                  "the ExternalId sent with AssumeRole is operator configuration (a Secret the platform "
+                                  "team owns, chart value aws.externalId.secretName); remove the field from the release")
 
 
 class EcsGateway(Protocol):
@@ -81,6 +86,12 @@ class LoopState:
     # the releases claiming a target key (region, cluster, service), from kopf's index of every release
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None
     marks: measure.Marks = field(default_factory=measure.Marks)
+    # held for a whole pass, so deleting a release with onDelete Rollback (ecsbg.deletion) sees the status of a
+    # pass that has ended, never one that is starting a deployment
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # set when the watch reports the release DELETED: releases carry no finalizer, so kopf may never stop the
+    # daemon itself (ecsbg.handlers)
+    gone: bool = False
 
 
 async def reconcile(
@@ -100,15 +111,14 @@ async def reconcile(
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
-        status = compute_status(
-            spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
-            prior=prior, generation=generation, now=now,
-        )
-        outcome = _outcome(status, prior, None, None, deps.settings)
+        outcome = _invalid(invalid, prior, generation, now, deps.settings)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)
+    wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
+    if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
+        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
@@ -117,7 +127,17 @@ async def reconcile(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
         prior=prior, generation=generation, now=now,
     )
-    return _outcome(status, prior, decided, result, deps.settings)
+    outcome = _outcome(status, prior, decided, result, deps.settings)
+    if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
+        outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
+    return outcome
+
+
+def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
+             settings: Settings) -> Outcome:
+    status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
+                            prior=prior, generation=generation, now=now)
+    return _outcome(status, prior, None, None, settings)
 
 
 def _outcome(
@@ -147,17 +167,24 @@ async def release_loop(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState, stopped: Any
 ) -> None:
     """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
-    while not stopped:
+    while not stopped and not state.gone:
         started = time.monotonic()
         deps.metrics.reconcile_started()
         try:
-            delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
+            async with state.busy:
+                delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+        except ReleaseGone:  # deleted while this pass ran: nothing is left to reconcile or report on
+            deps.metrics.reconcile(result="success", seconds=time.monotonic() - started)
+            logger.info("release %s/%s is gone; its loop ends", namespace, name)
+            return
         except Exception:  # a bug or an API server hiccup: log, count, retry; never kill the loop
             logger.exception("reconcile of %s/%s failed; retrying", namespace, name)
             deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)
             delay = deps.settings.poll_fast_seconds
         await _sleep(state.wake, stopped, delay)
+    if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
+        deps.metrics.forget_release(namespace=namespace, name=name)
 
 
 async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Settings:
     log_level: str = "INFO"
     aws_endpoint_url: str | None = None
     coalesce_ms: float = 50.0
+    # sent with every AssumeRole; a Secret of the platform team (the chart). Not in repr: settings may be logged.
+    external_id: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -33,6 +35,7 @@ class Settings:
             log_level=env.get("ECSBG_LOG_LEVEL", cls.log_level).upper(),
             aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
             coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
+            external_id=env.get("ECSBG_EXTERNAL_ID") or None,
         )
 
 

@@ -10,7 +10,8 @@ from ecsbg.settings import Settings
 
 
 async def build_deps(settings: Settings) -> Deps:
-    from ecsbg.aws.gateway import Boto3EcsGateway
+    from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
+    from ecsbg.aws.session import ClientSettings
     from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
 
     metrics = PrometheusRecorder()
@@ -18,7 +19,7 @@ async def build_deps(settings: Settings) -> Deps:
     clock = SystemClock()
     ecs = Boto3EcsGateway(
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
-        metrics=metrics, clock=clock,
+        metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
     )
     deps = Deps(
         ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings

@@ -120,14 +120,54 @@ def test_pass_role_only_to_ecs():
     for statement in statements_for(PASS_ROLE):
         assert as_list(statement["Action"]) == [PASS_ROLE]
         assert all(r.startswith("arn:aws:iam::${aws:PrincipalAccount}:role/") for r in as_list(statement["Resource"]))
+        assert "arn:aws:iam::${aws:PrincipalAccount}:role/*" not in as_list(statement["Resource"]), "any role"
         passed_to |= set(as_list(statement["Condition"]["StringEquals"]["iam:PassedToService"]))
     assert passed_to == {"ecs.amazonaws.com", "ecs-tasks.amazonaws.com"}
 
 
-def test_assume_role_is_limited_to_role_arns():
-    for statement in statements_for("sts:AssumeRole"):
-        for resource in as_list(statement["Resource"]):
-            assert re.fullmatch(r"arn:aws:iam::(\*|\d{12}):role/[\w+=,.@/-]+\*?", resource), resource
+def test_assume_role_is_limited_to_listed_accounts_and_paths():
+    inputs = yaml.safe_load((IAM / "policy-inputs.yaml").read_text())
+    wanted = {f"arn:aws:iam::{a['account']}:role{a.get('path', '/')}{a.get('namePrefix', '')}*"
+              for a in inputs["assumeRoles"]}
+    [statement] = statements_for("sts:AssumeRole")
+    assert set(as_list(statement["Resource"])) == wanted
+    for resource in wanted:  # an account of its own, never `*`, and never every role of it
+        assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+\*?", resource), resource
+        assert not resource.endswith(":role/*"), resource
+
+
+def test_pass_role_is_limited_to_the_listed_paths():
+    inputs = yaml.safe_load((IAM / "policy-inputs.yaml").read_text())["passRoles"]
+    for sid, kind in (("PassTaskAndExecutionRolesToEcsTasks", "tasks"), ("PassInfrastructureAndHookRolesToEcs", "ecs")):
+        [statement] = [s for s in STATEMENTS if s["Sid"] == sid]
+        assert as_list(statement["Resource"]) == [
+            f"arn:aws:iam::${{aws:PrincipalAccount}}:role{r.get('path', '/')}{r.get('namePrefix', '')}*"
+            for r in inputs[kind]]
+
+
+def test_the_policy_is_the_rendering_of_the_inputs():
+    iam = pytest.importorskip("ecsbg.aws.iam")
+    assert (IAM / "operator-policy.json").read_text() == iam.render_file(IAM / "policy-inputs.yaml")
+
+
+@pytest.mark.parametrize(("inputs", "fragment"), [
+    ({"assumeRoles": [{"account": "*", "path": "/ecsbg/"}], "passRoles": {"tasks": [{"path": "/t/"}],
+                                                                          "ecs": [{"path": "/e/"}]}}, "12-digit"),
+    ({"assumeRoles": [{"account": "111122223333", "path": "/"}], "passRoles": {"tasks": [{"path": "/t/"}],
+                                                                              "ecs": [{"path": "/e/"}]}}, "every role"),
+    ({"assumeRoles": [{"account": "111122223333", "path": "/ecsbg/"}], "passRoles": {"tasks": [{"path": "/t/"}]}},
+     "at least one"),
+], ids=["any-account", "every-role", "no-ecs-roles"])
+def test_the_generator_refuses_inputs_that_grant_too_much(inputs, fragment):
+    iam = pytest.importorskip("ecsbg.aws.iam")
+    with pytest.raises(iam.PolicyInputError, match=fragment):
+        iam.PolicyInputs.from_mapping(inputs)
+
+
+def test_readme_makes_the_external_id_operator_configuration():
+    readme = (IAM / "README.md").read_text()
+    assert "spec.target.externalId" in readme and "ignored" in readme
+    assert "Secret" in readme and "externalId.secretName" in readme
 
 
 def test_cross_account_trust_policy_requires_the_external_id():

@@ -54,6 +54,15 @@ def history(srv: Any, arn: str) -> list[dict[str, Any]]:
     raise AssertionError(f"no deployment {arn}")
 
 
+def hook_log(srv: Any, arn: str) -> list[dict[str, Any]]:
+    """Every hook execution of the deployment, from the control API (ECS lists only the active ones)."""
+    for service in srv.control.state()["services"]:
+        for dep in service["deployments"]:
+            if dep["serviceDeploymentArn"] == arn:
+                return dep["hooks"]
+    raise AssertionError(f"no deployment {arn}")
+
+
 def stages_of(hist: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for entry in hist:

@@ -111,7 +111,8 @@ def test_record_file_and_memory(tmp_path):
     ops = [r["operation"] for r in lines]
     assert ops[:4] == ["CreateCluster", "RegisterTaskDefinition", "CreateService", "DescribeServices"]
     create = lines[2]
-    assert set(create) == {"time", "operation", "parameters", "statusCode", "errorCode"}
+    assert set(create) == {"time", "operation", "account", "region", "parameters", "statusCode", "errorCode"}
+    assert (create["account"], create["region"]) == ("123456789012", "us-east-1")
     assert create["parameters"]["serviceName"] == "web" and create["statusCode"] == 200
     assert create["errorCode"] is None and create["time"].endswith("+00:00")
     assert (lines[-1]["operation"], lines[-1]["errorCode"]) == ("StopServiceDeployment", "AccessDeniedException")
@@ -131,7 +132,7 @@ def test_http_control_api(ecs_emulator, ecs_client):
     assert control(ecs_emulator, "alarms", {"alarmName": "a", "state": "ALARM"}) == {"ok": True}
     wait_until(ecs_client, arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
     state = control(ecs_emulator, "state")
-    assert state["alarms"] == {"a": "ALARM"}
+    assert state["alarms"] == [{"account": "*", "region": "*", "alarmName": "a", "state": "ALARM"}]
     (service,) = state["services"]
     assert service["deployments"][-1]["status"] == "ROLLBACK_SUCCESSFUL"
     assert control(ecs_emulator, "hooks", {"functionArn": "f", "behaviour": {"kind": "fail"}}) == {"ok": True}

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.emulator.helpers import HOOK, deploy, describe, history, observe, stages_of, wait_until
+from tests.emulator.helpers import HOOK, deploy, describe, history, hook_log, observe, stages_of, wait_until
 from tests.plugins.ecs import seed_service
 
 FN = HOOK + "validate"
@@ -42,7 +42,9 @@ def test_lambda_in_progress_then_succeeded_with_merged_hook_details(ecs, ecs_emu
     assert (hook["targetType"], hook["targetArn"]) == ("AWS_LAMBDA", FN)
     _, final = observe(ecs, arn)
     assert final["status"] == "SUCCESSFUL"
-    assert final["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+    assert "lifecycleHookDetails" not in final  # no hook is active once the deployment is over
+    assert [(h["stage"], h["status"], h["invocations"]) for h in hook_log(ecs_emulator, arn)] == [
+        ("POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED", 3)]
     calls = invocations(ecs_emulator)
     assert len(calls) == 3  # IN_PROGRESS twice, then SUCCEEDED
     event = calls[0]["event"]
@@ -73,7 +75,8 @@ def test_lambda_failure_rolls_back(ecs, ecs_emulator, kind):
     arn = deploy(ecs)
     _, final = observe(ecs, arn)
     assert final["status"] == "ROLLBACK_SUCCESSFUL"
-    assert final["lifecycleHookDetails"][0]["status"] == "FAILED"
+    assert [(h["stage"], h["status"]) for h in hook_log(ecs_emulator, arn)] == [
+        ("POST_PRODUCTION_TRAFFIC_SHIFT", "FAILED")]
     blue = final["sourceServiceRevisions"][0]
     assert final["rollback"]["serviceRevisionArn"] == blue["arn"]
     assert blue["requestedProductionTrafficWeight"] == 100.0
@@ -196,12 +199,13 @@ def test_pause_continue_with_rollback(ecs):
 
 
 @pytest.mark.parametrize(("action", "outcome"), [("ROLLBACK", "ROLLBACK_SUCCESSFUL"), ("CONTINUE", "SUCCESSFUL")])
-def test_pause_timeout_takes_its_action(ecs, action, outcome):
+def test_pause_timeout_takes_its_action(ecs, ecs_emulator, action, outcome):
     seed_service(ecs, bake_time_in_minutes=0,
                  lifecycle_hooks=[pause_hook(["PRE_SCALE_UP"], minutes=1, action=action)])
-    final = observe(ecs, deploy(ecs))[1]
+    arn = deploy(ecs)
+    final = observe(ecs, arn)[1]
     assert final["status"] == outcome
-    assert final["lifecycleHookDetails"][0]["status"] == "TIMED_OUT"
+    assert [h["status"] for h in hook_log(ecs_emulator, arn)] == ["TIMED_OUT"]
 
 
 def test_continue_errors(ecs, raw_ecs):
@@ -231,8 +235,8 @@ def test_linear_pause_before_every_step_needs_its_own_continue(ecs):
         hook_ids.append(hook["hookId"])
         weights.append(dep["targetServiceRevision"]["requestedProductionTrafficWeight"])
         ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
-        wait_until(ecs, arn, lambda d, h=hook: d["lifecycleHookDetails"][0]["hookId"] != h["hookId"]
-                   or d["status"] == "SUCCESSFUL")
+        wait_until(ecs, arn, lambda d, h=hook["hookId"]: all(
+            x["hookId"] != h for x in d.get("lifecycleHookDetails", [])))  # its stage is over
     assert len(set(hook_ids)) == 2 and weights == [0.0, 50.0]
     assert observe(ecs, arn)[1]["status"] == "SUCCESSFUL"
 
@@ -246,10 +250,11 @@ def test_parallel_hooks_one_failure_rolls_back_once(ecs, ecs_emulator):
     arn = deploy(ecs)
     final = observe(ecs, arn)[1]
     assert final["status"] == "ROLLBACK_SUCCESSFUL"
-    assert sorted(h["status"] for h in final["lifecycleHookDetails"]) == ["FAILED", "FAILED"]
+    assert sorted(h["status"] for h in hook_log(ecs_emulator, arn)) == ["FAILED", "FAILED"]
     assert len(invocations(ecs_emulator, slow)) == 1  # cut short: not re-invoked after the rollback decision
     rollback = [e for e in history(ecs_emulator, arn) if e["status"].startswith("ROLLBACK")]
-    assert stages_of(rollback) == ["POST_SCALE_UP", "CLEAN_UP"]  # no traffic had moved
+    # every rollback passes the two shift stages, even when no traffic had moved yet
+    assert stages_of(rollback) == ["POST_SCALE_UP", "PRODUCTION_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT", "CLEAN_UP"]
 
 
 def test_alarm_during_a_pause_ends_the_pause(ecs, ecs_emulator):
@@ -260,7 +265,7 @@ def test_alarm_during_a_pause_ends_the_pause(ecs, ecs_emulator):
     ecs_emulator.control.set_alarm("a", "ALARM")
     final = observe(ecs, arn)[1]
     assert final["status"] == "ROLLBACK_SUCCESSFUL"
-    assert final["lifecycleHookDetails"][0]["status"] == "FAILED"
+    assert [h["status"] for h in hook_log(ecs_emulator, arn)] == ["FAILED"]
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
 
@@ -290,3 +295,63 @@ def test_production_shift_lambda_recurs_at_every_linear_step(ecs, ecs_emulator):
     calls = invocations(ecs_emulator)
     assert [c["event"]["executionDetails"]["productionTrafficWeights"][green] for c in calls] == [40.0, 80.0, 100.0]
     assert len({c["hookId"] for c in calls}) == 3  # a new hook execution per step
+
+
+def test_lifecycle_hook_details_lists_only_the_active_stage(ecs, ecs_emulator):
+    """[doc: Lifecycle hooks for Amazon ECS service deployments]: lifecycleHookDetails has "each active hook"."""
+    slow = HOOK + "slow"
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[
+        lambda_hook(["POST_SCALE_UP"]),
+        pause_hook(["POST_TEST_TRAFFIC_SHIFT"]), lambda_hook(["POST_TEST_TRAFFIC_SHIFT"], fn=slow)])
+    ecs_emulator.control.set_hook_behaviour(slow, {"kind": "manual"})
+    arn = deploy(ecs)
+    dep, pause = _paused(ecs, arn)
+    listed = {(h["targetType"], h["status"]) for h in dep["lifecycleHookDetails"]}
+    assert listed == {("PAUSE", "AWAITING_ACTION"), ("AWS_LAMBDA", "IN_PROGRESS")}  # not POST_SCALE_UP's Lambda
+    lambda_id = next(h["hookId"] for h in dep["lifecycleHookDetails"] if h["targetType"] == "AWS_LAMBDA")
+    ecs_emulator.control.answer_hook(lambda_id, {"hookStatus": "SUCCEEDED"})
+    # a hook that finished while another of its stage still runs is still the stage's: listed with its result
+    dep = wait_until(ecs, arn, lambda d: {h["status"] for h in d["lifecycleHookDetails"]} == {
+        "AWAITING_ACTION", "SUCCEEDED"})
+    assert dep["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=pause["hookId"])
+    wait_until(ecs, arn, lambda d: d.get("lifecycleStage") not in (None, "POST_TEST_TRAFFIC_SHIFT"))
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "SUCCESSFUL" and "lifecycleHookDetails" not in final
+    assert [(h["stage"], h["targetType"], h["status"]) for h in hook_log(ecs_emulator, arn)] == [
+        ("POST_SCALE_UP", "AWS_LAMBDA", "SUCCEEDED"), ("POST_TEST_TRAFFIC_SHIFT", "PAUSE", "SUCCEEDED"),
+        ("POST_TEST_TRAFFIC_SHIFT", "AWS_LAMBDA", "SUCCEEDED")]
+
+
+def test_a_rollback_runs_the_shift_stage_hooks_and_no_others(ecs, ecs_emulator):
+    """"When a roll back happens, Amazon ECS runs the lifecycle hooks for the following lifecycle stages:
+    PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT" [doc: Lifecycle hooks for Amazon ECS service deployments]:
+    both, even when the rollback starts before production traffic moved; the other stages' hooks are not rerun."""
+    shift, pre, gate = HOOK + "shift", HOOK + "pre", HOOK + "gate"
+    seed_service(ecs, bake_time_in_minutes=0, lifecycle_hooks=[
+        lambda_hook(["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"], fn=shift),
+        lambda_hook(["PRE_SCALE_UP"], fn=pre), lambda_hook(["POST_TEST_TRAFFIC_SHIFT"], fn=gate)])
+    ecs_emulator.control.set_hook_behaviour(gate, {"kind": "fail"})
+    ecs_emulator.control.set_hook_behaviour(shift, {"kind": "manual"})
+    arn = deploy(ecs)
+    for stage in ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT"):
+        dep = wait_until(ecs, arn, lambda d, s=stage: d.get("lifecycleStage") == s and any(
+            h["status"] == "IN_PROGRESS" for h in d.get("lifecycleHookDetails", [])))
+        (running,) = dep["lifecycleHookDetails"]  # the hook execution of this stage only
+        assert (running["targetArn"], running["status"]) == (shift, "IN_PROGRESS")
+        ecs_emulator.control.answer_hook(running["hookId"], {"hookStatus": "SUCCEEDED"})
+    final = observe(ecs, arn)[1]
+    assert final["status"] == "ROLLBACK_SUCCESSFUL"
+    green, blue = final["targetServiceRevision"]["arn"], final["sourceServiceRevisions"][0]["arn"]
+    calls = [(c["functionArn"], c["event"]["lifecycleStage"], c["event"]["executionDetails"])
+             for c in ecs_emulator.control.state()["hookInvocations"]]
+    assert [(fn, stage) for fn, stage, _ in calls] == [
+        (pre, "PRE_SCALE_UP"), (shift, "TEST_TRAFFIC_SHIFT"), (gate, "POST_TEST_TRAFFIC_SHIFT"),
+        (shift, "PRODUCTION_TRAFFIC_SHIFT"), (shift, "TEST_TRAFFIC_SHIFT")]
+    assert calls[1][2]["testTrafficWeights"] == {green: 100.0, blue: 0.0}
+    assert calls[3][2]["productionTrafficWeights"] == {green: 0.0, blue: 100.0}  # how a hook tells a rollback
+    assert calls[4][2]["testTrafficWeights"] == {green: 0.0, blue: 100.0}
+    rollback = [h for h in hook_log(ecs_emulator, arn)][-2:]
+    assert [(h["stage"], h["status"]) for h in rollback] == [
+        ("PRODUCTION_TRAFFIC_SHIFT", "SUCCEEDED"), ("TEST_TRAFFIC_SHIFT", "SUCCEEDED")]
+    assert len({h["hookId"] for h in hook_log(ecs_emulator, arn)}) == 5  # each execution has its own hookId

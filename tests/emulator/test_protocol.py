@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
-import boto3
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
 from tests.emulator.conftest import enum_errors
 from tests.emulator.helpers import deploy, observe
-from tests.plugins.ecs import IMAGE, make_client, seed_service
+from tests.plugins.ecs import IMAGE, seed_service
 
 TD_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/"
 
 
-def raw_post(url, operation, body, target_prefix="AmazonEC2ContainerServiceV20141113."):
-    request = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST", headers={
-        "X-Amz-Target": target_prefix + operation, "Content-Type": "application/x-amz-json-1.1"})
+SIGNED = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0"
+
+
+def raw_post(url, operation, body, target_prefix="AmazonEC2ContainerServiceV20141113.", authorization=SIGNED):
+    headers = {"X-Amz-Target": target_prefix + operation, "Content-Type": "application/x-amz-json-1.1"}
+    if authorization:
+        headers["Authorization"] = authorization
+    request = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers, json.loads(response.read())
@@ -38,11 +43,13 @@ def test_json_11_wire_format(ecs_emulator):
     assert status == 400 and body["__type"] == "UnknownOperationException"
 
 
-def test_region_comes_from_the_signature(ecs_emulator):
-    eu = boto3.client("ecs", endpoint_url=ecs_emulator.url, region_name="eu-west-1",
-                      aws_access_key_id="a", aws_secret_access_key="b")
-    assert eu.create_cluster(clusterName="eu")["cluster"]["clusterArn"].startswith("arn:aws:ecs:eu-west-1:")
-    assert make_client(ecs_emulator.url).describe_clusters(clusters=["eu"])["clusters"][0]["clusterName"] == "eu"
+def test_an_unsigned_request_is_refused(ecs_emulator):
+    status, _, body = raw_post(ecs_emulator.url, "ListClusters", {}, authorization=None)
+    assert (status, body["__type"]) == (400, "MissingAuthenticationTokenException")
+    status, _, body = raw_post(ecs_emulator.url, "ListClusters", {}, authorization="AWS AKIDEXAMPLE:sig")
+    assert (status, body["__type"]) == (400, "IncompleteSignatureException")
+    assert [r["errorCode"] for r in ecs_emulator.requests] == [
+        "MissingAuthenticationTokenException", "IncompleteSignatureException"]
 
 
 def test_clusters(ecs):
@@ -150,12 +157,45 @@ def test_describe_and_list_services(ecs):
         ecs.update_service(cluster="nope", service="web", desiredCount=1)
 
 
-def test_delete_service(ecs):
-    seed_service(ecs, bake_time_in_minutes=0)
+def test_delete_service(ecs, ecs_emulator):
+    svc = seed_service(ecs, bake_time_in_minutes=0)
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.delete_service(cluster="demo", service="web")
-    assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "INACTIVE"
-    assert ecs.describe_services(cluster="demo", services=["web"])["failures"][0]["reason"] == "MISSING"
+    ecs_emulator.control.set_speed(10.0)  # draining (30 s emulated) now lasts 3 real seconds, even under load
+    # tasks still run: DRAINING, then INACTIVE once they stopped [DeleteService]
+    assert ecs.delete_service(cluster="demo", service="web", force=True)["service"]["status"] == "DRAINING"
+    ecs_emulator.control.set_speed(2000.0)  # the drain already scheduled keeps its due time
+    with pytest.raises(ecs.exceptions.InvalidParameterException):  # the name is taken while DRAINING
+        seed_service(ecs, bake_time_in_minutes=0, wait=False)
+    with pytest.raises(ecs.exceptions.ServiceNotActiveException) as err:
+        ecs.update_service(cluster="demo", service="web", desiredCount=1)
+    assert err.value.response["Error"]["Message"] == "Service was not ACTIVE."
+    deadline = time.monotonic() + 15
+    while ecs.describe_services(cluster="demo", services=["web"])["services"][0]["status"] == "DRAINING":
+        assert time.monotonic() < deadline, "still DRAINING"
+        time.sleep(0.01)
+    # "Services in the DRAINING or INACTIVE status can still be viewed with the DescribeServices API" [DeleteService]
+    out = ecs.describe_services(cluster="demo", services=["web", "never"])
+    assert [(s["serviceName"], s["status"], s["runningCount"]) for s in out["services"]] == [("web", "INACTIVE", 0)]
+    assert "currentServiceDeployment" not in out["services"][0] and out["services"][0]["deployments"] == []
+    assert [f["reason"] for f in out["failures"]] == ["MISSING"]
+    assert ecs.list_services(cluster="demo")["serviceArns"] == []
+    with pytest.raises(ecs.exceptions.ServiceNotActiveException):
+        ecs.update_service(cluster="demo", service="web", forceNewDeployment=True)
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):  # deleting it again
+        ecs.delete_service(cluster="demo", service="web", force=True)
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.list_service_deployments(cluster="demo", service="web")
+    # its service deployments and revisions are deleted with it [service history and service revision pages]
+    gone = ecs.describe_service_deployments(serviceDeploymentArns=[svc["currentServiceDeployment"]])
+    assert [f["reason"] for f in gone["failures"]] == ["MISSING"]
+    again = seed_service(ecs, bake_time_in_minutes=0)  # the name can be used again
+    assert again["status"] == "ACTIVE" and again["currentServiceDeployment"] != svc["currentServiceDeployment"]
+
+
+def test_deleting_a_service_without_tasks_makes_it_inactive_at_once(ecs):
+    seed_service(ecs, bake_time_in_minutes=0, desired_count=0)
+    assert ecs.delete_service(cluster="demo", service="web")["service"]["status"] == "INACTIVE"
 
 
 def test_the_response_checker_catches_enum_and_member_mistakes():

@@ -39,8 +39,11 @@ INVALID_CONFIGURATIONS = {
         {**LAMBDA, "targetType": "SNS"}]},
     "hook timeout 0": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
         {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 0}}]},
-    "hook timeout above 20160": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
-        {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 20161}}]},
+    "pause timeout above 20160": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"],
+         "timeoutConfiguration": {"timeoutInMinutes": 20161}}]},
+    "Lambda timeout above 1440": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+        {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1441}}]},
     "unknown timeout action": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
         {**LAMBDA, "timeoutConfiguration": {"action": "RETRY"}}]},
     "11 Lambda hooks": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [LAMBDA] * 11},
@@ -67,13 +70,31 @@ def test_valid_edges_are_accepted(ecs):
                  linear_configuration={"stepPercent": 100.0, "stepBakeTimeInMinutes": 0}, wait=False)
     seed_service(ecs, service="c", strategy="CANARY", canary_configuration={"canaryPercent": 0.1}, wait=False,
                  lifecycle_hooks=[{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
-                                   "timeoutConfiguration": {"timeoutInMinutes": 20160, "action": "CONTINUE"}}])
+                                   "timeoutConfiguration": {"timeoutInMinutes": 20160, "action": "CONTINUE"}},
+                                  {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1440}},
+                                  {**LAMBDA, "timeoutConfiguration": {"timeoutInMinutes": 1}}])
 
 
 def test_unknown_task_definition_and_enums(ecs, raw_ecs):
     seed_service(ecs, bake_time_in_minutes=0)
-    with pytest.raises(ecs.exceptions.InvalidParameterException):
-        ecs.update_service(cluster="demo", service="web", taskDefinition="web:42")
+    # ClientException, as ECS answers (messages quoted from real AWS CLI/SDK output)
+    for ref in ("web:42", "nope", "arn:aws:ecs:us-east-1:123456789012:task-definition/nope:1"):
+        with pytest.raises(ecs.exceptions.ClientException) as err:
+            ecs.update_service(cluster="demo", service="web", taskDefinition=ref)
+        assert err.value.response["Error"]["Message"] == "TaskDefinition not found."
+        with pytest.raises(ecs.exceptions.ClientException) as err:
+            ecs.describe_task_definition(taskDefinition=ref)
+        assert err.value.response["Error"]["Message"] == "Unable to describe task definition."
+    with pytest.raises(ecs.exceptions.ClientException) as err:
+        ecs.create_service(cluster="demo", serviceName="other", taskDefinition="web:42", desiredCount=0)
+    assert err.value.response["Error"]["Message"] == "TaskDefinition not found."
+    # "you can't update an existing service to use an INACTIVE task definition" [DeregisterTaskDefinition]
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "app", "image": "nginx:1"}])
+    ecs.deregister_task_definition(taskDefinition="web:2")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as err:
+        ecs.update_service(cluster="demo", service="web", taskDefinition="web:2")
+    assert err.value.response["Error"]["Message"] == "TaskDefinition is inactive"
+    assert ecs.describe_task_definition(taskDefinition="web:2")["taskDefinition"]["status"] == "INACTIVE"
     with pytest.raises(raw_ecs.exceptions.InvalidParameterException):
         raw_ecs.update_service(cluster="demo", service="web", deploymentController={"type": "BOGUS"})
 

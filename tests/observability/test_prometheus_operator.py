@@ -32,6 +32,7 @@ from tests.plugins.k8s import fast_settings
 
 NAMESPACE = "prom-operator"
 SLOW_HOOK = "arn:aws:lambda:us-east-1:123456789012:function:slow-smoke-test"
+QUICK_HOOK = "arn:aws:lambda:us-east-1:123456789012:function:quick-check"
 PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
 
 
@@ -63,9 +64,11 @@ class OperatorMetricsSource:
         self.cluster.apply(release_manifest("waiting", NAMESPACE, hooks=PAUSE, service="hold"))  # left waiting
         # left deploying: its smoke-test Lambda keeps answering IN_PROGRESS
         self.ecs.control.set_hook_behaviour(SLOW_HOOK, {"kind": "in_progress", "times": 10**6, "callBackDelay": 600})
+        # ECS lists only the hooks of the stage in progress, so a finished hook is seen (and counted) while a
+        # sibling of its stage still runs: the quick check beside the slow one
         self.cluster.apply(release_manifest("deploying", NAMESPACE, service="slow", hooks=[
-            {"type": "Lambda", "functionArn": SLOW_HOOK, "roleArn": "arn:aws:iam::123456789012:role/hooks",
-             "stages": ["POST_TEST_TRAFFIC_SHIFT"]}]))
+            {"type": "Lambda", "functionArn": hook, "roleArn": "arn:aws:iam::123456789012:role/hooks",
+             "stages": ["POST_TEST_TRAFFIC_SHIFT"]} for hook in (SLOW_HOOK, QUICK_HOOK)]))
         missing = release_manifest("failed", NAMESPACE, service="web")  # left failed: no such service
         missing["spec"]["target"]["service"] = "gone"
         self.cluster.apply(missing)

@@ -180,3 +180,34 @@ async def test_a_service_owned_by_an_older_release_is_left_alone() -> None:
     claims[("us-east-1", "demo", "web")].pop(0)  # the owner was deleted
     taken_over = await reconcile(body(), outcome.status_dict, deps, lambda key: claims.get(key, []))
     assert taken_over.status.attempt == 1 and gateway.observed
+
+
+async def test_a_release_external_id_is_ignored_with_one_warning_per_spec_change() -> None:
+    gateway = FakeEcsGateway(Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    release = body(target={**EXAMPLE["spec"]["target"], "roleArn": "arn:aws:iam::123456789012:role/ecsbg/deployer",
+                           "externalId": "tenant-chosen"})
+    first = await reconcile(release, {}, deps)
+    second = await reconcile(release, first.status_dict, deps)
+    assert [e.reason for e in first.events].count("ExternalIdIgnored") == 1
+    assert "ExternalIdIgnored" not in [e.reason for e in second.events]
+
+
+async def test_the_loop_ends_when_the_release_is_gone() -> None:
+    """Releases carry no finalizer, so kopf may never stop the daemon: a DELETED event or a 404 ends the loop."""
+    from ecsbg.k8s.status import ReleaseGone
+
+    class GoneStatus:
+        async def patch_status(self, **_: Any) -> None:
+            raise ReleaseGone("default/web")
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.status = GoneStatus()  # type: ignore[assignment]
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=deps, state=LoopState(),
+                                        stopped=_Stopper()), 1.0)
+    state = LoopState(gone=True)
+    passes = len(gateway.observed)
+    await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=make_deps(gateway),
+                                        state=state, stopped=_Stopper()), 1.0)
+    assert len(gateway.observed) == passes, "a release seen DELETED gets no further pass"

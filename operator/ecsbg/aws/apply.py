@@ -77,13 +77,18 @@ class Applier:
         return self._clients(ClientKey(region=deployment_arn.split(":")[3]))  # arn:aws:ecs:<region>:...
 
     def _start(self, calls: AwsCalls, action: StartDeployment, observation: Observation) -> ApplyResult:
-        current = observation.service.task_definition_arn if observation.service else None
-        task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit)
+        # Every check comes before the first write: the UpdateService request is built (target groups and Service
+        # Connect ports the service must have) before a revision is registered, so a spec the service cannot
+        # take leaves no orphan revision behind.
         target = action.spec.target
         described = _describe_service(calls, target)
-        force_new = translate.same_task_definition(task_definition, described.get("taskDefinition"))
         revisions = _current_revisions(calls, described) if _needs_revisions(action, described) else []
-        request = translate.update_service_request(action.spec, described, task_definition, force_new, revisions)
+        request = translate.update_service_request(action.spec, described, "", False, revisions)
+        current = observation.service.task_definition_arn if observation.service else None
+        task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit)
+        request["taskDefinition"] = task_definition
+        if translate.same_task_definition(task_definition, described.get("taskDefinition")):
+            request["forceNewDeployment"] = True
         updated = calls.call("UpdateService", **request).get("service", {})
         arn = updated.get("currentServiceDeployment")
         if not arn or arn == described.get("currentServiceDeployment"):

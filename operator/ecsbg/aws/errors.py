@@ -49,6 +49,8 @@ TERMINAL_CODES: Mapping[str, str] = {
     "NoRegion": "no Region given; spec.target.region is required, so this is a configuration bug",
     "InvalidTaskDefinitionOverride": "ecsbg: spec overrides name a container the base task definition lacks",
     "InvalidServiceConfiguration": "ecsbg: the spec does not match the service (target group, Service Connect)",
+    "TaskDefinitionNotFound": "ecsbg: spec.taskDefinition.arn does not exist (DescribeTaskDefinition refused it)",
+    "TaskDefinitionTooLarge": "ecsbg: the rendered task definition exceeds ECS's 64 KiB task definition size quota",
 }
 
 # Code -> why a later attempt may succeed. botocore's standard mode has retried most of these already

@@ -1,6 +1,6 @@
 """The batched, shared read path: `observe(spec, prior) -> Observation`.
 
-Releases on the same (region, role, externalId, cluster) share reads: concurrent observations within the
+Releases on the same (region, role, cluster) share reads: concurrent observations within the
 coalescing window are served by one DescribeServices per 10 services, one DescribeServiceDeployments per 20
 deployment ARNs and one DescribeServiceRevisions per 20 revision ARNs (limits: botocore 1.44.5 model docs),
 so a thousand releases do not mean a thousand calls per poll. Revisions are immutable and cached; a task
@@ -28,7 +28,9 @@ ServicesKey = tuple[ClientKey, str]  # (client, cluster as written in the spec)
 
 
 def client_key(target: Target) -> ClientKey:
-    return ClientKey(region=target.region, role_arn=target.role_arn, external_id=target.external_id)
+    """spec.target.externalId is ignored: the ExternalId is the operator's (ClientSettings.external_id), never
+    tenant input (deploy/iam/README.md)."""
+    return ClientKey(region=target.region, role_arn=target.role_arn)
 
 
 class Observer:

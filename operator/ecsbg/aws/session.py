@@ -1,4 +1,4 @@
-"""Client factory: one ECS client per (region, roleArn, externalId), created once and reused.
+"""Client factory: one ECS client per (region, roleArn) (the ExternalId is the operator's, ClientSettings), created once and reused.
 
 boto3 clients are thread-safe, sessions are not ([doc: boto3 Multithreading or multiprocessing with clients]),
 so sessions and clients are only created under a lock and calls then share the clients. An assumed role uses
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -30,7 +30,7 @@ ASSUMED_ROLE_SECONDS = 3600
 class ClientKey:
     region: str
     role_arn: str | None = None
-    external_id: str | None = None
+    external_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class ClientSettings:
 
     endpoint_url: str | None = None
     sts_endpoint_url: str | None = None
+    # sent with every AssumeRole: the operator's ExternalId (ECSBG_EXTERNAL_ID, from a Secret of the platform team)
+    external_id: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_attempts: int = 5  # botocore standard mode: total attempts incl. the first, exponential backoff
@@ -126,8 +128,9 @@ class ClientFactory:
             "RoleSessionName": SESSION_NAME,
             "DurationSeconds": ASSUMED_ROLE_SECONDS,
         }
-        if key.external_id:
-            params["ExternalId"] = key.external_id
+        external_id = key.external_id or self._settings.external_id
+        if external_id:
+            params["ExternalId"] = external_id
 
         def fetch() -> dict[str, Any]:
             creds = sts.call("AssumeRole", **params)["Credentials"]

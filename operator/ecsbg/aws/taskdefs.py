@@ -11,7 +11,7 @@ from typing import Any
 
 from ecsbg.aws import translate
 from ecsbg.aws.batching import BoundedCache
-from ecsbg.aws.calls import AwsCalls
+from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain.actions import StartDeployment
 
@@ -56,6 +56,7 @@ def resolve_task_definition(
     """The task definition ARN the attempt deploys (synchronous: runs in a worker thread)."""
     source = action.spec.task_definition
     if source.arn is not None:
+        _must_exist(calls, tags, source.arn)
         return source.arn
     base = action.base_task_definition_arn or current
     if base is None or action.taskdef_hash is None:
@@ -70,6 +71,20 @@ def resolve_task_definition(
     arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
     tags.remember(arn, action.taskdef_hash)
     return arn
+
+
+def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
+    """UpdateService with a task definition that does not exist is refused only after the service's deployment
+    configuration was checked; reading it first gives a precise error and no write. Cached after the first read."""
+    if tags.cached(arn)[0]:
+        return
+    try:
+        tags.describe(calls, arn)
+    except AwsError as exc:
+        if exc.problem.code != "ClientException" or not exc.problem.terminal:
+            raise
+        raise RequestBuildError("TaskDefinitionNotFound", f"spec.taskDefinition.arn {arn} cannot be described: "
+                                f"{exc.problem.message}") from exc
 
 
 def find_tagged_revision(

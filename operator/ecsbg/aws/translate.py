@@ -7,6 +7,7 @@ unit tests validate their output against the real botocore model with Stubber `e
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,12 @@ REGISTRABLE_FIELDS = (
     "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform",
     "enableFaultInjection", "trustedExecutionConfiguration",
 )  # fmt: skip
+
+
+# [doc: Amazon ECS service quotas] (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html):
+# "Task definition size limit: The maximum size, in KiB, of a task definition. 64. Adjustable: No". Measured here as
+# the compact JSON of the registrable fields (the task definition itself, without the request's tags).
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
 
 
 class RequestBuildError(ValueError):
@@ -301,6 +308,14 @@ def register_task_definition_request(
                 f"(containers: {', '.join(sorted(by_name)) or 'none'})",
             )
         _apply_override(container, override)
+    size = len(json.dumps(request, separators=(",", ":")).encode())
+    if size > MAX_TASK_DEFINITION_BYTES:
+        raise RequestBuildError(
+            "TaskDefinitionTooLarge",
+            f"the task definition rendered from {base.get('taskDefinitionArn')} and spec.taskDefinition.containers "
+            f"is {size} bytes; ECS accepts at most {MAX_TASK_DEFINITION_BYTES} (64 KiB, a quota that cannot be "
+            "raised): move large values (environment) to Secrets Manager, SSM parameters or environmentFiles",
+        )
     # aws:-prefixed tags are reserved ([doc: Tagging your Amazon ECS resources]) and cannot be set by us.
     tags = [
         t for t in described.get("tags", []) if t.get("key") != TASKDEF_HASH_TAG and not t["key"].startswith("aws:")

@@ -206,8 +206,16 @@ def _check_number(value: float, schema: dict, path: str, errors: list[FieldError
             errors.append(FieldError("invalid", path, value, _body(path, f"should be less than {high}")))
         elif value > high:
             errors.append(FieldError("invalid", path, value, _body(path, f"should be less than or equal to {high}")))
-    if schema.get("multipleOf") and value % schema["multipleOf"]:
+    if schema.get("multipleOf") and not _multiple_of(value, schema["multipleOf"]):
         errors.append(FieldError("invalid", path, value, _body(path, f"should be a multiple of {schema['multipleOf']}")))
+
+
+def _multiple_of(value: float, factor: float) -> bool:
+    """kube-openapi's validate.MultipleOf: for a factor below 1 it scales by 1/factor (so 3.3 is a multiple of 0.1
+    although 3.3 % 0.1 != 0 in binary floating point), then swag.IsFloat64AJSONInteger (relative error 1e-9)."""
+    scaled = (1 / factor) * value if factor < 1 else value / factor
+    nearest = float(round(scaled))
+    return scaled == nearest or abs(scaled - nearest) < 1e-9 * (abs(scaled) + abs(nearest))
 
 
 def _check_collection(value: Any, schema: dict, path: str, errors: list[FieldError]) -> None:

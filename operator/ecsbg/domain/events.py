@@ -32,6 +32,7 @@ _PHASE_EVENTS = {
     Phase.INVALID: (WARNING, "InvalidSpec"),
 }
 _REQUEST_EVENTS = {RequestKind.APPROVE: "Approved", RequestKind.REJECT: "Rejected"}
+_IN_FLIGHT = frozenset({Phase.PENDING, Phase.DEPLOYING, Phase.AWAITING_APPROVAL, Phase.BAKING, Phase.ROLLING_BACK})
 
 
 def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = None,
@@ -58,6 +59,10 @@ def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None) -> l
     if isinstance(action, RecordIntent) and action.retry_of is not None:
         out.append(EventRecord(NORMAL, "RetryRequested", f"retrying attempt {action.retry_of}"))
     out.append(EventRecord(NORMAL, "AttemptStarted", f"attempt {new.attempt} started for spec {new.spec_hash}"))
+    if prior.phase in _IN_FLIGHT and prior.deployment is not None and prior.deployment.attempt == prior.attempt:
+        out.append(EventRecord(NORMAL, "AttemptSuperseded", f"attempt {prior.attempt} ({prior.phase.value}, "
+                               f"deployment {prior.deployment.arn}) is superseded by attempt {new.attempt} for spec "
+                               f"{new.spec_hash}; ECS stops it when attempt {new.attempt}'s deployment starts"))
     return out
 
 
@@ -67,6 +72,9 @@ def _requests(plan: object | None, result: ApplyResult | None) -> list[EventReco
     reasons = {"stale": "StaleRequest", "not_applicable": "RequestNotApplicable"}
     out = [EventRecord(WARNING, reasons[note.result], note.message) for note in getattr(plan, "notes", ())
            if note.result in reasons]
+    # a request ECS carried out for a pass that was killed before it recorded it: announced now, once
+    out += [EventRecord(NORMAL, _REQUEST_EVENTS[note.request], note.message) for note in getattr(plan, "notes", ())
+            if note.result == "applied" and note.request in _REQUEST_EVENTS]
     action = getattr(plan, "action", None)
     if result is not None and result.problem is not None:
         return out

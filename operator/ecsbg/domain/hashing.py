@@ -16,6 +16,7 @@ from typing import Any
 from ecsbg.domain.model import ContainerOverride
 
 HASH_LENGTH = 16
+NOT_DEPLOYED = frozenset({"requests", "onDelete"})  # spec fields that never start an attempt
 
 # Lists whose order means nothing to ECS, by path of keys from the spec root ("*" = every list element), with
 # the key that identifies an element (None: the element itself). Container commands keep their order.
@@ -39,8 +40,10 @@ def digest(value: Any) -> str:
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
-    """Hash of the deploy-relevant spec: everything but `requests` (operations never start a deployment)."""
-    relevant = {key: value for key, value in spec.items() if key != "requests"}
+    """Hash of the deploy-relevant spec: everything but `requests` (operations never start a deployment) and
+    `onDelete` (what happens when the release is deleted; the CRD defaults it, so hashing it would redeploy every
+    release the first time an upgraded CRD hands it over)."""
+    relevant = {key: value for key, value in spec.items() if key not in NOT_DEPLOYED}
     normalized = _normalize_numbers(relevant)
     for path, key in _UNORDERED:
         normalized = _sort_at(normalized, path, key)

@@ -177,7 +177,8 @@ class ReleaseSpec:
     alarms: AlarmSpec | None = None
     circuit_breaker: CircuitBreakerSpec | None = None
     requests: Requests = field(default_factory=Requests)
-    spec_hash: str = ""  # of everything but requests (domain.hashing)
+    spec_hash: str = ""  # of everything but requests and onDelete (domain.hashing)
+    on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports

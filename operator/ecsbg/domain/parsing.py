@@ -10,6 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
     AlarmSpec,
@@ -29,10 +30,15 @@ from ecsbg.domain.model import (
 from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
+ON_DELETE = ("Leave", "Rollback")  # spec.onDelete, the first is the CRD's default
 # CRD defaults (crds/...yaml); ECS's own defaults for linear/canary (botocore model doc strings).
 DEFAULT_BAKE_TIME_MINUTES = 10
 LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
 CANARY_DEFAULTS = {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
+# Hook timeout ceilings: Lambda hooks 1,440 min [doc: Lambda hooks for Amazon ECS service deployments], Pause
+# hooks 20,160 min [doc: Pause hooks for Amazon ECS service deployments]; the CRD says the same.
+LAMBDA_TIMEOUT_MINUTES = 1440
+PAUSE_TIMEOUT_MINUTES = 20160
 
 
 class InvalidSpec(ValueError):
@@ -57,7 +63,10 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
         requests=_requests(r, spec, metadata.get("annotations") or {}),
+        on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
     )
+    if not r.errors:  # ARNs are compared only once each is well-formed
+        r.errors += placement_errors(release)
     if r.errors:
         raise InvalidSpec(r.errors)
     return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(effective_spec(spec))})
@@ -165,13 +174,13 @@ def _strategy(r: Reader, spec: Mapping[str, Any]) -> StrategySpec:
     if strategy is Strategy.LINEAR:
         lin, lp = linear or {}, f"{path}.linear"
         fields["step_percent"] = r.number(lin, "stepPercent", f"{lp}.stepPercent", minimum=3.0, maximum=100.0,
-                                          default=LINEAR_DEFAULTS["stepPercent"])
+                                          default=LINEAR_DEFAULTS["stepPercent"], tenths=True)
         fields["step_bake_time_minutes"] = r.integer(lin, "stepBakeTimeInMinutes", f"{lp}.stepBakeTimeInMinutes",
                                                      minimum=0, maximum=1440, default=6)
     if strategy is Strategy.CANARY:
         can, cp = canary or {}, f"{path}.canary"
         fields["canary_percent"] = r.number(can, "canaryPercent", f"{cp}.canaryPercent", minimum=0.1,
-                                            maximum=100.0, default=CANARY_DEFAULTS["canaryPercent"])
+                                            maximum=100.0, default=CANARY_DEFAULTS["canaryPercent"], tenths=True)
         fields["canary_bake_time_minutes"] = r.integer(can, "canaryBakeTimeInMinutes",
                                                        f"{cp}.canaryBakeTimeInMinutes", minimum=0, maximum=1440,
                                                        default=10)
@@ -254,13 +263,16 @@ def _hook(r: Reader, node: Mapping[str, Any], path: str) -> HookSpec:
         r.error(f"{path}.functionArn", "is required for Lambda hooks")
     timeout = r.obj(node, "timeout", f"{path}.timeout") or {}
     details = r.obj(node, "hookDetails", f"{path}.hookDetails")
+    # ECS limits a Lambda hook to 1-1,440 minutes [doc: Lambda hooks for Amazon ECS service deployments] and a
+    # Pause hook to 1-20,160 [doc: Pause hooks for Amazon ECS service deployments]
+    most = LAMBDA_TIMEOUT_MINUTES if kind == "Lambda" else PAUSE_TIMEOUT_MINUTES
     return HookSpec(
         type=kind or "",
         stages=stages,
         function_arn=function_arn,
         role_arn=role_arn,
         hook_details=None if details is None else copy.deepcopy(dict(details)),
-        timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=20160),
+        timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=most),
         timeout_action=r.string(timeout, "action", f"{path}.timeout.action", enum=("Rollback", "Continue")),
     )
 

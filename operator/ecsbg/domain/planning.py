@@ -46,7 +46,8 @@ NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt c
 @dataclass(frozen=True)
 class RequestNote:
     """A request the planner saw for the first time and will not act on: `result` is "stale" (it names another
-    attempt) or "not_applicable" (it names the current attempt, which can no longer do what it asks)."""
+    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks) or "applied"
+    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it)."""
 
     request: RequestKind
     attempt: int
@@ -78,7 +79,7 @@ def plan(spec: ReleaseSpec, observation: Observation, prior: ReleaseStatus, *, g
     inputs = _Inputs(spec, observation, prior)
     action: Action = next((a for rule in RULES if (a := rule(inputs)) is not None), Wait("nothing to do"))
     attempt = action.attempt if isinstance(action, RecordIntent) else prior.attempt
-    seen, notes = _requests_seen(spec, prior, action, attempt)
+    seen, notes = _requests_seen(spec, prior, action, attempt, _current_attempt_deployment(inputs))
     return Plan(action=action, requests_seen=seen, notes=notes)
 
 
@@ -209,8 +210,8 @@ def _current_attempt_deployment(i: _Inputs) -> ObservedDeployment | None:
     return next((d for d in (i.obs.tracked, i.obs.current) if d is not None and d.arn == recorded.arn), None)
 
 
-def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action,
-                   attempt: int) -> tuple[dict[str, int | None], tuple[RequestNote, ...]]:
+def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action, attempt: int,
+                   deployment: ObservedDeployment | None = None) -> tuple[dict[str, int | None], tuple[RequestNote, ...]]:
     """status.requests (the highest attempt named so far per kind) and a note for each request seen the first
     time that will not act, so its Warning/metric fires once however often the CR is reconciled."""
     seen: dict[str, int | None] = {}
@@ -220,15 +221,19 @@ def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action,
         before = prior.requests.get(kind.value)
         seen[kind.value] = max([*named, *([before] if before is not None else [])], default=None)
         for number in (n for n in named if before is None or n > before):
-            note = _note(kind, number, attempt, prior, action)
+            note = _note(kind, number, attempt, prior, action, deployment)
             if note is not None:
                 notes.append(note)
     return seen, tuple(notes)
 
 
-def _note(kind: RequestKind, number: int, attempt: int, prior: ReleaseStatus, action: Action) -> RequestNote | None:
+def _note(kind: RequestKind, number: int, attempt: int, prior: ReleaseStatus, action: Action,
+          deployment: ObservedDeployment | None = None) -> RequestNote | None:
     if _acts(kind, action):
         return None
+    done = _done_by_ecs(kind, prior, deployment) if number == attempt == prior.attempt else None
+    if done is not None:
+        return RequestNote(kind, number, "applied", done)
     if number != attempt:
         return RequestNote(kind, number, "stale", f"{kind.value} {number} ignored: it names attempt {number}, "
                            f"the current attempt is {attempt}")
@@ -236,6 +241,26 @@ def _note(kind: RequestKind, number: int, attempt: int, prior: ReleaseStatus, ac
         return None
     return RequestNote(kind, number, "not_applicable", f"{kind.value} {number} ignored: attempt {number} is "
                        f"{prior.phase.value if prior.phase else 'not started'}")
+
+
+# What a Pause hook ECS continued (approve) or rolled back (reject) reports ([doc: ContinueServiceDeployment];
+# the emulator's hooks.py follows it): the hook's status once ECS acted on the ContinueServiceDeployment call.
+_HOOK_RESULT = {RequestKind.APPROVE: ("SUCCEEDED", "CONTINUE"), RequestKind.REJECT: ("FAILED", "ROLLBACK")}
+
+
+def _done_by_ecs(kind: RequestKind, prior: ReleaseStatus, deployment: ObservedDeployment | None) -> str | None:
+    """Why a request seen for the first time was already carried out, or None. A Pause hook the last written
+    status shows AWAITING_ACTION that ECS now reports with the result of this request, before its timeout, was
+    ended by a ContinueServiceDeployment: ours, sent by a pass that never wrote its status (operator killed)."""
+    if kind not in _HOOK_RESULT or deployment is None:
+        return None
+    result, ecs_action = _HOOK_RESULT[kind]
+    waited = {h.hook_id for h in prior.hooks if _awaits_approval(h)}
+    ended = [h.hook_id for h in deployment.hooks if h.hook_id in waited and h.status == result]
+    if not ended:
+        return None
+    return (f"ContinueServiceDeployment {ecs_action} for hook(s) {', '.join(sorted(ended))} (acted on by ECS; "
+            "recorded late: the operator stopped before it could record the call)")
 
 
 def _acts(kind: RequestKind, action: Action) -> bool:

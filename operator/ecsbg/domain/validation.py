@@ -101,12 +101,16 @@ class Reader:
         return self._in_range(path, int(value), minimum, maximum)
 
     def number(self, node: Mapping[str, Any], key: str, path: str, *, minimum: float, maximum: float,
-               default: float | None = None) -> float | None:
+               default: float | None = None, tenths: bool = False) -> float | None:
+        """`tenths`: the value must be a multiple of 0.1 (ECS's stepPercent and canaryPercent)."""
         value = self._get(node, key, path, False)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self._wrong(path, "a number", value)
+        if tenths and not multiple_of_tenth(float(value)):
+            self.error(path, f"must be a multiple of 0.1 (ECS refuses other values), got {value}")
+            return None
         return self._in_range(path, float(value), minimum, maximum)
 
     def boolean(self, node: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
@@ -135,6 +139,14 @@ class Reader:
             self.error(path, f"must be between {minimum} and {maximum}, got {value}")
             return None
         return value
+
+
+def multiple_of_tenth(value: float) -> bool:
+    """Like the CRD's `multipleOf: 0.1` as kube-apiserver checks it (k8s.io/kube-openapi validate.MultipleOf: for a
+    factor below 1 it tests that value * (1 / factor) is an integer, within a relative 1e-9), so 3.3 passes although
+    3.3 % 0.1 != 0 in binary floating point, and 3.05 fails."""
+    scaled = value * 10.0
+    return abs(scaled - round(scaled)) <= 1e-9 * max(abs(scaled), 1.0)
 
 
 def image_problem(image: str) -> str | None:

@@ -1,4 +1,5 @@
-"""The emulated ECS backend: state, engine and lookups shared by the operation handlers."""
+"""The emulated backend: the world of partitioned stores, the engine, and the per-request `Partition` view the
+operation handlers work on (one account in one region, as an ECS endpoint sees it)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any
 
 from . import errors
 from .engine import Engine
-from .model import DEFAULT_REGION, Cluster, Revision, Service, Store, TaskDefinition, arn, numeric_id
+from .identity import AWS_REGIONS
+from .model import Cluster, Revision, Service, Store, TaskDefinition, World, arn, arn_partition, numeric_id
 from .scheduler import Scheduler
 from .validation import check_max_results
 from .views import REVISION_ECHO
 
-Handler = Callable[["Backend", dict[str, Any], str], dict[str, Any]]
+Handler = Callable[["Partition", dict[str, Any]], dict[str, Any]]
 OPERATIONS: dict[str, Handler] = {}
 
 
@@ -25,57 +27,99 @@ def operation(fn: Handler) -> Handler:
 
 
 class Backend:
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler, regions: frozenset[str] | set[str] | None = None) -> None:
         self.scheduler = scheduler
-        self.store = Store()
-        self.engine = Engine(self.store, scheduler)
+        self.world = World()
+        self.engine = Engine(self.world, scheduler)
+        self.regions = frozenset(regions) if regions else AWS_REGIONS
 
-    def dispatch(self, name: str, params: dict[str, Any], region: str = DEFAULT_REGION) -> dict[str, Any]:
+    def serves(self, region: str) -> bool:
+        return region in self.regions
+
+    def dispatch(self, name: str, params: dict[str, Any], account: str, region: str) -> dict[str, Any]:
         handler = OPERATIONS.get(name)
         if handler is None:
             raise errors.EcsError("UnknownOperationException", f"Operation {name} is not emulated.")
         with self.scheduler.lock:
             self.scheduler.run_due()  # lazily advance emulated time before answering
-            return handler(self, params, region)
+            return handler(self.partition(account, region), params)
+
+    def partition(self, account: str, region: str) -> Partition:
+        return Partition(self, self.world.store(account, region))
+
+    def find_service(self, cluster: str, service: str, region: str | None = None,
+                     account: str | None = None) -> Service:
+        """A service for the control API: by cluster and name, in the one partition that has it (or the given one)."""
+        found = [
+            s for (acc, reg), store in self.world.stores.items()
+            if region in (None, reg) and account in (None, acc)
+            for (c, name), s in store.services.items() if (c, name) == (cluster, service) and s.status == "ACTIVE"
+        ]
+        if not found:
+            raise errors.service_not_found()
+        if len(found) > 1:
+            raise ValueError(f"service {cluster}/{service} exists in several regions or accounts; name the region")
+        return found[0]
+
+
+class Partition:
+    """One account in one region: what an ECS endpoint serves to one caller. All lookups stay inside it."""
+
+    def __init__(self, backend: Backend, store: Store) -> None:
+        self.scheduler = backend.scheduler
+        self.engine = backend.engine
+        self.store = store
+        self.account, self.region = store.account, store.region
+
+    def arn(self, resource: str) -> str:
+        return arn(self.account, self.region, resource)
+
+    def _here(self, ref: str) -> bool:
+        """An ARN of another account or region never resolves here (resources are regional)."""
+        where = arn_partition(ref)
+        return where is None or where == (self.account, self.region)
 
     # -- lookups -----------------------------------------------------------------------------------------
     def cluster(self, ref: str | None) -> Cluster:
-        name = (ref or "default").rsplit("/", 1)[-1]
-        found = self.store.clusters.get(name)
+        ref = ref or "default"
+        found = self.store.clusters.get(ref.rsplit("/", 1)[-1]) if self._here(ref) else None
         if found is None:
             raise errors.cluster_not_found()
         return found
 
-    def service(self, cluster_ref: str | None, ref: str) -> Service:
+    def service(self, cluster_ref: str | None, ref: str, *, active: bool = True) -> Service:
+        """The service named by `ref`; with `active` (the default) an INACTIVE one is ServiceNotFound."""
         if ref.startswith("arn:"):
+            if not self._here(ref):
+                raise errors.service_not_found()
             parts = ref.split(":", 5)[-1].split("/")
             if len(parts) == 3:  # service/<cluster>/<name>
                 cluster_ref = cluster_ref or parts[1]
             ref = parts[-1]
         cluster = self.cluster(cluster_ref)
         found = self.store.services.get((cluster.name, ref))
-        if found is None or found.status != "ACTIVE":
+        if found is None or (active and found.status != "ACTIVE"):
             raise errors.service_not_found()
         return found
 
-    def task_definition(self, ref: str, error: Callable[[str], errors.EcsError] = errors.client_error) -> TaskDefinition:
-        """family, family:revision or ARN; family alone means its latest ACTIVE revision."""
+    def task_definition(self, ref: str, not_found: str = errors.DESCRIBE_TD_NOT_FOUND) -> TaskDefinition:
+        """family, family:revision or ARN; family alone means its latest ACTIVE revision. ClientException with
+        `not_found` when there is none (the message differs per operation, see errors.py)."""
         tail = ref.split("task-definition/", 1)[-1]
         family, _, rev = tail.partition(":")
-        revisions = self.store.task_definitions.get(family, [])
+        revisions = self.store.task_definitions.get(family, []) if self._here(ref) else []
         if rev:
             found = next((t for t in revisions if str(t.revision) == rev), None)
         else:
             found = next((t for t in reversed(revisions) if t.status == "ACTIVE"), None)
         if found is None:
-            raise error("Unable to describe task definition." if error is errors.client_error
-                        else "TaskDefinition not found.")
+            raise errors.client_error(not_found)
         return found
 
     def new_revision(self, service: Service, slot: int) -> Revision:
         now = self.scheduler.now()
         rev = Revision(
-            arn=arn(service.region, f"service-revision/{service.cluster.name}/{service.name}/{numeric_id()}"),
+            arn=self.arn(f"service-revision/{service.cluster.name}/{service.name}/{numeric_id()}"),
             service=service, task_definition=service.fields["taskDefinition"],
             config=json.loads(json.dumps({k: service.fields.get(k) for k in REVISION_ECHO})),
             created=now, updated=now, legacy_id=f"ecs-svc/{numeric_id()}", tg_slot=slot,

@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="divide every emulated wait by this factor")
     parser.add_argument("--record", metavar="FILE", help="append one JSON line per ECS request to FILE")
     parser.add_argument("--faults", metavar="SPEC", help="fault rules, e.g. 'throttle:0.2@DescribeServices'")
+    parser.add_argument("--regions", metavar="LIST",
+                        help="comma-separated regions to serve (default: the AWS commercial regions); requests "
+                             "signed for any other region get no answer, like an endpoint that does not exist")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    regions = [r.strip() for r in (args.regions or "").split(",") if r.strip()] or None
     srv = EmulatorServer(host=args.host, port=args.port, speed=args.speed, record_path=args.record,
-                         faults=args.faults)
+                         faults=args.faults, regions=regions)
     srv.start()
     print(f"ECS emulator listening on {srv.url} (speed {args.speed:g})", flush=True)
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .backend import Backend
 from .faults import Faults
+from .model import ANY
 
 HOOK_KINDS = {"succeed", "fail", "in_progress", "raise", "url", "manual"}
 
@@ -23,23 +24,28 @@ class Control:
             b.scheduler.run_due()
             return {
                 "speed": b.scheduler.speed,
-                "alarms": dict(b.store.alarms),
+                "regions": sorted(b.regions),
+                "alarms": [{"account": a, "region": r, "alarmName": n, "state": v}
+                           for (a, r, n), v in b.world.alarms.items()],
                 "faults": self.faults.spec,
-                "services": [_service_state(s) for s in b.store.services.values()],
-                "hookInvocations": list(b.store.hook_invocations),
+                "services": [_service_state(s) for store in b.world.stores.values() for s in store.services.values()],
+                "hookInvocations": list(b.world.hook_invocations),
             }
 
-    def set_alarm(self, alarm_name: str, state: str) -> None:
+    def set_alarm(self, alarm_name: str, state: str, region: str | None = None, account: str | None = None) -> None:
+        """The alarm of that name in `region`/`account`; None: the alarm of that name everywhere."""
         if state not in ("ALARM", "OK", "INSUFFICIENT_DATA"):
             raise ValueError(f"alarm state must be ALARM, OK or INSUFFICIENT_DATA, not {state!r}")
         with self.backend.scheduler.lock:
             self.backend.scheduler.run_due()
-            self.backend.engine.set_alarm(alarm_name, state)
+            self.backend.engine.set_alarm(alarm_name, state, account or ANY, region or ANY)
 
-    def fail_tasks(self, cluster: str, service: str, count: int | None = None) -> None:
-        """The next `count` task launches of the service fail (every launch when count is None)."""
+    def fail_tasks(self, cluster: str, service: str, count: int | None = None, region: str | None = None,
+                   account: str | None = None) -> None:
+        """The next `count` task launches of the service fail (every launch when count is None). `region` and
+        `account` are needed only when services of that name exist in several partitions."""
         with self.backend.scheduler.lock:
-            self.backend.service(cluster, service).fail_tasks = count
+            self.backend.find_service(cluster, service, region, account).fail_tasks = count
 
     def set_hook_behaviour(self, function_arn: str, behaviour: dict[str, Any]) -> None:
         if behaviour.get("kind") not in HOOK_KINDS:
@@ -47,7 +53,7 @@ class Control:
         if behaviour["kind"] == "url" and not behaviour.get("url"):
             raise ValueError("a url behaviour needs a url")
         with self.backend.scheduler.lock:
-            self.backend.store.hook_behaviours[function_arn] = dict(behaviour)
+            self.backend.world.hook_behaviours[function_arn] = dict(behaviour)
 
     def answer_hook(self, hook_id: str, answer: dict[str, Any]) -> None:
         """Answer a running AWS_LAMBDA hook whose function behaves {"kind": "manual"}, as the function would
@@ -55,7 +61,7 @@ class Control:
         b = self.backend
         with b.scheduler.lock:
             b.scheduler.run_due()
-            for dep in b.store.deployments.values():
+            for dep in b.world.deployments():
                 run = b.engine.hooks.find(dep, hook_id)
                 if run is not None and run.target_type == "AWS_LAMBDA" and run.status == "IN_PROGRESS":
                     b.engine.hooks.answer(dep, run, answer)
@@ -72,13 +78,16 @@ class Control:
         with self.backend.scheduler.lock:
             self.backend.scheduler.speed = float(speed)
 
-    def fail_next_rollback(self, cluster: str, service: str) -> None:
+    def fail_next_rollback(self, cluster: str, service: str, region: str | None = None,
+                           account: str | None = None) -> None:
         with self.backend.scheduler.lock:
-            self.backend.service(cluster, service).fail_next_rollback = True
+            self.backend.find_service(cluster, service, region, account).fail_next_rollback = True
 
 
 def _service_state(service: Any) -> dict[str, Any]:
     return {
+        "account": service.account,
+        "region": service.region,
         "cluster": service.cluster.name,
         "service": service.name,
         "serviceArn": service.arn,
@@ -91,8 +100,11 @@ def _service_state(service: Any) -> dict[str, Any]:
                 "lifecycleStage": d.stage,
                 "targetServiceRevisionArn": d.target.arn,
                 "history": list(d.history),
+                # every hook execution of the deployment, in order, with the stage it ran at (ECS's
+                # lifecycleHookDetails lists only the active ones and carries no stage)
                 "hooks": [{"hookId": h.hook_id, "stage": h.stage, "targetType": h.target_type,
-                           "status": h.status, "invocations": h.invocations} for h in d.hooks],
+                           "targetArn": h.target_arn, "status": h.status, "invocations": h.invocations,
+                           "active": h in d.hooks} for h in d.hook_log],
             }
             for d in service.deployments
         ],

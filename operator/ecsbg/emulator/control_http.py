@@ -19,9 +19,10 @@ def route(srv: Any, method: str, path: str, body: bytes) -> tuple[int, dict[str,
         if method != "POST":
             return 404, {"message": f"no control route {method} /_emulator/{path}"}
         if path == "alarms":
-            control.set_alarm(data["alarmName"], data["state"])
+            control.set_alarm(data["alarmName"], data["state"], data.get("region"), data.get("account"))
         elif path == "fail-tasks":
-            control.fail_tasks(data["cluster"], data["service"], data.get("count"))
+            control.fail_tasks(data["cluster"], data["service"], data.get("count"), data.get("region"),
+                               data.get("account"))
         elif path == "hooks":
             control.set_hook_behaviour(data["functionArn"], data["behaviour"])
         elif path == "answer-hook":
@@ -31,7 +32,7 @@ def route(srv: Any, method: str, path: str, body: bytes) -> tuple[int, dict[str,
         elif path == "speed":
             control.set_speed(float(data["speed"]))
         elif path == "fail-next-rollback":
-            control.fail_next_rollback(data["cluster"], data["service"])
+            control.fail_next_rollback(data["cluster"], data["service"], data.get("region"), data.get("account"))
         else:
             return 404, {"message": f"no control route POST /_emulator/{path}"}
         return 200, {"ok": True}

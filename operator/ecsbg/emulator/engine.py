@@ -14,7 +14,7 @@ from typing import Any
 
 from . import programs, stages
 from .hooks import HookRunner
-from .model import Deployment, Revision, Service, Store
+from .model import ANY, Deployment, Revision, Service, World
 from .scheduler import Scheduler
 
 ROLLING_BACK = {"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
@@ -43,10 +43,10 @@ def _stable_revision(service: Service, sources: list[Revision]) -> Revision | No
 
 
 class Engine:
-    def __init__(self, store: Store, scheduler: Scheduler) -> None:
-        self.store = store
+    def __init__(self, world: World, scheduler: Scheduler) -> None:
+        self.world = world
         self.scheduler = scheduler
-        self.hooks = HookRunner(store, scheduler, self._hooks_done)
+        self.hooks = HookRunner(world, scheduler, self._hooks_done)
 
     # -- starting ----------------------------------------------------------------------------------------
     def start(self, service: Service, target: Revision, dep_arn: str, initial: bool = False) -> Deployment:
@@ -61,7 +61,7 @@ class Engine:
         dep.rollback_target = _stable_revision(service, sources)
         self._start_monitors(dep)
         service.deployments.append(dep)
-        self.store.deployments[dep.arn] = dep
+        self.world.store_of(service).deployments[dep.arn] = dep
         service.primary = target
         service.fields["taskDefinition"] = target.task_definition
         self._load_program(dep)
@@ -76,7 +76,9 @@ class Engine:
         if alarms.get("enable"):
             dep.alarm_status = "MONITORING"
             # an alarm already in ALARM when the deployment starts is ignored [doc: CloudWatch alarms page]
-            dep.ignored_alarms = {a for a in alarms.get("alarmNames", []) if self.store.alarms.get(a) == "ALARM"}
+            svc = dep.service
+            dep.ignored_alarms = {a for a in alarms.get("alarmNames", [])
+                                  if self.world.alarm_state(svc.account, svc.region, a) == "ALARM"}
 
     def _load_program(self, dep: Deployment) -> None:
         traffic = dep.config.get("strategy", "ROLLING") in stages.TRAFFIC_STRATEGIES
@@ -123,6 +125,10 @@ class Engine:
         return False
 
     def _step_stage(self, dep: Deployment, stage: str) -> bool:
+        if stage != dep.stage:
+            # lifecycleHookDetails lists "each active hook" [doc: Lifecycle hooks for Amazon ECS service
+            # deployments, "Lifecycle hook details"]: the hooks of a finished stage drop out of it
+            self.hooks.close_stage(dep)
         dep.stage = stage
         return False
 
@@ -194,6 +200,7 @@ class Engine:
             dep.status_reason = "Rollback was requested after traffic shifting completed."
         dep.status, dep.finished = "SUCCESSFUL", now
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         dep.service.add_event("has reached a steady state.", now)
         return False
 
@@ -213,11 +220,8 @@ class Engine:
             dep.service.fields["taskDefinition"] = back_to.task_definition
         dep.status = "ROLLBACK_REQUESTED" if requested else "ROLLBACK_IN_PROGRESS"
         dep.status_reason = reason
-        dep.program = programs.rollback_program(
-            bool(dep.target.prod_weight) and back_to is not None,
-            bool(dep.target.test_weight) and back_to is not None,
-            requested,
-        )
+        traffic = dep.config.get("strategy", "ROLLING") in stages.TRAFFIC_STRATEGIES and not dep.initial
+        dep.program = programs.rollback_program(traffic and back_to is not None, requested)
         self._record(dep)
         self._advance(dep, dep.token)
 
@@ -250,6 +254,7 @@ class Engine:
         else:
             dep.status = "ROLLBACK_SUCCESSFUL"
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         dep.service.add_event(f"rolled back service deployment {dep.arn}.", now)
         return False
 
@@ -269,6 +274,7 @@ class Engine:
         now = self.scheduler.now()
         dep.status, dep.stopped, dep.finished = "STOPPED", now, now
         self._complete_monitors(dep)
+        self.hooks.close_stage(dep)
         return False
 
     def _replace_program(self, dep: Deployment) -> None:
@@ -284,9 +290,12 @@ class Engine:
             dep.alarm_status = "MONITORING_COMPLETE"
 
     # -- alarms ------------------------------------------------------------------------------------------
-    def set_alarm(self, name: str, state: str) -> None:
-        self.store.alarms[name] = state
-        for dep in list(self.store.deployments.values()):
+    def set_alarm(self, name: str, state: str, account: str = ANY, region: str = ANY) -> None:
+        """CloudWatch alarms are regional: the alarm `name` of one account and region (ANY: of every one)."""
+        self.world.alarms[(account, region, name)] = state
+        for dep in self.world.deployments():
+            if account not in (ANY, dep.service.account) or region not in (ANY, dep.service.region):
+                continue
             if dep.alarm_status != "MONITORING" or name not in (dep.config.get("alarms") or {}).get("alarmNames", []):
                 continue
             if state != "ALARM":

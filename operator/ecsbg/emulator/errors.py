@@ -39,6 +39,19 @@ def service_not_found() -> EcsError:
     return EcsError("ServiceNotFoundException", "Service not found.")
 
 
+def service_not_active() -> EcsError:
+    """UpdateService on a deleted (DRAINING/INACTIVE) service [model: ServiceNotActiveException, "You can't update
+    a service that's inactive"]; message as the AWS CLI prints it."""
+    return EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
+
+
+# What real ECS answers for a task definition that does not exist (ClientException, observed output quoted in
+# public bug reports, see docs/emulator.md): DescribeTaskDefinition says "Unable to describe task definition.",
+# CreateService/UpdateService say "TaskDefinition not found.".
+DESCRIBE_TD_NOT_FOUND = "Unable to describe task definition."
+SERVICE_TD_NOT_FOUND = "TaskDefinition not found."
+
+
 def deployment_not_found(arn: str) -> EcsError:
     return EcsError("ServiceDeploymentNotFoundException", f"Service deployment not found: {arn}")
 

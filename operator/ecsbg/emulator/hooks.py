@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import stages
-from .model import Deployment, HookRun, Store
+from .model import Deployment, HookRun, World
 from .scheduler import Scheduler
 
 DONE_OK = {"SUCCEEDED"}
@@ -43,8 +43,8 @@ def traffic_maps(dep: Deployment, stage: str) -> tuple[dict[str, float], dict[st
 
 
 class HookRunner:
-    def __init__(self, store: Store, scheduler: Scheduler, on_done: Callable[[Deployment, str | None], None]):
-        self.store = store
+    def __init__(self, world: World, scheduler: Scheduler, on_done: Callable[[Deployment, str | None], None]):
+        self.world = world
         self.scheduler = scheduler
         self.on_done = on_done
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ecs-emulator-hook")
@@ -81,10 +81,16 @@ class HookRunner:
                 index=index,
             )
             dep.hooks.append(run)
+            dep.hook_log.append(run)
             run.timer = self.scheduler.call_later(minutes * 60.0, lambda d=dep, r=run: self._timed_out(d, r))
             if target_type == "AWS_LAMBDA":
                 self._invoke(dep, run)
         return True
+
+    def close_stage(self, dep: Deployment) -> None:
+        """The deployment left the stage: its hooks are no longer active, so no longer listed."""
+        self.cancel(dep)
+        dep.hooks = []
 
     def cancel(self, dep: Deployment) -> None:
         """Close the stage's hooks: timers off, late answers ignored; unfinished hooks end FAILED (they were
@@ -116,8 +122,8 @@ class HookRunner:
     def _invoke(self, dep: Deployment, run: HookRun) -> None:
         event = self._event(dep, run)
         run.invocations += 1
-        behaviour = self.store.hook_behaviours.get(run.target_arn or "", {"kind": "succeed"})
-        self.store.hook_invocations.append(
+        behaviour = self.world.hook_behaviours.get(run.target_arn or "", {"kind": "succeed"})
+        self.world.hook_invocations.append(
             {"time": self.scheduler.iso(), "functionArn": run.target_arn, "hookId": run.hook_id, "event": event}
         )
         if behaviour.get("kind") == "url":

@@ -1,7 +1,9 @@
 """In-memory resources: clusters, task definitions, services, service revisions and service deployments.
 
-ARN formats follow the ECS docs: `service/<cluster>/<name>` (long format),
-`service-deployment/<cluster>/<service>/<id>`, `service-revision/<cluster>/<service>/<numeric id>`
+ECS resources are regional and belong to one account, so every resource lives in the `Store` of its
+(account, region); the `World` holds one store per partition plus what is not partitioned (scripted hook
+behaviours, the hook invocation log). ARN formats follow the ECS docs: `service/<cluster>/<name>` (long
+format), `service-deployment/<cluster>/<service>/<id>`, `service-revision/<cluster>/<service>/<numeric id>`
 ("Stopping Amazon ECS service deployments", "Lambda hooks for Amazon ECS service deployments").
 """
 
@@ -13,13 +15,18 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-ACCOUNT = "123456789012"
-DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"  # moto's default account, used when the access key names none
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 
-def arn(region: str, resource: str) -> str:
-    return f"arn:aws:ecs:{region}:{ACCOUNT}:{resource}"
+def arn(account: str, region: str, resource: str) -> str:
+    return f"arn:aws:ecs:{region}:{account}:{resource}"
+
+
+def arn_partition(value: str) -> tuple[str, str] | None:
+    """(account, region) of an ECS ARN, None for a plain name."""
+    parts = value.split(":", 5)
+    return (parts[4], parts[3]) if value.startswith("arn:") and len(parts) == 6 else None
 
 
 def random_id(length: int = 20) -> str:
@@ -105,7 +112,9 @@ class Deployment:
     stopped: float | None = None
     updated: float = 0.0
     rollback: dict[str, Any] | None = None
+    # the hooks of the stage in progress: what lifecycleHookDetails lists ("for each active hook")
     hooks: list[HookRun] = field(default_factory=list)
+    hook_log: list[HookRun] = field(default_factory=list)  # every hook execution, for the control API
     history: list[dict[str, Any]] = field(default_factory=list)
     program: list[tuple] = field(default_factory=list)
     token: int = 0  # bumped when the program is replaced, so stale timers do nothing
@@ -124,6 +133,7 @@ class Service:
     name: str
     arn: str
     cluster: Cluster
+    account: str
     region: str
     fields: dict[str, Any]  # every CreateService/UpdateService member as stored (taskDefinition as full ARN)
     created: float
@@ -149,11 +159,42 @@ class Service:
 
 @dataclass
 class Store:
+    """The ECS resources of one account in one region."""
+
+    account: str
+    region: str
     clusters: dict[str, Cluster] = field(default_factory=dict)
     task_definitions: dict[str, list[TaskDefinition]] = field(default_factory=dict)  # family -> revisions
     services: dict[tuple[str, str], Service] = field(default_factory=dict)  # (cluster name, service name)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     revisions: dict[str, Revision] = field(default_factory=dict)
-    alarms: dict[str, str] = field(default_factory=dict)  # alarm name -> "OK" | "ALARM"
-    hook_behaviours: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+ANY = "*"  # an alarm set through the control API without account/region applies to every partition
+
+
+@dataclass
+class World:
+    stores: dict[tuple[str, str], Store] = field(default_factory=dict)  # (account, region) -> store
+    # CloudWatch alarms are regional too: (account, region, alarm name) -> "OK" | "ALARM" | ...; ANY matches all
+    alarms: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    hook_behaviours: dict[str, dict[str, Any]] = field(default_factory=dict)  # by function ARN
     hook_invocations: list[dict[str, Any]] = field(default_factory=list)
+
+    def store(self, account: str, region: str) -> Store:
+        found = self.stores.get((account, region))
+        if found is None:
+            found = self.stores[(account, region)] = Store(account=account, region=region)
+        return found
+
+    def store_of(self, service: Service) -> Store:
+        return self.store(service.account, service.region)
+
+    def alarm_state(self, account: str, region: str, name: str) -> str | None:
+        for key in ((account, region, name), (account, ANY, name), (ANY, region, name), (ANY, ANY, name)):
+            if key in self.alarms:
+                return self.alarms[key]
+        return None
+
+    def deployments(self) -> list[Deployment]:
+        return [d for store in list(self.stores.values()) for d in store.deployments.values()]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from . import errors, stages, views
-from .backend import Backend, operation, paginate
+from .backend import Partition, operation, paginate
 from .model import Deployment
 from .validation import check_batch, check_enum
 
 
 @operation
-def list_service_deployments(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def list_service_deployments(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     service = b.service(p.get("cluster"), p.get("service", ""))
     statuses = p.get("status") or []
     for status in statuses:
@@ -34,7 +34,7 @@ def list_service_deployments(b: Backend, p: dict[str, Any], region: str) -> dict
 
 
 @operation
-def describe_service_deployments(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def describe_service_deployments(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     refs = check_batch("serviceDeploymentArns", p.get("serviceDeploymentArns"), 20)  # "maximum of 20 ARNs"
     found, failures = [], []
     for ref in refs:
@@ -47,7 +47,7 @@ def describe_service_deployments(b: Backend, p: dict[str, Any], region: str) -> 
 
 
 @operation
-def describe_service_revisions(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def describe_service_revisions(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     refs = check_batch("serviceRevisionArns", p.get("serviceRevisionArns"), 20)  # "maximum of 20 ARNs"
     found, failures = [], []
     for ref in refs:
@@ -63,7 +63,7 @@ def describe_service_revisions(b: Backend, p: dict[str, Any], region: str) -> di
     return {"serviceRevisions": found, "failures": failures}
 
 
-def _deployment(b: Backend, ref: str) -> Deployment:
+def _deployment(b: Partition, ref: str) -> Deployment:
     dep = b.store.deployments.get(ref)
     if dep is None:
         raise errors.deployment_not_found(ref)
@@ -71,7 +71,7 @@ def _deployment(b: Backend, ref: str) -> Deployment:
 
 
 @operation
-def stop_service_deployment(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def stop_service_deployment(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     dep = _deployment(b, p.get("serviceDeploymentArn", ""))
     stop_type = p.get("stopType", "ROLLBACK")
     check_enum("stopType", stop_type, stages.STOP_TYPES)
@@ -89,7 +89,7 @@ def stop_service_deployment(b: Backend, p: dict[str, Any], region: str) -> dict[
 
 
 @operation
-def continue_service_deployment(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def continue_service_deployment(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     dep = _deployment(b, p.get("serviceDeploymentArn", ""))
     action = p.get("action", "CONTINUE")
     check_enum("action", action, stages.HOOK_ACTIONS)

@@ -12,8 +12,8 @@ import copy
 from typing import Any
 
 from . import errors, stages, views
-from .backend import Backend, operation, paginate
-from .model import Service, arn, random_id
+from .backend import Partition, operation, paginate
+from .model import Service, random_id
 from .validation import check_batch, check_deployment_configuration, check_enum
 
 NOT_STORED = {"cluster", "serviceName", "service", "clientToken", "tags", "forceNewDeployment"}
@@ -47,18 +47,22 @@ def _check_common(p: dict[str, Any], strategy: str, load_balancers: list[dict[st
 
 
 @operation
-def create_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def create_service(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     cluster = b.cluster(p.get("cluster"))
     name = p.get("serviceName", "")
     existing = b.store.services.get((cluster.name, name))
     if existing is not None and existing.status == "ACTIVE":
         raise errors.invalid("Creation of service was not idempotent.")
+    if existing is not None and existing.status == "DRAINING":
+        # "If you attempt to create a new service with the same name as an existing service in either ACTIVE or
+        # DRAINING status, you receive an error." [doc: DeleteService]
+        raise errors.invalid("Unable to Start a service that is still Draining.")
     fields = {k: copy.deepcopy(v) for k, v in p.items() if k not in NOT_STORED}
     fields["deploymentConfiguration"] = _default_deployment_configuration(p.get("deploymentConfiguration"))
     _check_common(p, fields["deploymentConfiguration"]["strategy"], p.get("loadBalancers") or [])
     if not p.get("taskDefinition"):
         raise errors.invalid("TaskDefinition must be specified for services using the ECS deployment controller.")
-    fields["taskDefinition"] = b.task_definition(p["taskDefinition"], errors.invalid).arn
+    fields["taskDefinition"] = _launchable(b, p["taskDefinition"])
     fields.setdefault("desiredCount", 0)
     fields.setdefault("deploymentController", {"type": "ECS"})
     fields.setdefault("schedulingStrategy", "REPLICA")
@@ -68,29 +72,40 @@ def create_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]
     providers = [c.get("capacityProvider", "") for c in p.get("capacityProviderStrategy") or []]
     if p.get("launchType") == "FARGATE" or any(cp.startswith("FARGATE") for cp in providers):
         fields.setdefault("platformVersion", "LATEST")
-    service = Service(name=name, arn=arn(region, f"service/{cluster.name}/{name}"), cluster=cluster,
-                      region=region, fields=fields, created=b.scheduler.now(), tags=list(p.get("tags", [])))
+    service = Service(name=name, arn=b.arn(f"service/{cluster.name}/{name}"), cluster=cluster, account=b.account,
+                      region=b.region, fields=fields, created=b.scheduler.now(), tags=list(p.get("tags", [])))
     b.store.services[(cluster.name, name)] = service
     _start(b, service, slot=0, initial=True)
     return {"service": views.service(service)}
 
 
-def _start(b: Backend, service: Service, slot: int, initial: bool = False) -> None:
+def _launchable(b: Partition, ref: str) -> str:
+    """The ARN of an ACTIVE task definition: "you can't update an existing service to use an INACTIVE task
+    definition" [doc: DeregisterTaskDefinition]; the code and message are those ECS gives RunTask for one."""
+    td = b.task_definition(ref, errors.SERVICE_TD_NOT_FOUND)
+    if td.status != "ACTIVE":
+        raise errors.invalid("TaskDefinition is inactive")
+    return td.arn
+
+
+def _start(b: Partition, service: Service, slot: int, initial: bool = False) -> None:
     revision = b.new_revision(service, slot)
-    dep_arn = arn(service.region, f"service-deployment/{service.cluster.name}/{service.name}/{random_id()}")
+    dep_arn = b.arn(f"service-deployment/{service.cluster.name}/{service.name}/{random_id()}")
     b.engine.start(service, revision, dep_arn, initial=initial)
 
 
 @operation
-def update_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
-    service = b.service(p.get("cluster"), p.get("service", ""))
+def update_service(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
+    service = b.service(p.get("cluster"), p.get("service", ""), active=False)
+    if service.status != "ACTIVE":
+        raise errors.service_not_active()
     update = {k: copy.deepcopy(v) for k, v in p.items() if k not in NOT_STORED}
     if "deploymentConfiguration" in update:
         update["deploymentConfiguration"] = _default_deployment_configuration(update["deploymentConfiguration"])
     strategy = (update.get("deploymentConfiguration") or service.fields["deploymentConfiguration"])["strategy"]
     _check_common(p, strategy, update.get("loadBalancers", service.fields.get("loadBalancers")) or [])
     if "taskDefinition" in update:
-        update["taskDefinition"] = b.task_definition(update["taskDefinition"], errors.invalid).arn
+        update["taskDefinition"] = _launchable(b, update["taskDefinition"])
     triggered = bool(p.get("forceNewDeployment")) or any(
         k in update and update[k] != service.fields.get(k) for k in TRIGGERS
     )
@@ -117,22 +132,22 @@ def _resize(service: Service, desired: int) -> None:
 
 
 @operation
-def describe_services(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def describe_services(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     cluster = b.cluster(p.get("cluster"))
     refs = check_batch("services", p.get("services"), 10)  # "You may specify up to 10 services" [model]
     include_tags = "TAGS" in (p.get("include") or [])
     found, failures = [], []
     for ref in refs:
-        try:
-            found.append(views.service(b.service(cluster.name, ref), include_tags))
+        try:  # a deleted service stays visible as INACTIVE [doc: DeleteService]
+            found.append(views.service(b.service(cluster.name, ref, active=False), include_tags))
         except errors.EcsError:
             name = ref.rsplit("/", 1)[-1]
-            failures.append({"arn": arn(region, f"service/{cluster.name}/{name}"), "reason": "MISSING"})
+            failures.append({"arn": b.arn(f"service/{cluster.name}/{name}"), "reason": "MISSING"})
     return {"services": found, "failures": failures}
 
 
 @operation
-def list_services(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def list_services(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     cluster = b.cluster(p.get("cluster"))
     check_enum("launchType", p.get("launchType"), {"EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"})
     arns = [
@@ -149,14 +164,30 @@ def list_services(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
 
 
 @operation
-def delete_service(b: Backend, p: dict[str, Any], region: str) -> dict[str, Any]:
+def delete_service(b: Partition, p: dict[str, Any]) -> dict[str, Any]:
     service = b.service(p.get("cluster"), p.get("service", ""))
     if service.fields.get("desiredCount", 0) > 0 and not p.get("force"):
         raise errors.invalid("The service cannot be stopped while it is scaled above 0.")
     current = service.current_deployment()
     if current is not None:
         b.engine.stop(current, "The service was deleted.")
-    service.status = "INACTIVE"
+    # "if there are still running tasks that require cleanup, the service status moves from ACTIVE to DRAINING
+    # ... After all tasks have transitioned to either STOPPING or STOPPED status, the service status moves from
+    # DRAINING to INACTIVE" [doc: DeleteService]
+    draining = any(r.running or r.pending for r in service.revisions)
+    service.status = "DRAINING" if draining else "INACTIVE"
+    if draining:
+        b.scheduler.call_later(stages.STAGE_SECONDS["CLEAN_UP"], lambda: _drained(service))
     for revision in service.revisions:
         revision.requested = revision.running = revision.pending = 0
+        # "Amazon ECS deletes the service revision when you delete a service." [doc: Amazon ECS service revisions]
+        b.store.revisions.pop(revision.arn, None)
+    for dep in service.deployments:  # and its service deployments with it [doc: View service history ...]
+        b.store.deployments.pop(dep.arn, None)
+    service.primary = None
     return {"service": views.service(service)}
+
+
+def _drained(service: Service) -> None:
+    if service.status == "DRAINING":
+        service.status = "INACTIVE"

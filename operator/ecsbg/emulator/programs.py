@@ -92,16 +92,17 @@ def traffic_program(cfg: dict[str, Any], reconcile: bool) -> list[Step]:
     return steps
 
 
-def rollback_program(prod_shifted: bool, test_shifted: bool, requested: bool) -> list[Step]:
-    """Traffic back to the source revision: production first, then test, re-invoking the hooks registered at
-    those stages [doc: Lambda hooks: "ECS re-invokes hooks ... with weights moving back"], then remove green."""
+def rollback_program(shift_back: bool, requested: bool) -> list[Step]:
+    """Traffic back to the rollback target: production first, then test, then remove green.
+
+    "When a roll back happens, Amazon ECS runs the lifecycle hooks for the following lifecycle stages:
+    PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT" [doc: Lifecycle hooks for Amazon ECS service deployments]: so
+    every rollback of a traffic-shifting deployment passes both stages and re-invokes their hooks (Lambda only:
+    PAUSE hooks cannot be configured there), whatever stage it started from, and no other stage's hooks."""
     steps: list[Step] = []
     if requested:  # ROLLBACK_REQUESTED (user) -> ROLLBACK_IN_PROGRESS [doc: View service history]
         steps += [("wait", S["PENDING"]), ("status", "ROLLBACK_IN_PROGRESS")]
-    if prod_shifted:
-        steps += [("stage", "PRODUCTION_TRAFFIC_SHIFT"), ("prod_back",), ("wait", S["ROLLBACK_SHIFT"])]
-        steps += [("hooks", "PRODUCTION_TRAFFIC_SHIFT")]
-    if test_shifted:
-        steps += [("stage", "TEST_TRAFFIC_SHIFT"), ("test_back",), ("wait", S["ROLLBACK_SHIFT"])]
-        steps += [("hooks", "TEST_TRAFFIC_SHIFT")]
+    if shift_back:
+        for stage, shift in zip(stages.ROLLBACK_HOOK_STAGES, ("prod_back", "test_back"), strict=True):
+            steps += [("stage", stage), (shift,), ("wait", S["ROLLBACK_SHIFT"]), ("hooks", stage)]
     return steps + [("stage", "CLEAN_UP"), ("scale_down_target",), ("wait", S["CLEAN_UP"]), ("finish_rollback",)]

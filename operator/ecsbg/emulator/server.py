@@ -3,15 +3,20 @@
 Wire format [botocore model metadata: protocol json, jsonVersion 1.1, targetPrefix
 AmazonEC2ContainerServiceV20141113]: the operation is in `X-Amz-Target`, the body is JSON, errors are
 `{"__type": code, "message": ...}` with HTTP 400 for client errors (ThrottlingException included) and 500 for
-ServerException. Signatures are not checked; any credentials work. The region for new ARNs is read from the
-SigV4 credential scope.
+ServerException. Signatures are not checked, but every request must be signed: its SigV4 credential scope says
+the region and its access key the account (identity.py), and all state is partitioned by (account, region).
+
+A region the emulator does not serve has no endpoint: with real AWS, botocore cannot resolve or reach
+`ecs.<region>.amazonaws.com` and raises EndpointConnectionError. One local endpoint cannot refuse a TCP
+connection by region (the region is only known once the request is read), so the emulator does the closest
+thing: it resets the connection without answering a byte. See docs/emulator.md for what botocore raises.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,12 +28,11 @@ from .control import Control
 from .control_http import route
 from .errors import EcsError
 from .faults import Faults
-from .model import DEFAULT_REGION
+from .identity import Caller, caller
 from .scheduler import Scheduler
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PREFIX = "/_emulator/"
-_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/ecs/")
 
 
 class Recorder:
@@ -99,6 +103,14 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def reset(self) -> None:
+        """Abort the connection with a TCP reset before any byte of an answer (an endpoint that is not there)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -110,10 +122,12 @@ class EmulatorServer:
     """A local Amazon ECS endpoint: `srv.start()`, then `boto3.client("ecs", endpoint_url=srv.url)`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
-                 record_path: str | None = None, faults: str | None = None) -> None:
+                 record_path: str | None = None, faults: str | None = None,
+                 regions: set[str] | frozenset[str] | list[str] | None = None) -> None:
+        """`regions`: the regions this endpoint serves (default: identity.AWS_REGIONS, the commercial regions)."""
         self.host, self.port = host, port
         self.scheduler = Scheduler(speed)
-        self.backend = Backend(self.scheduler)
+        self.backend = Backend(self.scheduler, frozenset(regions) if regions else None)
         self.faults = Faults(faults)
         self.control = Control(self.backend, self.faults)
         self.recorder = Recorder(record_path)
@@ -160,14 +174,15 @@ class EmulatorServer:
     def handle_ecs(self, handler: _Handler, body: bytes) -> None:
         target = handler.headers.get("X-Amz-Target", "")
         operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target
-        match = _REGION.search(handler.headers.get("Authorization", ""))
-        region = match.group(1) if match else DEFAULT_REGION
         try:
             params = json.loads(body or b"{}")
         except ValueError:
             params = None
-        entry = {"time": self.scheduler.iso(), "operation": operation,
+        entry = {"time": self.scheduler.iso(), "operation": operation, "account": None, "region": None,
                  "parameters": params if isinstance(params, dict) else {}, "statusCode": None, "errorCode": None}
+        who = self._admit(handler, entry)
+        if who is None:
+            return
         outcome = self.faults.decide(operation)
         if outcome.delay:
             time.sleep(outcome.delay)  # network latency: real time, not scaled by speed
@@ -176,7 +191,7 @@ class EmulatorServer:
             self.recorder.add(entry)
             handler.drop()
             return
-        status, answer = self._answer(operation, params, region, outcome.error)
+        status, answer = self._answer(operation, params, who, outcome.error)
         entry["statusCode"] = status
         entry["errorCode"] = answer.get("__type") if status >= 400 else None
         if outcome.lost:  # handled (statusCode says how), but the caller never hears of it
@@ -187,14 +202,32 @@ class EmulatorServer:
         self.recorder.add(entry)
         handler._send(status, answer)
 
-    def _answer(self, operation: str, params: Any, region: str, injected: Any) -> tuple[int, dict[str, Any]]:
+    def _admit(self, handler: _Handler, entry: dict[str, Any]) -> Caller | None:
+        """The caller's account and region; None when the request got its answer already (unsigned, or for a
+        region without an endpoint here)."""
+        try:
+            who = caller(handler.headers.get("Authorization"), handler.headers.get("Host"))
+        except EcsError as err:
+            entry.update(statusCode=err.status, errorCode=err.code)
+            self.recorder.add(entry)
+            handler._send(err.status, err.body())
+            return None
+        entry.update(account=who.account, region=who.region)
+        if not self.backend.serves(who.region):
+            entry["errorCode"] = "UnknownEndpoint"  # no answer: as if ecs.<region>.amazonaws.com did not exist
+            self.recorder.add(entry)
+            handler.reset()
+            return None
+        return who
+
+    def _answer(self, operation: str, params: Any, who: Caller, injected: Any) -> tuple[int, dict[str, Any]]:
         try:
             if injected is not None:
                 code, status, message = injected
                 raise EcsError(code, message, status)
             if not isinstance(params, dict):
                 raise EcsError("SerializationException", "The request body is not a JSON object.")
-            return 200, self.backend.dispatch(operation, params, region)
+            return 200, self.backend.dispatch(operation, params, who.account, who.region)
         except EcsError as err:
             return err.status, err.body()
         except Exception as exc:  # an emulator bug must still answer like AWS does

@@ -46,7 +46,8 @@ HOOK_STAGES: frozenset[str] = frozenset(
 )
 # "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages" [model], [pause].
 LAMBDA_ONLY_STAGES: frozenset[str] = frozenset({"TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"})
-# Re-invoked with weights moving back to the source revision during a rollback [hooks].
+# "When a roll back happens, Amazon ECS runs the lifecycle hooks for the following lifecycle stages:
+# PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT" [hooks]; traffic moves back in this order.
 ROLLBACK_HOOK_STAGES: tuple[str, ...] = ("PRODUCTION_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT")
 
 STRATEGIES: frozenset[str] = frozenset({"ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"})
@@ -65,7 +66,8 @@ DEPLOYMENT_STATUSES: frozenset[str] = frozenset(
 STEP_PERCENT_RANGE = (3.0, 100.0)
 CANARY_PERCENT_RANGE = (0.1, 100.0)
 BAKE_MINUTES_RANGE = (0, 1440)
-HOOK_TIMEOUT_RANGE = (1, 20160)
+HOOK_TIMEOUT_RANGE = (1, 20160)  # the model's DeploymentLifecycleHookDuration, and PAUSE hooks [pause]
+LAMBDA_HOOK_TIMEOUT_RANGE = (1, 1440)  # "1-1,440 minutes" for AWS_LAMBDA hooks [doc: Lambda hooks]
 MAX_HOOKS_PER_TYPE = 10  # "10 pause hooks and 10 Lambda hooks" [pause]
 
 # Defaults [model]: stepPercent 10.0, stepBakeTimeInMinutes 6, canaryPercent 5.0, canaryBakeTimeInMinutes 10,

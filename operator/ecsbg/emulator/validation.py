@@ -94,8 +94,9 @@ def _check_hooks(hooks: list[dict[str, Any]]) -> None:
             raise invalid("hookTargetArn is not supported for PAUSE lifecycle hooks.")
         timeout = hook.get("timeoutConfiguration") or {}
         minutes = timeout.get("timeoutInMinutes")
-        if minutes is not None and not _in_range(minutes, *stages.HOOK_TIMEOUT_RANGE):
-            raise invalid("timeoutInMinutes must be between 1 and 20160.")
+        low, high = stages.LAMBDA_HOOK_TIMEOUT_RANGE if target_type == "AWS_LAMBDA" else stages.HOOK_TIMEOUT_RANGE
+        if minutes is not None and not _in_range(minutes, low, high):
+            raise invalid(f"timeoutInMinutes for {target_type} lifecycle hooks must be between {low} and {high}.")
         check_enum("timeoutConfiguration.action", timeout.get("action"), stages.HOOK_ACTIONS)
     for target_type, count in counts.items():
         if count > stages.MAX_HOOKS_PER_TYPE:

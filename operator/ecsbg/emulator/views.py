@@ -46,7 +46,8 @@ def cluster(c: Cluster, services: int, include_tags: bool) -> dict[str, Any]:
 
 def task_definition(td: TaskDefinition) -> dict[str, Any]:
     out = {**td.body, "taskDefinitionArn": td.arn, "family": td.family, "revision": td.revision,
-           "status": td.status, "registeredAt": td.registered, "registeredBy": "arn:aws:iam::123456789012:root"}
+           "status": td.status, "registeredAt": td.registered,
+           "registeredBy": f"arn:aws:iam::{td.arn.split(':')[4]}:root"}
     if td.deregistered is not None:
         out["deregisteredAt"] = td.deregistered
     return out
@@ -76,14 +77,14 @@ def service(svc: Service, include_tags: bool = False) -> dict[str, Any]:
         "serviceArn": svc.arn, "serviceName": svc.name, "clusterArn": svc.cluster.arn, "status": svc.status,
         "runningCount": sum(r.running for r in active), "pendingCount": sum(r.pending for r in active),
         "deployments": [_legacy_deployment(svc, r, r is svc.primary) for r in legacy],
-        "events": svc.events, "createdAt": svc.created, "createdBy": "arn:aws:iam::123456789012:root",
+        "events": svc.events, "createdAt": svc.created, "createdBy": f"arn:aws:iam::{svc.account}:root",
         "currentServiceRevisions": [
             {"arn": r.arn, "requestedTaskCount": r.requested, "runningTaskCount": r.running,
              "pendingTaskCount": r.pending} for r in legacy
         ],
         "taskSets": [], "resourceManagementType": "CUSTOMER",
     })
-    if dep is not None:
+    if dep is not None and svc.status == "ACTIVE":  # a deleted service's deployments are deleted with it
         out["currentServiceDeployment"] = dep.arn
     if include_tags:
         out["tags"] = svc.tags

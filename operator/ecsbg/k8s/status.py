@@ -13,6 +13,10 @@ from typing import Any, Protocol
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 
 
+class ReleaseGone(Exception):
+    """The release no longer exists (404): its reconcile loop ends."""
+
+
 class StatusWriter(Protocol):
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None: ...
 
@@ -30,6 +34,16 @@ class KubeStatusWriter:
         self._api = client.CustomObjectsApi()
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            await self._patch(namespace, name, status)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ReleaseGone(f"{namespace}/{name}") from exc
+            raise
+
+    async def _patch(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await asyncio.to_thread(
             self._api.patch_namespaced_custom_object_status,
             GROUP,

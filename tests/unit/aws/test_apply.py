@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from botocore.stub import Stubber
 
@@ -50,6 +52,11 @@ def expect_describe_service(stub, svc=None):
                       {"cluster": "prod", "services": ["web"]})
 
 
+def expect_describe_td(stub, arn=TD_42, tags=()):
+    stub.add_response("describe_task_definition", {"taskDefinition": {"taskDefinitionArn": arn, "family": "web"},
+                                                   "tags": list(tags)}, {"taskDefinition": arn, "include": ["TAGS"]})
+
+
 def expect_update(stub, release, task_definition, force_new, deployment_arn=NEW_DEPLOYMENT):
     params = translate.update_service_request(release, service(), task_definition, force_new)
     stub.add_response("update_service", {"service": service(taskDefinition=task_definition,
@@ -65,16 +72,19 @@ async def test_start_with_an_arn_updates_the_service(ecs, metrics):
     applier, stub = ecs
     release = spec()
     expect_describe_service(stub)
+    expect_describe_td(stub, TD_42)
     expect_update(stub, release, TD_42, force_new=False)
     result = await applier.apply(StartDeployment(1, release, TD_41, None), OBSERVED)
     assert (result.deployment_arn, result.task_definition_arn, result.problem) == (NEW_DEPLOYMENT, TD_42, None)
-    assert metrics.calls == [("ecs", "DescribeServices", None), ("ecs", "UpdateService", None)]
+    assert metrics.calls == [("ecs", "DescribeServices", None), ("ecs", "DescribeTaskDefinition", None),
+                             ("ecs", "UpdateService", None)]
 
 
 async def test_same_task_definition_forces_a_new_deployment(ecs):
     applier, stub = ecs
     release = spec(task_definition=TaskDefinitionSource(arn=TD_41))
     expect_describe_service(stub)
+    expect_describe_td(stub, TD_41)
     expect_update(stub, release, TD_41, force_new=True)
     result = await applier.apply(StartDeployment(2, release, TD_41, None), OBSERVED)
     assert result.deployment_arn == NEW_DEPLOYMENT
@@ -83,6 +93,7 @@ async def test_same_task_definition_forces_a_new_deployment(ecs):
 async def test_containers_form_reuses_a_tagged_revision_of_the_exact_family(ecs, metrics):
     applier, stub = ecs
     release = containers_spec(OVERRIDE)
+    expect_describe_service(stub)
     stub.add_response("list_task_definitions",
                       {"taskDefinitionArns": [f"{TD}web-worker:9", f"{TD}web:43", f"{TD}web:42"]},
                       {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
@@ -90,7 +101,6 @@ async def test_containers_form_reuses_a_tagged_revision_of_the_exact_family(ecs,
                       {"taskDefinition": f"{TD}web:43", "include": ["TAGS"]})
     stub.add_response("describe_task_definition", tagged(f"{TD}web:42", "h1"),
                       {"taskDefinition": f"{TD}web:42", "include": ["TAGS"]})
-    expect_describe_service(stub)
     expect_update(stub, release, f"{TD}web:42", force_new=False)
     result = await applier.apply(StartDeployment(1, release, TD_41, "h1"), OBSERVED)
     assert result.task_definition_arn == f"{TD}web:42" and result.problem is None
@@ -101,6 +111,7 @@ async def test_containers_form_registers_once_then_reuses(ecs, metrics):
     applier, stub = ecs
     release = containers_spec(OVERRIDE)
     action = StartDeployment(1, release, TD_41, "h2")
+    expect_describe_service(stub)
     stub.add_response("list_task_definitions", {"taskDefinitionArns": [TD_41]},
                       {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
     stub.add_response("describe_task_definition", BASE_TASK_DEFINITION,
@@ -108,14 +119,13 @@ async def test_containers_form_registers_once_then_reuses(ecs, metrics):
     registered = f"{TD}web:42"
     stub.add_response("register_task_definition", tagged(registered, "h2"),
                       translate.register_task_definition_request(BASE_TASK_DEFINITION, [OVERRIDE], "h2"))
-    expect_describe_service(stub)
     expect_update(stub, release, registered, force_new=False)
     first = await applier.apply(action, OBSERVED)
     assert first.task_definition_arn == registered
     # a restart between RegisterTaskDefinition and the record of the deployment: apply runs again
+    expect_describe_service(stub)
     stub.add_response("list_task_definitions", {"taskDefinitionArns": [registered, TD_41]},
                       {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
-    expect_describe_service(stub)
     expect_update(stub, release, registered, force_new=False)
     second = await applier.apply(action, OBSERVED)
     assert second.task_definition_arn == registered
@@ -125,6 +135,7 @@ async def test_containers_form_registers_once_then_reuses(ecs, metrics):
 
 async def test_unknown_container_is_terminal_and_registers_nothing(ecs, metrics):
     applier, stub = ecs
+    expect_describe_service(stub)
     stub.add_response("list_task_definitions", {"taskDefinitionArns": []},
                       {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
     stub.add_response("describe_task_definition", BASE_TASK_DEFINITION,
@@ -140,6 +151,7 @@ async def test_update_response_without_the_new_deployment_reads_the_service_agai
     applier, stub = ecs
     release = spec()
     expect_describe_service(stub)
+    expect_describe_td(stub, TD_42)
     expect_update(stub, release, TD_42, force_new=False, deployment_arn=DEPLOYMENT_ARN)  # still the old one
     expect_describe_service(stub, service(currentServiceDeployment=NEW_DEPLOYMENT))
     result = await applier.apply(StartDeployment(1, release, TD_41, None), OBSERVED)
@@ -149,6 +161,7 @@ async def test_update_response_without_the_new_deployment_reads_the_service_agai
 async def test_update_errors_come_back_classified(ecs):
     applier, stub = ecs
     expect_describe_service(stub)
+    expect_describe_td(stub, TD_42)
     stub.add_client_error("update_service", "AccessDeniedException", "not authorized: ecs:UpdateService")
     result = await applier.apply(StartDeployment(1, spec(), TD_41, None), OBSERVED)
     assert result.problem.code == "AccessDeniedException" and result.problem.terminal
@@ -215,8 +228,49 @@ async def test_service_connect_rules_read_the_current_revision_when_describe_ser
     expect_describe_service(stub, bare)
     stub.add_response("describe_service_revisions", {"serviceRevisions": [current], "failures": []},
                       {"serviceRevisionArns": [samples.REV_BLUE]})
+    expect_describe_td(stub, TD_42)
     params = translate.update_service_request(release, bare, TD_42, False, [current])
     assert params["serviceConnectConfiguration"]["services"][0]["clientAliases"][0]["testTrafficRules"]
     stub.add_response("update_service", {"service": service(currentServiceDeployment=NEW_DEPLOYMENT)}, params)
     result = await applier.apply(StartDeployment(1, release, TD_41, None), OBSERVED)
     assert result.problem is None and result.deployment_arn == NEW_DEPLOYMENT
+
+
+async def test_a_target_group_the_service_does_not_use_registers_nothing(ecs, metrics):
+    from ecsbg.domain.model import LoadBalancerSpec
+
+    applier, stub = ecs
+    expect_describe_service(stub)
+    foreign = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/other/0123456789abcdef"
+    lb = LoadBalancerSpec(target_group_arn=foreign, alternate_target_group_arn=foreign,
+                          production_listener_rule="arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/x",
+                          role_arn="arn:aws:iam::111122223333:role/r")
+    release = replace(containers_spec(OVERRIDE), load_balancers=(lb,))
+    result = await applier.apply(StartDeployment(1, release, TD_41, "h"), OBSERVED)
+    assert result.problem.code == "InvalidServiceConfiguration" and result.problem.terminal
+    assert foreign in result.problem.message
+    assert [c[1] for c in metrics.calls] == ["DescribeServices"], "checked before any task definition work"
+
+
+async def test_an_unknown_task_definition_arn_is_refused_before_update_service(ecs, metrics):
+    applier, stub = ecs
+    expect_describe_service(stub)
+    stub.add_client_error("describe_task_definition", "ClientException", "Unable to describe task definition.")
+    result = await applier.apply(StartDeployment(1, spec(), TD_41, None), OBSERVED)
+    assert result.problem.code == "TaskDefinitionNotFound" and result.problem.terminal
+    assert TD_42 in result.problem.message
+    assert metrics.operations("UpdateService") == 0
+
+
+async def test_a_task_definition_over_the_size_quota_is_not_registered(ecs, metrics):
+    applier, stub = ecs
+    expect_describe_service(stub)
+    stub.add_response("list_task_definitions", {"taskDefinitionArns": []},
+                      {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
+    stub.add_response("describe_task_definition", BASE_TASK_DEFINITION,
+                      {"taskDefinition": TD_41, "include": ["TAGS"]})
+    big = ContainerOverride(name="app", environment=tuple((f"V{i}", "x" * 1000) for i in range(70)))
+    result = await applier.apply(StartDeployment(1, containers_spec(big), TD_41, "h"), OBSERVED)
+    assert result.problem.code == "TaskDefinitionTooLarge" and result.problem.terminal
+    assert "65536" in result.problem.message
+    assert metrics.operations("RegisterTaskDefinition") == 0 and metrics.operations("UpdateService") == 0

@@ -114,3 +114,22 @@ def test_refused_assume_role_fails_the_ecs_call_terminally(metrics, static_env, 
     assert info.value.problem.operation == "AssumeRole"
     assert seen == []  # nothing was sent to ECS
     assert metrics.calls == [("sts", "AssumeRole", "AccessDenied"), ("ecs", "DescribeServices", "AccessDenied")]
+
+
+def test_the_external_id_is_the_operators_not_the_releases(metrics, static_env, fake_ecs_endpoint):
+    from ecsbg.aws.observer import client_key
+    from ecsbg.domain.model import Target
+
+    url, _ = fake_ecs_endpoint
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url=url, external_id="platform-secret-1"))
+    key = client_key(Target(region="eu-west-1", cluster="prod", service="web", role_arn=ROLE,
+                            external_id="tenant-chosen"))
+    assert key.external_id is None, "spec.target.externalId is ignored"
+    assert "platform-secret-1" not in repr(factory._settings), "never in a repr that may be logged"
+    calls = factory.ecs(key)
+    expected = {"RoleArn": ROLE, "RoleSessionName": "ecsbg-operator", "DurationSeconds": 3600,
+                "ExternalId": "platform-secret-1"}
+    with Stubber(factory.sts("eu-west-1").client) as stub:
+        stub.add_response("assume_role", credentials("ASIAFIRSTKEY00001", timedelta(hours=1)), expected)
+        calls.call("DescribeServices", cluster="prod", services=["web"])
+        stub.assert_no_pending_responses()

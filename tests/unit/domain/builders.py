@@ -49,7 +49,7 @@ def arn_spec(**overrides: Any) -> dict[str, Any]:
 def full_spec() -> dict[str, Any]:
     """Every field set once."""
     return {
-        "target": {"region": "eu-west-1", "cluster": "prod", "service": "web",
+        "target": {"region": "us-east-1", "cluster": "prod", "service": "web",
                    "roleArn": f"arn:aws:iam::{ACCOUNT}:role/ecsbg-deployer", "externalId": "ext-123"},
         "taskDefinition": {"containers": [
             {"name": "app", "image": "repo/web:1.4.2", "environment": [{"name": "LOG_LEVEL", "value": "info"}],

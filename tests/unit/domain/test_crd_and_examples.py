@@ -98,6 +98,16 @@ def test_full_spec_is_valid_for_both():
     parse_release(doc)
 
 
+def test_hook_timeout_ceilings_are_ecs_ones():
+    """Lambda hooks up to 1,440 minutes [doc: Lambda hooks ...], Pause hooks up to 20,160 [doc: Pause hooks ...]."""
+    spec = b.full_spec()
+    spec["lifecycleHooks"][0]["timeout"]["minutes"] = 1440
+    spec["lifecycleHooks"][1]["timeout"] = {"minutes": 20160, "action": "Continue"}
+    assert schema_errors(b.body(spec)) == []
+    lam, pause = parse_release(b.body(spec)).hooks
+    assert (lam.timeout_minutes, pause.timeout_minutes) == (1440, 20160)
+
+
 # Each invalid input: a fragment of the message the CRD (schema or CEL) gives, and one parse_release gives.
 def _spec(mutate):
     spec = b.full_spec()
@@ -131,8 +141,11 @@ INVALID = [
      "less than the minimum", "spec.strategy.linear.stepPercent: must be between 3.0 and 100.0"),
     ("bake-too-long", lambda s: s["strategy"].update(bakeTimeInMinutes=1441),
      "greater than the maximum", "spec.strategy.bakeTimeInMinutes: must be between 0 and 1440"),
-    ("hook-timeout-too-long", lambda s: s["lifecycleHooks"][0]["timeout"].update(minutes=20161),
-     "greater than the maximum", "spec.lifecycleHooks[0].timeout.minutes: must be between 1 and 20160"),
+    ("lambda-timeout-over-a-day", lambda s: s["lifecycleHooks"][0]["timeout"].update(minutes=1441),
+     "a Lambda hook's timeout.minutes must be 1-1440",
+     "spec.lifecycleHooks[0].timeout.minutes: must be between 1 and 1440"),
+    ("pause-timeout-over-14-days", lambda s: s["lifecycleHooks"][1].update(timeout={"minutes": 20161}),
+     "greater than the maximum", "spec.lifecycleHooks[1].timeout.minutes: must be between 1 and 20160"),
     ("bad-region", lambda s: s["target"].update(region="Europe"),
      "does not match", "spec.target.region: 'Europe' is not a valid region"),
     ("missing-service", lambda s: s["target"].pop("service"),

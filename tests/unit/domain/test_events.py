@@ -138,3 +138,22 @@ def test_full_blue_green_release_replayed_through_plan_and_status():
                       "Baking", "Succeeded", "Succeeded"]
     assert [s.stage for s in status.stages] == ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
     assert status.requests["approve"] == 1
+
+
+def test_a_request_ecs_already_carried_out_is_announced():
+    note = RequestNote(RequestKind.APPROVE, 3, "applied", "ContinueServiceDeployment CONTINUE for hook(s) p1 (...)")
+    decided = Plan(action=Wait(), requests_seen={"approve": 3}, notes=(note,))
+    prior = b.prior(b.release().spec_hash, 3, Phase.AWAITING_APPROVAL, 3)
+    events = transitions(prior, prior, decided, None)
+    assert [(e.type, e.reason) for e in events] == [("Normal", "Approved")]
+
+
+def test_a_spec_change_during_a_deployment_names_the_superseding_attempt():
+    prior = b.prior("0ld", 3, Phase.AWAITING_APPROVAL, 3)
+    new = replace(prior, attempt=4, spec_hash="n3w", phase=Phase.PENDING)
+    decided = Plan(action=RecordIntent(attempt=4, spec_hash="n3w", base_task_definition_arn=None), requests_seen={})
+    superseded = [e for e in transitions(prior, new, decided, None) if e.reason == "AttemptSuperseded"]
+    assert len(superseded) == 1
+    assert "attempt 3" in superseded[0].message and "attempt 4" in superseded[0].message
+    ended = replace(prior, phase=Phase.SUCCEEDED)
+    assert not [e for e in transitions(ended, replace(new), decided, None) if e.reason == "AttemptSuperseded"]

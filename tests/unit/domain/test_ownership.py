@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecsbg.domain.ownership import conflict, target_key
+from ecsbg.domain.ownership import ServiceOwnedElsewhere, check, claim_account, conflict, target_key
 
 
 @pytest.mark.parametrize(("target", "key"), [
@@ -27,3 +27,39 @@ def test_target_key(target, key):
 ], ids=["alone-unindexed", "alone", "newer-loses", "older-wins", "tie-by-name"])
 def test_the_oldest_claim_owns_the_service(me, claims, owner):
     assert conflict(me, claims) == owner
+
+
+ROLE_A = "arn:aws:iam::111111111111:role/ecsbg-deployer"
+ROLE_B = "arn:aws:iam::222222222222:role/ecsbg-deployer"
+
+
+@pytest.mark.parametrize(("target", "account"), [
+    ({"region": "us-east-1", "cluster": "demo", "service": "web"}, ""),
+    ({"region": "us-east-1", "cluster": "demo", "service": "web", "roleArn": ROLE_A}, "111111111111"),
+    ({"region": "us-east-1", "cluster": "arn:aws:ecs:us-east-1:333333333333:cluster/demo", "service": "web"},
+     "333333333333"),
+    ({"region": "us-east-1", "cluster": "demo", "service": "arn:aws:ecs:us-east-1:444444444444:service/demo/web"},
+     "444444444444"),
+], ids=["names", "role", "cluster-arn", "service-arn"])
+def test_the_account_of_a_claim_comes_from_the_role_or_an_arn(target, account):
+    assert claim_account(target) == account
+
+
+@pytest.mark.parametrize(("account", "claims", "owner"), [
+    ("111111111111", [("2026-11-22T10:00:00Z", "ns/a", "222222222222"), ("2026-11-22T10:05:00Z", "ns/b", "111111111111")],
+     None),
+    ("111111111111", [("2026-11-22T10:00:00Z", "ns/a", "111111111111"), ("2026-11-22T10:05:00Z", "ns/b", "111111111111")],
+     "ns/a"),
+    ("111111111111", [("2026-11-22T10:00:00Z", "ns/a", ""), ("2026-11-22T10:05:00Z", "ns/b", "111111111111")], "ns/a"),
+    ("", [("2026-11-22T10:00:00Z", "ns/a", "222222222222"), ("2026-11-22T10:05:00Z", "ns/b", "")], "ns/a"),
+], ids=["other-account-is-another-service", "same-account", "unknown-owner-account", "unknown-own-account"])
+def test_claims_of_another_account_are_not_a_conflict(account, claims, owner):
+    assert conflict("ns/b", claims, account) == owner
+
+
+def test_same_names_in_two_accounts_are_two_services():
+    target_b = {"region": "us-east-1", "cluster": "demo", "service": "web", "roleArn": ROLE_B}
+    claims = [("2026-11-22T10:00:00Z", "ns/a", "111111111111"), ("2026-11-22T10:05:00Z", "ns/b", "222222222222")]
+    check("ns", "b", target_b, claims)  # no conflict
+    with pytest.raises(ServiceOwnedElsewhere, match="account 111111111111, us-east-1 is already released by ns/a"):
+        check("ns", "b", {**target_b, "roleArn": ROLE_A}, [(*claims[0],), ("2026-11-22T10:05:00Z", "ns/b", "111111111111")])

@@ -11,7 +11,7 @@ from tests.unit.domain import builders as b
 
 def test_full_spec_maps_every_field():
     release = parse_release(b.body(b.full_spec()))
-    assert release.target.region == "eu-west-1"
+    assert release.target.region == "us-east-1"
     assert release.target.role_arn.endswith("role/ecsbg-deployer") and release.target.external_id == "ext-123"
     assert release.task_definition.derived
     assert release.task_definition.containers[0] == ContainerOverride(
@@ -117,3 +117,50 @@ def test_every_problem_is_reported_at_once():
         parse_release(b.body(spec))
     paths = [e.split(":")[0] for e in caught.value.errors]
     assert paths == ["spec.taskDefinition.containers[0].image", "spec.strategy.linear", "spec.lifecycleHooks[0].stages"]
+
+
+@pytest.mark.parametrize(("strategy", "ok"), [
+    ({"type": "Linear", "linear": {"stepPercent": 3.05}}, False),
+    ({"type": "Linear", "linear": {"stepPercent": 3.3}}, True),  # 3.3 % 0.1 != 0 in binary floating point
+    ({"type": "Linear", "linear": {"stepPercent": 33.3}}, True),
+    ({"type": "Linear", "linear": {"stepPercent": 12.55}}, False),
+    ({"type": "Canary", "canary": {"canaryPercent": 1.1}}, True),
+    ({"type": "Canary", "canary": {"canaryPercent": 0.15}}, False),
+    ({"type": "Canary", "canary": {"canaryPercent": 99.99}}, False),
+], ids=["3.05", "3.3", "33.3", "12.55", "1.1", "0.15", "99.99"])
+def test_percentages_are_multiples_of_a_tenth(strategy, ok):
+    body = b.body(b.containers_spec(strategy=strategy))
+    if ok:
+        parse_release(body)
+        return
+    with pytest.raises(InvalidSpec) as caught:
+        parse_release(body)
+    [error] = caught.value.errors
+    assert "must be a multiple of 0.1" in error and error.startswith("spec.strategy."), error
+
+
+OTHER = "999999999999"
+
+
+@pytest.mark.parametrize(("change", "path", "fragment"), [
+    (lambda s: s["target"].update(cluster=f"arn:aws:ecs:eu-west-1:{b.ACCOUNT}:cluster/demo"),
+     "spec.target.cluster", "in region eu-west-1"),
+    (lambda s: s["target"].update(service=f"arn:aws:ecs:us-east-1:{OTHER}:service/demo/web",
+                                  roleArn=f"arn:aws:iam::{b.ACCOUNT}:role/ecsbg-deployer"),
+     "spec.target.service", f"in account {OTHER}"),
+    (lambda s: s.update(taskDefinition={"arn": f"arn:aws:ecs:us-west-2:{b.ACCOUNT}:task-definition/web:3"}),
+     "spec.taskDefinition.arn", "in region us-west-2"),
+    (lambda s: s["loadBalancers"][0].update(targetGroupArn=b.TG_BLUE.replace(b.ACCOUNT, OTHER)),
+     "spec.loadBalancers[0].targetGroupArn", f"in account {OTHER}"),
+    (lambda s: s["loadBalancers"][0].update(roleArn=b.LB_ROLE.replace(b.ACCOUNT, OTHER)),
+     "spec.loadBalancers[0].roleArn", f"in account {OTHER}"),
+], ids=["cluster-region", "service-account-vs-role", "taskdef-region", "target-group-account", "lb-role-account"])
+def test_arns_must_be_in_the_release_region_and_account(change, path, fragment):
+    spec = b.containers_spec(loadBalancers=[{
+        "targetGroupArn": b.TG_BLUE, "alternateTargetGroupArn": b.TG_GREEN, "productionListenerRule": b.RULE,
+        "roleArn": b.LB_ROLE}])
+    change(spec)
+    with pytest.raises(InvalidSpec) as caught:
+        parse_release(b.body(spec))
+    [error] = caught.value.errors
+    assert error.startswith(path) and fragment in error, error

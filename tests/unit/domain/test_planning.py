@@ -204,3 +204,27 @@ def test_restart_at_every_step_never_starts_twice():
     assert plan(spec, crashed_view, after_intent, generation=1).action == AdoptDeployment(1, started.arn)
     recorded = b.prior(H, 1, Phase.PENDING, deployment_attempt=1)  # dep_arn(1) == started.arn
     assert isinstance(plan(spec, crashed_view, recorded, generation=1).action, Wait)
+
+
+# A pass sent ContinueServiceDeployment and the operator was killed before writing its status: the status still
+# shows the pause AWAITING_ACTION and no request seen; ECS reports the hook ended the way the request asked.
+WAITING_3 = b.prior(H, 3, Phase.AWAITING_APPROVAL, deployment_attempt=3, hooks=(b.pause("p1"),))
+
+
+@pytest.mark.parametrize(("annotations", "hook_status", "notes"), [
+    ({"ecsbg.dev/approve": "3"}, "SUCCEEDED", [("approve", 3, "applied")]),
+    ({"ecsbg.dev/reject": "3"}, "FAILED", [("reject", 3, "applied")]),
+    ({"ecsbg.dev/approve": "3"}, "FAILED", []),  # rolled back by something else: not our approval
+    ({"ecsbg.dev/approve": "3"}, "AWAITING_ACTION", []),  # not done yet: the normal path acts
+    ({"ecsbg.dev/approve": "2"}, "SUCCEEDED", [("approve", 2, "stale")]),
+], ids=["approve-done-by-ecs", "reject-done-by-ecs", "other-outcome", "still-waiting", "stale"])
+def test_a_request_ecs_already_carried_out_is_recorded_once(annotations, hook_status, notes):
+    spec = _with(CONTAINERS, annotations)
+    observed = b.observe(b.deployment(3, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(b.pause("p1", hook_status),)))
+    result = plan(spec, observed, WAITING_3, generation=1)
+    assert [(n.request.value, n.attempt, n.result) for n in result.notes] == notes
+    if notes and notes[0][2] == "applied":
+        assert "p1" in result.notes[0].message and "recorded late" in result.notes[0].message
+        again = plan(spec, observed, b.prior(H, 3, Phase.DEPLOYING, 3, hooks=(b.pause("p1", hook_status),),
+                                             requests=result.requests_seen), generation=1)
+        assert again.notes == (), "recorded once"
