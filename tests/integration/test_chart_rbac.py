@@ -79,7 +79,7 @@ def _resource(event: dict[str, Any]) -> str:
 
 
 def _healthy(result: dict[str, Any]) -> bool:
-    return result["phase"] == "Succeeded" and bool(result["events"]) and bool(result["finalizers"])
+    return result["phase"] == "Succeeded" and bool(result["events"])
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_c
     else:  # the healthy run above needs about 2 s; a denied rule shows within 8 s
         result = probe.observe(timeout=8, until=_healthy)
     if expected == "never-reconciled":
-        assert result["phase"] is None and not result["finalizers"], result
+        assert result["phase"] is None, result
     elif expected == "no-status":
         assert result["phase"] is None, result
     elif expected == "no-events":
