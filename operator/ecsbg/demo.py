@@ -128,9 +128,9 @@ def _seed_service(ecs: Any, cluster: str, service: str, target_groups: list[str]
 def _start_operator() -> Any:
     from ecsbg.embedded import OperatorThread
     from ecsbg.handlers import build_registry
-    from ecsbg.main import _configure_logging
+    from ecsbg.logs import configure
 
-    _configure_logging("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
+    configure("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
     return OperatorThread(build_registry(), namespaces=["default"]).start()
 
 

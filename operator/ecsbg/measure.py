@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecsbg.domain import actions
-from ecsbg.domain.model import Phase, ReleaseStatus
+from ecsbg.domain import actions, shape
+from ecsbg.domain.model import FINISHED_STATUSES, Phase, ReleaseStatus
 from ecsbg.metrics.recorder import MetricsRecorder
 
 TERMINAL_RESULTS = {
@@ -46,19 +46,30 @@ def record(
     new: ReleaseStatus = outcome.status
     if new.phase is None:  # compute_status always decides a phase; nothing to report without one
         return
-    spec = body.get("spec") or {}
-    strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
-    target = spec.get("target") or {}
+    spec = shape.child(body, "spec")  # any JSON may arrive here (domain.shape)
+    strategy = shape.text(shape.child(spec, "strategy").get("type")) or "unknown"
+    target = shape.child(spec, "target")
     metrics.release_state(
         namespace=namespace, name=name, strategy=strategy,
-        cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
+        cluster=shape.text(target.get("cluster")), service=shape.text(target.get("service")),
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
+    _drift(metrics, namespace, name, outcome.plan, prior, new)
     _requests(metrics, marks, outcome.plan, new.attempt)
     _stages(metrics, strategy, prior, new)
     _hooks(metrics, marks, prior, new, now, strategy)
     _finished(metrics, marks, strategy, prior, new, now)
+
+
+def _drift(metrics: MetricsRecorder, namespace: str, name: str, plan: Any, prior: ReleaseStatus,
+           new: ReleaseStatus) -> None:
+    """Fields newly found drifted (by the status, or by a Correct plan that went straight to a new attempt)."""
+    action = getattr(plan, "action", None)
+    found = action.drift if isinstance(action, actions.RecordIntent) and action.drift else new.drift
+    before = {d.field for d in prior.drift}
+    detected = tuple(dict.fromkeys(d.field for d in found if d.field not in before))
+    metrics.release_drift(namespace=namespace, name=name, drifted=bool(new.drift), detected=detected)
 
 
 def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -> None:
@@ -107,9 +118,8 @@ def _finished(
     metrics: MetricsRecorder, marks: Marks, strategy: str, prior: ReleaseStatus, new: ReleaseStatus, now: datetime
 ) -> None:
     result = TERMINAL_RESULTS.get(new.phase) if new.phase else None
-    ended_now = result is not None and (prior.phase != new.phase or prior.attempt != new.attempt)
-    if not ended_now:
-        return
+    if result is None or not _ended(new) or (_ended(prior) and prior.attempt == new.attempt):
+        return  # each attempt's end is counted once, whatever phases follow it (judged from status: restart-safe)
     if result == "rolled_back" and marks.aborted_attempt == new.attempt:
         result = "aborted"
     started = new.deployment.started_at if new.deployment and new.deployment.started_at else None
@@ -117,3 +127,15 @@ def _finished(
         started = new.stages[0].started_at
     seconds = max((now - started).total_seconds(), 0.0) if started else 0.0
     metrics.release_finished(strategy=strategy, result=result, seconds=seconds)
+
+
+def _ended(status: ReleaseStatus) -> bool:
+    """Whether the status records the end of its attempt. An Invalid spec ends no attempt ECS is running (the
+    deployment goes on): it counts only for a release that never started one, or whose deployment had finished."""
+    if status.phase in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED):
+        return True
+    if status.phase is not Phase.INVALID:
+        return False
+    record = status.deployment
+    return status.attempt == 0 or (record is not None and record.attempt == status.attempt
+                                   and record.status in FINISHED_STATUSES)

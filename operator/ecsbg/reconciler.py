@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecsbg import measure
+from ecsbg import logs, measure
 from ecsbg.clock import Clock
-from ecsbg.domain import actions
+from ecsbg.domain import actions, shape
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import WARNING, EventRecord, transitions
@@ -30,7 +30,9 @@ from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
+from ecsbg.health import Health
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
@@ -63,6 +65,7 @@ class Deps:
     metrics: MetricsRecorder
     settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)  # run at operator cleanup
+    health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Outcome:
     events: list[Any]
     plan: Plan | None
     requeue_after: float
+    degraded: bool = False  # reading ECS failed or a write hit a retryable error: the loop backs off
 
 
 @dataclass
@@ -92,6 +96,11 @@ class LoopState:
     # set when the watch reports the release DELETED: releases carry no finalizer, so kopf may never stop the
     # daemon itself (ecsbg.handlers)
     gone: bool = False
+    # the error the last passes failed with, how often in a row and since when (one log line per change)
+    failure: str | None = None
+    failures: int = 0
+    failing_since: float = 0.0
+    backoff: float = 0.0  # the loop's own extra delay while passes fail or AWS throttles (reset on success)
 
 
 async def reconcile(
@@ -100,56 +109,58 @@ async def reconcile(
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
-    metadata = body.get("metadata", {})
-    generation = int(metadata.get("generation") or 0)
-    prior = status_from_dict(dict(prior_dict or {}))
+    metadata = shape.child(body, "metadata")  # any JSON may arrive here (domain.shape)
+    generation = shape.integer(metadata.get("generation"), 0)
+    prior = status_from_dict(shape.mapping(prior_dict))
     try:
         spec = parse_release(body)
-        target = (body.get("spec") or {}).get("target") or {}
+        target = shape.child(body, "spec", "target")
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
-        outcome = _invalid(invalid, prior, generation, now, deps.settings)
+        outcome = _invalid(invalid, prior, generation, now, deps.settings, metadata)
         if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
-        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
+        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
         result = await deps.ecs.apply(decided.action, observation)
     status = compute_status(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
-        prior=prior, generation=generation, now=now,
+        prior=prior, generation=generation, now=now, stall_after=deps.settings.observation_stall_seconds,
     )
-    outcome = _outcome(status, prior, decided, result, deps.settings)
+    degraded = observation.problem is not None or (result is not None and result.problem is not None
+                                                   and not result.problem.terminal)
+    outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
     return outcome
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
-             settings: Settings) -> Outcome:
+             settings: Settings, metadata: Mapping[str, Any]) -> Outcome:
     status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
                             prior=prior, generation=generation, now=now)
-    return _outcome(status, prior, None, None, settings)
+    return _outcome(status, prior, None, None, settings, metadata)
 
 
 def _outcome(
     status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, result: actions.ApplyResult | None,
-    settings: Settings,
+    settings: Settings, metadata: Mapping[str, Any],
 ) -> Outcome:
     return Outcome(
         status=status,
         prior=prior,
         status_dict=status_to_dict(status),
         patch=status_patch(status),
-        events=list(transitions(prior, status, decided, result)),
+        events=list(transitions(prior, status, decided, result, requesters(metadata))),
         plan=decided,
         requeue_after=_requeue_after(status, decided, settings),
     )
@@ -167,38 +178,111 @@ async def release_loop(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState, stopped: Any
 ) -> None:
     """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
+    logs.bind_release(namespace, name)  # every log line of this task names the release (ecsbg.logs)
+    release = f"{namespace}/{name}"
     while not stopped and not state.gone:
         started = time.monotonic()
         deps.metrics.reconcile_started()
+        deps.health.pass_started(release)
         try:
             async with state.busy:
-                delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
+                delay, degraded = await _one_pass(body=body, namespace=namespace, name=name, deps=deps,
+                                                  state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+            logger.debug("pass of %s done: phase %s, next pass in %.2f s", release,
+                         (state.last_status or {}).get("phase"), delay)
+            _recovered(state, release)
         except ReleaseGone:  # deleted while this pass ran: nothing is left to reconcile or report on
             deps.metrics.reconcile(result="success", seconds=time.monotonic() - started)
-            logger.info("release %s/%s is gone; its loop ends", namespace, name)
+            logger.info("release %s is gone; its loop ends", release)
             return
-        except Exception:  # a bug or an API server hiccup: log, count, retry; never kill the loop
-            logger.exception("reconcile of %s/%s failed; retrying", namespace, name)
+        except Exception as exc:  # a bug or an API server outage: report once, back off, never kill the loop
+            _failed(state, release, exc)
             deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)
-            delay = deps.settings.poll_fast_seconds
+            delay, degraded = deps.settings.poll_fast_seconds, True
+        finally:
+            deps.health.pass_finished(release)
+        delay = _backoff(state, deps, namespace, name, delay, degraded)
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)
 
 
-async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
-    prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
+def _failed(state: LoopState, release: str, exc: Exception) -> None:
+    """One log line when passes start failing or fail differently, with how many passes failed so far; a
+    traceback only for errors that are not the Kubernetes API being unreachable; silence in between. Refused,
+    reset and timed-out connections are one state (the API is unreachable), however they alternate."""
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    unreachable = _unreachable(exc)
+    kind = "the Kubernetes API is unreachable" if unreachable else detail
+    state.failures += 1
+    if kind == state.failure:
+        return
+    if state.failure is None:
+        state.failing_since = time.monotonic()
+        logger.error("reconcile of %s failed: %s (%s); retrying with backoff", release, kind, detail,
+                     exc_info=None if unreachable else exc)
+    else:
+        logger.error("reconcile of %s now fails with %s (%s) after %d failed passes", release, kind, detail,
+                     state.failures - 1)
+    state.failure = kind
+
+
+def _recovered(state: LoopState, release: str) -> None:
+    if state.failure is not None:
+        logger.warning("reconcile of %s works again after %d failed passes in %.0f s (last error: %s)", release,
+                       state.failures, time.monotonic() - state.failing_since, state.failure)
+        state.failure, state.failures = None, 0
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Connection-level failures (refused, reset, timed out): expected in an outage, no traceback needed."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OSError", "TimeoutError", "MaxRetryError", "ProtocolError", "ClientError",
+                         "ReadTimeoutError", "NewConnectionError"})
+
+
+def _backoff(state: LoopState, deps: Deps, namespace: str, name: str, delay: float, degraded: bool) -> float:
+    """While passes fail or AWS throttles, the delay doubles from the fast poll up to ECSBG_BACKOFF_MAX_SECONDS
+    (botocore's own retries only cover one call); the first clean pass resets it."""
+    if not degraded:
+        if state.backoff:
+            state.backoff = 0.0
+            deps.metrics.release_backoff(namespace=namespace, name=name, seconds=0.0)
+        return delay
+    state.backoff = min(max(state.backoff * 2, deps.settings.poll_fast_seconds), deps.settings.backoff_max_seconds)
+    deps.metrics.release_backoff(namespace=namespace, name=name, seconds=state.backoff)
+    return max(delay, state.backoff)
+
+
+async def _one_pass(
+    *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState
+) -> tuple[float, bool]:
+    prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     outcome = await reconcile(body, prior_dict, deps, state.claims)
     if outcome.status_dict != prior_dict:
-        await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)
+        await _write_status(deps, namespace, name, outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
     measure.record(
         metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
-    return outcome.requeue_after
+    return outcome.requeue_after, outcome.degraded
+
+
+async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    """The client has its own timeout (ecsbg.k8s.status); wait_for bounds the wait even if a call ignored it."""
+    try:
+        await asyncio.wait_for(deps.status.patch_status(namespace=namespace, name=name, status=patch),
+                               timeout=deps.settings.k8s_timeout_seconds * 2)
+    except Exception as exc:
+        if isinstance(exc, ReleaseGone) or isinstance(getattr(exc, "status", None), int):  # the API answered
+            deps.health.api_answered()
+        else:
+            deps.health.api_failed()
+        raise
+    deps.health.api_answered()
 
 
 async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ecsbg.clock import SystemClock
-from ecsbg.k8s.events import KopfEventSink
+from ecsbg.health import Health
+from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.reconciler import Deps
 from ecsbg.settings import Settings
@@ -21,10 +22,14 @@ async def build_deps(settings: Settings) -> Deps:
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
         metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
     )
+    events = KubeEventSink(timeout=settings.k8s_timeout_seconds)
     deps = Deps(
-        ecs=ecs, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics, settings=settings
+        ecs=ecs, clock=clock, events=events, status=KubeStatusWriter(settings.k8s_timeout_seconds),
+        metrics=metrics, settings=settings,
+        health=Health(stuck_after=settings.loop_stuck_seconds, api_unreachable_after=settings.api_unreachable_seconds),
     )
     deps.closers.append(ecs.close)  # the AWS worker threads
+    deps.closers.append(events.close)  # posts what is queued, then stops its thread
     if server is not None:
         deps.closers.append(server.stop)
     return deps

@@ -69,8 +69,17 @@ class RecordingMetrics:
     def request(self, *, request: str, result: str) -> None:
         self._record("request", request=request, result=result)
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        self._record("release_drift", namespace=namespace, name=name, drifted=drifted, detected=detected)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         self._record("forget_release", namespace=namespace, name=name)
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self._record("release_backoff", namespace=namespace, name=name, seconds=seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 
     # ------------------------------------------------------------------------------------------- queries
 

@@ -25,7 +25,7 @@ from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.clock import SystemClock
 from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
-from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.metrics.prometheus import PrometheusRecorder
 from ecsbg.reconciler import Deps
@@ -160,7 +160,7 @@ def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None, max_atte
     if max_attempts is not None:
         aws = replace(aws, clients=replace(aws.clients, max_attempts=max_attempts))
     gateway = Boto3EcsGateway(endpoint_url=ecs_url, coalesce_seconds=0, metrics=metrics, clock=clock, settings=aws)
-    return Deps(ecs=gateway, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics,
+    return Deps(ecs=gateway, clock=clock, events=KubeEventSink(), status=KubeStatusWriter(), metrics=metrics,
                 settings=settings)
 
 

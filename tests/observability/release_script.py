@@ -1,7 +1,7 @@
 """A scripted release life: the MetricsRecorder calls a reconciler makes (docs/design.md), step by step.
 
 Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
-shop/web succeeds (BlueGreen, a pause hook approved), shop/api is rolled back (Canary, a Lambda hook fails),
+shop/web succeeds (BlueGreen, a pause hook approved) and then drifts (changed out of band), shop/api is rolled back (Canary, a Lambda hook fails),
 ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
 starting), and tmp/gone is deleted midway (its series
 must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
@@ -31,6 +31,7 @@ class ScriptedRelease:
     age: float = 0.0
     stage_age: float = 0.0
     traffic: dict[str, float | None] = field(default_factory=lambda: {"production": None, "test": None})
+    drifted: bool = False
 
     def report(self, m: MetricsRecorder) -> None:
         m.release_state(
@@ -63,11 +64,14 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
         r.tick()
         m.reconcile_started()
         m.aws_call(service="ecs", operation="DescribeServiceDeployments", seconds=0.04, error_code=None)
+        m.release_drift(namespace=r.namespace, name=r.name, drifted=r.drifted)
         if throttled:
             m.aws_call(
                 service="ecs", operation="DescribeServices", seconds=0.2, error_code="ThrottlingException"
             )
         m.reconcile(result="requeue_after", seconds=0.05)
+        m.release_backoff(namespace=r.namespace, name=r.name, seconds=10.0 if throttled else 0.0)
+    m.runtime_health(loops_stuck=0, api_unreachable_seconds=0.0)
 
 
 def steps() -> Iterator[Step]:
@@ -124,6 +128,9 @@ def steps() -> Iterator[Step]:
     def succeed(m: MetricsRecorder) -> None:
         web.move(m, "Deploying", "CLEAN_UP")
         web.finish(m, "Succeeded", "succeeded")
+        # then someone runs aws ecs update-service on it
+        web.drifted = True
+        m.release_drift(namespace=web.namespace, name=web.name, drifted=True, detected=("taskDefinition",))
         _round(m, everyone, throttled=True)
 
     yield from (start, scale, test_traffic, pauses, approve, bake, succeed)

@@ -143,7 +143,7 @@ def test_abort_only_while_the_attempt_is_in_flight(kubectl, web):
 def test_retry_only_after_a_rollback_or_failure(kubectl, web):
     set_status(kubectl, web, "web", "Deploying", attempt=4, stage="SCALE_UP")
     code, _, err = run("retry", "web", "-n", web)
-    assert code == 1 and "retry applies after the attempt ended RolledBack or Failed; it is Deploying" in err
+    assert code == 1 and "retry applies after the attempt ended RolledBack or Failed, or drifted; it is Deploying" in err
     set_status(kubectl, web, "web", "RolledBack", attempt=4)
     assert run("retry", "web", "-n", web)[0] == 0
     assert annotation(kubectl, web, "web", "retry") == "4"

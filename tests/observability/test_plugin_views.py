@@ -90,6 +90,24 @@ def test_next_step_after_a_rollback():
     assert render.next_step(release("Deploying", hooks=False)) is None
 
 
+def test_a_drifted_release_shows_it_and_may_be_retried():
+    drifted = release("Succeeded", hooks=False)
+    drifted["status"]["drift"] = [{"field": "taskDefinition", "running": "web:41", "expected": "web:42"}]
+    drifted["status"]["conditions"] = [{"type": "Ready", "status": "False"}, {"type": "Stalled", "status": "True"},
+                                       {"type": "Drifted", "status": "True"}]
+    view = render.render_release(drifted, [], NOW)
+    assert "Phase:       Succeeded  [Ready=False, Stalled, Drifted]" in view
+    assert render.next_step(drifted) == (
+        "undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry web -n shop")
+    assert decide(RequestKind.RETRY, drifted).ok
+
+
+def test_a_reused_attempt_says_no_deployment_was_needed():
+    reused = release("Succeeded", hooks=False)
+    reused["status"]["deployment"] = {"attempt": 2, "reused": True}
+    assert "Deployment:  none needed (attempt 2: ECS already ran this spec)" in render.render_release(reused, [], NOW)
+
+
 def test_list_view():
     other = release("Succeeded", hooks=False)
     other["metadata"].update(name="api", namespace="ops")
@@ -104,6 +122,16 @@ def test_list_view():
     assert lines[2].split()[-3:] == ["0%", "100%", "2h"]
     assert lines[3].startswith("* the operator has not observed")
     assert render.render_list([], NOW) == "No releases found.\n"
+
+
+def test_list_view_tolerates_bodies_that_bypassed_the_schema():
+    """issue 18 defect 5: one release stored past validation must not break `kubectl ecsrelease list -A`."""
+    hostile = [{"metadata": {"name": n, "namespace": "ops"}, "spec": spec, "status": status}
+               for n, spec, status in (("a", "hello", None), ("b", {"strategy": "BlueGreen"}, "Succeeded"),
+                                       ("c", {"strategy": {"type": "Linear"}}, {"traffic": [1]}))]
+    lines = render.render_list([release("Succeeded"), *hostile], NOW, all_namespaces=True).splitlines()
+    assert [line.split()[:2] for line in lines[1:4]] == [["ops", "a"], ["ops", "b"], ["ops", "c"]]
+    assert "Linear" in lines[3]
 
 
 def test_history_view_keeps_attempt_events_only():

@@ -4,7 +4,8 @@ data there too.
 test_prometheus_scrape.py runs the same checks against a scripted recorder (it reaches every label value on
 purpose); this module swaps the metrics source for the operator itself (kopf against the dev cluster, boto3
 against the ECS emulator) running a blue/green approved release, a rejected one, a linear one and one left
-awaiting approval, one held deploying by a Lambda hook, one failed, with a few injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
+awaiting approval, one held deploying by a Lambda hook, one failed, one changed out of band (drift), with a few
+injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ class OperatorMetricsSource:
         for name, phase in (("approved", "Succeeded"), ("rejected", "RolledBack"), ("linear", "Succeeded"),
                             ("waiting", "AwaitingApproval"), ("deploying", "Deploying"), ("failed", "Failed")):
             assert self.wait(name, phase, "Failed", "RolledBack", "Succeeded")["phase"] == phase, self.status(name)
-        between()  # hook outcomes, requests and finished releases exist from here on
+        # someone runs `aws ecs update-service` on the approved release's service: drift
+        make_client(self.ecs.url).update_service(cluster="demo", service="web", taskDefinition="web:1")
+        deadline = time.monotonic() + 30
+        while not self.status("approved").get("drift") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.status("approved").get("drift"), self.status("approved")
+        between()  # hook outcomes, requests, finished and drifted releases exist from here on
         # a bad minute at AWS: 30 % of DescribeServices calls fail (one attempt per call in this operator),
         # scraped several times so rate() and increase() have two samples of every new series
         self.ecs.control.set_faults("error:0.3@DescribeServices")

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
 
 from ecsbg.aws.calls import AwsCalls
+from ecsbg.logs import register_secret
 from ecsbg.metrics.recorder import MetricsRecorder
 
 SESSION_NAME = "ecsbg-operator"
@@ -131,9 +132,12 @@ class ClientFactory:
         external_id = key.external_id or self._settings.external_id
         if external_id:
             params["ExternalId"] = external_id
+            register_secret(external_id)
 
         def fetch() -> dict[str, Any]:
             creds = sts.call("AssumeRole", **params)["Credentials"]
+            for value in (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]):
+                register_secret(value)  # ecsbg.logs: never in a log line, whatever logs it
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import openapi, tables
+from . import fields, openapi, tables
 from .errors import ApiError, bad_request
 from .patching import parse_field_selector, parse_label_selector
 from .resources import Resource
@@ -275,7 +275,8 @@ def _named(t: Target) -> str:
 def _write_opts(request: web.Request, warnings: list) -> dict:
     validation = request.query.get("fieldValidation", "Warn")
     return {"dry_run": request.query.get("dryRun") == "All", "strict": validation == "Strict",
-            "warnings": warnings if validation != "Ignore" else None}
+            "warnings": warnings if validation != "Ignore" else None,
+            "manager": fields.manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent"))}
 
 
 async def _body(request: web.Request) -> dict | list:

@@ -22,6 +22,7 @@ from typing import Any
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
+    Difference,
     HookDetail,
     Phase,
     ReleaseStatus,
@@ -32,8 +33,10 @@ from ecsbg.domain.model import (
 
 # Every key status_to_dict may write, per object, so status_patch can null the absent ones.
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
-             "revision", "deployment", "source", "target", "traffic", "hooks", "stages", "requests", "conditions")
-_DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason")
+             "revision", "deployment", "source", "target", "traffic", "hooks", "stages", "requests", "conditions",
+             "drift")
+_DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
+                    "reused")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
 _TRAFFIC_KEYS = ("production", "test")
 
@@ -75,6 +78,8 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
                              "finishedAt": format_time(s.finished_at)}) for s in status.stages],
         "requests": _compact({kind.value: status.requests.get(kind.value) for kind in RequestKind}),
         "conditions": [_condition_to_dict(c) for c in status.conditions],
+        "drift": [_compact({"field": d.field, "key": d.key, "running": d.running, "expected": d.expected})
+                  for d in status.drift] or None,
     }
     return _compact(out)
 
@@ -123,18 +128,26 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         requests={kind.value: _int(requests.get(kind.value), None) for kind in RequestKind},
         conditions=tuple(_condition_from_dict(c) for c in _list(data.get("conditions"))
                          if isinstance(c, Mapping) and c.get("type")),
+        drift=tuple(Difference(field=str(d["field"]), running=_str(d.get("running")) or "",
+                               expected=_str(d.get("expected")) or "", key=_str(d.get("key")))
+                    for d in _list(data.get("drift")) if isinstance(d, Mapping) and d.get("field")),
     )
 
 
 def _deployment_to_dict(d: DeploymentRecord | None) -> dict[str, Any] | None:
     if d is None:
         return None
+    if d.reused:  # no ECS deployment of its own: the attempt, and the deployment that was current
+        return _compact({"attempt": d.attempt, "reused": True, "arn": d.arn or None})
     return _compact({"attempt": d.attempt, "arn": d.arn, "status": d.status, "statusReason": d.status_reason,
                      "startedAt": format_time(d.started_at), "finishedAt": format_time(d.finished_at),
                      "rollbackReason": d.rollback_reason})
 
 
 def _deployment_from_dict(data: Any) -> DeploymentRecord | None:
+    if isinstance(data, Mapping) and data.get("reused") is True:
+        return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=_str(data.get("arn")) or "", status="",
+                                reused=True)
     if not isinstance(data, Mapping) or not data.get("arn"):
         return None
     return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=str(data["arn"]),

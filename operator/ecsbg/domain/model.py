@@ -40,6 +40,13 @@ class Phase(enum.Enum):
     INVALID = "Invalid"
 
 
+class DriftPolicy(enum.Enum):
+    """What the operator does when ECS no longer runs what the last successful attempt deployed."""
+
+    REPORT = "Report"  # Drifted condition, Warning Event, metric; nothing is written to ECS
+    CORRECT = "Correct"  # the same, then a new attempt deploys the spec again (normal blue/green)
+
+
 class RequestKind(enum.Enum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -177,8 +184,9 @@ class ReleaseSpec:
     alarms: AlarmSpec | None = None
     circuit_breaker: CircuitBreakerSpec | None = None
     requests: Requests = field(default_factory=Requests)
-    spec_hash: str = ""  # of everything but requests and onDelete (domain.hashing)
+    spec_hash: str = ""  # of everything but requests, onDelete and driftPolicy (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
+    drift_policy: DriftPolicy = DriftPolicy.REPORT
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -229,6 +237,21 @@ class ObservedDeployment:
 
 
 @dataclass(frozen=True)
+class RunningConfig:
+    """What the release owns on the service as DescribeServices reports it, in the spec's terms (aws.translate),
+    so domain.drift compares like with like. `strategy` is ECS's name (ROLLING is possible out of band)."""
+
+    strategy: str | None = None
+    bake_time_minutes: int | None = None
+    linear: tuple[float | None, int | None] | None = None  # (stepPercent, stepBakeTimeInMinutes)
+    canary: tuple[float | None, int | None] | None = None  # (canaryPercent, canaryBakeTimeInMinutes)
+    hooks: tuple[HookSpec, ...] = ()
+    alarms: AlarmSpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
+    load_balancers: tuple[LoadBalancerSpec, ...] = ()  # the entries that have an advancedConfiguration
+
+
+@dataclass(frozen=True)
 class ObservedService:
     arn: str
     status: str  # ACTIVE | DRAINING | INACTIVE
@@ -238,6 +261,7 @@ class ObservedService:
     running_count: int = 0
     deployment_controller: str = "ECS"
     scheduling_strategy: str = "REPLICA"
+    config: RunningConfig | None = None  # None: not read (unit tests); drift then compares task definitions only
 
 
 @dataclass(frozen=True)
@@ -256,7 +280,11 @@ class Observation:
 
     `service` is None when ECS says the service is MISSING. `current` is the service's currentServiceDeployment;
     `tracked` the deployment recorded in status (often the same). `current_target_taskdef_hash` is the
-    ecsbg.dev/taskdef-hash tag of the task definition the current deployment targets, when it has one.
+    content hash (domain.taskdefs) of the task definition the current deployment targets.
+    `taskdef_hashes` maps task definition ARNs the planner may compare (the service's, the one the last attempt
+    deployed, the serving revision's) to their content hash; `base_task_definition` is the described base of a
+    `containers` attempt that is about to start (None otherwise). Task definitions are immutable: the AWS layer
+    reads each once.
     """
 
     service: ObservedService | None = None
@@ -264,6 +292,8 @@ class Observation:
     tracked: ObservedDeployment | None = None
     current_target_taskdef_hash: str | None = None
     problem: AwsProblem | None = None
+    taskdef_hashes: Mapping[str, str] = field(default_factory=dict)
+    base_task_definition: Mapping[str, Any] | None = None
 
 
 # -------------------------------------------------------------------------------------- what we write back
@@ -288,6 +318,10 @@ class StageRecord:
 
 @dataclass(frozen=True)
 class DeploymentRecord:
+    """The ECS deployment of an attempt. `reused`: the attempt needed none, because ECS already ran exactly
+    what the spec asks; `arn` is then ECS's current deployment at that moment (not started by this attempt, kept
+    so it is never adopted as the attempt's own) and `status` is empty."""
+
     attempt: int
     arn: str
     status: str
@@ -295,6 +329,22 @@ class DeploymentRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     rollback_reason: str | None = None
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field where ECS differs from what the release deployed (domain.drift). `field` is a fixed ECS member
+    name (a metric label); `key` says which entry, for lists (a target group name)."""
+
+    field: str
+    running: str
+    expected: str
+    key: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.field}[{self.key}]" if self.key else self.field
+        return f"{where}: ECS has {self.running}, the release deployed {self.expected}"
 
 
 @dataclass(frozen=True)
@@ -322,3 +372,4 @@ class ReleaseStatus:
     stages: tuple[StageRecord, ...] = ()
     requests: Mapping[str, int | None] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
+    drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS

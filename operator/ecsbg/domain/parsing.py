@@ -16,6 +16,7 @@ from ecsbg.domain.model import (
     AlarmSpec,
     CircuitBreakerSpec,
     ContainerOverride,
+    DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
     ReleaseSpec,
@@ -27,6 +28,7 @@ from ecsbg.domain.model import (
     TaskDefinitionSource,
     TestTrafficRule,
 )
+from ecsbg.domain.shape import child, mapping
 from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
@@ -52,7 +54,7 @@ class InvalidSpec(ValueError):
 def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
     r = Reader()
     spec = r.obj(body, "spec", "spec", required=True) or {}
-    metadata = body.get("metadata") or {}
+    metadata = child(body, "metadata")
     release = ReleaseSpec(
         target=_target(r, spec),
         task_definition=_task_definition(r, spec),
@@ -62,8 +64,10 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         hooks=_hooks(r, spec),
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
-        requests=_requests(r, spec, metadata.get("annotations") or {}),
+        requests=_requests(r, spec, mapping(metadata.get("annotations"))),
         on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
+        drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
+                                          enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ecsbg.domain.actions import AdoptDeployment, ApplyResult, RecordIntent, StartDeployment
+from ecsbg.domain.actions import AdoptDeployment, ApplyResult, RecordIntent, ReuseRunning, StartDeployment
 from ecsbg.domain.model import (
     FINISHED_STATUSES,
     DeploymentRecord,
@@ -46,6 +46,11 @@ def progress(spec: ReleaseSpec, obs: Observation, action: object, result: ApplyR
                        stage=None, stages=(), hooks=(), source=None, target=None, production_traffic=None,
                        test_traffic=None, revision=_short(spec.task_definition.arn))
     base = replace(base, deployment=record)
+    if isinstance(action, ReuseRunning):  # nothing deployed: what runs is the attempt's target
+        return Progress(status=replace(base, stage=None, stages=(), hooks=(), production_traffic=None,
+                                       test_traffic=None, target=RevisionRecord(action.revision_arn,
+                                                                                action.task_definition_arn),
+                                       revision=_short(action.task_definition_arn)), observed=None, started_now=False)
     if started and observed is None:  # started now, ECS not read yet: nothing of the old attempt is current
         base = replace(base, stage=None, hooks=(), source=None, target=None, production_traffic=None,
                        test_traffic=None, revision=_short(result.task_definition_arn if result else None)
@@ -59,6 +64,8 @@ def _deployment(obs: Observation, action: object, result: ApplyResult | None, pr
                 attempt: int) -> tuple[DeploymentRecord | None, ObservedDeployment | None, bool]:
     """(deployment record, ECS's view of the current attempt's deployment, started by this action)."""
     arn = None
+    if isinstance(action, ReuseRunning):
+        return DeploymentRecord(attempt, arn=action.current_deployment_arn or "", status="", reused=True), None, False
     if isinstance(action, AdoptDeployment):
         arn = action.deployment_arn
     elif isinstance(action, StartDeployment) and result is not None and result.problem is None:
@@ -67,8 +74,8 @@ def _deployment(obs: Observation, action: object, result: ApplyResult | None, pr
         observed = _find(obs, arn)
         return _record(attempt, observed) if observed else DeploymentRecord(attempt, arn, "PENDING"), observed, True
     recorded = prior.deployment
-    if recorded is None:
-        return None, None, False
+    if recorded is None or recorded.reused:
+        return recorded, None, False
     observed = _find(obs, recorded.arn)
     record = _record(recorded.attempt, observed) if observed else recorded
     return record, (observed if recorded.attempt == attempt else None), False

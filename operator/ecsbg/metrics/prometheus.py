@@ -79,6 +79,10 @@ class PrometheusRecorder:
             "ecsbg_release_traffic_percent", "Share of the listener's traffic on the green (target) revision.",
             [*_RELEASE, "listener"], registry=r,
         )  # fmt: skip
+        self.drifted = Gauge(
+            "ecsbg_release_drifted", "1 while ECS no longer runs what the release's last successful attempt deployed.",
+            _RELEASE, registry=r,
+        )  # fmt: skip
 
     def _define_outcome_metrics(self) -> None:
         r = self.registry
@@ -98,6 +102,10 @@ class PrometheusRecorder:
         self.hooks = Counter(
             "ecsbg_hook_outcomes", "Lifecycle hook outcomes.", ["type", "stage", "outcome"], registry=r
         )
+        self.drift_detected = Counter(
+            "ecsbg_drift_detected", "Fields found differing from what a release deployed (out-of-band changes).",
+            ["field"], registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "ecsbg_requests", "approve/reject/abort/retry requests seen, by what became of them.",
             ["request", "result"], registry=r,
@@ -132,6 +140,18 @@ class PrometheusRecorder:
             "controller_runtime_active_workers", "Number of currently used workers per controller.",
             ["controller"], registry=r,
         )  # fmt: skip
+        self.backoff = Gauge(
+            "ecsbg_release_backoff_seconds", "Extra delay before a release's next pass while AWS throttles or a "
+            "pass fails (0: none).", ["namespace", "name"], registry=r,
+        )  # fmt: skip
+        self.loops_stuck = Gauge(
+            "ecsbg_release_loops_stuck", "Release loops whose current pass has run longer than "
+            "ECSBG_LOOP_STUCK_SECONDS.", registry=r,
+        )  # fmt: skip
+        self.api_unreachable = Gauge(
+            "ecsbg_kubernetes_api_unreachable_seconds", "Seconds since the Kubernetes API last answered, while it "
+            "does not (0 when it does).", registry=r,
+        )  # fmt: skip
 
     def _initialise_known_series(self) -> None:
         """Export zeros for every closed label combination, as controller-runtime does for its results:
@@ -147,6 +167,8 @@ class PrometheusRecorder:
         for request in v.REQUESTS:
             for result in v.REQUEST_RESULTS:
                 self.requests.labels(request, result)
+        for drift_field in v.DRIFT_FIELDS:
+            self.drift_detected.labels(drift_field)
 
     def _strategy_seen(self, strategy: str) -> None:
         """On the first release of a strategy, export its duration histograms at zero: a series born with
@@ -255,8 +277,28 @@ class PrometheusRecorder:
             v.one_of(request, v.REQUESTS, "request"), v.one_of(result, v.REQUEST_RESULTS, "request result")
         ).inc()
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        for drift_field in detected:
+            self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()
+        self.drifted.labels(namespace, name).set(1 if drifted else 0)
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self.backoff.labels(namespace, name).set(seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self.loops_stuck.set(loops_stuck)
+        self.api_unreachable.set(api_unreachable_seconds)
+
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:
+            try:
+                self.drifted.remove(namespace, name)
+            except KeyError:  # never reported
+                pass
+            try:
+                self.backoff.remove(namespace, name)
+            except KeyError:
+                pass
             series = self._releases.pop((namespace, name), None)
             if series is None:
                 return

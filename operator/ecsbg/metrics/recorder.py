@@ -39,7 +39,15 @@ class MetricsRecorder(Protocol):
 
     def request(self, *, request: str, result: str) -> None: ...
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        """ecsbg_release_drifted; ecsbg_drift_detected_total +1 for each field in `detected` (newly found)."""
+        ...
+
     def forget_release(self, *, namespace: str, name: str) -> None: ...
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None: ...
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None: ...
 
 
 class NullRecorder:
@@ -69,5 +77,14 @@ class NullRecorder:
     def request(self, *, request: str, result: str) -> None:
         pass
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        pass
+
     def forget_release(self, *, namespace: str, name: str) -> None:
+        pass
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        pass
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         pass

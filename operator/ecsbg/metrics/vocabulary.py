@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ecsbg.domain import drift
 from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
 
 CONTROLLER = "ecsbluegreenrelease"
@@ -27,6 +28,7 @@ REQUEST_RESULTS = ("applied", "stale", "not_applicable")
 # controller-runtime's result label values (pkg/internal/controller/metrics/metrics.go).
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")
+DRIFT_FIELDS = drift.FIELDS  # the ECS members domain.drift compares
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")

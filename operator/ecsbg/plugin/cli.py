@@ -4,7 +4,7 @@
     kubectl ecsrelease list [-A]              every release of the namespace (or of all namespaces)
     kubectl ecsrelease approve|reject NAME    continue or roll back the paused hooks of the current attempt
     kubectl ecsrelease abort NAME             roll back the current attempt's deployment
-    kubectl ecsrelease retry NAME             start the rolled-back or failed attempt again
+    kubectl ecsrelease retry NAME             start the rolled-back, failed or drifted attempt again
     kubectl ecsrelease history NAME           the stages of the current attempt and the attempts' events
 
 Requests set the ecsbg.dev/<request> annotation to the attempt they apply to (docs/design.md "Operations").

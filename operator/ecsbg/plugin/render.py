@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain import shape
 from ecsbg.domain.codec import parse_time
 
 Obj = Mapping[str, Any]
@@ -55,19 +56,19 @@ def percent(value: Any) -> str:
 
 
 def _status(release: Obj) -> Obj:
-    return release.get("status") or {}
+    return shape.child(release, "status")  # any JSON: a body may have bypassed the schema (domain.shape)
 
 
 def _conditions(status: Obj) -> str:
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get("Ready", {}).get("status", "Unknown")
-    extra = [t for t in ("Reconciling", "Stalled") if conditions.get(t, {}).get("status") == "True"]
+    extra = [t for t in ("Reconciling", "Stalled", "Drifted") if conditions.get(t, {}).get("status") == "True"]
     return f"Ready={ready}" + "".join(f", {t}" for t in extra)
 
 
 def observed(release: Obj) -> bool:
     """The operator has seen the current spec: otherwise status describes an earlier generation."""
-    return _status(release).get("observedGeneration") == (release.get("metadata") or {}).get("generation")
+    return _status(release).get("observedGeneration") == shape.child(release, "metadata").get("generation")
 
 
 def done(release: Obj) -> bool:
@@ -122,6 +123,8 @@ def _deployment_lines(status: Obj, now: datetime) -> list[str]:
     d = status.get("deployment")
     if not d:
         return ["Deployment:  -"]
+    if d.get("reused"):
+        return [f"Deployment:  none needed (attempt {d.get('attempt')}: ECS already ran this spec)"]
     when = f"started {d.get('startedAt') or '-'} ({since(d.get('startedAt'), now)} ago)"
     if d.get("finishedAt"):
         took = _between(d.get("startedAt"), d.get("finishedAt"))
@@ -205,6 +208,8 @@ def next_step(release: Obj) -> str | None:
         return f"fix the cause, then change the spec or run: kubectl ecsrelease retry {where}"
     if phase == "Invalid":
         return "fix the spec (see Message)"
+    if status.get("drift"):
+        return f"undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry {where}"
     return None
 
 
@@ -218,11 +223,11 @@ def render_list(releases: Sequence[Obj], now: datetime, *, all_namespaces: bool 
     rows = []
     for r in sorted(releases, key=lambda r: ((r["metadata"].get("namespace") or ""), r["metadata"]["name"])):
         meta, status = r["metadata"], _status(r)
-        traffic = status.get("traffic") or {}
+        traffic = shape.child(status, "traffic")
         phase = status.get("phase") or "-"
         rows.append((
             *([meta.get("namespace")] if all_namespaces else []), meta["name"],
-            phase if observed(r) else f"{phase}*", status.get("stage"), (r.get("spec") or {}).get("strategy", {}).get("type"),
+            phase if observed(r) else f"{phase}*", status.get("stage"), shape.child(r, "spec", "strategy").get("type"),
             status.get("attempt"), status.get("revision"), percent(traffic.get("production")),
             percent(traffic.get("test")), since(meta.get("creationTimestamp"), now),
         ))  # fmt: skip

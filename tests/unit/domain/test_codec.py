@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from ecsbg.domain.codec import (
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
+    Difference,
     HookDetail,
     Phase,
     ReleaseStatus,
@@ -99,7 +101,7 @@ def test_patch_nulls_cleared_fields_at_every_level():
     assert patch["stage"] is None and patch["revision"] is None and patch["traffic"] is None
     assert patch["hooks"] == [] and patch["stages"] == []
     assert patch["deployment"] == {"attempt": 3, "arn": "arn:d", "status": "SUCCESSFUL", "statusReason": None,
-                                   "startedAt": None, "finishedAt": None, "rollbackReason": None}
+                                   "startedAt": None, "finishedAt": None, "rollbackReason": None, "reused": None}
     assert _merge(status_to_dict(FULL), patch) == status_to_dict(later)
 
 
@@ -145,3 +147,19 @@ def test_format_time(value, text):
 @pytest.mark.parametrize("text", ["not a time", "", None, 5])
 def test_parse_time_rejects_garbage(text):
     assert parse_time(text) is None
+
+
+def test_drift_and_a_reused_attempt_round_trip():
+    drifted = ReleaseStatus(observed_generation=2, phase=Phase.SUCCEEDED, attempt=3, requests=dict.fromkeys(
+                                ("approve", "reject", "abort", "retry")),
+                            deployment=DeploymentRecord(attempt=3, arn="", status="", reused=True),
+                            drift=(Difference("taskDefinition", "web:1", "web:2"),
+                                   Difference("loadBalancers.advancedConfiguration", "none", "alternate web-green",
+                                              key="web-blue")))
+    stored = status_to_dict(drifted)
+    assert stored["deployment"] == {"attempt": 3, "reused": True}
+    assert stored["drift"][1] == {"field": "loadBalancers.advancedConfiguration", "key": "web-blue",
+                                  "running": "none", "expected": "alternate web-green"}
+    assert status_from_dict(stored) == drifted
+    cleared = status_patch(replace(drifted, drift=(), deployment=None))
+    assert cleared["drift"] is None and cleared["deployment"] is None

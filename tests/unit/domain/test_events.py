@@ -69,8 +69,9 @@ ROWS = [
      replace(RUNNING, stage="SCALE_UP"), None, None, (), [("Normal", "RollingBack")]),
     ("rolled-back", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL", stage="SCALE_UP")),
      b.prior(H, 1, Phase.ROLLING_BACK, 1, stage="SCALE_UP"), None, None, (), [("Warning", "RolledBack")]),
-    ("failed", b.observe(problem=b.DENIED), RUNNING, None, None, (), [("Warning", "Failed")]),
-    ("aws-error", b.observe(problem=b.THROTTLED), RUNNING, None, None, (), [("Warning", "AwsError")]),
+    ("failed", b.observe(problem=b.DENIED), b.prior(H, 1, Phase.PENDING), None, None, (), [("Warning", "Failed")]),
+    ("read-denied", b.observe(problem=b.DENIED), RUNNING, None, None, (), [("Warning", "ObservationFailed")]),
+    ("read-throttled", b.observe(problem=b.THROTTLED), RUNNING, None, None, (), [("Warning", "ObservationFailed")]),
 ]
 
 

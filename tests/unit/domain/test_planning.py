@@ -12,16 +12,16 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.hashing import taskdef_hash
 from ecsbg.domain.model import Observation, Phase, RequestKind
 from ecsbg.domain.planning import plan
+from ecsbg.domain.taskdefs import content_hash, render
 from tests.unit.domain import builders as b
 
 CONTAINERS = b.release()
 ARN = b.release(b.arn_spec())
 H = CONTAINERS.spec_hash
 HA = ARN.spec_hash
-WANTED = taskdef_hash(b.BASE_TD_ARN, CONTAINERS.task_definition.containers)
+WANTED = content_hash(render(b.BASE_CONTENT, CONTAINERS.task_definition.containers))
 
 
 def _with(spec_release, annotations):

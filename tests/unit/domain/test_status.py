@@ -46,7 +46,7 @@ PAUSED = b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0, hooks=(b.p
 
 # (id, observation, prior, action, result, phase, conditions {type: (status, reason)}, message fragment)
 PHASES = [
-    ("failed-terminal-observe", b.observe(problem=b.DENIED), RUNNING, None, None, Phase.FAILED,
+    ("failed-terminal-observe", b.observe(problem=b.DENIED), b.prior(H, 1, Phase.PENDING), None, None, Phase.FAILED,
      {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")},
      "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"),
     ("failed-terminal-apply", b.observe(), b.prior(H, 1, Phase.PENDING),
@@ -132,7 +132,9 @@ def test_retryable_problem_keeps_phase(where):
                                             "ContinueServiceDeployment")) if where == "apply" else None
     status = _status(obs, before, result=result, now=b.at(9))
     assert status.phase is Phase.AWAITING_APPROVAL
-    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"), "Reconciling": ("True", "ProgressingWithRetry")}
+    read_failed = {"ObservationFailed": ("True", "ThrottlingException")} if where == "observe" else {}
+    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"), "Reconciling": ("True", "ProgressingWithRetry"),
+                              **read_failed}
     assert status.message.endswith(" (retrying: " + ("DescribeServices" if where == "observe" else
                                                      "ContinueServiceDeployment") + " failed with ThrottlingException: Rate exceeded)")
     assert status.message.startswith("attempt 1 paused")
@@ -226,22 +228,59 @@ def test_requests_seen_come_from_the_plan():
     assert status.requests == seen
 
 
+@pytest.mark.parametrize("problem", [b.THROTTLED, b.DENIED], ids=["throttled", "access-denied"])
 @pytest.mark.parametrize(("ecs_status", "phase", "conditions"), [
     ("SUCCESSFUL", Phase.SUCCEEDED, {"Ready": ("True", "Succeeded")}),
     ("ROLLBACK_SUCCESSFUL", Phase.ROLLED_BACK, {"Ready": ("False", "RolledBack"), "Stalled": ("True", "RolledBack")}),
     ("ROLLBACK_FAILED", Phase.FAILED, {"Ready": ("False", "RollbackFailed"), "Stalled": ("True", "RollbackFailed")}),
 ], ids=["succeeded", "rolled-back", "failed"])
-def test_retryable_read_problem_of_an_ended_attempt_keeps_its_conditions(ecs_status, phase, conditions):
-    """kstatus must not flip a finished release to InProgress because an idle poll was throttled."""
+def test_failed_read_of_an_ended_attempt_keeps_phase_and_conditions(ecs_status, phase, conditions, problem):
+    """issue 18 defect 1: a read error (even AccessDenied after an IAM blip) on an idle poll must not flip a
+    finished release: phase, message and kstatus conditions stay, ObservationFailed says what failed."""
     ended = _status(b.observe(b.deployment(1, ecs_status)), now=b.at(1))
-    throttled = _status(b.observe(problem=b.THROTTLED), ended, now=b.at(2))
-    assert throttled.phase is phase and _conds(throttled) == conditions
-    assert [c.last_transition_time for c in throttled.conditions] == [b.at(1)] * len(conditions)
-    assert throttled.message.endswith("(retrying: DescribeServices failed with ThrottlingException: Rate exceeded)")
-    recovered = _status(b.observe(b.deployment(1, ecs_status)), throttled, now=b.at(3))
-    assert "retrying" not in recovered.message and _conds(recovered) == conditions
+    failing = _status(b.observe(problem=problem), ended, now=b.at(2))
+    assert failing.phase is phase and failing.message == ended.message
+    assert _conds(failing) == {**conditions, "ObservationFailed": (("True", problem.code))}
+    assert [c.last_transition_time for c in failing.conditions] == [b.at(1)] * len(conditions) + [b.at(2)]
+    assert failing.conditions[-1].message == f"{problem.operation} failed with {problem.code}: {problem.message}"
+    again = _status(b.observe(problem=problem), failing, now=b.at(3))
+    assert again.conditions == failing.conditions and again.message == failing.message
+    recovered = _status(b.observe(b.deployment(1, ecs_status)), again, now=b.at(4))
+    assert recovered.message == ended.message and _conds(recovered) == conditions
 
 
-def test_terminal_read_problem_of_a_started_attempt_needs_no_retry_hint():
+def test_terminal_read_problem_of_a_started_attempt_keeps_it_in_flight():
     status = _status(b.observe(problem=b.DENIED))
-    assert status.message == "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"
+    assert status.phase is Phase.DEPLOYING
+    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"),
+                              "Reconciling": ("True", "ProgressingWithRetry"),
+                              "ObservationFailed": ("True", "AccessDeniedException")}
+
+
+def test_a_terminal_read_problem_after_a_spec_change_fails_the_new_spec():
+    other = b.release({**b.body()["spec"], "target": {"region": "us-east-1", "cluster": "nope", "service": "web"}})
+    assert other.spec_hash != H
+    status = _status(b.observe(problem=b.DENIED), spec=other)
+    assert status.phase is Phase.FAILED
+
+
+@pytest.mark.parametrize("code", ["ConnectionError", "AccessDeniedException"])
+def test_reads_failing_longer_than_stall_after_stall_the_release_and_recover(code):
+    """issue 9: an endpoint that cannot be reached for long is Stalled with a clear message, not retried silently."""
+    problem = AwsProblem(code, "Could not connect to the endpoint URL", code != "ConnectionError", "DescribeServices")
+    ended = _status(b.observe(b.deployment(1, "SUCCESSFUL")), now=b.at(1))
+
+    def step(obs, before, minute):
+        return compute_status(spec=SPEC, invalid=None, observation=obs, plan=_plan(), result=None, prior=before,
+                              generation=7, now=b.at(minute), stall_after=600)
+
+    first = step(b.observe(problem=problem), ended, 2)
+    assert "Stalled" not in _conds(first)
+    late = step(b.observe(problem=problem), step(b.observe(problem=problem), first, 5), 12)
+    reason = "EndpointUnreachable" if code == "ConnectionError" else code
+    assert late.phase is Phase.SUCCEEDED
+    assert _conds(late) == {"Ready": ("False", reason), "Stalled": ("True", reason), "ObservationFailed": ("True", reason)}
+    assert "reading ECS has failed since" in late.message and "Could not connect" in late.message
+    assert late.message.startswith(ended.message)
+    recovered = step(b.observe(b.deployment(1, "SUCCESSFUL")), late, 13)
+    assert _conds(recovered) == {"Ready": ("True", "Succeeded")} and recovered.message == ended.message
