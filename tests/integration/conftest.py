@@ -3,11 +3,13 @@
 `release_env` gives a test an emulator, a namespace, the operator running in it, and helpers to apply a
 release, read its status, wait for a condition and count what the operator asked of ECS.
 
-Every test using `release_env` or `slow_release_env` runs once per Kubernetes backend (`k8s_backend`):
-- `devcluster`: the project's own API (`ecsbg.devcluster`), or the current context under K8S_E2E=1;
-- `apiserver`: a real kube-apiserver + etcd (tests/plugins/apiserver.py). The operator runs there under the
-  Helm chart's ServiceAccount and ClusterRole (a TokenRequest token), the test's helpers as the cluster admin.
-ECSBG_K8S_BACKENDS=devcluster (or =apiserver) narrows the run to one backend.
+Every test using `release_env` or `slow_release_env` runs on a Kubernetes backend (`k8s_backend`):
+- `apiserver`: a real kube-apiserver + etcd (tests/plugins/apiserver.py), for every test. The operator runs there
+  under the Helm chart's ServiceAccount and ClusterRole (a TokenRequest token), the test's helpers as the admin;
+- `devcluster`: the project's own API (`ecsbg.devcluster`, or the current context under K8S_E2E=1), also for the
+  modules in ALSO_ON_DEVCLUSTER (the split that keeps `make test` within its time budget).
+ECSBG_K8S_BACKENDS=devcluster (or =apiserver) narrows the run to one backend: with `devcluster` alone every test
+runs on the dev cluster (no Go tools needed).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class ReleaseEnv:
     operators: list[Any] = field(default_factory=list)
     seeded: int = 0  # requests made while seeding ECS, before any operator ran: not the operator's
     backend: str = "devcluster"  # "devcluster" or "apiserver" (see k8s_backend)
+    kubeconfig: Any = None  # the operator's kubeconfig on this backend (for an operator run as a process)
+    api_url: str = ""  # the backend's API server URL
 
     def apply(self, body: dict[str, Any]) -> None:
         self.cluster.apply(body)
@@ -165,6 +169,20 @@ def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None, max_atte
 
 
 BACKENDS = tuple(b for b in os.environ.get("ECSBG_K8S_BACKENDS", "devcluster,apiserver").split(",") if b)
+# The split that keeps `make test` in budget: every scenario runs on the real API server; these modules (the
+# operator's whole release life) run on the dev cluster too, which `make demo` and the benchmarks use.
+ALSO_ON_DEVCLUSTER = {"tests.integration.test_release"}
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrize `k8s_backend` (unless a test chose its backend itself) by the split above."""
+    if "k8s_backend" not in metafunc.fixturenames or any(
+            "k8s_backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    wanted = ["apiserver"]
+    if metafunc.module.__name__ in ALSO_ON_DEVCLUSTER:
+        wanted.insert(0, "devcluster")
+    metafunc.parametrize("k8s_backend", [b for b in wanted if b in BACKENDS] or list(BACKENDS), indirect=True)
 
 
 @dataclass
@@ -175,6 +193,8 @@ class Backend:
     cluster: Any
     kubectl: Callable[..., Any]
     namespace: str
+    kubeconfig: Any = None  # the operator's kubeconfig (for an operator run as a process)
+    api_url: str = ""
 
 
 def operator_identity(monkeypatch: Any, kubeconfig: Any) -> None:
@@ -188,18 +208,21 @@ def operator_identity(monkeypatch: Any, kubeconfig: Any) -> None:
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def k8s_backend(request, monkeypatch) -> Iterator[Backend]:
     if request.param == "devcluster":
         dev_cluster = request.getfixturevalue("dev_cluster")
+        from tests.plugins.k8s import KUBECONFIG_PATH
+
         yield Backend("devcluster", dev_cluster or KubeApi(), request.getfixturevalue("kubectl"),
-                      request.getfixturevalue("k8s_namespace"))
+                      request.getfixturevalue("k8s_namespace"), KUBECONFIG_PATH,
+                      dev_cluster.url if dev_cluster else "")
         return
     real = request.getfixturevalue("real_cluster")
     namespace = real.create_namespace()
     operator_identity(monkeypatch, real.operator_kubeconfig)
     try:
-        yield Backend("apiserver", real.client, real.kubectl, namespace)
+        yield Backend("apiserver", real.client, real.kubectl, namespace, real.operator_kubeconfig, real.plane.url)
     finally:
         real.delete_namespace(namespace)
 
@@ -219,7 +242,8 @@ def _env(ecs: EmulatorServer, backend: Backend, run_kopf: Any, monkeypatch: Any,
 
     ns = backend.namespace
     env = ReleaseEnv(ecs=ecs, client=client, cluster=backend.cluster, namespace=ns, kubectl=backend.kubectl,
-                     start_operator=start, seeded=len(ecs.requests), backend=backend.name)
+                     start_operator=start, seeded=len(ecs.requests), backend=backend.name,
+                     kubeconfig=backend.kubeconfig, api_url=backend.api_url)
     yield env
     env.stop_operators()
 
