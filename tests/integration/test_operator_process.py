@@ -161,11 +161,12 @@ def test_an_api_outage_logs_state_changes_not_a_traceback_per_poll(release_env: 
                                                                    api_proxy, request) -> None:
     env = release_env
     if env.backend == "apiserver":
-        # Found by the real kube-apiserver (TLS): during the outage the status write fails with
-        # "AttributeError: 'NoneType' object has no attribute 'decode'" from the kubernetes client, which the
-        # reconciler logs as a separate ERROR instead of "the Kubernetes API is unreachable". Strict: once the
-        # operator classifies that error, this marker must go.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="TLS outage error not classified as unreachable"))
+        # Found by the real kube-apiserver (TLS), in some runs only: during the outage a status write can fail
+        # with "AttributeError: 'NoneType' object has no attribute 'decode'" from the kubernetes client, which the
+        # reconciler logs as one more ERROR instead of "the Kubernetes API is unreachable". The scenario runs; the
+        # log-shape assertion may fail until the operator classifies that error (then drop this marker).
+        request.applymarker(pytest.mark.xfail(strict=False, reason="a TLS outage error is sometimes not "
+                                              "classified as the API being unreachable"))
     proxy, kubeconfig = api_proxy
     process = operator_process(kubeconfig=kubeconfig, ECSBG_POLL_FAST_SECONDS="0.05", ECSBG_POLL_IDLE_SECONDS="0.5",
                                ECSBG_K8S_TIMEOUT_SECONDS="2", ECSBG_BACKOFF_MAX_SECONDS="0.8")
