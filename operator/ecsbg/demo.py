@@ -216,8 +216,10 @@ def _summary(final: dict[str, dict[str, Any]], timelines: dict[str, Timeline], s
     ok = True
     for name, status in final.items():
         ok = ok and status.get("phase") == "Succeeded"
+        stages = status.get("stages") or []
+        passed = sum(1 for s in stages if s.get("observed") is False)
         _say(f"  {name}: {status.get('phase')} (attempt {status.get('attempt')}, revision {status.get('revision')}, "
-             f"{len(status.get('stages') or [])} ECS stages mirrored in status)")
+             f"{len(stages)} ECS stages in status, {passed} of them passed between two polls)")
         timeline = timelines.get(name) or []
         for (at, label), (until, _) in zip(timeline, timeline[1:], strict=False):
             real = until - at

@@ -112,7 +112,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     # Not optional: kopf adds FINALIZER to the releases this handler matches (spec.onDelete Rollback) and removes it
     # when the handler has finished, or from a release whose onDelete changes back to Leave.
-    @kopf.on.delete(*RESOURCE, registry=registry, field="spec.onDelete", value="Rollback", retries=DELETE_RETRIES)
+    @kopf.on.delete(*RESOURCE, registry=registry, when=_rollback_on_delete, retries=DELETE_RETRIES)
     async def rollback_deleted(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
         deps: Deps = memo.deps
         outcome = await rollback_on_delete(body, deps, getattr(memo, "loop_state", None),
@@ -130,6 +130,12 @@ def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
     spawning = registry._spawning
     spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.fn is daemon else h
                           for h in spawning._handlers]
+
+
+def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:
+    # a `when` filter, not field/value: kopf's field filter raises on a spec that is not an object (a body that
+    # bypassed the schema), on every event of that release
+    return shape.text(shape.child(body, "spec").get("onDelete")) == "Rollback"
 
 
 def _drop_legacy_finalizer(body: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ TERMINAL_RESULTS = {
     Phase.INVALID: "failed",
 }
 HOOK_OUTCOMES = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}
+# A PAUSE hook ends SUCCEEDED when continued and FAILED when rolled back (ContinueServiceDeployment's action)
+PAUSE_OUTCOMES = {"SUCCEEDED": "approved", "FAILED": "rejected", "TIMED_OUT": "timed_out"}
 AWAITING_APPROVAL_STAGE = "AWAITING_APPROVAL"
 
 
@@ -55,6 +57,8 @@ def record(
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
+    metrics.release_step(namespace=namespace, name=name, number=new.step.number if new.step else None,
+                         count=new.step.count if new.step else None)
     _drift(metrics, namespace, name, outcome.plan, prior, new)
     _requests(metrics, marks, outcome.plan, new.attempt)
     _stages(metrics, strategy, prior, new)
@@ -87,9 +91,11 @@ def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -
 
 
 def _stages(metrics: MetricsRecorder, strategy: str, prior: ReleaseStatus, new: ReleaseStatus) -> None:
-    closed_before = {(r.stage, r.started_at) for r in prior.stages if r.finished_at is not None}
+    """Durations of observed stages only: a stage ECS passed between two polls has bounds, not a duration."""
+    closed_before = {(r.stage, r.step, r.started_at) for r in prior.stages if r.finished_at is not None}
     for record in new.stages:
-        if record.finished_at is None or (record.stage, record.started_at) in closed_before:
+        if not record.observed or record.finished_at is None or (record.stage, record.step,
+                                                                  record.started_at) in closed_before:
             continue
         seconds = (record.finished_at - record.started_at).total_seconds()
         metrics.stage_finished(strategy=strategy, stage=record.stage, seconds=max(seconds, 0.0))
@@ -109,8 +115,9 @@ def _hooks(
         if since is not None:
             seconds = max((now - since).total_seconds(), 0.0)
             metrics.stage_finished(strategy=strategy, stage=AWAITING_APPROVAL_STAGE, seconds=seconds)
-        outcome = HOOK_OUTCOMES.get(hook.status)
+        outcome = (PAUSE_OUTCOMES if hook.target_type == "PAUSE" else HOOK_OUTCOMES).get(hook.status)
         if outcome:
+            # hook.stage is attributed from the spec (domain.hookstages): always a hookable stage, or unknown
             metrics.hook_outcome(hook_type=hook.target_type, stage=hook.stage or "", outcome=outcome)
 
 

@@ -100,9 +100,10 @@ def test_kubectl_get_ecsreleases_prints_printer_columns(dev_cluster, kubectl, k8
     kubectl("apply", "-f", "-", input=json.dumps(release("r3", k8s_namespace)))
     kubectl("patch", "ecsrelease", "r3", "-n", k8s_namespace, "--subresource=status", "--type=merge", "-p",
             json.dumps({"status": {"phase": "Baking", "stage": "BAKE_TIME", "revision": "web:7",
-                                   "traffic": {"production": 100}}}))
+                                   "targetRevision": "web:8", "traffic": {"production": 100, "summary": "100%"}}}))
     lines = kubectl("get", "ecsreleases", "-n", k8s_namespace).stdout.splitlines()
     assert lines[0].split() == ["NAME", "PHASE", "STAGE", "TRAFFIC", "REVISION", "AGE"]
-    assert lines[1].split()[:5] == ["r3", "Baking", "BAKE_TIME", "100", "web:7"]
+    assert lines[1].split()[:5] == ["r3", "Baking", "BAKE_TIME", "100%", "web:7"]
     wide = kubectl("get", "ecsrelease", "r3", "-n", k8s_namespace, "-o", "wide").stdout.splitlines()
-    assert "ATTEMPT" in wide[0].split()
+    assert "ATTEMPT" in wide[0].split() and "TARGET" in wide[0].split()
+    assert "web:8" in wide[1].split()

@@ -57,6 +57,9 @@ class RecordingMetrics:
             service=service, phase=phase, stage=stage, production=production, test=test,
         )  # fmt: skip
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        self._record("release_step", namespace=namespace, name=name, number=number, count=count)
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
         self._record("stage_finished", strategy=strategy, stage=stage, seconds=seconds)
 

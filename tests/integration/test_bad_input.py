@@ -86,18 +86,23 @@ def test_unknown_container_in_overrides(release_env: ReleaseEnv) -> None:
     assert _writes(env) == 0
 
 
-def test_malformed_request_annotation_then_fixed(release_env: ReleaseEnv) -> None:
+def test_malformed_request_annotation_is_reported_not_invalid_then_fixed(release_env: ReleaseEnv) -> None:
+    """Only the spec proper makes a release Invalid: a request that names no attempt is ignored and reported."""
     env = release_env
     env.start_operator()
     env.apply(release_manifest("web", env.namespace))
     env.wait_phase("web", "Succeeded")
+    writes = _writes(env)
     env.annotate("web", "retry", "soon")
-    status = env.wait_phase("web", "Invalid")
-    assert "ecsbg.dev/retry" in status["message"], status["message"]
-    _wait_warning(env, "web", "InvalidSpec")
+    event = _wait_warning(env, "web", "InvalidRequest")
+    assert "ecsbg.dev/retry" in event["message"] and "'soon'" in event["message"], event["message"]
+    status = env.status("web")
+    assert status["phase"] == "Succeeded" and not _stalled(status)
+    assert "ecsbg.dev/retry" in status["requestErrors"][0]
     env.kubectl("annotate", "-n", env.namespace, f"{PLURAL}/web", "ecsbg.dev/retry-")
-    status = env.wait_phase("web", "Succeeded")
-    assert status["attempt"] == 1 and len(env.calls("UpdateService")) == 1
+    status = env.wait_status("web", lambda s: not s.get("requestErrors"), what="the request error cleared")
+    assert status["phase"] == "Succeeded" and status["attempt"] == 1
+    assert _writes(env) == writes
 
 
 def test_a_request_that_does_not_apply_is_reported_once(release_env: ReleaseEnv) -> None:

@@ -2,7 +2,7 @@
 
 Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
 shop/web succeeds (BlueGreen, a pause hook approved) and then drifts (changed out of band), shop/api is rolled back (Canary, a Lambda hook fails),
-ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
+ops/admin waits for approval before its first production step (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
 starting), and tmp/gone is deleted midway (its series
 must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
 can let Prometheus scrape between steps, because `increase()`/`rate()` only see changes between two scrapes.
@@ -31,6 +31,7 @@ class ScriptedRelease:
     age: float = 0.0
     stage_age: float = 0.0
     traffic: dict[str, float | None] = field(default_factory=lambda: {"production": None, "test": None})
+    step: tuple[int, int] | None = None  # (number, count) of the Linear/Canary step in flight
     drifted: bool = False
 
     def report(self, m: MetricsRecorder) -> None:
@@ -39,8 +40,12 @@ class ScriptedRelease:
             service=f"arn:aws:ecs:eu-west-1:111122223333:service/prod/{self.name}",
             phase=self.phase, stage=self.stage, **self.traffic,
         )  # fmt: skip
+        number, count = self.step or (None, None)
+        m.release_step(namespace=self.namespace, name=self.name, number=number, count=count)
 
-    def move(self, m: MetricsRecorder, phase: str, stage: str | None, **traffic: float) -> None:
+    def move(self, m: MetricsRecorder, phase: str, stage: str | None, step: tuple[int, int] | None = None,
+             **traffic: float) -> None:
+        self.step = step
         left = "AWAITING_APPROVAL" if self.phase == "AwaitingApproval" else self.stage
         if left is not None and (stage != self.stage or phase != self.phase):
             m.stage_finished(strategy=self.strategy, stage=left, seconds=self.stage_age)
@@ -118,6 +123,8 @@ def steps() -> Iterator[Step]:
         m.aws_call(service="ecs", operation="ContinueServiceDeployment", seconds=0.1, error_code=None)
         m.hook_outcome(hook_type="PAUSE", stage="POST_TEST_TRAFFIC_SHIFT", outcome="approved")
         web.move(m, "Deploying", "PRODUCTION_TRAFFIC_SHIFT", production=50.0)
+        # ops/admin's first step is in flight, paused before its production shift
+        admin.move(m, "AwaitingApproval", "PRE_PRODUCTION_TRAFFIC_SHIFT", step=(1, 10))
         api.finish(m, "RolledBack", "rolled_back")
         _round(m, everyone)
 
@@ -146,7 +153,7 @@ def drive(m: MetricsRecorder) -> None:
 FINAL = {
     ("shop", "web"): ("Succeeded", None),
     ("shop", "api"): ("RolledBack", None),
-    ("ops", "admin"): ("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT"),
+    ("ops", "admin"): ("AwaitingApproval", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
     ("ops", "worker"): ("Deploying", "SCALE_UP"),
     ("ops", "batch"): ("Failed", None),
 }

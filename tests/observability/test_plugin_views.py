@@ -26,7 +26,7 @@ def release(phase="AwaitingApproval", *, generation=3, observed=3, attempt=2, ho
         "status": {
             "observedGeneration": observed, "phase": phase, "stage": "POST_TEST_TRAFFIC_SHIFT",
             "message": "attempt 2 paused at POST_TEST_TRAFFIC_SHIFT", "attempt": attempt,
-            "specHash": "1f0c9a2b7d3e4f50", "revision": "web:42",
+            "specHash": "1f0c9a2b7d3e4f50", "revision": "web:41", "targetRevision": "web:42",
             "deployment": {"attempt": attempt, "arn": "arn:aws:ecs:x:1:service-deployment/prod/web/abc",
                            "status": "IN_PROGRESS", "startedAt": "2026-11-22T10:00:00Z"},
             "traffic": {"production": 0, "test": 100},
@@ -34,6 +34,8 @@ def release(phase="AwaitingApproval", *, generation=3, observed=3, attempt=2, ho
                        "status": "AWAITING_ACTION", "expiresAt": "2026-11-22T11:00:00Z",
                        "timeoutAction": "ROLLBACK"}] if hooks else [],
             "stages": [{"stage": "SCALE_UP", "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:02:30Z"},
+                       {"stage": "POST_SCALE_UP", "startedAt": "2026-11-22T10:02:30Z",
+                        "finishedAt": "2026-11-22T10:05:00Z", "observed": False},
                        {"stage": "POST_TEST_TRAFFIC_SHIFT", "startedAt": "2026-11-22T10:05:00Z"}],
             "requests": {"approve": 1},
             "conditions": [{"type": "Ready", "status": "False"}, {"type": "Reconciling", "status": "True"}],
@@ -64,17 +66,37 @@ def test_get_view_shows_state_hooks_stages_events_and_the_next_step():
     lines = text.splitlines()
     assert "Phase:       AwaitingApproval  [Ready=False, Reconciling]" in lines
     assert "Strategy:    Linear (25.0% steps every 2m, bake 10m)" in lines
-    assert "Attempt:     2   revision web:42   spec 1f0c9a2b7d3e4f50" in lines
+    assert "Attempt:     2   target web:42   spec 1f0c9a2b7d3e4f50" in lines
+    assert "Serving:     web:41" in lines
     assert "Deployment:  IN_PROGRESS  started 2026-11-22T10:00:00Z (30m ago)" in lines
     assert "Traffic:     production 0% green, test 100% green" in lines
     hook = next(line for line in lines if "ecs-pause-1" in line).split()
     assert hook[1:] == ["PAUSE", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION", "2026-11-22T11:00:00Z", "(in", "30m,",
                         "then", "ROLLBACK)"]  # fmt: skip
     assert next(line for line in lines if line.strip().startswith("SCALE_UP")).split()[-1] == "2m30s"
+    assert "passed between polls (within 2m30s)" in next(line for line in lines if "POST_SCALE_UP" in line)
     assert next(line for line in lines if line.strip().startswith("POST_TEST")).endswith("25m (running)")
     event_lines = lines[lines.index("Events:") + 2 : lines.index("Events:") + 5]
     assert [line.split()[2] for line in event_lines] == ["StaleRequest", "SomethingElse", "AwaitingApproval"]
     assert lines[-1] == "Next:        kubectl ecsrelease approve web -n shop   (or reject web -n shop)"
+
+
+def test_linear_steps_are_numbered_in_every_view():
+    stepped = release("AwaitingApproval")
+    step = {"number": 2, "count": 4, "trafficPercent": 50.0}
+    stepped["status"].update(stage="PRE_PRODUCTION_TRAFFIC_SHIFT", step=step,
+                             requestErrors=["metadata.annotations[ecsbg.dev/approve]: must be the attempt number"])
+    stepped["status"]["hooks"][0].update(stage="PRE_PRODUCTION_TRAFFIC_SHIFT", step=step)
+    stepped["status"]["stages"].append({"stage": "PRODUCTION_TRAFFIC_SHIFT", "step": step,
+                                        "startedAt": "2026-11-22T10:06:00Z", "rollback": True})
+    lines = render.render_release(stepped, [], NOW).splitlines()
+    assert "Stage:       PRE_PRODUCTION_TRAFFIC_SHIFT step 2/4 (50%)" in lines
+    assert "Ignored:     metadata.annotations[ecsbg.dev/approve]: must be the attempt number" in lines
+    assert next(line for line in lines if "ecs-pause-1" in line).split()[2:4] == ["PRE_PRODUCTION_TRAFFIC_SHIFT", "2/4"]
+    assert next(line for line in lines if "(rollback)" in line).split()[:4] == [
+        "PRODUCTION_TRAFFIC_SHIFT", "(rollback)", "step", "2/4"]
+    listed = render.render_list([stepped], NOW).splitlines()[1].split()
+    assert listed[2:4] == ["PRE_PRODUCTION_TRAFFIC_SHIFT", "2/4"] and "web:41" in listed
 
 
 def test_get_view_of_a_spec_not_observed_yet():

@@ -219,6 +219,24 @@ def test_promtool_accepts_the_exposition(recorder):
     assert done.stdout.decode() + done.stderr.decode() == ""  # no lint warnings either
 
 
+def test_step_series_exist_only_while_a_step_is_in_flight(recorder):
+    assert series(recorder, "ecsbg_release_step", name="admin") == [({"namespace": "ops", "name": "admin"}, 1.0)]
+    assert series(recorder, "ecsbg_release_steps", name="admin") == [({"namespace": "ops", "name": "admin"}, 10.0)]
+    assert series(recorder, "ecsbg_release_step", name="web") == []  # BlueGreen: never a step
+    recorder.release_step(namespace="ops", name="admin", number=None, count=None)
+    assert series(recorder, "ecsbg_release_step", name="admin") == []
+    recorder.release_step(namespace="ops", name="admin", number=2, count=10)
+    recorder.forget_release(namespace="ops", name="admin")
+    assert series(recorder, "ecsbg_release_steps", name="admin") == []
+
+
+def test_hook_outcomes_carry_only_hookable_stages():
+    rec = PrometheusRecorder()
+    for stage in ("SCALE_UP", "BAKE_TIME", "CLEAN_UP"):
+        with pytest.raises(ValueError, match="takes no lifecycle hook"):
+            rec.hook_outcome(hook_type="PAUSE", stage=stage, outcome="approved")
+
+
 def test_drift_gauge_and_counter():
     rec = PrometheusRecorder()
 

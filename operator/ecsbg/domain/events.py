@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
 from ecsbg.domain.conditions import OBSERVATION_FAILED, STALLED, find
-from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind
+from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind, StepInfo
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -30,7 +30,8 @@ ACTIONS = {
     "DriftResolved": "DetectDrift", "CorrectingDrift": "CorrectDrift", "AttemptSuperseded": "StartAttempt",
     "RollbackOnDelete": "StopServiceDeployment", "RollbackOnDeleteFailed": "StopServiceDeployment",
     "ExternalIdIgnored": "ValidateSpec", "ObservationFailed": "DescribeServices",
-    "ObservationRecovered": "DescribeServices", "Stalled": "DescribeServices",
+    "ObservationRecovered": "DescribeServices", "Stalled": "DescribeServices", "InvalidRequest": "IgnoreRequest",
+    "HookSucceeded": "MirrorDeployment", "HookFailed": "MirrorDeployment", "HookTimedOut": "MirrorDeployment",
 }  # fmt: skip
 
 
@@ -73,12 +74,50 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
             prior.deployment is None or prior.deployment.arn != new.deployment.arn):
         events.append(EventRecord(NORMAL, "DeploymentStarted",
                                   f"attempt {new.attempt}: ECS service deployment {new.deployment.arn}"))
-    if new.stage and new.stage != prior.stage:
-        events.append(EventRecord(NORMAL, "StageChanged", f"attempt {new.attempt}: ECS lifecycle stage {new.stage}"
-                                  + (f" (was {prior.stage})" if prior.stage else "")))
+    if new.stage and (new.stage, new.step) != (prior.stage, prior.step):
+        events.append(EventRecord(NORMAL, "StageChanged", f"attempt {new.attempt}: ECS lifecycle stage "
+                                  f"{_at(new.stage, new.step)}" + (f" (was {_at(prior.stage, prior.step)})"
+                                                                   if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
-    return (events + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
+    return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
             + _observation(prior, new))
+
+
+def _at(stage: str | None, step: StepInfo | None) -> str:
+    return f"{stage}, step {step.number} of {step.count} ({step.traffic_percent:g}%)" if step else str(stage)
+
+
+def _passed(prior: ReleaseStatus, new: ReleaseStatus) -> str:
+    """The stages ECS passed between the two polls (domain.stagepath), named in the StageChanged message."""
+    known = {(r.stage, r.step, r.started_at) for r in prior.stages} if prior.attempt == new.attempt else set()
+    passed = [_at(r.stage, r.step) for r in new.stages
+              if not r.observed and (r.stage, r.step, r.started_at) not in known]
+    if len(passed) > 6:  # a fast Linear deployment passes dozens: keep the Event short, status has them all
+        passed = [*passed[:2], f"... {len(passed) - 4} more ...", *passed[-2:]]
+    return f"; passed between polls: {'; '.join(passed)}" if passed else ""
+
+
+_HOOK_RESULTS = {"SUCCEEDED": (NORMAL, "HookSucceeded", "succeeded"), "FAILED": (WARNING, "HookFailed", "failed"),
+                 "TIMED_OUT": (WARNING, "HookTimedOut", "timed out")}
+
+
+def _hooks(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
+    """One Event per hook execution reaching a result (ECS's hook status), including a timeout and what ECS does
+    then (its timeoutAction)."""
+    before = {h.hook_id: h.status for h in prior.hooks} if prior.attempt == new.attempt else {}
+    out = []
+    for hook in new.hooks:
+        if hook.status not in _HOOK_RESULTS or before.get(hook.hook_id) == hook.status:
+            continue
+        kind, reason, verb = _HOOK_RESULTS[hook.status]
+        name = "Pause hook" if hook.target_type == "PAUSE" else \
+            f"Lambda hook {(hook.target_arn or '?').rsplit(':function:', 1)[-1]}"
+        then = ""
+        if hook.status == "TIMED_OUT":
+            then = "; ECS rolls back" if (hook.timeout_action or "ROLLBACK") == "ROLLBACK" else "; ECS continues"
+        where = _at(hook.stage or "an unknown stage", hook.step)
+        out.append(EventRecord(kind, reason, f"attempt {new.attempt}: {name} at {where} {verb} ({hook.hook_id}){then}"))
+    return out
 
 
 def _by(requesters: Mapping[str, str]) -> Mapping[str, str]:
@@ -120,9 +159,10 @@ def _attempt(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None,
 
 
 def _requests(plan: object | None, result: ApplyResult | None, by: Mapping[str, str]) -> list[EventRecord]:
-    # both kinds of ignored request are bad input a person should see once: a stale one names another attempt,
-    # a not-applicable one names this attempt but asks what it can no longer do (approve after success)
-    reasons = {"stale": "StaleRequest", "not_applicable": "RequestNotApplicable"}
+    # every kind of ignored request is bad input a person should see once: a stale one names another attempt,
+    # a not-applicable one names this attempt but asks what it can no longer do (approve after success), an
+    # invalid one names no attempt at all (ecsbg.dev/approve=yes)
+    reasons = {"stale": "StaleRequest", "not_applicable": "RequestNotApplicable", "invalid": "InvalidRequest"}
     out = [EventRecord(WARNING, reasons[note.result], note.message + by.get(note.request.value, ""))
            for note in getattr(plan, "notes", ()) if note.result in reasons]
     # a request ECS carried out for a pass that was killed before it recorded it: announced now, once

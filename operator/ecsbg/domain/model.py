@@ -161,6 +161,14 @@ class CircuitBreakerSpec:
 
 
 @dataclass(frozen=True)
+class RequestProblem:
+    """A request value that is not an attempt number. `kind` is None when spec.requests itself is not an object."""
+
+    kind: RequestKind | None
+    message: str
+
+
+@dataclass(frozen=True)
 class Requests:
     """Attempt numbers named by each request kind, from spec.requests and the ecsbg.dev/* annotations."""
 
@@ -168,6 +176,8 @@ class Requests:
     reject: frozenset[int] = frozenset()
     abort: frozenset[int] = frozenset()
     retry: frozenset[int] = frozenset()
+    # values that do not parse as an attempt number: reported (Warning, status.requestErrors), never Invalid
+    problems: tuple[RequestProblem, ...] = ()
 
     def names(self, kind: RequestKind, attempt: int) -> bool:
         return attempt in getattr(self, kind.value)
@@ -206,14 +216,25 @@ class RevisionSummary:
 
 
 @dataclass(frozen=True)
+class StepInfo:
+    """Step `number` of `count` of a Linear/Canary production shift, which moves production to `traffic_percent`."""
+
+    number: int
+    count: int
+    traffic_percent: float
+
+
+@dataclass(frozen=True)
 class HookDetail:
-    """DeploymentLifecycleHookDetail. ECS does not say which stage a hook belongs to: we record the deployment's
-    lifecycleStage at the time we saw the hook."""
+    """DeploymentLifecycleHookDetail. ECS does not say which stage a hook belongs to: in status, `stage` (and
+    `step`) are attributed from the spec and the stage order (domain.hookstages). The AWS layer fills `stage` with
+    the deployment's lifecycleStage at the poll that saw the hook, a hint the status never uses."""
 
     hook_id: str
     target_type: str
     status: str
     stage: str | None = None
+    step: StepInfo | None = None
     target_arn: str | None = None
     expires_at: datetime | None = None
     timeout_action: str | None = None
@@ -311,9 +332,16 @@ class Condition:
 
 @dataclass(frozen=True)
 class StageRecord:
+    """One stage of the attempt's history. Observed: the first and last poll instants that bound it (first seen,
+    first seen gone). Not observed (`observed=False`): ECS passed it between two polls; it ran entirely within
+    [started_at, finished_at]. `rollback`: seen while ECS was rolling back (traffic going back to blue)."""
+
     stage: str
     started_at: datetime
     finished_at: datetime | None = None
+    step: StepInfo | None = None
+    observed: bool = True
+    rollback: bool = False
 
 
 @dataclass(frozen=True)
@@ -362,7 +390,8 @@ class ReleaseStatus:
     attempt: int = 0
     spec_hash: str | None = None
     base_task_definition_arn: str | None = None
-    revision: str | None = None
+    revision: str | None = None  # the revision serving production
+    target_revision: str | None = None  # the revision the current attempt deploys
     deployment: DeploymentRecord | None = None
     source: RevisionRecord | None = None
     target: RevisionRecord | None = None
@@ -370,6 +399,8 @@ class ReleaseStatus:
     test_traffic: float | None = None
     hooks: tuple[HookDetail, ...] = ()
     stages: tuple[StageRecord, ...] = ()
+    step: StepInfo | None = None  # the Linear/Canary step in flight
     requests: Mapping[str, int | None] = field(default_factory=dict)
+    request_errors: tuple[str, ...] = ()
     conditions: tuple[Condition, ...] = ()
     drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS

@@ -1,7 +1,8 @@
 """CR body -> ReleaseSpec, or InvalidSpec naming every offending field (docs/design.md "The custom resource").
 
 The rules are the CRD's (schema, ranges, patterns and CEL rules), so a CR that skipped API-server validation is
-rejected with the same reasons. Requests come from spec.requests and the ecsbg.dev/<kind> annotations.
+rejected with the same reasons. Requests come from spec.requests and the ecsbg.dev/<kind> annotations; a request
+that does not parse is reported on its own (Requests.problems), never as an invalid spec.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ecsbg.domain.model import (
     LoadBalancerSpec,
     ReleaseSpec,
     RequestKind,
+    RequestProblem,
     Requests,
     Strategy,
     StrategySpec,
@@ -64,7 +66,7 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         hooks=_hooks(r, spec),
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
-        requests=_requests(r, spec, mapping(metadata.get("annotations"))),
+        requests=_requests(spec, mapping(metadata.get("annotations"))),
         on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
         drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
                                           enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
@@ -299,10 +301,17 @@ def _circuit_breaker(r: Reader, spec: Mapping[str, Any]) -> CircuitBreakerSpec |
                               rollback=r.boolean(node, "rollback", "spec.circuitBreaker.rollback", default=True))
 
 
-def _requests(r: Reader, spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> Requests:
+def _requests(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> Requests:
+    """Requests are operations on an attempt, not the spec of a release: a value that is not an attempt number is
+    a RequestProblem (Warning Event, status.requestErrors), never an error of the spec. That holds for
+    spec.requests too, although the CRD's schema refuses such values there at admission: one rule for both forms."""
+    problems: list[RequestProblem] = []
+    r = Reader()
     node = r.obj(spec, "requests", "spec.requests") or {}
+    problems += [RequestProblem(None, e) for e in r.errors]
     named: dict[str, set[int]] = {kind.value: set() for kind in RequestKind}
     for kind in RequestKind:
+        r = Reader()
         from_spec = r.integer(node, kind.value, f"spec.requests.{kind.value}", minimum=1)
         if from_spec is not None:
             named[kind.value].add(from_spec)
@@ -314,7 +323,8 @@ def _requests(r: Reader, spec: Mapping[str, Any], annotations: Mapping[str, Any]
                         f"(a positive integer, see status.attempt), got {annotations[key]!r}")
             else:
                 named[kind.value].add(attempt)
-    return Requests(**{kind: frozenset(values) for kind, values in named.items()})
+        problems += [RequestProblem(kind, e) for e in r.errors]
+    return Requests(**{kind: frozenset(values) for kind, values in named.items()}, problems=tuple(problems))
 
 
 def _annotation_attempt(value: Any) -> int | None:

@@ -50,8 +50,9 @@ NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt c
 @dataclass(frozen=True)
 class RequestNote:
     """A request the planner saw for the first time and will not act on: `result` is "stale" (it names another
-    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks) or "applied"
-    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it)."""
+    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks), "applied"
+    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it) or
+    "invalid" (its value is no attempt number; `attempt` is 0)."""
 
     request: RequestKind
     attempt: int
@@ -267,6 +268,9 @@ def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action, atte
             note = _note(kind, number, attempt, prior, action, deployment)
             if note is not None:
                 notes.append(note)
+    notes += [RequestNote(problem.kind, 0, "invalid", f"{problem.message}; the request is ignored")
+              for problem in spec.requests.problems
+              if problem.kind is not None and problem.message not in prior.request_errors]
     return seen, tuple(notes)
 
 
@@ -300,10 +304,25 @@ def _done_by_ecs(kind: RequestKind, prior: ReleaseStatus, deployment: ObservedDe
     result, ecs_action = _HOOK_RESULT[kind]
     waited = {h.hook_id for h in prior.hooks if _awaits_approval(h)}
     ended = [h.hook_id for h in deployment.hooks if h.hook_id in waited and h.status == result]
+    if kind is RequestKind.APPROVE:
+        ended += [h.hook_id for h in prior.hooks if h.hook_id in waited and _continued_unlisted(h, deployment)]
     if not ended:
         return None
     return (f"ContinueServiceDeployment {ecs_action} for hook(s) {', '.join(sorted(ended))} (acted on by ECS; "
             "recorded late: the operator stopped before it could record the call)")
+
+
+def _continued_unlisted(hook: HookDetail, deployment: ObservedDeployment) -> bool:
+    """A waiting Pause hook ECS no longer lists because the deployment went on: ECS lists only the hooks of the
+    stage in progress [doc: Lifecycle hooks for Amazon ECS service deployments] and leaves a stage only when its
+    hooks completed, so the pause was continued. Only a CONTINUE timeout could have done that too: then whether
+    our call did it is unknown, and nothing is claimed."""
+    if any(h.hook_id == hook.hook_id for h in deployment.hooks) or hook.timeout_action == "CONTINUE":
+        return False
+    if deployment.status == "SUCCESSFUL":
+        return True
+    return deployment.status == "IN_PROGRESS" and hook.stage is not None and (
+        deployment.lifecycle_stage not in (None, hook.stage))
 
 
 def _acts(kind: RequestKind, action: Action) -> bool:

@@ -96,7 +96,9 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
         verdict = _drifted(facts, verdict, differences)
     if problem is not None and not problem.terminal:
         verdict = _retrying(verdict, problem)
-    return _finish(replace(facts.status, requests=requests, drift=differences), verdict, generation, now)
+    request_errors = tuple(problem.message for problem in spec.requests.problems)
+    return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors),
+                   verdict, generation, now)
 
 
 def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:
@@ -243,8 +245,9 @@ def _finished(f: _Facts) -> Verdict | None:
     if d.status in ("ROLLBACK_FAILED", "STOPPED"):
         return _stalled(Phase.FAILED, reason_of(d.status), f"attempt {n}: ECS deployment {d.status}: {why}")
     if d.status == "ROLLBACK_SUCCESSFUL":
-        return _stalled(Phase.ROLLED_BACK, "RolledBack",
-                        f"attempt {n} rolled back by ECS: {why}; change the spec, or retry with ecsbg.dev/retry={n}")
+        serving = f"; {f.status.revision} serves production traffic" if f.status.revision else ""
+        return _stalled(Phase.ROLLED_BACK, "RolledBack", f"attempt {n} rolled back by ECS: {why}{serving}; "
+                        f"change the spec, or retry with ecsbg.dev/retry={n}")
     if d.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "STOP_REQUESTED"):
         return _progressing(Phase.ROLLING_BACK, f"attempt {n}: ECS deployment {d.status}: {why}", "RollingBack")
     if d.status == "SUCCESSFUL":
@@ -288,7 +291,8 @@ PHASE_RULES: tuple[Callable[[_Facts], Verdict | None], ...] = (
 
 
 def _where(hooks: list[HookDetail]) -> str:
-    stages = sorted({h.stage or "?" for h in hooks})
+    stages = sorted({(h.stage or "?") + (f" step {h.step.number} of {h.step.count}" if h.step else "")
+                     for h in hooks})
     expiry = min((h.expires_at for h in hooks if h.expires_at), default=None)
     until = f" (until {format_time(expiry)}, then {hooks[0].timeout_action or 'ROLLBACK'})" if expiry else ""
     return ", ".join(stages) + until

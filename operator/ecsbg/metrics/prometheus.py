@@ -38,6 +38,7 @@ class _Series:
     info: tuple[str, ...]
     stages: set[str] = field(default_factory=set)
     listeners: set[str] = field(default_factory=set)
+    stepped: bool = False
 
 
 class PrometheusRecorder:
@@ -78,6 +79,14 @@ class PrometheusRecorder:
         self.traffic = Gauge(
             "ecsbg_release_traffic_percent", "Share of the listener's traffic on the green (target) revision.",
             [*_RELEASE, "listener"], registry=r,
+        )  # fmt: skip
+        self.step = Gauge(
+            "ecsbg_release_step", "Linear/Canary production step in flight (1-based); absent between steps.",
+            list(_RELEASE), registry=r,
+        )  # fmt: skip
+        self.steps = Gauge(
+            "ecsbg_release_steps", "Number of production steps of the Linear/Canary deployment in flight.",
+            list(_RELEASE), registry=r,
         )  # fmt: skip
         self.drifted = Gauge(
             "ecsbg_release_drifted", "1 while ECS no longer runs what the release's last successful attempt deployed.",
@@ -255,6 +264,20 @@ class PrometheusRecorder:
                 self.traffic.remove(namespace, name, listener)
                 series.listeners.discard(listener)
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        with self._lock:
+            series = self._releases.get((namespace, name))
+            if series is None:
+                return  # release_state comes first; a release it never saw has no series to extend
+            if number is not None and count is not None:
+                self.step.labels(namespace, name).set(number)
+                self.steps.labels(namespace, name).set(count)
+                series.stepped = True
+            elif series.stepped:  # no step in flight: no series beats a made-up 0
+                self.step.remove(namespace, name)
+                self.steps.remove(namespace, name)
+                series.stepped = False
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
         self.stage_duration.labels(v.strategy(strategy), v.stage(stage, awaiting_approval=True)).observe(
             seconds
@@ -268,7 +291,7 @@ class PrometheusRecorder:
     def hook_outcome(self, *, hook_type: str, stage: str, outcome: str) -> None:
         self.hooks.labels(
             v.hook_type(hook_type),
-            v.stage(stage, unknown=True),
+            v.hook_stage(stage),
             v.one_of(outcome, v.HOOK_OUTCOMES, "hook outcome"),
         ).inc()
 
@@ -309,6 +332,9 @@ class PrometheusRecorder:
                 self.release_stage.remove(namespace, name, stage)
             for listener in series.listeners:
                 self.traffic.remove(namespace, name, listener)
+            if series.stepped:
+                self.step.remove(namespace, name)
+                self.steps.remove(namespace, name)
 
 
 class MetricsServer:

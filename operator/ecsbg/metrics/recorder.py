@@ -31,6 +31,9 @@ class MetricsRecorder(Protocol):
         test: float | None,
     ) -> None: ...
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        """The Linear/Canary step in flight (number of count), or None; called after release_state."""
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None: ...
 
     def release_finished(self, *, strategy: str, result: str, seconds: float) -> None: ...
@@ -63,6 +66,9 @@ class NullRecorder:
         pass
 
     def release_state(self, **_: object) -> None:
+        pass
+
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
         pass
 
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:

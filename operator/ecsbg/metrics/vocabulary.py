@@ -12,6 +12,7 @@ import re
 
 from ecsbg.domain import drift
 from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
+from ecsbg.domain.validation import HOOK_STAGES
 
 CONTROLLER = "ecsbluegreenrelease"
 
@@ -24,7 +25,7 @@ AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the pseudo-stage of ecsbg_stage_durat
 RELEASE_RESULTS = ("succeeded", "rolled_back", "failed", "aborted")
 HOOK_OUTCOMES = ("succeeded", "failed", "timed_out", "approved", "rejected")
 REQUESTS: tuple[str, ...] = tuple(k.value for k in RequestKind)
-REQUEST_RESULTS = ("applied", "stale", "not_applicable")
+REQUEST_RESULTS = ("applied", "stale", "not_applicable", "invalid")
 # controller-runtime's result label values (pkg/internal/controller/metrics/metrics.go).
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")
@@ -60,6 +61,14 @@ def stage(value: str, *, awaiting_approval: bool = False, unknown: bool = False)
         return value
     if not _STAGE.match(value) or value == AWAITING_APPROVAL:
         raise ValueError(f"stage {value!r} is not an ECS lifecycle stage")
+    return value
+
+
+def hook_stage(value: str) -> str:
+    """A stage a hook can run at (ECS's DeploymentLifecycleHookStage), or "" for a hook no stage was attributed
+    to (one the spec does not declare): SCALE_UP, BAKE_TIME or CLEAN_UP can never carry a hook outcome."""
+    if value != "" and value not in HOOK_STAGES:
+        raise ValueError(f"stage {value!r} takes no lifecycle hook")
     return value
 
 

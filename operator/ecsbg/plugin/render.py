@@ -55,6 +55,20 @@ def percent(value: Any) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:g}%"
 
 
+def step_text(step: Any) -> str:
+    """{number: 2, count: 10, trafficPercent: 20} -> "step 2/10 (20%)"; "" without a step."""
+    if not isinstance(step, Mapping) or step.get("number") is None:
+        return ""
+    return f"step {step.get('number')}/{step.get('count')} ({percent(step.get('trafficPercent'))})"
+
+
+def stage_text(stage: Any, step: Any, *, short: bool = False) -> str:
+    """The stage with its Linear/Canary step: "PRODUCTION_TRAFFIC_SHIFT step 2/10 (20%)", or "... 2/10" short."""
+    if not stage or not isinstance(step, Mapping) or step.get("number") is None:
+        return str(stage or "")
+    return f"{stage} {step['number']}/{step.get('count')}" if short else f"{stage} {step_text(step)}"
+
+
 def _status(release: Obj) -> Obj:
     return shape.child(release, "status")  # any JSON: a body may have bypassed the schema (domain.shape)
 
@@ -89,15 +103,17 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
         f"Target:      service {target.get('service')} in cluster {target.get('cluster')} ({target.get('region')})",
         f"Strategy:    {_strategy(strategy)}",
         f"Phase:       {phase}  [{_conditions(status)}]",
-        f"Stage:       {status.get('stage') or '-'}",
-        f"Attempt:     {status.get('attempt', 0)}   revision {status.get('revision') or '-'}"
+        f"Stage:       {stage_text(status.get('stage'), status.get('step')) or '-'}",
+        f"Attempt:     {status.get('attempt', 0)}   target {status.get('targetRevision') or '-'}"
         f"   spec {status.get('specHash') or '-'}",
+        f"Serving:     {status.get('revision') or '-'}",
         f"Message:     {status.get('message') or '-'}",
     ]
     lines += _deployment_lines(status, now)
     traffic = status.get("traffic") or {}
     lines.append(f"Traffic:     production {percent(traffic.get('production'))} green, "
                  f"test {percent(traffic.get('test'))} green")  # fmt: skip
+    lines += [f"Ignored:     {error}" for error in status.get("requestErrors") or []]
     lines += ["", "Hooks:", *_hooks(status, now)]
     lines += ["", f"Stages (attempt {status.get('attempt', 0)}):", *_stages(status, now)]
     lines += ["", "Events:", *_events(events, now, max_events)]
@@ -157,9 +173,8 @@ def _hooks(status: Obj, now: datetime) -> list[str]:
                 if at
                 else ""
             )
-        rows.append(
-            (h.get("hookId"), h.get("type"), h.get("stage"), h.get("status"), f"{expires or '-'}{left}")
-        )
+        rows.append((h.get("hookId"), h.get("type"), stage_text(h.get("stage"), h.get("step"), short=True),
+                     h.get("status"), f"{expires or '-'}{left}"))
     return table(("HOOK", "TYPE", "STAGE", "STATUS", "EXPIRES"), rows, indent="  ")
 
 
@@ -170,10 +185,15 @@ def _stages(status: Obj, now: datetime) -> list[str]:
     rows = []
     for s in stages:
         took = _between(s.get("startedAt"), s.get("finishedAt"))
-        if took is None:
+        if s.get("observed") is False:  # passed between two polls: startedAt/finishedAt are bounds
+            took = f"passed between polls (within {took})" if took else "passed between polls"
+        elif took is None:
             took = f"{since(s.get('startedAt'), now)} (running)"
-        rows.append((s.get("stage"), s.get("startedAt"), s.get("finishedAt"), took))
-    return table(("STAGE", "STARTED", "FINISHED", "DURATION"), rows, indent="  ")
+        stage = f"{s.get('stage')}" + (" (rollback)" if s.get("rollback") is True else "")
+        rows.append((stage, step_text(s.get("step")), s.get("startedAt"), s.get("finishedAt"), took))
+    if not any(s.get("step") for s in stages):  # BlueGreen: no STEP column of dashes
+        return table(("STAGE", "STARTED", "FINISHED", "DURATION"), [(r[0], *r[2:]) for r in rows], indent="  ")
+    return table(("STAGE", "STEP", "STARTED", "FINISHED", "DURATION"), rows, indent="  ")
 
 
 def event_time(event: Obj) -> datetime:
@@ -227,7 +247,8 @@ def render_list(releases: Sequence[Obj], now: datetime, *, all_namespaces: bool 
         phase = status.get("phase") or "-"
         rows.append((
             *([meta.get("namespace")] if all_namespaces else []), meta["name"],
-            phase if observed(r) else f"{phase}*", status.get("stage"), shape.child(r, "spec", "strategy").get("type"),
+            phase if observed(r) else f"{phase}*", stage_text(status.get("stage"), status.get("step"), short=True),
+            shape.child(r, "spec", "strategy").get("type"),
             status.get("attempt"), status.get("revision"), percent(traffic.get("production")),
             percent(traffic.get("test")), since(meta.get("creationTimestamp"), now),
         ))  # fmt: skip
