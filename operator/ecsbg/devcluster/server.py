@@ -182,6 +182,12 @@ class ApiServer:
             return respond({"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version(t.version),
                             "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
         obj = self.store.delete(t.res, t.namespace, t.name, options, dry_run=dry_run)
+        if t.res.crd_name and not obj["metadata"].get("deletionTimestamp"):
+            # a custom resource deleted at once is answered with a Success Status, not the object (the CRD
+            # handler's store does not set ReturnDeletedObject)
+            details = {"name": t.name, "group": t.res.group, "kind": t.res.plural, "uid": obj["metadata"].get("uid")}
+            return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": details})
         return self._reply(request, t, obj)
 
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:

@@ -141,6 +141,11 @@ class Store:
     def patch(self, res: Resource, version: str, ns: str | None, name: str, patch_type: str, patch: Any,
               subresource: str | None, *, dry_run: bool = False, strict: bool = False,
               warnings: list | None = None, manager: str | None = None) -> dict:
+        if patch_type == "strategic" and res.crd_name:
+            # custom resources have no patch strategies: kube-apiserver refuses the type (crdHandler's patch types)
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: application/json-patch+json, "
+                           "application/merge-patch+json, application/apply-patch+yaml")
         old = self.read(res, ns, name)
         if patch_type == "json":
             new = json_patch(old, patch)
