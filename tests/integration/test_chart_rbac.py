@@ -4,6 +4,8 @@ The operator (real kopf, real status writer) runs under a ServiceAccount token w
 that `helm template ... --set watchNamespaces={NS}` renders, and drives a release to Succeeded with its Events.
 Then each rule is removed in turn and the same run shows what breaks. The operator watches the namespace through a
 glob (`NS*`), as a chart user may write watchNamespaces, which is what needs the namespaces rule.
+The release has a Pause hook decided by an automated analysis whose argument comes from a Secret, and a bake
+analysis from a ClusterEcsAnalysisTemplate, so the rules that analysis needs are exercised too.
 The audit log (level Metadata) shows which verbs the operator really used.
 """
 
@@ -17,7 +19,10 @@ import kopf
 import pytest
 import yaml
 
+from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
+from ecsbg.wiring import build_analysis
+from tests.analysis.apps import Probe as WebEndpoint
 from tests.integration.conftest import GV, PLURAL, make_deps, operator_identity, release_manifest
 from tests.plugins.apiserver import render_chart
 from tests.plugins.ecs import make_client, seed_service
@@ -52,12 +57,31 @@ class Probe:
         operator_identity(self.monkeypatch, kubeconfig)
         return f"system:serviceaccount:{self.namespace}:{account}"
 
-    def start(self) -> None:
-        """Start the operator on `NS*` and apply a release."""
+    def start(self, endpoint: WebEndpoint) -> None:
+        """Start the operator on `NS*` and apply a release whose pause and bake are decided by analyses."""
         seed_service(make_client(self.ecs.url))
         deps = make_deps(self.ecs.url)
+        deps.analysis = build_analysis(SystemClock(), deps.metrics)  # the production runner (templates, Secrets)
+        self.real.kubectl("create", "secret", "generic", "probe-args", "-n", self.namespace,
+                          "--from-literal=path=/healthz")
+        smoke = {"name": "smoke", "successCondition": "result.status == 200",
+                 "provider": {"web": {"url": endpoint.url + "{{args.path}}"}}}
+        self.real.client.apply({"apiVersion": GV, "kind": "EcsAnalysisTemplate",
+                                "metadata": {"name": "smoke", "namespace": self.namespace},
+                                "spec": {"args": [{"name": "path", "valueFrom": {"secretKeyRef": {
+                                    "name": "probe-args", "key": "path"}}}], "metrics": [smoke]}})
+        self.real.client.apply({"apiVersion": GV, "kind": "ClusterEcsAnalysisTemplate",
+                                "metadata": {"name": self.cluster_template},
+                                "spec": {"args": [{"name": "path", "value": "/bake"}], "metrics": [smoke]}})
         self.run_kopf(build_registry(deps.settings), namespaces=(f"{self.namespace}*",), memo=kopf.Memo(deps=deps))
-        self.real.client.apply(release_manifest("web", self.namespace))
+        strategy = {"type": "BlueGreen", "bakeTimeInMinutes": 10,
+                    "bakeAnalysis": {"templateName": self.cluster_template, "clusterScope": True}}
+        hooks = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "analysis": {"templateName": "smoke"}}]
+        self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks))
+
+    @property
+    def cluster_template(self) -> str:
+        return f"bake-{self.namespace}"
 
     def observe(self, timeout: float, until=lambda r: False) -> dict[str, Any]:
         """What happened to the release, once `until` holds or at `timeout`."""
@@ -67,7 +91,8 @@ class Probe:
             result = {"phase": (obj.get("status") or {}).get("phase"),
                       "events": len([e for e in self.real.client.list("v1", "events", self.namespace)
                                      if e["involvedObject"].get("name") == "web"]),
-                      "finalizers": obj.get("metadata", {}).get("finalizers") or []}
+                      "finalizers": obj.get("metadata", {}).get("finalizers") or [],
+                      "runs": [r.get("phase") for r in (obj.get("status") or {}).get("analysisRuns") or []]}
             if until(result) or time.monotonic() > deadline:
                 return result
             time.sleep(0.1)
@@ -79,7 +104,8 @@ def _resource(event: dict[str, Any]) -> str:
 
 
 def _healthy(result: dict[str, Any]) -> bool:
-    return result["phase"] == "Succeeded" and bool(result["events"])
+    """Succeeded with its Events, the pause promoted and the bake judged by their analyses."""
+    return result["phase"] == "Succeeded" and bool(result["events"]) and result["runs"] == ["Successful"] * 2
 
 
 @pytest.fixture
@@ -91,12 +117,20 @@ def probe(real_cluster, ecs_emulator, run_kopf, monkeypatch, tmp_path, caplog):
     made = Probe(real_cluster, ecs_emulator, run_kopf, monkeypatch, tmp_path)
     yield made
     real_cluster.delete_namespace(made.namespace)
+    real_cluster.kubectl("delete", "clusterecsanalysistemplates", made.cluster_template, "--ignore-not-found")
 
 
-def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_cluster) -> None:
+@pytest.fixture
+def endpoint():
+    served = WebEndpoint()
+    yield served
+    served.stop()
+
+
+def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_cluster, endpoint) -> None:
     user = probe.install()
     started = len(real_cluster.audit())
-    probe.start()
+    probe.start(endpoint)
     result = probe.observe(timeout=60, until=_healthy)
     assert _healthy(result), result
     time.sleep(0.5)  # the audit log is written in batches of at most 100 ms
@@ -115,18 +149,23 @@ def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_clu
 BREAKS = {
     (CLUSTER, 0): "crd-errors",         # customresourcedefinitions
     (CLUSTER, 1): "never-reconciled",   # namespaces: the glob matches nothing
+    (CLUSTER, 2): "analysis-error",     # clusterecsanalysistemplates: the bake analysis cannot read its template
     (NAMESPACED, 0): "never-reconciled",  # ecsbluegreenreleases
     (NAMESPACED, 1): "no-status",       # ecsbluegreenreleases/status
     (NAMESPACED, 2): "no-events",       # events
+    (NAMESPACED, 3): "analysis-error",  # ecsanalysistemplates: the pause's analysis cannot read its template
+    (NAMESPACED, 4): "analysis-error",  # secrets: the template's argument cannot be read
 }
 
 
 @pytest.mark.parametrize("without", sorted(BREAKS), ids=lambda w: f"{w[0]}-{w[1]}")
-def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_cluster) -> None:
+def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_cluster, endpoint) -> None:
     user = probe.install(without=without)
     expected = BREAKS[without]
-    probe.start()
-    if expected == "no-events":  # the release succeeds; its Events would have been posted by then
+    probe.start(endpoint)
+    if expected == "analysis-error":  # a run that cannot read what it needs ends in Error (a person decides)
+        result = probe.observe(timeout=30, until=lambda r: "Error" in r["runs"])
+    elif expected == "no-events":  # the release succeeds; its Events would have been posted by then
         probe.observe(timeout=60, until=lambda r: r["phase"] == "Succeeded")
         result = probe.observe(timeout=1.0)
     else:  # the healthy run above needs about 2 s; a denied rule shows within 8 s
@@ -137,6 +176,8 @@ def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_c
         assert result["phase"] is None, result
     elif expected == "no-events":
         assert result["phase"] == "Succeeded" and result["events"] == 0, result
+    elif expected == "analysis-error":
+        assert "Error" in result["runs"], result
     elif expected == "crd-errors":
         # kopf's resource observer fails on every retry (ERROR logs for about a minute of backoffs), then falls
         # back to the resources found at start: a CRD installed or upgraded later is never noticed, so the
