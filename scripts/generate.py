@@ -105,7 +105,8 @@ def render_manifests(root: Path, copies: dict[Path, bytes], stale: set[Path]) ->
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         crds = run_helm("show", "crds", str(staged))
-        operator = run_helm("template", RELEASE_NAME, str(staged), "--namespace", NAMESPACE)
+        # --no-hooks: the CRD upgrade hook is for `helm upgrade`; plain manifests apply crds.yaml instead.
+        operator = run_helm("template", RELEASE_NAME, str(staged), "--namespace", NAMESPACE, "--no-hooks")
     crd_header = GENERATED_HEADER.format(source="crds/ (via `helm show crds`)")
     operator_header = GENERATED_HEADER.format(
         source=f"{CHART} with default values (`helm template {RELEASE_NAME} --namespace {NAMESPACE}`)")
