@@ -7,6 +7,7 @@
     kubectl ecsrelease retry NAME             start the rolled-back, failed or drifted attempt again
     kubectl ecsrelease history NAME           the stages of the current attempt and the attempts' events
     kubectl ecsrelease wait NAME --until deployed|paused|succeeded|stage:STAGE [--timeout S]
+    kubectl ecsrelease lint FILE...           check release files offline (CRD schema, CEL rules, the parser)
     kubectl ecsrelease version                the plugin's version and the API it speaks
 
 Requests set the ecsbg.dev/<request> annotation to the attempt they apply to (docs/design.md "Operations").
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 3)")
     wait.add_argument("--interval", type=float, default=2.0, help="seconds between reads (default 2)")
     sub.add_parser("version", parents=[common], help="print the plugin's version")
+    lint = sub.add_parser("lint", parents=[common], help="check release files offline")
+    lint.add_argument("files", nargs="+", help="YAML files holding EcsBlueGreenReleases")
+    lint.add_argument("--crd", default=None, help="CRD file to check against (default: the plugin's own copy)")
     return parser
 
 
@@ -80,6 +84,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args = parser.parse_args(argv)
     if args.command == "version":
         return cmd_version(out)
+    if args.command == "lint":
+        return cmd_lint(args, out)
     try:
         if args.command == "wait":
             args.until = waiting.parse_until(args.until)
@@ -149,6 +155,21 @@ def cmd_version(out: TextIO) -> int:
         mine = "unknown (not installed as a package)"
     out.write(f"kubectl-ecsrelease {mine}\nAPI: {kube.GROUP_VERSION} {kube.EcsBlueGreenRelease.kind}\n")
     return 0
+
+
+def cmd_lint(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from ecsbg.plugin import lint
+
+    crd = Path(args.crd) if args.crd else lint.CRD
+    failed = False
+    for file in args.files:
+        for name, problems in lint.lint_file(Path(file), crd):
+            failed = failed or bool(problems)
+            out.write(f"{file}: {name}: ok\n" if not problems else
+                      "".join(f"{file}: {name}: {problem}\n" for problem in problems))
+    return 1 if failed else 0
 
 
 def cmd_wait(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
