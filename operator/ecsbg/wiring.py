@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ecsbg.analysis.runner import AnalysisMetrics, AnalysisRunner
@@ -16,9 +17,10 @@ from ecsbg.settings import Settings
 async def build_deps(settings: Settings) -> Deps:
     from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
     from ecsbg.aws.session import ClientSettings
-    from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+    from ecsbg.metrics.prometheus import PrometheusRecorder, add_process_metrics, start_metrics_server
 
-    metrics = PrometheusRecorder()
+    metrics = PrometheusRecorder(revision=os.environ.get("ECSBG_REVISION", "unknown"))
+    add_process_metrics(metrics)
     server = start_metrics_server(settings.metrics_port, metrics) if settings.metrics_port else None
     clock = SystemClock()
     ecs = Boto3EcsGateway(

@@ -17,7 +17,7 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 # Kubernetes objects the chart passes through unchanged; the API server validates them.
 PASS_THROUGH = {"affinity.nodeAffinity", "affinity.podAffinity", "affinity.podAntiAffinity",
-                "extraEnv[].valueFrom"}
+                "extraEnv[].valueFrom", "extraVolumes[]"}  # a Kubernetes Volume: the API server validates it
 
 
 def test_ci_values_files_cover_the_options():

@@ -10,12 +10,14 @@ timeline needs no label juggling). controller_runtime_* mirror controller-runtim
 
 from __future__ import annotations
 
+import platform
 import threading
 from dataclasses import dataclass, field
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+import ecsbg
 from ecsbg.metrics import vocabulary as v
 from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
 
@@ -45,7 +47,7 @@ class _Series:
 class PrometheusRecorder:
     """MetricsRecorder on a CollectorRegistry of its own (a fresh one unless `registry` is given)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, revision: str = "unknown") -> None:
         # `_created` series are per-child timestamps nobody queries; prometheus_client only offers a
         # process-wide switch, and the operator process has no other metrics that want them.
         prometheus_client.disable_created_metrics()
@@ -58,6 +60,10 @@ class PrometheusRecorder:
         self._define_outcome_metrics()
         self._define_runtime_metrics()
         self._initialise_known_series()
+        # Which build runs (Kubernetes' `*_build_info` pattern): join it to any series, or alert on versions.
+        Gauge("ecsbg_build_info", "Always 1: the operator's version, source revision and Python version.",
+              ["version", "revision", "python_version"], registry=self.registry).labels(
+            version=ecsbg.__version__, revision=revision or "unknown", python_version=platform.python_version()).set(1)
         self._analysis = PrometheusAnalysisMetrics(self.registry)
 
     # automated analysis (ecsbg.analysis.runner.AnalysisMetrics), on the same registry
@@ -361,6 +367,13 @@ class MetricsServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+
+def add_process_metrics(recorder: PrometheusRecorder) -> None:
+    """process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, process_start_time_seconds, …
+    (prometheus_client's ProcessCollector, from /proc): the operator process adds them to its registry; the
+    recorder alone stays free of process state, so tests see only the operator's own series."""
+    prometheus_client.ProcessCollector(registry=recorder.registry)
 
 
 def start_metrics_server(port: int, recorder: PrometheusRecorder, *, addr: str = "0.0.0.0") -> MetricsServer:
