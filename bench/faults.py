@@ -11,7 +11,7 @@ Every scenario starts an ECS emulator (in this process) and `ecsbg run` against 
   left out of the comparison;
 - tracebacks: "Traceback" in the logs of every operator process of the scenario;
 - final phase as expected; recovery: seconds from the new operator process (or the API's return) until the
-  status mirrors ECS again (deployment ARN and status).
+  status mirrors ECS again (deployment ARN, status and, in flight, lifecycle stage).
 
 Scenarios (`--only` takes name prefixes):
 - `kill-<strategy>-<STAGE>`: SIGKILL when ECS enters each lifecycle stage of a BlueGreen, Linear and Canary
@@ -146,11 +146,12 @@ class Run:
         raise TimeoutError(f"{self.scenario.name}: {what}")
 
     def mirrored(self) -> bool:
-        """The status shows ECS's newest deployment with ECS's status."""
+        """The status shows ECS's newest deployment with ECS's status and lifecycle stage."""
         dep, status = self.deployment(), self.status()
         recorded = status.get("deployment") or {}
+        in_flight = dep is not None and dep["status"] in ("PENDING", "IN_PROGRESS")
         return bool(dep) and recorded.get("arn") == dep["serviceDeploymentArn"] and \
-            recorded.get("status") == dep["status"]
+            recorded.get("status") == dep["status"] and (not in_flight or status.get("stage") == dep["lifecycleStage"])
 
 
 class Campaign:
