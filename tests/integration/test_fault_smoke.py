@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bench.faults import SMOKE, Result, compare_stages, run_campaign, scenarios
+
 from tests.plugins.k8s import E2E
 
 pytestmark = pytest.mark.skipif(E2E, reason="runs its own dev cluster")
