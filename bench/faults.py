@@ -76,6 +76,7 @@ class Result:
     phase_ok: bool = False
     recovery: float | None = None
     note: str = ""
+    figures: str = ""  # storms: request rates and the loop's backoff
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Scenario:
     kill: Callable[[Run], None] | None = None
     outage: float = 0.0
     recovered: Callable[[Run], Any] | None = None  # besides mirroring ECS (e.g. the approval reached ECS)
+    storm: str = ""  # an emulator --faults spec switched on from the release's start for `seconds`
+    seconds: float = 0.0
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Run:
     kubeconfig: Path
     seeded: int
     operators: list[OperatorProcess] = field(default_factory=list)
+    result_figures: str = ""
 
     @property
     def op(self) -> OperatorProcess:
@@ -198,12 +202,15 @@ class Campaign:
             recovery = time.monotonic() - restarted
         elif scenario.outage:
             recovery = api_outage(run, scenario.outage)
+        elif scenario.storm:
+            recovery = aws_storm(run, scenario.storm, scenario.seconds)
         run.wait(lambda: run.status().get("phase") in (scenario.expected, "Failed", "RolledBack", "Succeeded")
                  and run.deployment() and run.deployment()["status"] not in ("PENDING", "IN_PROGRESS")
                  and run.mirrored(), f"a final phase ({scenario.expected})")
         time.sleep(0.5)  # a last poll: anything late would show now
         result = self._count(run)
         result.recovery = recovery
+        result.figures = run.result_figures
         if scenario.outage and len(run.operators) != 1 or run.op.proc.poll() is not None:
             result.note = "the operator process did not survive"
             result.phase_ok = False
@@ -338,6 +345,41 @@ def api_outage(run: Run, seconds: float) -> float:
     return time.monotonic() - back
 
 
+def aws_storm(run: Run, spec: str, seconds: float) -> float:
+    """`spec` on every ECS call for `seconds` while the release deploys (its PAUSE approved in the storm); the
+    ECS request rate in the storm's first and last 10 s and the largest backoff gauge seen go to the figures.
+    Returns the seconds from the storm's end until the status mirrors ECS."""
+    run.wait(lambda: run.status().get("attempt"), "the attempt's intent")
+    run.ecs.control.set_faults(spec)
+    started, first, backoff = time.monotonic(), len(run.ecs.requests), 0.0
+    approved = last_mark = first_mark = None
+    while time.monotonic() - started < seconds:
+        if approved is None and run.status().get("phase") == "AwaitingApproval":
+            approved = run.annotate("approve", str(run.status()["attempt"])) or True
+        if first_mark is None and time.monotonic() - started >= 10:
+            first_mark = len(run.ecs.requests)
+        if last_mark is None and time.monotonic() - started >= seconds - 10:
+            last_mark = len(run.ecs.requests)
+        backoff = max(backoff, _gauge(run.op.metrics(), "ecsbg_release_backoff_seconds"))
+        time.sleep(0.5)
+    total = len(run.ecs.requests) - first
+    last = len(run.ecs.requests) - (last_mark or first)
+    run.ecs.control.set_faults(None)
+    ended = time.monotonic()
+    if approved is None:
+        run.wait(lambda: run.status().get("phase") == "AwaitingApproval", "AwaitingApproval after the storm")
+        run.annotate("approve", str(run.status()["attempt"]))
+    run.wait(lambda: run.mirrored() and run.requests("ContinueServiceDeployment"), "the status to mirror ECS")
+    run.result_figures = (f"{total} ECS requests in {seconds:.0f} s (first 10 s {((first_mark or first) - first) / 10:.1f}/s, "
+                          f"last 10 s {last / 10:.1f}/s), backoff gauge max {backoff:g} s")
+    return time.monotonic() - ended
+
+
+def _gauge(text: str, name: str) -> float:
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")]
+    return max(values, default=0.0)
+
+
 def _compact(store: Any) -> None:
     store.log.clear()
     store.log_floor = store.rv
@@ -357,6 +399,15 @@ def scenarios(full: bool) -> list[Scenario]:
         Scenario("kill-start-status-patch", kill=kill_on_arrival("UpdateService", "swallow")),
     ]
     out += [Scenario(f"api-outage-{n}s", hooks=PAUSE, outage=float(n)) for n in ((5, 30, 120) if full else (5, 30))]
+    writes = "RegisterTaskDefinition|UpdateService|ContinueServiceDeployment|StopServiceDeployment|TagResource"
+    storm = 120.0 if full else 40.0
+    out += [Scenario(name, hooks=PAUSE, storm=spec, seconds=seconds) for name, spec, seconds in (
+        ("storm-throttling", "throttle:1.0", storm),
+        ("storm-5xx-bursts", "error:0.5,unavailable:0.3", 30.0),
+        ("storm-slow-answers", "latency:3s", 30.0),
+        ("storm-resets", "drop:0.5", 30.0),
+        ("storm-lost-writes", f"lost@{writes}", 30.0),
+    )]
     return out
 
 
@@ -384,6 +435,7 @@ def table(results: list[Result]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     notes = [f"  {r.scenario}: {r.note}" for r in results if r.note]
+    notes += [f"  {r.scenario}: {r.figures}" for r in results if r.figures]
     return "\n".join(lines + notes)
 
 
