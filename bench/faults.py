@@ -23,7 +23,8 @@ Scenarios (`--only` takes name prefixes):
   handled by ECS, its answer never read), `kill-start-status-patch` (UpdateService answered, the status patch
   recording the ARN swallowed by a proxy in front of the Kubernetes API: killed with the patch in flight);
 - `api-outage-<N>s`: the Kubernetes API unreachable for N s while a PAUSE waits, the dev cluster stopped and
-  restarted on the same port in the middle, its watch history compacted (resumed watches get 410 Gone), the
+  restarted on the same port in the middle, its watch history compacted (a watch resumed from an old
+  resourceVersion would get 410 Gone; kopf lists again after a broken watch), the
   approval set during the outage: the same operator process must act on it.
 
     python -m bench.faults [--smoke] [--full] [--only kill-start,api-outage] [--speed 20]
