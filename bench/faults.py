@@ -25,11 +25,14 @@ Scenarios (`--only` takes name prefixes):
 - `api-outage-<N>s`: the Kubernetes API unreachable for N s while a PAUSE waits, the dev cluster stopped and
   restarted on the same port in the middle, its watch history compacted (a watch resumed from an old
   resourceVersion would get 410 Gone; kopf lists again after a broken watch), the
-  approval set during the outage: the same operator process must act on it.
+  approval set during the outage: the same operator process must act on it;
+- `storm-<kind>`: an emulator fault spec on every ECS call for 30 s (throttling 40 s, 120 s with `--full`)
+  while the release deploys and its PAUSE is approved: 100 % throttling, 5xx bursts, 3 s answers, connection
+  resets, lost answers on every write; ECS request rates and the largest backoff gauge go under the table.
 
     python -m bench.faults [--smoke] [--full] [--only kill-start,api-outage] [--speed 20]
 
-`--full` adds the 120 s API outage. `--smoke` runs the few scenarios of tests/integration/test_fault_smoke.py.
+`--full` adds the 120 s API outage and makes the throttling storm 120 s. `--smoke` runs the few scenarios of tests/integration/test_fault_smoke.py.
 """
 
 from __future__ import annotations
