@@ -34,8 +34,8 @@ test: venv tools lint  ## every test
 unit: venv  ## the fast tests only (no external tools)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: venv  ## benchmarks with ratios against a baseline measured in the same run
-	$(BIN)/python -m bench
+bench: venv  ## benchmarks with ratios against a baseline measured in the same run (BENCH=faults: the fault campaign)
+	$(BIN)/python -m bench $(BENCH)
 
 generate: venv tools  ## regenerate every generated copy (chart CRDs, deploy/)
 	$(BIN)/python scripts/generate.py
