@@ -36,7 +36,8 @@ RUN groupadd --system --gid 65532 ecsbg \
 COPY --from=build /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    ECSBG_REVISION="${REVISION}"
 USER 65532:65532
 WORKDIR /tmp
 # 8080: Prometheus /metrics (ECSBG_METRICS_PORT); 8081: kopf liveness /healthz (ECSBG_HEALTH_PORT).

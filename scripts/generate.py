@@ -7,6 +7,7 @@ Sources and their copies:
   crds/*.yaml                       -> charts/ecs-bluegreen-operator/crds/ (Helm installs CRDs from crds/)
   deploy/prometheus/ecsbg-rules.yaml -> charts/ecs-bluegreen-operator/files/ (PrometheusRule spec)
   dashboards/ecsbg-releases.json    -> charts/ecs-bluegreen-operator/files/ (dashboard ConfigMap)
+  crds/ecsbluegreenreleases...yaml  -> operator/ecsbg/plugin/crd.yaml (`kubectl ecsrelease lint`, offline)
   the chart, default values         -> deploy/manifests/crds.yaml and operator.yaml (`helm show crds`,
                                        `helm template`), for plain `kubectl apply` and GitOps.
   deploy/iam/policy-inputs.yaml     -> deploy/iam/operator-policy.json (ecsbg.aws.iam: the operator's actions,
@@ -36,6 +37,10 @@ NAMESPACE = "ecsbg-system"
 FILE_COPIES = {
     Path("deploy/prometheus/ecsbg-rules.yaml"): CHART / "files/ecsbg-rules.yaml",
     Path("dashboards/ecsbg-releases.json"): CHART / "files/ecsbg-releases.json",
+}
+# Copies inside the Python package: `kubectl ecsrelease lint` validates offline against the CRD it was built with.
+PACKAGE_COPIES = {
+    Path("crds/ecsbluegreenreleases.ecsbg.dev.yaml"): Path("operator/ecsbg/plugin/crd.yaml"),
 }
 CRDS_SOURCE = Path("crds")
 IAM_INPUTS = Path("deploy/iam/policy-inputs.yaml")
@@ -105,7 +110,8 @@ def render_manifests(root: Path, copies: dict[Path, bytes], stale: set[Path]) ->
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         crds = run_helm("show", "crds", str(staged))
-        operator = run_helm("template", RELEASE_NAME, str(staged), "--namespace", NAMESPACE)
+        # --no-hooks: the CRD upgrade hook is for `helm upgrade`; plain manifests apply crds.yaml instead.
+        operator = run_helm("template", RELEASE_NAME, str(staged), "--namespace", NAMESPACE, "--no-hooks")
     crd_header = GENERATED_HEADER.format(source="crds/ (via `helm show crds`)")
     operator_header = GENERATED_HEADER.format(
         source=f"{CHART} with default values (`helm template {RELEASE_NAME} --namespace {NAMESPACE}`)")
@@ -126,7 +132,9 @@ def iam_policy(root: Path) -> dict[Path, bytes]:
 def plan(root: Path = ROOT) -> Plan:
     copies, stale = chart_copies(root)
     manifests = render_manifests(root, copies, stale)
-    return Plan(files={**copies, **manifests, **iam_policy(root)}, stale=frozenset(stale))
+    package = {copy: (root / source).read_bytes() for source, copy in PACKAGE_COPIES.items()
+               if (root / source).is_file()}
+    return Plan(files={**copies, **manifests, **package, **iam_policy(root)}, stale=frozenset(stale))
 
 
 def drift(root: Path, wanted: Plan) -> list[str]:

@@ -6,6 +6,7 @@ register its kubeconfig login (../shared/reference/k8s-testing.md, section 4b). 
 
 pytest_plugins = [
     "tests.plugins.k8s",
+    "tests.plugins.apiserver",
     "tests.plugins.ecs",
     "tests.plugins.registry",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_demo_runs_a_blue_green_and_a_linear_release_to_success(tmp_path: Path) -> None:
+def test_demo_runs_a_blue_green_a_linear_and_an_analysed_release_to_success(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "crds", tmp_path / "crds")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBECONFIG", "AWS_", "ECSBG_"))}
@@ -24,13 +24,15 @@ def test_demo_runs_a_blue_green_and_a_linear_release_to_success(tmp_path: Path) 
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert "result: both releases succeeded" in out
+    assert "result: every release succeeded" in out
     assert "web-bluegreen    AwaitingApproval" in out
-    assert "approved attempt 1" in out
-    assert "2 UpdateService" in out
+    assert "web-bluegreen    approved attempt 1" in out
+    assert "web-auto         approved" not in out, "the analysis promotes web-auto, nobody approves it"
+    assert "analysis EcsAnalysisTemplate/smoke Successful after 3 measurement(s): ContinueServiceDeployment CONTINUE" in out
+    assert "3 UpdateService" in out
     assert "/metrics" in out
     assert (tmp_path / ".demo" / "kubeconfig").read_text().startswith("apiVersion")
     records = [json.loads(line) for line in (tmp_path / ".demo" / "ecs-requests.jsonl").read_text().splitlines()]
-    assert sum(1 for r in records if r["operation"] == "UpdateService") == 2
+    assert sum(1 for r in records if r["operation"] == "UpdateService") == 3
     assert {r["operation"] for r in records} >= {"DescribeServices", "DescribeServiceDeployments",
                                                   "ContinueServiceDeployment", "RegisterTaskDefinition"}

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dev-cluster": ("ecsbg.devcluster.cli", "serve a local Kubernetes API and write a kubeconfig"),
     "run": ("ecsbg.main", "run the operator"),
     "demo": ("ecsbg.demo", "run a complete blue/green release locally and print its stages"),
+    "crds-upgrade": ("ecsbg.k8s.crds", "create or replace the CRDs of a directory (the chart's pre-upgrade hook)"),
     "iam-policy": ("ecsbg.aws.iam", "print the operator's IAM policy for the accounts and role paths you list"),
 }
 

@@ -3,7 +3,8 @@
 It starts the local ECS emulator and the local Kubernetes API, seeds two ECS services, runs the real operator
 (kopf) against both, applies the releases in examples/ (a blue/green with a PAUSE approval, and a linear one),
 prints every stage as the operator mirrors it, approves the pause the way `kubectl ecsrelease approve` does (an
-annotation naming the attempt), and ends with a summary. Files it leaves in .demo/: the kubeconfig and the
+annotation naming the attempt), lets a third release be promoted by automated analysis (a web probe against a
+local HTTP endpoint standing in for the test listener, docs/analysis.md), and ends with a summary. Files it leaves in .demo/: the kubeconfig and the
 emulator's request record.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 DEMO_DIR = Path(".demo")
 RELEASES = ("bluegreen-pause.yaml", "linear.yaml")
+AUTO = "web-auto"  # a copy of the blue/green release whose pause an analysis decides: no approval
 TERMINAL = {"Succeeded", "RolledBack", "Failed", "Invalid"}
 
 
@@ -46,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         _say(f"ECS emulator   {ecs.url} (x{args.speed:g} speed; requests recorded in {record})")
         _say(f"Kubernetes API {cluster.url} (KUBECONFIG={DEMO_DIR / 'kubeconfig'})")
         releases = [_load(Path(args.examples) / f) for f in RELEASES]
+        probe = _probe()
+        cluster.apply(_smoke_template())
+        releases.append(_analysed(releases[0], probe.url))
+        _say(f"test listener  {probe.url}/health (a local endpoint the {AUTO} analysis probes)")
         _seed_ecs(ecs.url, releases)
         operator = _start_operator()
         metrics_port = int(os.environ["ECSBG_METRICS_PORT"])
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return 0 if ok else 1
         finally:
             operator.stop()
+            probe.shutdown()
 
 
 # ---------------------------------------------------------------------------------------------------- setup
@@ -125,12 +132,57 @@ def _seed_service(ecs: Any, cluster: str, service: str, target_groups: list[str]
     )
 
 
+def _probe() -> Any:
+    """A stand-in for the green revision's test listener: answers /health with {"ok": true}."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = json.dumps({"ok": True}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    server.url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _smoke_template() -> dict[str, Any]:
+    return {"apiVersion": "ecsbg.dev/v1alpha1", "kind": "EcsAnalysisTemplate",
+            "metadata": {"name": "smoke", "namespace": "default"},
+            "spec": {"args": [{"name": "test-url"}], "metrics": [{
+                "name": "health", "interval": "1s", "count": 3,
+                "successCondition": "result.status == 200 && result.value == true",
+                "provider": {"web": {"url": "{{args.test-url}}/health", "jsonPath": "$.ok"}}}]}}
+
+
+def _analysed(release: dict[str, Any], url: str) -> dict[str, Any]:
+    import copy
+
+    auto = copy.deepcopy(release)
+    auto["metadata"]["name"] = AUTO
+    auto["spec"]["target"]["service"] = AUTO
+    for hook in auto["spec"].get("lifecycleHooks") or []:
+        if hook.get("type") == "Pause":
+            hook["analysis"] = {"templateName": "smoke", "args": [{"name": "test-url", "value": url}]}
+    return auto
+
+
 def _start_operator() -> Any:
     from ecsbg.embedded import OperatorThread
     from ecsbg.handlers import build_registry
-    from ecsbg.main import _configure_logging
+    from ecsbg.logs import configure
 
-    _configure_logging("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
+    configure("plain", "ERROR")  # the demo prints what matters; kopf's thread notice is noise
     return OperatorThread(build_registry(), namespaces=["default"]).start()
 
 
@@ -158,7 +210,8 @@ def _watch(cluster: Any, names: list[str], *, timeout: float) -> tuple[dict[str,
             status = obj.get("status") or {}
             latest[name] = status
             _print_change(name, status, seen, time.monotonic() - started, timelines[name])
-            _approve_if_waiting(name, status, approved)
+            if name != AUTO:  # its analysis decides
+                _approve_if_waiting(name, status, approved)
         if latest and all(s.get("phase") in TERMINAL for s in latest.values()):
             break
         time.sleep(0.02)
@@ -216,8 +269,14 @@ def _summary(final: dict[str, dict[str, Any]], timelines: dict[str, Timeline], s
     ok = True
     for name, status in final.items():
         ok = ok and status.get("phase") == "Succeeded"
+        stages = status.get("stages") or []
+        passed = sum(1 for s in stages if s.get("observed") is False)
         _say(f"  {name}: {status.get('phase')} (attempt {status.get('attempt')}, revision {status.get('revision')}, "
-             f"{len(status.get('stages') or [])} ECS stages mirrored in status)")
+             f"{len(stages)} ECS stages in status, {passed} of them passed between two polls)")
+        for run in status.get("analysisRuns") or []:
+            measured = sum(m.get("count", 0) for m in run.get("metrics") or [])
+            _say(f"    analysis {run.get('template')} {run.get('phase')} after {measured} measurement(s): "
+                 f"{'ContinueServiceDeployment ' + run['action'] if run.get('action') else 'no call'}, no approval")
         timeline = timelines.get(name) or []
         for (at, label), (until, _) in zip(timeline, timeline[1:], strict=False):
             real = until - at
@@ -226,7 +285,7 @@ def _summary(final: dict[str, dict[str, Any]], timelines: dict[str, Timeline], s
     _say(f"  ECS API requests: {len(requests)} in all, {updates} UpdateService "
          f"(one per release: restarts and polls never redeploy)")
     _say(f"  metrics: http://127.0.0.1:{metrics_port}/metrics")
-    _say("result: " + ("both releases succeeded" if ok else "a release did not succeed"))
+    _say("result: " + ("every release succeeded" if ok else "a release did not succeed"))
     return ok
 
 

@@ -14,14 +14,17 @@ reports the release DELETED (`watched`) or a status write answers 404 (reconcile
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from ecsbg import gating
 from ecsbg.deletion import FINALIZER, rollback_on_delete
+from ecsbg.domain import shape
 from ecsbg.domain.ownership import claim_account, target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
@@ -50,7 +53,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
-        configure_kopf(settings)
+        configure_kopf(settings, operator_settings)
         if getattr(memo, "deps", None) is None:  # tests and the demo inject their own
             from ecsbg import wiring
 
@@ -60,21 +63,30 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             from ecsbg.k8s.secrets import KubeSecretReader
 
             memo.secrets = KubeSecretReader()
+        memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
+
+    @kopf.on.probe(registry=registry, id="ecsbg")
+    def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+        # /healthz answers 500 when this raises a PermanentError (a plain error would make kopf retry it)
+        deps: Deps = memo.deps
+        problems = deps.health.check()
+        if problems:
+            raise kopf.PermanentError("; ".join(problems))
+        return {"healthy": True}
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        task = getattr(memo, "watchdog", None)
+        if task is not None:
+            task.cancel()
         if getattr(memo, "owns_deps", False):
             from ecsbg import wiring
 
             await wiring.close_deps(memo.deps)
 
     @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
-    def release_targets(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
-        # which releases claim which ECS service: one release per service (ecsbg.domain.ownership)
-        target = dict(spec.get("target") or {})
-        key = target_key(target)
-        claim = (str(meta.get("creationTimestamp") or ""), f"{namespace}/{name}", claim_account(target))
-        return {key: claim} if key else {}
+    def release_targets(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return release_target_entry(namespace, name, body)
 
     @kopf.index(*POLICIES, registry=registry, id="release_policies")
     def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
@@ -127,7 +139,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     # Not optional: kopf adds FINALIZER to the releases this handler matches (spec.onDelete Rollback) and removes it
     # when the handler has finished, or from a release whose onDelete changes back to Leave.
-    @kopf.on.delete(*RESOURCE, registry=registry, field="spec.onDelete", value="Rollback", retries=DELETE_RETRIES)
+    @kopf.on.delete(*RESOURCE, registry=registry, when=_rollback_on_delete, retries=DELETE_RETRIES)
     async def rollback_deleted(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
         deps: Deps = memo.deps
         outcome = await rollback_on_delete(body, deps, getattr(memo, "loop_state", None),
@@ -147,12 +159,46 @@ def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
                           for h in spawning._handlers]
 
 
+def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:
+    # a `when` filter, not field/value: kopf's field filter raises on a spec that is not an object (a body that
+    # bypassed the schema), on every event of that release
+    return shape.text(shape.child(body, "spec").get("onDelete")) == "Rollback"
+
+
 def _drop_legacy_finalizer(body: dict[str, Any]) -> None:
     finalizers = body.get("metadata", {}).get("finalizers") or []
     body["metadata"]["finalizers"] = [f for f in finalizers if f != LEGACY_FINALIZER]
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
+async def watchdog(deps: Deps) -> None:
+    """Every few seconds: is the Kubernetes API answering (an idle operator writes nothing that would tell), is
+    any release loop stuck (logged once, naming the release); both exported as metrics for alerts."""
+    interval = min(5.0, deps.settings.loop_stuck_seconds / 2, deps.settings.api_unreachable_seconds / 2)
+    ping = getattr(deps.status, "ping", None)
+    while True:
+        if ping is not None:
+            try:
+                # the client may retry a GET that timed out (urllib3): the whole ping is bounded by one timeout
+                await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds)
+                deps.health.api_answered()
+            except Exception:
+                deps.health.api_failed()
+        deps.health.check()
+        deps.metrics.runtime_health(loops_stuck=len(deps.health.stuck()),
+                                    api_unreachable_seconds=deps.health.api_unreachable_seconds())
+        await asyncio.sleep(interval)
+
+
+def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> dict[Any, Any]:
+    """Which ECS service the release claims: one release per service (ecsbg.domain.ownership). Any JSON may
+    arrive here (a body that bypassed the schema): no usable target claims nothing."""
+    target = shape.child(body, "spec", "target")
+    key = target_key(target)
+    created = shape.text(shape.child(body, "metadata").get("creationTimestamp"))
+    return {key: (created, f"{namespace}/{name}", claim_account(target))} if key else {}
+
+
+def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = None) -> None:
     settings.persistence.finalizer = FINALIZER  # only onDelete: Rollback releases need one (module docstring)
     # Progress and diff-base annotations under our own prefix, never in status: the CRD's structural schema
     # would prune anything kopf wrote there (kopf docs/configuration.rst, docs/results.rst).
@@ -160,8 +206,15 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="kopf.ecsbg.dev", key="last-handled-configuration"
     )
-    settings.posting.level = logging.INFO
+    # Events are the operator's own (ecsbg.k8s.events: component ecsbg-operator, a real action); kopf's would say
+    # `From: kopf`, `action: Action?`.
+    settings.posting.enabled = False
     # Long watches get silently dropped by load balancers in front of API servers; bound them (kopf#204 advice).
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # every other request kopf makes (Events, patches, discovery) is bounded too: kopf's default is 5 minutes
+    timeout = (operator or Settings()).k8s_timeout_seconds
+    settings.networking.request_timeout = timeout
+    settings.networking.connect_timeout = timeout
+    settings.watching.connect_timeout = min(settings.watching.connect_timeout, timeout)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import logging
-import sys
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ecsbg.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.require_policy:
         settings = dataclasses.replace(settings, require_policy=True)
     namespaces = tuple(args.namespace) or settings.namespaces
-    _configure_logging(settings.log_format, "DEBUG" if args.verbose else settings.log_level)
+    _configure_logging(settings, "DEBUG" if args.verbose else settings.log_level)
     kopf.run(
         registry=build_registry(settings),
         standalone=True,  # one replica with strategy Recreate; no peering objects needed
@@ -38,19 +40,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                 "message": record.getMessage()}
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+def _configure_logging(settings: Settings, level: str) -> None:
+    from ecsbg import logs
 
-
-def _configure_logging(log_format: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logs.configure(settings.log_format, level, unsafe_wire_logging=settings.unsafe_wire_logging)
+    for key in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
+        logs.register_secret(os.environ.get(key))  # the operator's own credentials, wherever they would show

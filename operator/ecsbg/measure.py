@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ecsbg.domain import actions
-from ecsbg.domain.model import Phase, ReleaseStatus
+from ecsbg.domain import actions, shape
+from ecsbg.domain.model import FINISHED_STATUSES, Phase, ReleaseStatus
 from ecsbg.metrics.recorder import MetricsRecorder
 
 TERMINAL_RESULTS = {
@@ -23,6 +23,8 @@ TERMINAL_RESULTS = {
     Phase.INVALID: "failed",
 }
 HOOK_OUTCOMES = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}
+# A PAUSE hook ends SUCCEEDED when continued and FAILED when rolled back (ContinueServiceDeployment's action)
+PAUSE_OUTCOMES = {"SUCCEEDED": "approved", "FAILED": "rejected", "TIMED_OUT": "timed_out"}
 AWAITING_APPROVAL_STAGE = "AWAITING_APPROVAL"
 
 
@@ -46,19 +48,32 @@ def record(
     new: ReleaseStatus = outcome.status
     if new.phase is None:  # compute_status always decides a phase; nothing to report without one
         return
-    spec = body.get("spec") or {}
-    strategy = str((spec.get("strategy") or {}).get("type") or "unknown")
-    target = spec.get("target") or {}
+    spec = shape.child(body, "spec")  # any JSON may arrive here (domain.shape)
+    strategy = shape.text(shape.child(spec, "strategy").get("type")) or "unknown"
+    target = shape.child(spec, "target")
     metrics.release_state(
         namespace=namespace, name=name, strategy=strategy,
-        cluster=str(target.get("cluster") or ""), service=str(target.get("service") or ""),
+        cluster=shape.text(target.get("cluster")), service=shape.text(target.get("service")),
         phase=new.phase.value, stage=new.stage,
         production=new.production_traffic, test=new.test_traffic,
     )
+    metrics.release_step(namespace=namespace, name=name, number=new.step.number if new.step else None,
+                         count=new.step.count if new.step else None)
+    _drift(metrics, namespace, name, outcome.plan, prior, new)
     _requests(metrics, marks, outcome.plan, new.attempt)
     _stages(metrics, strategy, prior, new)
     _hooks(metrics, marks, prior, new, now, strategy)
     _finished(metrics, marks, strategy, prior, new, now)
+
+
+def _drift(metrics: MetricsRecorder, namespace: str, name: str, plan: Any, prior: ReleaseStatus,
+           new: ReleaseStatus) -> None:
+    """Fields newly found drifted (by the status, or by a Correct plan that went straight to a new attempt)."""
+    action = getattr(plan, "action", None)
+    found = action.drift if isinstance(action, actions.RecordIntent) and action.drift else new.drift
+    before = {d.field for d in prior.drift}
+    detected = tuple(dict.fromkeys(d.field for d in found if d.field not in before))
+    metrics.release_drift(namespace=namespace, name=name, drifted=bool(new.drift), detected=detected)
 
 
 def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -> None:
@@ -76,9 +91,11 @@ def _requests(metrics: MetricsRecorder, marks: Marks, plan: Any, attempt: int) -
 
 
 def _stages(metrics: MetricsRecorder, strategy: str, prior: ReleaseStatus, new: ReleaseStatus) -> None:
-    closed_before = {(r.stage, r.started_at) for r in prior.stages if r.finished_at is not None}
+    """Durations of observed stages only: a stage ECS passed between two polls has bounds, not a duration."""
+    closed_before = {(r.stage, r.step, r.started_at) for r in prior.stages if r.finished_at is not None}
     for record in new.stages:
-        if record.finished_at is None or (record.stage, record.started_at) in closed_before:
+        if not record.observed or record.finished_at is None or (record.stage, record.step,
+                                                                  record.started_at) in closed_before:
             continue
         seconds = (record.finished_at - record.started_at).total_seconds()
         metrics.stage_finished(strategy=strategy, stage=record.stage, seconds=max(seconds, 0.0))
@@ -98,8 +115,9 @@ def _hooks(
         if since is not None:
             seconds = max((now - since).total_seconds(), 0.0)
             metrics.stage_finished(strategy=strategy, stage=AWAITING_APPROVAL_STAGE, seconds=seconds)
-        outcome = HOOK_OUTCOMES.get(hook.status)
+        outcome = (PAUSE_OUTCOMES if hook.target_type == "PAUSE" else HOOK_OUTCOMES).get(hook.status)
         if outcome:
+            # hook.stage is attributed from the spec (domain.hookstages): always a hookable stage, or unknown
             metrics.hook_outcome(hook_type=hook.target_type, stage=hook.stage or "", outcome=outcome)
 
 
@@ -107,9 +125,8 @@ def _finished(
     metrics: MetricsRecorder, marks: Marks, strategy: str, prior: ReleaseStatus, new: ReleaseStatus, now: datetime
 ) -> None:
     result = TERMINAL_RESULTS.get(new.phase) if new.phase else None
-    ended_now = result is not None and (prior.phase != new.phase or prior.attempt != new.attempt)
-    if not ended_now:
-        return
+    if result is None or not _ended(new) or (_ended(prior) and prior.attempt == new.attempt):
+        return  # each attempt's end is counted once, whatever phases follow it (judged from status: restart-safe)
     if result == "rolled_back" and marks.aborted_attempt == new.attempt:
         result = "aborted"
     started = new.deployment.started_at if new.deployment and new.deployment.started_at else None
@@ -117,3 +134,15 @@ def _finished(
         started = new.stages[0].started_at
     seconds = max((now - started).total_seconds(), 0.0) if started else 0.0
     metrics.release_finished(strategy=strategy, result=result, seconds=seconds)
+
+
+def _ended(status: ReleaseStatus) -> bool:
+    """Whether the status records the end of its attempt. An Invalid spec ends no attempt ECS is running (the
+    deployment goes on): it counts only for a release that never started one, or whose deployment had finished."""
+    if status.phase in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED):
+        return True
+    if status.phase is not Phase.INVALID:
+        return False
+    record = status.deployment
+    return status.attempt == 0 or (record is not None and record.attempt == status.attempt
+                                   and record.status in FINISHED_STATUSES)

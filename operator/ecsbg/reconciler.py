@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecsbg import gating, measure
+from ecsbg import gating, logs, measure
+from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
-from ecsbg.domain import actions
+from ecsbg.domain import actions, shape
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import WARNING, EventRecord, transitions
@@ -30,7 +31,9 @@ from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
+from ecsbg.health import Health
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
@@ -63,6 +66,8 @@ class Deps:
     metrics: MetricsRecorder
     settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)  # run at operator cleanup
+    health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
+    analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Outcome:
     plan: Plan | None
     requeue_after: float
     policy_refusal: str | None = None  # the reason, on a pass where an EcsReleasePolicy refusal is announced
+    degraded: bool = False  # reading ECS failed or a write hit a retryable error: the loop backs off
 
 
 @dataclass
@@ -95,6 +101,11 @@ class LoopState:
     gone: bool = False
     # the EcsReleasePolicy inputs (kopf indexes of policies and namespaces, the Secret reader); None: no gate
     policy: gating.PolicyContext | None = None
+    # the error the last passes failed with, how often in a row and since when (one log line per change)
+    failure: str | None = None
+    failures: int = 0
+    failing_since: float = 0.0
+    backoff: float = 0.0  # the loop's own extra delay while passes fail or AWS throttles (reset on success)
 
 
 async def reconcile(
@@ -104,12 +115,12 @@ async def reconcile(
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
-    metadata = body.get("metadata", {})
-    generation = int(metadata.get("generation") or 0)
-    prior = status_from_dict(dict(prior_dict or {}))
+    metadata = shape.child(body, "metadata")  # any JSON may arrive here (domain.shape)
+    generation = shape.integer(metadata.get("generation"), 0)
+    prior = status_from_dict(shape.mapping(prior_dict))
     try:
         spec = parse_release(body)
-        target = (body.get("spec") or {}).get("target") or {}
+        target = shape.child(body, "spec", "target")
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
@@ -119,7 +130,7 @@ async def reconcile(
             spec, promoted = gating.promote(body, spec, decision, prior_dict or {}, policy)
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
-        outcome = _invalid(invalid, prior, generation, now, deps.settings)
+        outcome = _invalid(invalid, prior, generation, now, deps.settings, metadata)
         if policy is not None:
             outcome = _with_policy(outcome, getattr(invalid, "decision", None))
         # no AWS call is made: cheap to look again soon (an owner deleted, a policy created or fixed, a source
@@ -130,7 +141,7 @@ async def reconcile(
     observation = await deps.ecs.observe(spec, prior)
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
-        outcome = _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings)
+        outcome = _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
         return _with_policy(outcome, decision) if policy is not None else outcome
     decided = plan(spec, observation, prior, generation=generation)
     result = None
@@ -138,9 +149,13 @@ async def reconcile(
         result = await deps.ecs.apply(decided.action, observation)
     status = compute_status(
         spec=spec, invalid=None, observation=observation, plan=decided, result=result,
-        prior=prior, generation=generation, now=now,
+        prior=prior, generation=generation, now=now, stall_after=deps.settings.observation_stall_seconds,
     )
-    outcome = _with_images(_outcome(status, prior, decided, result, deps.settings), result, prior_dict)
+    status, analysis_events = await _analyse(spec, metadata, status, prior, decided, observation, deps)
+    degraded = observation.problem is not None or (result is not None and result.problem is not None
+                                                   and not result.problem.terminal)
+    outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded)
+    outcome = _with_images(replace(outcome, events=[*outcome.events, *analysis_events]), result, prior_dict)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
     if policy is None:
@@ -183,23 +198,38 @@ def _with_policy(outcome: Outcome, decision: gating.Decision | None) -> Outcome:
                    policy_refusal=decision.reason if announced and decision is not None else None)
 
 
+async def _analyse(spec: ReleaseSpec, metadata: Mapping[str, Any], status: ReleaseStatus, prior: ReleaseStatus,
+                   decided: Plan, observation: Observation, deps: Deps) -> tuple[ReleaseStatus, list[EventRecord]]:
+    """The analysis runs of this pass (ecsbg.analysis.runner): they may act only when the planner does not."""
+    if deps.analysis is None:
+        return replace(status, analysis_runs=prior.analysis_runs), []
+
+    async def apply(action: actions.Action) -> actions.ApplyResult:
+        return await deps.ecs.apply(action, observation)
+
+    return await deps.analysis.step(
+        spec=spec, namespace=str(metadata.get("namespace")), name=str(metadata.get("name")), status=status,
+        prior=prior, may_act=isinstance(decided.action, actions.Wait) and observation.problem is None, apply=apply)
+
+
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,
-             settings: Settings) -> Outcome:
+             settings: Settings, metadata: Mapping[str, Any]) -> Outcome:
     status = compute_status(spec=None, invalid=invalid, observation=Observation(), plan=None, result=None,
                             prior=prior, generation=generation, now=now)
-    return _outcome(status, prior, None, None, settings)
+    status = replace(status, analysis_runs=prior.analysis_runs)  # measurements taken are never lost
+    return _outcome(status, prior, None, None, settings, metadata)
 
 
 def _outcome(
     status: ReleaseStatus, prior: ReleaseStatus, decided: Plan | None, result: actions.ApplyResult | None,
-    settings: Settings,
+    settings: Settings, metadata: Mapping[str, Any],
 ) -> Outcome:
     return Outcome(
         status=status,
         prior=prior,
         status_dict=status_to_dict(status),
         patch=status_patch(status),
-        events=list(transitions(prior, status, decided, result)),
+        events=list(transitions(prior, status, decided, result, requesters(metadata))),
         plan=decided,
         requeue_after=_requeue_after(status, decided, settings),
     )
@@ -217,31 +247,90 @@ async def release_loop(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState, stopped: Any
 ) -> None:
     """Reconcile one release until kopf stops the daemon (object deleted or operator exiting)."""
+    logs.bind_release(namespace, name)  # every log line of this task names the release (ecsbg.logs)
+    release = f"{namespace}/{name}"
     while not stopped and not state.gone:
         started = time.monotonic()
         deps.metrics.reconcile_started()
+        deps.health.pass_started(release)
         try:
             async with state.busy:
-                delay = await _one_pass(body=body, namespace=namespace, name=name, deps=deps, state=state)
+                delay, degraded = await _one_pass(body=body, namespace=namespace, name=name, deps=deps,
+                                                  state=state)
             deps.metrics.reconcile(result="requeue_after", seconds=time.monotonic() - started)
+            logger.debug("pass of %s done: phase %s, next pass in %.2f s", release,
+                         (state.last_status or {}).get("phase"), delay)
+            _recovered(state, release)
         except ReleaseGone:  # deleted while this pass ran: nothing is left to reconcile or report on
             deps.metrics.reconcile(result="success", seconds=time.monotonic() - started)
-            logger.info("release %s/%s is gone; its loop ends", namespace, name)
+            logger.info("release %s is gone; its loop ends", release)
             return
-        except Exception:  # a bug or an API server hiccup: log, count, retry; never kill the loop
-            logger.exception("reconcile of %s/%s failed; retrying", namespace, name)
+        except Exception as exc:  # a bug or an API server outage: report once, back off, never kill the loop
+            _failed(state, release, exc)
             deps.metrics.reconcile(result="error", seconds=time.monotonic() - started)
-            delay = deps.settings.poll_fast_seconds
+            delay, degraded = deps.settings.poll_fast_seconds, True
+        finally:
+            deps.health.pass_finished(release)
+        delay = _backoff(state, deps, namespace, name, delay, degraded)
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)
 
 
-async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState) -> float:
-    prior_dict = state.last_status if state.last_status is not None else dict(body.get("status") or {})
+def _failed(state: LoopState, release: str, exc: Exception) -> None:
+    """One log line when passes start failing or fail differently, with how many passes failed so far; a
+    traceback only for errors that are not the Kubernetes API being unreachable; silence in between. Refused,
+    reset and timed-out connections are one state (the API is unreachable), however they alternate."""
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    unreachable = _unreachable(exc)
+    kind = "the Kubernetes API is unreachable" if unreachable else detail
+    state.failures += 1
+    if kind == state.failure:
+        return
+    if state.failure is None:
+        state.failing_since = time.monotonic()
+        logger.error("reconcile of %s failed: %s (%s); retrying with backoff", release, kind, detail,
+                     exc_info=None if unreachable else exc)
+    else:
+        logger.error("reconcile of %s now fails with %s (%s) after %d failed passes", release, kind, detail,
+                     state.failures - 1)
+    state.failure = kind
+
+
+def _recovered(state: LoopState, release: str) -> None:
+    if state.failure is not None:
+        logger.warning("reconcile of %s works again after %d failed passes in %.0f s (last error: %s)", release,
+                       state.failures, time.monotonic() - state.failing_since, state.failure)
+        state.failure, state.failures = None, 0
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Connection-level failures (refused, reset, timed out): expected in an outage, no traceback needed."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OSError", "TimeoutError", "MaxRetryError", "ProtocolError", "ClientError",
+                         "ReadTimeoutError", "NewConnectionError"})
+
+
+def _backoff(state: LoopState, deps: Deps, namespace: str, name: str, delay: float, degraded: bool) -> float:
+    """While passes fail or AWS throttles, the delay doubles from the fast poll up to ECSBG_BACKOFF_MAX_SECONDS
+    (botocore's own retries only cover one call); the first clean pass resets it."""
+    if not degraded:
+        if state.backoff:
+            state.backoff = 0.0
+            deps.metrics.release_backoff(namespace=namespace, name=name, seconds=0.0)
+        return delay
+    state.backoff = min(max(state.backoff * 2, deps.settings.poll_fast_seconds), deps.settings.backoff_max_seconds)
+    deps.metrics.release_backoff(namespace=namespace, name=name, seconds=state.backoff)
+    return max(delay, state.backoff)
+
+
+async def _one_pass(
+    *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState
+) -> tuple[float, bool]:
+    prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
     if outcome.status_dict != prior_dict:
-        await deps.status.patch_status(namespace=namespace, name=name, status=outcome.patch)
+        await _write_status(deps, namespace, name, outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
     if outcome.policy_refusal is not None:
@@ -250,7 +339,21 @@ async def _one_pass(*, body: Mapping[str, Any], namespace: str, name: str, deps:
         metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
-    return outcome.requeue_after
+    return outcome.requeue_after, outcome.degraded
+
+
+async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    """The client has its own timeout (ecsbg.k8s.status); wait_for bounds the wait even if a call ignored it."""
+    try:
+        await asyncio.wait_for(deps.status.patch_status(namespace=namespace, name=name, status=patch),
+                               timeout=deps.settings.k8s_timeout_seconds * 2)
+    except Exception as exc:
+        if isinstance(exc, ReleaseGone) or isinstance(getattr(exc, "status", None), int):  # the API answered
+            deps.health.api_answered()
+        else:
+            deps.health.api_failed()
+        raise
+    deps.health.api_answered()
 
 
 async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:

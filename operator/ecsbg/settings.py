@@ -22,6 +22,14 @@ class Settings:
     external_id: str | None = field(default=None, repr=False)
     # refuse every release while no EcsReleasePolicy exists (`--require-policy`; the chart's default in new installs)
     require_policy: bool = False
+    # reads of a release failing (endpoint unreachable, access denied) this long make it Stalled
+    observation_stall_seconds: float = 900.0
+    # UNSAFE: let botocore/urllib3/kubernetes log requests and responses at DEBUG (signed headers, credentials)
+    unsafe_wire_logging: bool = False
+    k8s_timeout_seconds: float = 30.0  # every Kubernetes API request (status patch, Events, kopf's requests)
+    loop_stuck_seconds: float = 600.0  # a release pass running longer is stuck: logged, counted, liveness fails
+    api_unreachable_seconds: float = 300.0  # the Kubernetes API failing this long fails liveness
+    backoff_max_seconds: float = 300.0  # ceiling of a release loop's own backoff while AWS throttles
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +47,12 @@ class Settings:
             coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
             external_id=env.get("ECSBG_EXTERNAL_ID") or None,
             require_policy=env.get("ECSBG_REQUIRE_POLICY", "").strip().lower() in ("1", "true", "yes"),
+            observation_stall_seconds=_positive(env, "ECSBG_OBSERVATION_STALL_SECONDS", cls.observation_stall_seconds),
+            k8s_timeout_seconds=_positive(env, "ECSBG_K8S_TIMEOUT_SECONDS", cls.k8s_timeout_seconds),
+            loop_stuck_seconds=_positive(env, "ECSBG_LOOP_STUCK_SECONDS", cls.loop_stuck_seconds),
+            api_unreachable_seconds=_positive(env, "ECSBG_API_UNREACHABLE_SECONDS", cls.api_unreachable_seconds),
+            backoff_max_seconds=_positive(env, "ECSBG_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
+            unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
         )
 
 

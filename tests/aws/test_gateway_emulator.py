@@ -20,6 +20,7 @@ from ecsbg.domain.model import (
     TaskDefinitionSource,
 )
 from ecsbg.domain.model import TestTrafficRule as TrafficRule
+from ecsbg.domain.taskdefs import content_hash, render
 from tests.aws.conftest import count, observe_until, requests_of
 from tests.plugins.ecs import IMAGE, REGION, elb_arns, seed_service
 
@@ -81,7 +82,9 @@ async def test_task_definition_is_registered_once_and_reused_after_a_restart(ecs
     override = ContainerOverride(name="app", image="public.ecr.aws/nginx/nginx:1.28",
                                  environment=(("LOG_LEVEL", "info"),))
     spec = release(task_definition=TaskDefinitionSource(containers=(override,)))
-    action = StartDeployment(1, spec, before["taskDefinition"], "feedc0de00000001")
+    base = ecs_client.describe_task_definition(taskDefinition=before["taskDefinition"])["taskDefinition"]
+    wanted = content_hash(render(base, [override]))  # what the planner computes from the base it is handed
+    action = StartDeployment(1, spec, before["taskDefinition"], wanted)
     first = await make_gateway().apply(action, await make_gateway().observe(spec, None))
     await observe_until(make_gateway(), spec, None, finished)
     # a restarted operator (fresh gateway, empty caches) applying the same start again
@@ -91,14 +94,15 @@ async def test_task_definition_is_registered_once_and_reused_after_a_restart(ecs
     assert second.task_definition_arn == first.task_definition_arn
     assert count(ecs_emulator, "RegisterTaskDefinition") == 2  # seed_service's base + ours, no duplicate
     described = ecs_client.describe_task_definition(taskDefinition=first.task_definition_arn, include=["TAGS"])
-    assert {"key": "ecsbg.dev/taskdef-hash", "value": "feedc0de00000001"} in described["tags"]
+    assert {"key": "ecsbg.dev/taskdef-hash", "value": wanted} in described["tags"]
+    assert content_hash(described["taskDefinition"]) == wanted, "ECS describes what was rendered: same content hash"
     app = described["taskDefinition"]["containerDefinitions"][0]
     assert app["image"].endswith("nginx:1.28") and {"name": "LOG_LEVEL", "value": "info"} in app["environment"]
     assert described["taskDefinition"]["cpu"] == "256"  # copied from the base
     (update_same,) = requests_of(ecs_emulator, "UpdateService")[1:]
     assert update_same.get("forceNewDeployment") is True  # the service already runs that task definition
     observed = await observe_until(restarted, spec, None, finished)
-    assert observed.current_target_taskdef_hash == "feedc0de00000001"
+    assert observed.current_target_taskdef_hash == wanted
     assert IMAGE not in app["image"]
 
 

@@ -50,10 +50,24 @@ def _render_text(values_files: tuple[str, ...], sets: tuple[str, ...]) -> str:
 
 
 def render(values_file: Path | None = None, *sets: str) -> list[dict]:
-    """The chart's objects for one values file (None: defaults) and --set assignments, parsed."""
+    """The chart's release objects (Helm hooks excluded: render_hooks) for one values file (None: defaults)
+    and --set assignments, parsed."""
+    return [doc for doc in render_all(values_file, *sets) if not is_hook(doc)]
+
+
+def render_hooks(values_file: Path | None = None, *sets: str) -> list[dict]:
+    """The chart's Helm hooks (objects annotated helm.sh/hook), which Helm runs around install or upgrade."""
+    return [doc for doc in render_all(values_file, *sets) if is_hook(doc)]
+
+
+def render_all(values_file: Path | None = None, *sets: str) -> list[dict]:
     files = (str(values_file),) if values_file else ()
     docs = yaml.safe_load_all(_render_text(files, tuple(sets)))
     return [doc for doc in docs if doc]
+
+
+def is_hook(obj: dict) -> bool:
+    return "helm.sh/hook" in ((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def find(objects: list[dict], kind: str, name: str | None = None) -> list[dict]:

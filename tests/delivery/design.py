@@ -15,8 +15,11 @@ API_GROUPS = {
     "customresourcedefinitions": "apiextensions.k8s.io",
     "namespaces": "",
     "ecsreleasepolicies": "ecsbg.dev",
+    "ecsanalysistemplates": "ecsbg.dev",
+    "clusterecsanalysistemplates": "ecsbg.dev",
+    "secrets": "",
 }
-CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "ecsreleasepolicies"}
+CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates", "ecsreleasepolicies"}
 
 
 def settings_defaults() -> dict[str, str | None]:

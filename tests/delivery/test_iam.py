@@ -29,7 +29,9 @@ PASS_ROLE = "iam:PassRole"
 TAG_ON_CREATE = "ecs:TagResource"
 # ECS actions without resource-level permissions: the Service Authorization Reference lists no resource type
 # for them, so "Resource": "*" is the only form that works.
-NO_RESOURCE_LEVEL = {"ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"}
+# ...and CloudWatch's GetMetricData (automated analysis), which has no resource type either
+NO_RESOURCE_LEVEL = {"ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition",
+                     "cloudwatch:GetMetricData"}
 # ECS resource type each scoped action is authorised on, and the ARN path depth of that type.
 RESOURCE_TYPE = {
     "ecs:DescribeServices": "service", "ecs:UpdateService": "service",

@@ -6,6 +6,7 @@ import jsonschema
 
 from ecsbg.domain.policy import parse_policy
 from tests.delivery.conftest import CHART, NAMESPACE, find, render
+from tests.delivery.test_rbac import operator_role
 
 POLICY = CHART / "ci" / "policy-values.yaml"
 
@@ -36,17 +37,27 @@ def test_policies_from_values_are_valid_policies():
 
 
 def test_secrets_are_readable_by_name_only_where_policies_keep_them():
+    def policy_roles(objects: list[dict], kind: str) -> dict[str, dict]:
+        return {r["metadata"]["namespace"]: r for r in find(objects, kind) if r["metadata"]["name"].endswith(
+            "-policy-secrets")}
+
+    # cluster-wide: the operator's ClusterRole gets Secrets by name (analysis, policies), never lists or watches
     objects = render(POLICY)
-    roles = {r["metadata"]["namespace"]: r for r in find(objects, "Role") if r["metadata"]["name"].endswith(
-        "-policy-secrets")}
+    assert not policy_roles(objects, "Role") and not policy_roles(objects, "RoleBinding")
+    secrets = [r for r in operator_role(objects)["rules"] if "secrets" in r["resources"]]
+    assert secrets == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    # watched namespaces: a Role in each namespace holding policy Secrets that is not watched, and no ClusterRole
+    # rule on Secrets
+    objects = render(POLICY, "watchNamespaces={team-a}")
+    roles = policy_roles(objects, "Role")
     assert set(roles) == {NAMESPACE, "ecsbg-secrets"}
     for role in roles.values():
         assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
-    bindings = [b for b in find(objects, "RoleBinding") if b["metadata"]["name"].endswith("-policy-secrets")]
-    assert {b["metadata"]["namespace"] for b in bindings} == set(roles)
-    (cluster_role,) = find(objects, "ClusterRole")
-    assert all("secrets" not in rule["resources"] for rule in cluster_role["rules"])
-    assert not [r for r in find(render(None, "rbac.create=false"), "Role")]
+    assert set(policy_roles(objects, "RoleBinding")) == set(roles)
+    assert all("secrets" not in rule["resources"] for rule in operator_role(objects)["rules"])
+    watched = render(POLICY, f"watchNamespaces={{team-a,{NAMESPACE}}}")
+    assert set(policy_roles(watched, "Role")) == {"ecsbg-secrets"}  # the watched namespace's Role has the rule
+    assert not [r for r in find(render(POLICY, "rbac.create=false", "watchNamespaces={team-a}"), "Role")]
 
 
 def test_policy_examples_are_valid_policies():

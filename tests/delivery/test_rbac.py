@@ -26,6 +26,13 @@ def _policy_secrets(obj: dict) -> bool:
     return obj["metadata"]["name"].endswith("-policy-secrets")  # tests/delivery/test_policy_chart.py
 
 
+def operator_role(objects: list[dict]) -> dict:
+    """The operator's ClusterRole: the one its ClusterRoleBinding names (the chart also has roles for people)."""
+    name = the(objects, "ClusterRoleBinding")["roleRef"]["name"]
+    (role,) = find(objects, "ClusterRole", name)
+    return role
+
+
 def bound_subject(binding: dict, objects: list[dict]) -> None:
     account = the(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
@@ -33,7 +40,7 @@ def bound_subject(binding: dict, objects: list[dict]) -> None:
 
 def test_cluster_wide_install_grants_exactly_the_design_permissions():
     objects = render(None)
-    role = the(objects, "ClusterRole")
+    role = operator_role(objects)
     assert grants(role["rules"]) == design.permissions()
     binding = the(objects, "ClusterRoleBinding")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
@@ -47,7 +54,7 @@ def test_watch_namespaces_moves_release_permissions_into_roles():
     wanted = design.permissions()
     cluster_only = {r: v for r, v in wanted.items() if r in design.CLUSTER_SCOPED}
     per_namespace = {r: v for r, v in wanted.items() if r not in design.CLUSTER_SCOPED}
-    assert grants(the(objects, "ClusterRole")["rules"]) == cluster_only
+    assert grants(operator_role(objects)["rules"]) == cluster_only
     roles = {r["metadata"]["namespace"]: r for r in find(objects, "Role") if not _policy_secrets(r)}
     bindings = {b["metadata"]["namespace"]: b for b in find(objects, "RoleBinding") if not _policy_secrets(b)}
     assert set(roles) == set(bindings) == {"team-a", "team-b"}
@@ -65,5 +72,5 @@ def test_rbac_create_false_renders_no_rbac():
 @pytest.mark.parametrize("resource", sorted(design.API_GROUPS))
 def test_design_permission_is_granted_somewhere(resource: str):
     """Fails by name when the design adds or changes a permission the chart does not grant."""
-    granted = grants(the(render(None), "ClusterRole")["rules"])
+    granted = grants(operator_role(render(None))["rules"])
     assert granted.get(resource) == design.permissions()[resource]

@@ -15,7 +15,7 @@ from tests.delivery.conftest import CHART, NAMESPACE, ROOT, find, helm, missing_
 
 # The chart's kubeVersion floor (1.29: CEL rules in the CRD) and the minor of the CI's helm/kubectl (v1.32).
 K8S_VERSIONS = ("1.29.0", "1.32.0")
-PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # no bundled schema: checked below
+PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}  # no bundled schema: checked below
 BY_NAME = {path.stem: path for path in (CHART / "ci").glob("*.yaml")}
 
 

@@ -20,6 +20,7 @@ from ecsbg.domain.actions import (
     ApplyResult,
     ContinueHooks,
     RecordIntent,
+    ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
@@ -78,5 +79,7 @@ def default_result(action: Action, n: int) -> ApplyResult:
         return ApplyResult(deployment_arn=action.deployment_arn)
     if isinstance(action, ContinueHooks | StopDeployment):
         return ApplyResult(deployment_arn=action.deployment_arn)
+    if isinstance(action, ReuseRunning):
+        return ApplyResult(task_definition_arn=action.task_definition_arn)
     assert isinstance(action, Wait | RecordIntent), action
     return ApplyResult()

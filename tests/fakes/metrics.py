@@ -30,6 +30,15 @@ class RecordingMetrics:
 
     # ------------------------------------------------------------------------------------ MetricsRecorder
 
+    def analysis_started(self, *, template: str) -> None:
+        self._record("analysis_started", template=template)
+
+    def analysis_run(self, *, template: str, verdict: str) -> None:
+        self._record("analysis_run", template=template, verdict=verdict)
+
+    def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None:
+        self._record("analysis_measurement", template=template, metric=metric, phase=phase, seconds=seconds)
+
     def aws_call(self, *, service: str, operation: str, seconds: float, error_code: str | None) -> None:
         self._record("aws_call", service=service, operation=operation, seconds=seconds, error_code=error_code)
 
@@ -57,6 +66,9 @@ class RecordingMetrics:
             service=service, phase=phase, stage=stage, production=production, test=test,
         )  # fmt: skip
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        self._record("release_step", namespace=namespace, name=name, number=number, count=count)
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
         self._record("stage_finished", strategy=strategy, stage=stage, seconds=seconds)
 
@@ -71,9 +83,17 @@ class RecordingMetrics:
 
     def policy_refused(self, *, reason: str) -> None:
         self._record("policy_refused", reason=reason)
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        self._record("release_drift", namespace=namespace, name=name, drifted=drifted, detected=detected)
 
     def forget_release(self, *, namespace: str, name: str) -> None:
         self._record("forget_release", namespace=namespace, name=name)
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self._record("release_backoff", namespace=namespace, name=name, seconds=seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 
     # ------------------------------------------------------------------------------------------- queries
 

@@ -1,11 +1,20 @@
-"""The operator, whole: the real kopf runtime against the dev cluster, real boto3 against the ECS emulator.
+"""The operator, whole: the real kopf runtime against a Kubernetes API, real boto3 against the ECS emulator.
 
 `release_env` gives a test an emulator, a namespace, the operator running in it, and helpers to apply a
 release, read its status, wait for a condition and count what the operator asked of ECS.
+
+Every test using `release_env` or `slow_release_env` runs on a Kubernetes backend (`k8s_backend`):
+- `apiserver`: a real kube-apiserver + etcd (tests/plugins/apiserver.py), for every test. The operator runs there
+  under the Helm chart's ServiceAccount and ClusterRole (a TokenRequest token), the test's helpers as the admin;
+- `devcluster`: the project's own API (`ecsbg.devcluster`, or the current context under K8S_E2E=1), also for the
+  modules in ALSO_ON_DEVCLUSTER (the split that keeps `make test` within its time budget).
+ECSBG_K8S_BACKENDS=devcluster (or =apiserver) narrows the run to one backend: with `devcluster` alone every test
+runs on the dev cluster (no Go tools needed).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -18,7 +27,7 @@ from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.clock import SystemClock
 from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
-from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.metrics.prometheus import PrometheusRecorder
 from ecsbg.reconciler import Deps
@@ -63,6 +72,9 @@ class ReleaseEnv:
     start_operator: Callable[[], Any]
     operators: list[Any] = field(default_factory=list)
     seeded: int = 0  # requests made while seeding ECS, before any operator ran: not the operator's
+    backend: str = "devcluster"  # "devcluster" or "apiserver" (see k8s_backend)
+    kubeconfig: Any = None  # the operator's kubeconfig on this backend (for an operator run as a process)
+    api_url: str = ""  # the backend's API server URL
 
     def apply(self, body: dict[str, Any]) -> None:
         self.cluster.apply(body)
@@ -152,11 +164,70 @@ def make_deps(ecs_url: str, *, poll: float = 0.02, metrics: Any = None, max_atte
     if max_attempts is not None:
         aws = replace(aws, clients=replace(aws.clients, max_attempts=max_attempts))
     gateway = Boto3EcsGateway(endpoint_url=ecs_url, coalesce_seconds=0, metrics=metrics, clock=clock, settings=aws)
-    return Deps(ecs=gateway, clock=clock, events=KopfEventSink(), status=KubeStatusWriter(), metrics=metrics,
+    return Deps(ecs=gateway, clock=clock, events=KubeEventSink(), status=KubeStatusWriter(), metrics=metrics,
                 settings=settings)
 
 
-def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf: Any, monkeypatch: Any,
+BACKENDS = tuple(b for b in os.environ.get("ECSBG_K8S_BACKENDS", "devcluster,apiserver").split(",") if b)
+# The split that keeps `make test` in budget: every scenario runs on the real API server; these modules (the
+# operator's whole release life) run on the dev cluster too, which `make demo` and the benchmarks use.
+ALSO_ON_DEVCLUSTER = {"tests.integration.test_release"}
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrize `k8s_backend` (unless a test chose its backend itself) by the split above."""
+    if "k8s_backend" not in metafunc.fixturenames or any(
+            "k8s_backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    wanted = ["apiserver"]
+    if metafunc.module.__name__ in ALSO_ON_DEVCLUSTER:
+        wanted.insert(0, "devcluster")
+    metafunc.parametrize("k8s_backend", [b for b in wanted if b in BACKENDS] or list(BACKENDS), indirect=True)
+
+
+@dataclass
+class Backend:
+    """Where a test's releases live: the API helpers, an admin `kubectl` and a fresh namespace."""
+
+    name: str
+    cluster: Any
+    kubectl: Callable[..., Any]
+    namespace: str
+    kubeconfig: Any = None  # the operator's kubeconfig (for an operator run as a process)
+    api_url: str = ""
+
+
+def operator_identity(monkeypatch: Any, kubeconfig: Any) -> None:
+    """Operators started from now on in this test authenticate with `kubeconfig`.
+
+    kopf's kubeconfig login reads KUBECONFIG when the operator starts; the official client (the status writer's)
+    read it once, at import, into KUBE_CONFIG_DEFAULT_LOCATION."""
+    from kubernetes.config import kube_config
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+
+
+@pytest.fixture
+def k8s_backend(request, monkeypatch) -> Iterator[Backend]:
+    if request.param == "devcluster":
+        dev_cluster = request.getfixturevalue("dev_cluster")
+        from tests.plugins.k8s import KUBECONFIG_PATH
+
+        yield Backend("devcluster", dev_cluster or KubeApi(), request.getfixturevalue("kubectl"),
+                      request.getfixturevalue("k8s_namespace"), KUBECONFIG_PATH,
+                      dev_cluster.url if dev_cluster else "")
+        return
+    real = request.getfixturevalue("real_cluster")
+    namespace = real.create_namespace()
+    operator_identity(monkeypatch, real.operator_kubeconfig)
+    try:
+        yield Backend("apiserver", real.client, real.kubectl, namespace, real.operator_kubeconfig, real.plane.url)
+    finally:
+        real.delete_namespace(namespace)
+
+
+def _env(ecs: EmulatorServer, backend: Backend, run_kopf: Any, monkeypatch: Any,
          poll: float) -> Iterator[ReleaseEnv]:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -169,22 +240,24 @@ def _env(ecs: EmulatorServer, dev_cluster: Any, ns: str, kubectl: Any, run_kopf:
         env.operators.append(handle)
         return handle
 
-    env = ReleaseEnv(ecs=ecs, client=client, cluster=dev_cluster or KubeApi(), namespace=ns, kubectl=kubectl,
-                     start_operator=start, seeded=len(ecs.requests))
+    ns = backend.namespace
+    env = ReleaseEnv(ecs=ecs, client=client, cluster=backend.cluster, namespace=ns, kubectl=backend.kubectl,
+                     start_operator=start, seeded=len(ecs.requests), backend=backend.name,
+                     kubeconfig=backend.kubeconfig, api_url=backend.api_url)
     yield env
     env.stop_operators()
 
 
 @pytest.fixture
-def release_env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+def release_env(ecs_emulator, k8s_backend, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
     """Emulator at speed 2000 (a 10-minute bake takes 0.3 s), a seeded BLUE_GREEN-ready service, no operator yet."""
     seed_service(make_client(ecs_emulator.url))
-    yield from _env(ecs_emulator, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
+    yield from _env(ecs_emulator, k8s_backend, run_kopf, monkeypatch, poll=0.02)
 
 
 @pytest.fixture
-def slow_release_env(dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
+def slow_release_env(k8s_backend, run_kopf, monkeypatch) -> Iterator[ReleaseEnv]:
     """Emulator at speed 10: the shortest stage lasts 0.1 s, five fast polls, so every stage is seen."""
     with EmulatorServer(host="127.0.0.1", port=0, speed=10.0) as ecs:
         seed_service(make_client(ecs.url), timeout=30.0)
-        yield from _env(ecs, dev_cluster, k8s_namespace, kubectl, run_kopf, monkeypatch, poll=0.02)
+        yield from _env(ecs, k8s_backend, run_kopf, monkeypatch, poll=0.02)

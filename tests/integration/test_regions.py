@@ -23,6 +23,11 @@ def test_a_release_for_another_region_is_refused(release_env: ReleaseEnv, cluste
     env.start_operator()
     body = release_manifest("web", env.namespace)
     body["spec"]["target"]["region"] = "eu-west-1"
+    # a self-consistent spec for eu-west-1 (the parser refuses ARNs of another region before any call): only ECS
+    # can tell that the service is not there
+    for lb in body["spec"]["loadBalancers"]:
+        for key, value in lb.items():
+            lb[key] = value.replace(":us-east-1:", ":eu-west-1:")
     env.apply(body)
     status = env.wait_phase("web", "Failed")
     assert fragment in status["message"], status["message"]

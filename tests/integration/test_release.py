@@ -52,10 +52,12 @@ def test_bluegreen_release_mirrors_every_ecs_stage_in_order(slow_release_env: Re
     assert status["phase"] == "Succeeded", status
     mirrored = [s["stage"] for s in status["stages"]]
     assert mirrored == _emulator_stages(env, status["deployment"]["arn"])
+    # every stage outlasts five polls at this speed: each was observed (CLEAN_UP may end between two polls)
+    assert all(s.get("observed", True) for s in status["stages"][:-1]), status["stages"]
     assert mirrored[:3] == ["PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP"]
     assert mirrored[-2:] == ["BAKE_TIME", "CLEAN_UP"]
     assert all(s.get("finishedAt") for s in status["stages"]), "every stage of a finished release is closed"
-    assert status["traffic"] == {"production": 100, "test": 100}
+    assert status["traffic"] == {"production": 100, "test": 100, "summary": "100%"}
     conditions = _conditions(status)
     assert conditions["Ready"]["status"] == "True" and "Reconciling" not in conditions and "Stalled" not in conditions
     assert status["observedGeneration"] == env.obj("web")["metadata"]["generation"]
@@ -97,7 +99,7 @@ def test_pause_approval_applies_only_to_the_attempt_it_names(release_env: Releas
     env.apply(release_manifest("web", env.namespace, hooks=PAUSE_AFTER_TEST))
     status = env.wait_phase("web", "AwaitingApproval")
     assert status["stage"] == "POST_TEST_TRAFFIC_SHIFT"
-    assert status["traffic"] == {"production": 0, "test": 100}, "green has all test traffic, no production"
+    assert status["traffic"] == {"production": 0, "test": 100, "summary": "0%"}, "green has all test traffic, no production"
     assert [h["status"] for h in status["hooks"]] == ["AWAITING_ACTION"]
     assert status["attempt"] == 1
     env.annotate("web", "approve", "1")

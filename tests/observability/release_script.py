@@ -1,8 +1,8 @@
 """A scripted release life: the MetricsRecorder calls a reconciler makes (docs/design.md), step by step.
 
 Four releases share the timeline so that at the end every dashboard panel and alert rule has something to show:
-shop/web succeeds (BlueGreen, a pause hook approved), shop/api is rolled back (Canary, a Lambda hook fails),
-ops/admin waits for approval (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
+shop/web succeeds (BlueGreen, a pause hook approved) and then drifts (changed out of band), shop/api is rolled back (Canary, a Lambda hook fails),
+ops/admin waits for approval before its first production step (Linear), ops/worker sits in SCALE_UP, ops/batch fails (a terminal AWS error while
 starting), and tmp/gone is deleted midway (its series
 must disappear). Some AWS calls are throttled. Each step is one reconcile round; `steps()` yields them so a test
 can let Prometheus scrape between steps, because `increase()`/`rate()` only see changes between two scrapes.
@@ -31,6 +31,8 @@ class ScriptedRelease:
     age: float = 0.0
     stage_age: float = 0.0
     traffic: dict[str, float | None] = field(default_factory=lambda: {"production": None, "test": None})
+    step: tuple[int, int] | None = None  # (number, count) of the Linear/Canary step in flight
+    drifted: bool = False
 
     def report(self, m: MetricsRecorder) -> None:
         m.release_state(
@@ -38,8 +40,12 @@ class ScriptedRelease:
             service=f"arn:aws:ecs:eu-west-1:111122223333:service/prod/{self.name}",
             phase=self.phase, stage=self.stage, **self.traffic,
         )  # fmt: skip
+        number, count = self.step or (None, None)
+        m.release_step(namespace=self.namespace, name=self.name, number=number, count=count)
 
-    def move(self, m: MetricsRecorder, phase: str, stage: str | None, **traffic: float) -> None:
+    def move(self, m: MetricsRecorder, phase: str, stage: str | None, step: tuple[int, int] | None = None,
+             **traffic: float) -> None:
+        self.step = step
         left = "AWAITING_APPROVAL" if self.phase == "AwaitingApproval" else self.stage
         if left is not None and (stage != self.stage or phase != self.phase):
             m.stage_finished(strategy=self.strategy, stage=left, seconds=self.stage_age)
@@ -63,11 +69,26 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
         r.tick()
         m.reconcile_started()
         m.aws_call(service="ecs", operation="DescribeServiceDeployments", seconds=0.04, error_code=None)
+        m.release_drift(namespace=r.namespace, name=r.name, drifted=r.drifted)
         if throttled:
             m.aws_call(
                 service="ecs", operation="DescribeServices", seconds=0.2, error_code="ThrottlingException"
             )
         m.reconcile(result="requeue_after", seconds=0.05)
+        m.release_backoff(namespace=r.namespace, name=r.name, seconds=10.0 if throttled else 0.0)
+    m.runtime_health(loops_stuck=0, api_unreachable_seconds=0.0)
+
+
+def _analysis(m: MetricsRecorder, phase: str, verdict: str | None = None) -> None:
+    """Automated analysis metrics (ecsbg.analysis.runner.AnalysisMetrics), where the recorder has them."""
+    measured = getattr(m, "analysis_measurement", None)
+    if measured is None:
+        return
+    if verdict is None:
+        m.analysis_started(template="EcsAnalysisTemplate/error-rate")  # type: ignore[attr-defined]
+    measured(template="EcsAnalysisTemplate/error-rate", metric="error-ratio", phase=phase, seconds=0.05)
+    if verdict is not None:
+        m.analysis_run(template="EcsAnalysisTemplate/error-rate", verdict=verdict)  # type: ignore[attr-defined]
 
 
 def steps() -> Iterator[Step]:
@@ -107,13 +128,17 @@ def steps() -> Iterator[Step]:
         m.hook_outcome(hook_type="AWS_LAMBDA", stage="POST_TEST_TRAFFIC_SHIFT", outcome="failed")
         api.move(m, "RollingBack", "POST_TEST_TRAFFIC_SHIFT")
         m.request(request="approve", result="stale")  # an approval naming an earlier attempt
+        _analysis(m, "Successful")  # shop/web's pause analysis measures...
         _round(m, everyone, throttled=True)
 
     def approve(m: MetricsRecorder) -> None:
+        _analysis(m, "Successful", verdict="Successful")  # ...and is successful; a person approves admin
         m.request(request="approve", result="applied")
         m.aws_call(service="ecs", operation="ContinueServiceDeployment", seconds=0.1, error_code=None)
         m.hook_outcome(hook_type="PAUSE", stage="POST_TEST_TRAFFIC_SHIFT", outcome="approved")
         web.move(m, "Deploying", "PRODUCTION_TRAFFIC_SHIFT", production=50.0)
+        # ops/admin's first step is in flight, paused before its production shift
+        admin.move(m, "AwaitingApproval", "PRE_PRODUCTION_TRAFFIC_SHIFT", step=(1, 10))
         api.finish(m, "RolledBack", "rolled_back")
         _round(m, everyone)
 
@@ -124,6 +149,9 @@ def steps() -> Iterator[Step]:
     def succeed(m: MetricsRecorder) -> None:
         web.move(m, "Deploying", "CLEAN_UP")
         web.finish(m, "Succeeded", "succeeded")
+        # then someone runs aws ecs update-service on it
+        web.drifted = True
+        m.release_drift(namespace=web.namespace, name=web.name, drifted=True, detected=("taskDefinition",))
         _round(m, everyone, throttled=True)
 
     yield from (start, scale, test_traffic, pauses, approve, bake, succeed)
@@ -139,7 +167,7 @@ def drive(m: MetricsRecorder) -> None:
 FINAL = {
     ("shop", "web"): ("Succeeded", None),
     ("shop", "api"): ("RolledBack", None),
-    ("ops", "admin"): ("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT"),
+    ("ops", "admin"): ("AwaitingApproval", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
     ("ops", "worker"): ("Deploying", "SCALE_UP"),
     ("ops", "batch"): ("Failed", None),
 }

@@ -1,4 +1,5 @@
-"""deploy/argocd health.lua over every case of its health_test.yaml, the way Argo CD runs it.
+"""deploy/argocd health.lua over every case of its health_test.yaml, the way Argo CD runs it: in lupa with the
+libraries closed below, and in gopher-lua itself (tests/observability/engines.py).
 
 Argo CD runs argocd-cm scripts in gopher-lua (Lua 5.1) with only the base, table, package and a safe os library
 loaded (util/lua/lua.go): no string, math, io, debug or coroutine (../shared/reference/ecosystem.md 1b). The
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from lupa import lua51
 
+from tests.observability.engines import argocd_health
 from tests.observability.tools import REPO
 
 ARGOCD = REPO / "deploy" / "argocd"
@@ -70,3 +72,21 @@ def test_the_argocd_cm_copies_are_the_script():
     readme = (ARGOCD / "README.md").read_text()
     indented = "".join(f"    {line}\n" if line else "\n" for line in SCRIPT.splitlines())
     assert "resource.customizations.health.ecsbg.dev_EcsBlueGreenRelease: |\n" + indented in readme
+
+
+def test_gopher_lua_gives_every_case_the_same_health_as_lupa():
+    """The same cases in gopher-lua, the VM Argo CD embeds, set up with the libraries Argo CD opens."""
+    objects = [yaml.safe_load((SCRIPT_DIR / case["inputPath"]).read_text()) for case in CASES]
+    got = argocd_health(objects)
+    assert got == [health(obj) for obj in objects]
+    assert got == [case["healthStatus"] for case in CASES]
+
+
+def test_gopher_lua_lacks_the_closed_libraries_too(tmp_path):
+    """The gopher-lua runner is set up as Argo CD's VM: string/math are not there, so such a script errors."""
+    for n, snippet in enumerate(('return {status = string.format("%d", 1)}', "return {status = math.floor(1.5)}",
+                                 'return {status = ("x"):upper()}')):
+        script = tmp_path / f"s{n}.lua"
+        script.write_text(snippet)
+        (verdict,) = argocd_health([{}], script)
+        assert "error" in verdict, verdict

@@ -1,5 +1,6 @@
 """Flux/kstatus see a release's life correctly: InProgress while ECS works, Current on success, Failed on a
 rollback or a terminal error, and InProgress (not Current) in the creation race and after every spec change.
+Every verdict of the re-implementation (kstatus.py) is checked against cli-utils' own Compute (engines.py).
 
 The statuses are the operator's own: the domain pipeline (parse_release -> plan -> compute_status ->
 status_to_dict) run on scripted ECS observations, as the reconciler runs it, with the CR body carrying the
@@ -18,10 +19,18 @@ import yaml
 
 from ecsbg.domain.actions import ApplyResult, StartDeployment
 from ecsbg.domain.codec import status_from_dict, status_to_dict
-from ecsbg.domain.model import AwsProblem, HookDetail, Observation, ObservedDeployment, ObservedService
+from ecsbg.domain.model import (
+    AwsProblem,
+    HookDetail,
+    Observation,
+    ObservedDeployment,
+    ObservedService,
+    RevisionSummary,
+)
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.planning import plan
 from ecsbg.domain.status import compute_status
+from tests.observability.engines import kstatus as real_kstatus
 from tests.observability.kstatus import CURRENT, FAILED, IN_PROGRESS, TERMINATING, KstatusError, compute
 from tests.observability.tools import REPO
 
@@ -53,12 +62,13 @@ class Release:
         self.body["spec"].update(copy.deepcopy(change))
         self.body["metadata"]["generation"] += 1
 
-    def reconcile(self, ecs: ObservedDeployment | None = None, problem: AwsProblem | None = None) -> None:
+    def reconcile(self, ecs: ObservedDeployment | None = None, problem: AwsProblem | None = None,
+                  service_td: str = BASE_TD) -> None:
         self.minute += 1
         now = T0 + timedelta(minutes=self.minute)
         generation = self.body["metadata"]["generation"]
         prior = status_from_dict(self.body.get("status"))
-        service = ObservedService(arn=SERVICE, status="ACTIVE", task_definition_arn=BASE_TD,
+        service = ObservedService(arn=SERVICE, status="ACTIVE", task_definition_arn=service_td,
                                   current_deployment_arn=ecs.arn if ecs else None)  # fmt: skip
         observation = Observation(service=service, current=ecs, tracked=ecs, problem=problem)
         try:
@@ -86,20 +96,26 @@ def crd_status_default() -> dict[str, Any]:
 
 
 def ecs(
-    attempt: int, status: str, stage: str | None = None, *, paused: bool = False, reason: str | None = None
+    attempt: int, status: str, stage: str | None = None, *, paused: bool = False, reason: str | None = None,
+    target_td: str | None = None,
 ):
     hooks = ()
     if paused:
         hooks = (HookDetail(hook_id="ecs-pause-1", target_type="PAUSE", status="AWAITING_ACTION",
                             expires_at=T0 + timedelta(hours=1), timeout_action="ROLLBACK"),)  # fmt: skip
+    target = RevisionSummary(arn=f"{deployment_arn(attempt)}-green", task_definition_arn=target_td) if target_td else None
     return ObservedDeployment(arn=deployment_arn(attempt), status=status, lifecycle_stage=stage, hooks=hooks,
-                              status_reason=reason, rollback_reason=reason, started_at=T0)  # fmt: skip
+                              status_reason=reason, rollback_reason=reason, started_at=T0,
+                              target_revision=target)  # fmt: skip
 
 
 def expect(release: Release, phase: str | None, kstatus: str) -> None:
     status = release.body.get("status") or {}
     got = (status.get("phase"), release.kstatus())
     assert got == (phase, kstatus), f"got {got}, status: {status}"
+    # the re-implementation agrees with cli-utils' Compute itself, the code Flux runs
+    (real,) = real_kstatus([release.body])
+    assert real["status"] == kstatus, real
     if phase is None:
         return
     # The kstatus contract the phase table promises (docs/design.md "Phases"), checked on every step.
@@ -158,8 +174,9 @@ def test_throttling_keeps_the_release_in_progress():
     ("break_it", "phase"),
     [
         (lambda r: (r.edit_spec({"strategy": {"type": "Rolling"}}), r.reconcile()), "Invalid"),
-        (lambda r: r.reconcile(problem=AwsProblem(code="AccessDeniedException", message="not authorized",
-                                                  terminal=True, operation="UpdateService")), "Failed"),
+        (lambda r: (r.edit_spec({"strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 1}}),  # a new spec
+                    r.reconcile(problem=AwsProblem(code="AccessDeniedException", message="not authorized",
+                                                   terminal=True, operation="DescribeServices"))), "Failed"),
         (lambda r: r.reconcile(ecs(1, "ROLLBACK_FAILED", reason="tasks failed")), "Failed"),
     ],
     ids=["invalid-spec", "access-denied", "rollback-failed"],
@@ -200,17 +217,37 @@ def test_kstatus_rules_themselves():
     )[0] == (IN_PROGRESS)
 
 
+@pytest.mark.parametrize("problem", [
+    AwsProblem(code="ThrottlingException", message="Rate exceeded", terminal=False,
+               operation="DescribeServiceDeployments"),
+    AwsProblem(code="AccessDeniedException", message="not authorized", terminal=True, operation="DescribeServices"),
+], ids=["throttled", "access-denied"])  # fmt: skip
 @pytest.mark.parametrize(("ended", "phase", "kstatus"), [
     ("SUCCESSFUL", "Succeeded", CURRENT), ("ROLLBACK_SUCCESSFUL", "RolledBack", FAILED),
 ])  # fmt: skip
-def test_a_throttled_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, kstatus):
-    """Idle releases are still polled; a throttled poll must not flip Flux's verdict back to InProgress."""
+def test_a_failed_poll_of_an_ended_attempt_keeps_its_kstatus(ended, phase, kstatus, problem):
+    """Idle releases are still polled; a throttled or denied poll (issue 18: an IAM blip) must not flip Flux's
+    verdict: the release keeps its kstatus, ObservationFailed says what failed."""
     release = Release.created()
     release.reconcile()
     release.reconcile()
     release.reconcile(ecs(1, ended, reason="alarm"))
     expect(release, phase, kstatus)
-    throttled = AwsProblem(code="ThrottlingException", message="Rate exceeded", terminal=False,
-                           operation="DescribeServiceDeployments")  # fmt: skip
-    release.reconcile(ecs(1, ended, reason="alarm"), problem=throttled)
+    release.reconcile(ecs(1, ended, reason="alarm"), problem=problem)
     expect(release, phase, kstatus)
+    assert {c["type"] for c in release.body["status"]["conditions"]} >= {"ObservationFailed"}
+    release.reconcile(ecs(1, ended, reason="alarm"))
+    expect(release, phase, kstatus)
+
+
+def test_drift_makes_a_succeeded_release_failed_for_flux_until_ecs_runs_it_again():
+    release = Release.created()
+    release.reconcile()
+    release.reconcile()
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=NEW_TD)
+    expect(release, "Succeeded", CURRENT)
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=BASE_TD)  # update-service
+    expect(release, "Succeeded", FAILED)
+    assert {c["type"] for c in release.body["status"]["conditions"]} == {"Ready", "Stalled", "Drifted"}
+    release.reconcile(ecs(1, "SUCCESSFUL", "CLEAN_UP", target_td=NEW_TD), service_td=NEW_TD)  # undone
+    expect(release, "Succeeded", CURRENT)

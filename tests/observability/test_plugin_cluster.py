@@ -143,7 +143,7 @@ def test_abort_only_while_the_attempt_is_in_flight(kubectl, web):
 def test_retry_only_after_a_rollback_or_failure(kubectl, web):
     set_status(kubectl, web, "web", "Deploying", attempt=4, stage="SCALE_UP")
     code, _, err = run("retry", "web", "-n", web)
-    assert code == 1 and "retry applies after the attempt ended RolledBack or Failed; it is Deploying" in err
+    assert code == 1 and "retry applies after the attempt ended RolledBack or Failed, or drifted; it is Deploying" in err
     set_status(kubectl, web, "web", "RolledBack", attempt=4)
     assert run("retry", "web", "-n", web)[0] == 0
     assert annotation(kubectl, web, "web", "retry") == "4"
@@ -249,3 +249,75 @@ def wait_for(condition, what: str, deadline: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"the watch never showed {what}")
+
+
+def test_every_file_of_kubeconfig_is_read_like_kubectl(web, tmp_path, monkeypatch):
+    """KUBECONFIG=a:b merges both files: a context defined in the first file uses the cluster and user of the
+    second, and the first file's current-context wins."""
+    real = os.environ["KUBECONFIG"]
+    doc = yaml.safe_load(Path(real).read_text())
+    current = next(c for c in doc["contexts"] if c["name"] == doc["current-context"])["context"]
+    extra = tmp_path / "team.yaml"
+    extra.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "team",
+                                     "contexts": [{"name": "team", "context": {**current, "namespace": web}}]}))
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(extra), str(tmp_path / "missing.yaml"), real]))
+    code, out, err = run("list")  # no -n: the namespace of the first file's context
+    assert (code, err) == (0, "") and out.splitlines()[1].split()[0] == "web"
+    code, out, _ = run("list", "--context", doc["current-context"], "-n", web)  # the second file's context
+    assert code == 0 and "web" in out
+
+
+def test_merge_resolves_relative_paths_against_their_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    first = tmp_path / "a" / "config"
+    first.write_text(yaml.safe_dump({"clusters": [{"name": "c", "cluster": {"server": "https://x",
+                                                                            "certificate-authority": "ca.crt"}}],
+                                     "users": [{"name": "u", "user": {"client-key": "/abs/key"}}]}))
+    second = tmp_path / "config"
+    second.write_text(yaml.safe_dump({"current-context": "z", "clusters": [{"name": "c", "cluster": {
+        "server": "https://ignored"}}], "contexts": [{"name": "z", "context": {"cluster": "c", "user": "u"}}]}))
+    merged = kube.merge_kubeconfigs([first, second])
+    assert merged["clusters"] == [{"name": "c", "cluster": {"server": "https://x",
+                                                            "certificate-authority": str(tmp_path / "a" / "ca.crt")}}]
+    assert merged["users"] == [{"name": "u", "user": {"client-key": "/abs/key"}}]
+    assert merged["current-context"] == "z"
+
+
+@pytest.mark.parametrize("phase, until, code", [
+    ("Succeeded", "succeeded", 0), ("AwaitingApproval", "paused", 0), ("RolledBack", "succeeded", 1),
+])
+def test_wait_exit_codes_against_the_api(kubectl, web, phase, until, code):
+    set_status(kubectl, web, "web", phase, attempt=2, awaiting=phase == "AwaitingApproval")
+    got, out, err = run("wait", "web", "-n", web, "--until", until, "--timeout", "30", "--interval", "0.2")
+    assert got == code, (out, err)
+
+
+def test_wait_times_out_with_exit_3(kubectl, web):
+    set_status(kubectl, web, "web", "Deploying", attempt=1, stage="SCALE_UP")
+    got, out, _ = run("wait", "web", "-n", web, "--until", "succeeded", "--timeout", "0.5", "--interval", "0.2")
+    assert got == 3 and "web: Deploying" in out
+
+
+def test_version_needs_no_cluster():
+    code, out, _ = run("--kubeconfig", "/nonexistent/kubeconfig", "version")
+    assert code == 0 and out.startswith("kubectl-ecsrelease ") and "ecsbg.dev/v1alpha1" in out
+
+
+@pytest.mark.parametrize("action, phase, awaiting", [
+    ("approve", "AwaitingApproval", True), ("abort", "Baking", False), ("retry", "RolledBack", False),
+])
+def test_argocd_actions_on_a_live_release(kubectl, web, action, phase, awaiting):
+    """The Argo CD action scripts run in Lua over the object read from the API server; the resulting change is
+    sent as a merge patch, as Argo CD does, and the annotation is the one the operator reads."""
+    from tests.observability.argocd_lua import run as run_lua
+
+    set_status(kubectl, web, "web", phase, attempt=4, awaiting=awaiting)
+    live = json.loads(kubectl("get", "ecsbluegreenrelease", "web", "-n", web, "-o", "json").stdout)
+    actions = REPO / "deploy/argocd/resource_customizations/ecsbg.dev/EcsBlueGreenRelease/actions"
+    assert run_lua((actions / "discovery.lua").read_text(), live)[action]["disabled"] is False
+    after = run_lua((actions / action / "action.lua").read_text(), live)
+    patch = {"metadata": {"annotations": {k: v for k, v in after["metadata"]["annotations"].items()
+                                          if live["metadata"].get("annotations", {}).get(k) != v}}}
+    assert patch == {"metadata": {"annotations": {f"ecsbg.dev/{action}": "4"}}}
+    kubectl("patch", "ecsbluegreenrelease", "web", "-n", web, "--type=merge", "-p", json.dumps(patch))
+    assert annotation(kubectl, web, "web", action) == "4"

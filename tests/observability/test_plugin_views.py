@@ -26,7 +26,7 @@ def release(phase="AwaitingApproval", *, generation=3, observed=3, attempt=2, ho
         "status": {
             "observedGeneration": observed, "phase": phase, "stage": "POST_TEST_TRAFFIC_SHIFT",
             "message": "attempt 2 paused at POST_TEST_TRAFFIC_SHIFT", "attempt": attempt,
-            "specHash": "1f0c9a2b7d3e4f50", "revision": "web:42",
+            "specHash": "1f0c9a2b7d3e4f50", "revision": "web:41", "targetRevision": "web:42",
             "deployment": {"attempt": attempt, "arn": "arn:aws:ecs:x:1:service-deployment/prod/web/abc",
                            "status": "IN_PROGRESS", "startedAt": "2026-11-22T10:00:00Z"},
             "traffic": {"production": 0, "test": 100},
@@ -34,6 +34,8 @@ def release(phase="AwaitingApproval", *, generation=3, observed=3, attempt=2, ho
                        "status": "AWAITING_ACTION", "expiresAt": "2026-11-22T11:00:00Z",
                        "timeoutAction": "ROLLBACK"}] if hooks else [],
             "stages": [{"stage": "SCALE_UP", "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:02:30Z"},
+                       {"stage": "POST_SCALE_UP", "startedAt": "2026-11-22T10:02:30Z",
+                        "finishedAt": "2026-11-22T10:05:00Z", "observed": False},
                        {"stage": "POST_TEST_TRAFFIC_SHIFT", "startedAt": "2026-11-22T10:05:00Z"}],
             "requests": {"approve": 1},
             "conditions": [{"type": "Ready", "status": "False"}, {"type": "Reconciling", "status": "True"}],
@@ -64,17 +66,37 @@ def test_get_view_shows_state_hooks_stages_events_and_the_next_step():
     lines = text.splitlines()
     assert "Phase:       AwaitingApproval  [Ready=False, Reconciling]" in lines
     assert "Strategy:    Linear (25.0% steps every 2m, bake 10m)" in lines
-    assert "Attempt:     2   revision web:42   spec 1f0c9a2b7d3e4f50" in lines
+    assert "Attempt:     2   target web:42   spec 1f0c9a2b7d3e4f50" in lines
+    assert "Serving:     web:41" in lines
     assert "Deployment:  IN_PROGRESS  started 2026-11-22T10:00:00Z (30m ago)" in lines
     assert "Traffic:     production 0% green, test 100% green" in lines
     hook = next(line for line in lines if "ecs-pause-1" in line).split()
     assert hook[1:] == ["PAUSE", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION", "2026-11-22T11:00:00Z", "(in", "30m,",
                         "then", "ROLLBACK)"]  # fmt: skip
     assert next(line for line in lines if line.strip().startswith("SCALE_UP")).split()[-1] == "2m30s"
+    assert "passed between polls (within 2m30s)" in next(line for line in lines if "POST_SCALE_UP" in line)
     assert next(line for line in lines if line.strip().startswith("POST_TEST")).endswith("25m (running)")
     event_lines = lines[lines.index("Events:") + 2 : lines.index("Events:") + 5]
     assert [line.split()[2] for line in event_lines] == ["StaleRequest", "SomethingElse", "AwaitingApproval"]
     assert lines[-1] == "Next:        kubectl ecsrelease approve web -n shop   (or reject web -n shop)"
+
+
+def test_linear_steps_are_numbered_in_every_view():
+    stepped = release("AwaitingApproval")
+    step = {"number": 2, "count": 4, "trafficPercent": 50.0}
+    stepped["status"].update(stage="PRE_PRODUCTION_TRAFFIC_SHIFT", step=step,
+                             requestErrors=["metadata.annotations[ecsbg.dev/approve]: must be the attempt number"])
+    stepped["status"]["hooks"][0].update(stage="PRE_PRODUCTION_TRAFFIC_SHIFT", step=step)
+    stepped["status"]["stages"].append({"stage": "PRODUCTION_TRAFFIC_SHIFT", "step": step,
+                                        "startedAt": "2026-11-22T10:06:00Z", "rollback": True})
+    lines = render.render_release(stepped, [], NOW).splitlines()
+    assert "Stage:       PRE_PRODUCTION_TRAFFIC_SHIFT step 2/4 (50%)" in lines
+    assert "Ignored:     metadata.annotations[ecsbg.dev/approve]: must be the attempt number" in lines
+    assert next(line for line in lines if "ecs-pause-1" in line).split()[2:4] == ["PRE_PRODUCTION_TRAFFIC_SHIFT", "2/4"]
+    assert next(line for line in lines if "(rollback)" in line).split()[:4] == [
+        "PRODUCTION_TRAFFIC_SHIFT", "(rollback)", "step", "2/4"]
+    listed = render.render_list([stepped], NOW).splitlines()[1].split()
+    assert listed[2:4] == ["PRE_PRODUCTION_TRAFFIC_SHIFT", "2/4"] and "web:41" in listed
 
 
 def test_get_view_of_a_spec_not_observed_yet():
@@ -88,6 +110,24 @@ def test_next_step_after_a_rollback():
         "fix the cause, then change the spec or run: kubectl ecsrelease retry web -n shop"
     )
     assert render.next_step(release("Deploying", hooks=False)) is None
+
+
+def test_a_drifted_release_shows_it_and_may_be_retried():
+    drifted = release("Succeeded", hooks=False)
+    drifted["status"]["drift"] = [{"field": "taskDefinition", "running": "web:41", "expected": "web:42"}]
+    drifted["status"]["conditions"] = [{"type": "Ready", "status": "False"}, {"type": "Stalled", "status": "True"},
+                                       {"type": "Drifted", "status": "True"}]
+    view = render.render_release(drifted, [], NOW)
+    assert "Phase:       Succeeded  [Ready=False, Stalled, Drifted]" in view
+    assert render.next_step(drifted) == (
+        "undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry web -n shop")
+    assert decide(RequestKind.RETRY, drifted).ok
+
+
+def test_a_reused_attempt_says_no_deployment_was_needed():
+    reused = release("Succeeded", hooks=False)
+    reused["status"]["deployment"] = {"attempt": 2, "reused": True}
+    assert "Deployment:  none needed (attempt 2: ECS already ran this spec)" in render.render_release(reused, [], NOW)
 
 
 def test_list_view():
@@ -104,6 +144,16 @@ def test_list_view():
     assert lines[2].split()[-3:] == ["0%", "100%", "2h"]
     assert lines[3].startswith("* the operator has not observed")
     assert render.render_list([], NOW) == "No releases found.\n"
+
+
+def test_list_view_tolerates_bodies_that_bypassed_the_schema():
+    """issue 18 defect 5: one release stored past validation must not break `kubectl ecsrelease list -A`."""
+    hostile = [{"metadata": {"name": n, "namespace": "ops"}, "spec": spec, "status": status}
+               for n, spec, status in (("a", "hello", None), ("b", {"strategy": "BlueGreen"}, "Succeeded"),
+                                       ("c", {"strategy": {"type": "Linear"}}, {"traffic": [1]}))]
+    lines = render.render_list([release("Succeeded"), *hostile], NOW, all_namespaces=True).splitlines()
+    assert [line.split()[:2] for line in lines[1:4]] == [["ops", "a"], ["ops", "b"], ["ops", "c"]]
+    assert "Linear" in lines[3]
 
 
 def test_history_view_keeps_attempt_events_only():
@@ -211,3 +261,39 @@ def test_release_view_shows_the_policy_decision_and_pinned_digests():
     assert "Policy:      Allowed by team-a (PolicyAllows), role arn:aws:iam::111122223333:role/ecsbg/team-a" in text
     assert "Images (pinned at attempt start):" in text
     assert f"app        {digest}  r.example/web@{digest}" in text
+RUNS = [
+    {"attempt": 1, "template": "EcsAnalysisTemplate/error-rate", "hookId": "ecs-pause-0", "stage": "POST_TEST_TRAFFIC_SHIFT",
+     "phase": "Failed", "action": "ROLLBACK", "startedAt": "2026-11-22T09:00:00.000Z",
+     "message": "metric error-ratio failed: 1 measurement(s) failed, more than failureLimit 0",
+     "metrics": [{"name": "error-ratio", "phase": "Failed", "count": 1, "failed": 1, "measurements": [
+         {"phase": "Failed", "finishedAt": "2026-11-22T09:00:01.000Z", "value": "[0.5]",
+          "message": "successCondition 'result[0] < 0.05' is false"}]}]},
+    {"attempt": 2, "template": "EcsAnalysisTemplate/error-rate", "hookId": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT",
+     "phase": "Running", "startedAt": "2026-11-22T10:05:00.000Z",
+     "metrics": [{"name": "error-ratio", "phase": "Running", "count": 2, "successful": 2, "measurements": [
+         {"phase": "Successful", "finishedAt": "2026-11-22T10:05:01.000Z", "value": "[0.01]"},
+         {"phase": "Successful", "finishedAt": "2026-11-22T10:05:31.000Z", "value": "[0.02]"}]}]},
+]  # fmt: skip
+
+
+def test_get_view_shows_the_current_attempts_analysis_runs_and_measurements():
+    r = release()
+    r["status"]["analysisRuns"] = RUNS
+    lines = render.render_release(r, EVENTS, NOW).splitlines()
+    block = lines[lines.index("Analysis (attempt 2):") + 1: lines.index("Events:")]
+    assert block[0].startswith("  attempt 2, hook ecs-pause-1 at POST_TEST_TRAFFIC_SHIFT: "
+                               "EcsAnalysisTemplate/error-rate Running")
+    assert "metric error-ratio: Running (ok 2, failed 0, inconclusive 0, errors 0)" in block[1]
+    assert [line.split()[-1] for line in block[2:4]] == ["[0.01]", "[0.02]"]
+    assert not any("attempt 1" in line for line in block)
+
+
+def test_history_view_shows_every_run_with_its_verdict_and_call():
+    r = release()
+    r["status"]["analysisRuns"] = RUNS
+    text = render.render_history(r, EVENTS + [event("AnalysisFailed", "attempt 1 failed", "2026-11-22T09:00:02Z",
+                                                     "Warning")], NOW)
+    assert "attempt 1, hook ecs-pause-0 at POST_TEST_TRAFFIC_SHIFT: EcsAnalysisTemplate/error-rate Failed -> ROLLBACK" \
+        in text
+    assert "[0.5] successCondition 'result[0] < 0.05' is false" in text
+    assert "AnalysisFailed" in text

@@ -4,7 +4,8 @@ data there too.
 test_prometheus_scrape.py runs the same checks against a scripted recorder (it reaches every label value on
 purpose); this module swaps the metrics source for the operator itself (kopf against the dev cluster, boto3
 against the ECS emulator) running a blue/green approved release, a rejected one, a linear one and one left
-awaiting approval, one held deploying by a Lambda hook, one failed, with a few injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
+awaiting approval, one held deploying by a Lambda hook, one failed, one changed out of band (drift), with a few
+injected AWS errors, so a dashboard panel or alert that only the script could feed fails here.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import kopf
 import pytest
 from prometheus_client import generate_latest
 
+from ecsbg.clock import SystemClock
 from ecsbg.embedded import OperatorThread
 from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
 from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+from ecsbg.wiring import build_analysis
+from tests.analysis.apps import Probe
 from tests.integration.conftest import GV, PLURAL, make_deps, release_manifest
 from tests.observability.test_prometheus_scrape import (  # noqa: F401  (the tests and fixture run again here)
     prometheus,
@@ -37,8 +41,10 @@ PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"m
 
 
 class OperatorMetricsSource:
-    def __init__(self, ecs: EmulatorServer, cluster: Any, recorder: PrometheusRecorder, target: str) -> None:
+    def __init__(self, ecs: EmulatorServer, cluster: Any, recorder: PrometheusRecorder, target: str,
+                 probe_url: str = "") -> None:
         self.ecs, self.cluster, self.recorder, self.target = ecs, cluster, recorder, target
+        self.probe_url = probe_url
 
     def status(self, name: str) -> dict[str, Any]:
         return dict((self.cluster.get(GV, PLURAL, NAMESPACE, name) or {}).get("status") or {})
@@ -69,6 +75,14 @@ class OperatorMetricsSource:
         self.cluster.apply(release_manifest("deploying", NAMESPACE, service="slow", hooks=[
             {"type": "Lambda", "functionArn": hook, "roleArn": "arn:aws:iam::123456789012:role/hooks",
              "stages": ["POST_TEST_TRAFFIC_SHIFT"]} for hook in (SLOW_HOOK, QUICK_HOOK)]))
+        # promoted by a web analysis against a real local endpoint: the analysis panels have data
+        self.cluster.apply({"apiVersion": GV, "kind": "EcsAnalysisTemplate",
+                            "metadata": {"name": "smoke", "namespace": NAMESPACE},
+                            "spec": {"metrics": [{"name": "health", "interval": "500ms", "count": 4,
+                                                  "successCondition": "result.status == 200",
+                                                  "provider": {"web": {"url": self.probe_url}}}]}})
+        self.cluster.apply(release_manifest("analysed", NAMESPACE, service="auto", hooks=[
+            {**PAUSE[0], "analysis": {"templateName": "smoke"}}]))
         missing = release_manifest("failed", NAMESPACE, service="web")  # left failed: no such service
         missing["spec"]["target"]["service"] = "gone"
         self.cluster.apply(missing)
@@ -79,9 +93,16 @@ class OperatorMetricsSource:
         self.request("rejected", "reject", 1)
         self.request("approved", "retry", 7)  # stale: names an attempt that never existed
         for name, phase in (("approved", "Succeeded"), ("rejected", "RolledBack"), ("linear", "Succeeded"),
-                            ("waiting", "AwaitingApproval"), ("deploying", "Deploying"), ("failed", "Failed")):
+                            ("waiting", "AwaitingApproval"), ("deploying", "Deploying"), ("failed", "Failed"),
+                            ("analysed", "Succeeded")):
             assert self.wait(name, phase, "Failed", "RolledBack", "Succeeded")["phase"] == phase, self.status(name)
-        between()  # hook outcomes, requests and finished releases exist from here on
+        # someone runs `aws ecs update-service` on the approved release's service: drift
+        make_client(self.ecs.url).update_service(cluster="demo", service="web", taskDefinition="web:1")
+        deadline = time.monotonic() + 30
+        while not self.status("approved").get("drift") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.status("approved").get("drift"), self.status("approved")
+        between()  # hook outcomes, requests, finished and drifted releases exist from here on
         # a bad minute at AWS: 30 % of DescribeServices calls fail (one attempt per call in this operator),
         # scraped several times so rate() and increase() have two samples of every new series
         self.ecs.control.set_faults("error:0.3@DescribeServices")
@@ -108,15 +129,18 @@ def _operator_source(dev_cluster: Any) -> Iterator[OperatorMetricsSource]:
     dev_cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     with EmulatorServer(host="127.0.0.1", port=0, speed=2000.0) as ecs:
         client = make_client(ecs.url)
-        for service in ("web", "api", "lin", "hold", "slow"):
+        for service in ("web", "api", "lin", "hold", "slow", "auto"):
             seed_service(client, service=service)
         recorder = PrometheusRecorder()
         server = start_metrics_server(0, recorder, addr="127.0.0.1")
         deps = make_deps(ecs.url, metrics=recorder, max_attempts=1)  # an injected error is an error at once
+        deps.analysis = build_analysis(SystemClock(), recorder)
+        probe = Probe()
         registry = build_registry(deps.settings)
         handle = OperatorThread(registry, (NAMESPACE,), kopf.Memo(deps=deps), fast_settings()).start()
         try:
-            yield OperatorMetricsSource(ecs, dev_cluster, recorder, f"127.0.0.1:{server.port}")
+            yield OperatorMetricsSource(ecs, dev_cluster, recorder, f"127.0.0.1:{server.port}", probe.url)
         finally:
             handle.stop()
             server.stop()
+            probe.stop()

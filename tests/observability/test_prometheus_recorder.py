@@ -217,3 +217,42 @@ def test_promtool_accepts_the_exposition(recorder):
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
     assert done.stdout.decode() + done.stderr.decode() == ""  # no lint warnings either
+
+
+def test_step_series_exist_only_while_a_step_is_in_flight(recorder):
+    assert series(recorder, "ecsbg_release_step", name="admin") == [({"namespace": "ops", "name": "admin"}, 1.0)]
+    assert series(recorder, "ecsbg_release_steps", name="admin") == [({"namespace": "ops", "name": "admin"}, 10.0)]
+    assert series(recorder, "ecsbg_release_step", name="web") == []  # BlueGreen: never a step
+    recorder.release_step(namespace="ops", name="admin", number=None, count=None)
+    assert series(recorder, "ecsbg_release_step", name="admin") == []
+    recorder.release_step(namespace="ops", name="admin", number=2, count=10)
+    recorder.forget_release(namespace="ops", name="admin")
+    assert series(recorder, "ecsbg_release_steps", name="admin") == []
+
+
+def test_hook_outcomes_carry_only_hookable_stages():
+    rec = PrometheusRecorder()
+    for stage in ("SCALE_UP", "BAKE_TIME", "CLEAN_UP"):
+        with pytest.raises(ValueError, match="takes no lifecycle hook"):
+            rec.hook_outcome(hook_type="PAUSE", stage=stage, outcome="approved")
+
+
+def test_drift_gauge_and_counter():
+    rec = PrometheusRecorder()
+
+    def value(metric: str, **labels: str) -> float | None:
+        return rec.registry.get_sample_value(metric, labels)
+
+    assert value("ecsbg_drift_detected_total", field="taskDefinition") == 0  # exported before the first drift
+    rec.release_drift(namespace="shop", name="web", drifted=False)
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") == 0
+    rec.release_drift(namespace="shop", name="web", drifted=True,
+                      detected=("taskDefinition", "deploymentConfiguration.bakeTimeInMinutes"))
+    rec.release_drift(namespace="shop", name="web", drifted=True)  # the same drift, seen again
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") == 1
+    assert value("ecsbg_drift_detected_total", field="taskDefinition") == 1
+    assert value("ecsbg_drift_detected_total", field="deploymentConfiguration.bakeTimeInMinutes") == 1
+    with pytest.raises(ValueError):
+        rec.release_drift(namespace="shop", name="web", drifted=True, detected=("arn:aws:ecs:...",))
+    rec.forget_release(namespace="shop", name="web")
+    assert value("ecsbg_release_drifted", namespace="shop", name="web") is None

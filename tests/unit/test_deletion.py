@@ -22,7 +22,10 @@ def test_only_the_rollback_delete_handler_asks_for_a_finalizer():
     [daemon] = registry._spawning.get_all_handlers()
     assert daemon.requires_finalizer is False, "kopf would otherwise block every release's deletion"
     wanting = [h for h in registry._changing.get_all_handlers() if h.requires_finalizer]
-    assert [(h.field, h.value) for h in wanting] == [(("spec", "onDelete"), "Rollback")]
+    [handler] = wanting
+    assert handler.when(body=body(onDelete="Rollback")) is True
+    assert handler.when(body=body(onDelete="Leave")) is False and handler.when(body=body()) is False
+    assert handler.when(body={"spec": "hello"}) is False, "a body that bypassed the schema must not raise"
     assert FINALIZER.startswith("ecsbg.dev/")
 
 

@@ -23,6 +23,7 @@ from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile, releas
 from ecsbg.settings import Settings
 from tests.fakes.clock import FixedClock
 from tests.fakes.ecs import FakeEcsGateway
+from tests.fakes.events import RecordingEvents
 from tests.fakes.metrics import RecordingMetrics
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bluegreen-pause.yaml").read_text())
@@ -37,17 +38,6 @@ class RecordingStatus:
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.patches.append(status)
-
-
-class RecordingEvents:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def emit(self, body: Any, records: Any) -> None:
-        self.records.extend(records)
-
-    def reasons(self) -> list[str]:
-        return [r.reason for r in self.records]
 
 
 def make_deps(gateway: FakeEcsGateway) -> Deps:

@@ -62,23 +62,33 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 (all namespaces) and the per-namespace Roles (watchNamespaces). docs/design.md "Operator settings" lists them.
 */}}
 {{- define "ecsbg.namespacedRules" -}}
+# Least privilege, measured on a real kube-apiserver (tests/integration/test_chart_rbac.py): kopf lists and watches,
+# and patches finalizers and its annotations; it never GETs a single object.
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsbluegreenreleases"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsbluegreenreleases/status"]
   verbs: ["patch"]
-# kopf posts core v1 Events (kopf/_cogs/structs/references.py EVENTS = Selector('v1', 'events')).
+# The operator posts core v1 Events (ecsbg.k8s.events.KubeEventSink; kopf's posting is off), always with a POST of
+# a new generateName'd Event: it never patches one.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
+# Automated analysis reads the template a release names, and a Secret a template argument names, by name only.
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsanalysistemplates"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- end }}
 
 {{/* Cluster-scoped objects kopf observes at any scope: CRDs (resource discovery) and namespaces. */}}
 {{- define "ecsbg.clusterRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
@@ -86,4 +96,7 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsreleasepolicies"]
   verbs: ["get", "list", "watch"]
+- apiGroups: ["ecsbg.dev"]
+  resources: ["clusterecsanalysistemplates"]
+  verbs: ["get"]
 {{- end }}

@@ -26,6 +26,7 @@ from ecsbg.domain.actions import (
     ApplyResult,
     ContinueHooks,
     RecordIntent,
+    ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
@@ -54,6 +55,8 @@ class Applier:
         without it the region comes from the deployment ARN and the operator's own credentials are used."""
         if isinstance(action, Wait | RecordIntent):
             return ApplyResult()
+        if isinstance(action, ReuseRunning):  # ECS already runs the spec: nothing to write
+            return ApplyResult(task_definition_arn=action.task_definition_arn)
         if isinstance(action, AdoptDeployment):
             return ApplyResult(deployment_arn=action.deployment_arn)
         try:

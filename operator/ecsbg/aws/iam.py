@@ -85,6 +85,9 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
         # EcsReleasePolicy images.resolveDigests: read-only, on repositories (the task execution role pulls them)
         {"Sid": "ResolveEcrImageDigests", "Effect": "Allow", "Action": "ecr:DescribeImages",
          "Resource": "arn:aws:ecr:*:*:repository/*"},
+        # automated analysis (cloudWatch metrics); GetMetricData has no resource-level permissions
+        # ([doc: Actions, resources, and condition keys for Amazon CloudWatch]): "*" is the only resource
+        {"Sid": "ReadMetricsForAnalysis", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == set(iam_actions()), sorted(granted ^ set(iam_actions()))  # a new call needs a statement

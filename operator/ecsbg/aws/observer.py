@@ -3,21 +3,25 @@
 Releases on the same (region, role, cluster) share reads: concurrent observations within the
 coalescing window are served by one DescribeServices per 10 services, one DescribeServiceDeployments per 20
 deployment ARNs and one DescribeServiceRevisions per 20 revision ARNs (limits: botocore 1.44.5 model docs),
-so a thousand releases do not mean a thousand calls per poll. Revisions are immutable and cached; a task
-definition's taskdef-hash tag is read once per ARN (DescribeTaskDefinition has no batch form).
+so a thousand releases do not mean a thousand calls per poll. Revisions and task definitions are immutable and
+cached: a task definition is described once per ARN (DescribeTaskDefinition has no batch form), and only when a
+comparison needs its content (an attempt about to start, or two different task definitions to compare for drift),
+so an idle poll of a release in step with ECS costs its share of one DescribeServices and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ecsbg.aws import translate
 from ecsbg.aws.batching import Batcher, BoundedCache, Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.session import ClientKey
-from ecsbg.aws.taskdefs import TaskDefinitionTags
+from ecsbg.aws.taskdefs import TaskDefinitionTags, not_found
+from ecsbg.domain import drift
 from ecsbg.domain.model import AwsProblem, Observation, ObservedService, ReleaseSpec, ReleaseStatus, Target
 
 SERVICES_PER_CALL = 10  # DescribeServices: "You may specify up to 10 services"
@@ -56,7 +60,8 @@ class Observer:
             self._describe_deployments, chunk=DEPLOYMENTS_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._revisions: Batcher[ClientKey] = Batcher(
             self._describe_revisions, chunk=REVISIONS_PER_CALL, window=window, run=run, split=_maybe_one_item)
-        self._taskdef_hashes: Batcher[ClientKey] = Batcher(self._taskdef_hash, chunk=1, window=window, run=run)
+        self._taskdefs: Batcher[ClientKey] = Batcher(self._content_hash, chunk=1, window=window, run=run)
+        self._bases: Batcher[ClientKey] = Batcher(self._content, chunk=1, window=window, run=run)
 
     async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
         key = client_key(spec.target)
@@ -67,11 +72,42 @@ class Observer:
         if described is None:
             return Observation(problem=_missing(spec.target))
         service = translate.observed_service(described)
-        tracked_arn = prior.deployment.arn if prior is not None and prior.deployment is not None else None
+        prior = prior or ReleaseStatus()
+        tracked_arn = prior.deployment.arn if prior.deployment is not None else None
         try:
-            return await self._deployment_view(key, spec, service, tracked_arn)
+            observation = await self._deployment_view(key, spec, service, tracked_arn)
+            return await self._with_task_definitions(key, spec, prior, observation)
         except AwsError as exc:
             return Observation(service=service, problem=exc.problem)
+
+    async def _with_task_definitions(self, key: ClientKey, spec: ReleaseSpec, prior: ReleaseStatus,
+                                     observation: Observation) -> Observation:
+        """Content hashes of the task definitions the planner compares, and the base of a `containers` attempt
+        about to start. Read only when needed: an attempt is about to start, or the ARNs differ (drift)."""
+        service = observation.service
+        assert service is not None
+        starting = prior.attempt > 0 and (prior.deployment is None or prior.deployment.attempt < prior.attempt)
+        serving = drift.serving_revision(observation.current)
+        arns = [a for a in dict.fromkeys((service.task_definition_arn,
+                                          spec.task_definition.arn if starting else None,
+                                          prior.target.task_definition_arn if prior.target else None,
+                                          serving.task_definition_arn if serving else None)) if a]
+        base = None
+        if starting and spec.task_definition.derived:
+            base_arn = prior.base_task_definition_arn or service.task_definition_arn
+            base = await self._bases.get(key, base_arn)
+        elif not starting and len({drift.short(a) for a in arns}) <= 1:
+            return observation  # one task definition everywhere: nothing to compare by content
+        try:
+            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn, named=arn == spec.task_definition.arn)
+                                            for arn in arns))
+        except AwsError:
+            if starting:
+                raise
+            # only for drift: a task definition ECS cannot describe any more (deleted) is compared by ARN alone,
+            # rather than failing an idle release for a read it can do without
+            return observation
+        return replace(observation, taskdef_hashes=dict(zip(arns, hashes, strict=True)), base_task_definition=base)
 
     async def _deployment_view(
         self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None
@@ -86,8 +122,8 @@ class Observer:
         tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
         target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
         taskdef_hash = None
-        if spec.task_definition.derived and target_td:
-            taskdef_hash = await self._hash_of(key, target_td)
+        if spec.task_definition.derived and target_td:  # to recognise (adopt) the deployment an attempt started
+            taskdef_hash = await self._taskdef_hash(key, target_td)
         return Observation(service=service, current=current, tracked=tracked,
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
 
@@ -104,9 +140,17 @@ class Observer:
                 self._revision_cache.put(arn, revision)
         return revision
 
-    async def _hash_of(self, key: ClientKey, arn: str) -> str | None:
-        found, value = self._tags.cached(arn)
-        return value if found else await self._taskdef_hashes.get(key, arn)
+    async def _taskdef_hash(self, key: ClientKey, arn: str, *, named: bool = False) -> str:
+        """`named`: the ARN is spec.taskDefinition.arn, so ECS refusing to describe it means it does not exist."""
+        cached = self._tags.cached_content_hash(arn)
+        if cached is not None:
+            return cached
+        try:
+            return await self._taskdefs.get(key, arn)
+        except AwsError as exc:
+            if not named:
+                raise
+            raise AwsError(not_found(arn, exc.problem)) from exc
 
     # ------------------------------------------------------------------ batch fetches (sync, in worker threads)
 
@@ -130,8 +174,11 @@ class Observer:
         return {r["serviceRevisionArn"]: {"taskDefinition": r.get("taskDefinition")}
                 for r in response.get("serviceRevisions", [])}
 
-    def _taskdef_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str | None]:
-        return {arn: self._tags.hash_of(self._clients(key), arn) for arn in arns}
+    def _content_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str]:
+        return {arn: self._tags.content_hash(self._clients(key), arn) for arn in arns}
+
+    def _content(self, key: ClientKey, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {arn: self._tags.content(self._clients(key), arn) for arn in arns}
 
 
 # Errors a single malformed item can cause for a whole batch (a service ARN of another cluster, a bad deployment

@@ -1,4 +1,4 @@
-"""Client factory: one ECS client per (region, roleArn) (the ExternalId is the operator's, ClientSettings), created once and reused.
+"""Client factory: one ECS client (and one CloudWatch client, for analysis) per (region, roleArn) (the ExternalId is the operator's, ClientSettings), created once and reused.
 
 boto3 clients are thread-safe, sessions are not ([doc: boto3 Multithreading or multiprocessing with clients]),
 so sessions and clients are only created under a lock and calls then share the clients. An assumed role uses
@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
 
 from ecsbg.aws.calls import AwsCalls
+from ecsbg.logs import register_secret
 from ecsbg.metrics.recorder import MetricsRecorder
 
 SESSION_NAME = "ecsbg-operator"
@@ -43,6 +44,8 @@ class ClientSettings:
     endpoint_url: str | None = None
     sts_endpoint_url: str | None = None
     ecr_endpoint_url: str | None = None  # tests: moto's server
+    # CloudWatch for analysis; unset: botocore's own endpoint settings (AWS_ENDPOINT_URL_CLOUDWATCH, else AWS's)
+    cloudwatch_endpoint_url: str | None = None
     # sent with every AssumeRole: the operator's ExternalId (ECSBG_EXTERNAL_ID, from a Secret of the platform team)
     external_id: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
@@ -84,6 +87,7 @@ class ClientFactory:
         self._new_botocore_session = base_session
         self._lock = threading.RLock()
         self._ecs: dict[ClientKey, AwsCalls] = {}
+        self._cloudwatch: dict[ClientKey, AwsCalls] = {}
         self._sts: dict[str, AwsCalls] = {}
         self._ecr: dict[ClientKey, AwsCalls] = {}
         self._base: boto3.Session | None = None
@@ -112,6 +116,18 @@ class ClientFactory:
                 client = session.client("ecr", region_name=key.region, endpoint_url=self._settings.ecr_endpoint_url,
                                         config=self._settings.config())
                 calls = self._ecr[key] = AwsCalls(client, self._metrics, service="ecr")
+            return calls
+
+    def cloudwatch(self, key: ClientKey) -> AwsCalls:
+        """CloudWatch for automated analysis: same credentials, role assumption and metering as ECS."""
+        with self._lock:
+            calls = self._cloudwatch.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+                client = session.client("cloudwatch", region_name=key.region,
+                                        endpoint_url=self._settings.cloudwatch_endpoint_url,
+                                        config=self._settings.config())
+                calls = self._cloudwatch[key] = AwsCalls(client, self._metrics, service="cloudwatch")
             return calls
 
     def _base_session(self) -> boto3.Session:
@@ -149,9 +165,12 @@ class ClientFactory:
         external_id = key.external_id or self._settings.external_id
         if external_id:
             params["ExternalId"] = external_id
+            register_secret(external_id)
 
         def fetch() -> dict[str, Any]:
             creds = sts.call("AssumeRole", **params)["Credentials"]
+            for value in (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]):
+                register_secret(value)  # ecsbg.logs: never in a log line, whatever logs it
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],

@@ -1,8 +1,10 @@
-"""Task definitions: the ecsbg.dev/taskdef-hash tag (cached), and resolving the one a StartDeployment deploys.
+"""Task definitions: the ecsbg.dev/taskdef-hash tag and the content hash (cached), and resolving the one a
+StartDeployment deploys.
 
-The `containers` form registers a revision from the base with the overrides, tagged with the hash of base +
-overrides, and reuses an existing revision with that tag (docs/design.md "Attempts, hashes and idempotency"),
-so an operator killed between RegisterTaskDefinition and UpdateService never registers a duplicate.
+The `containers` form registers a revision from the base with the overrides, tagged with the content hash of
+what is registered, and reuses an existing revision with that tag (docs/design.md "Attempts, hashes and
+idempotency"), so an operator killed between RegisterTaskDefinition and UpdateService never registers a
+duplicate, and a spec reverted to an earlier content reuses the revision registered for it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from ecsbg.aws import translate
 from ecsbg.aws.batching import BoundedCache
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
+from ecsbg.domain import taskdefs
 from ecsbg.domain.actions import StartDeployment
 from ecsbg.domain.images import ImageRules, task_definition_image_problems
+from ecsbg.domain.model import AwsProblem
 
 # ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
 # before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.
@@ -24,10 +28,14 @@ MAX_LIST_PAGES = 5
 
 
 class TaskDefinitionTags:
-    """The taskdef-hash tag per task definition ARN. Cached: we set the tag when registering, never later."""
+    """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the registrable
+    content of a few recent ones (the bases of attempts). Cached without expiry: a revision's content never
+    changes, and we set the tag when registering, never later."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 4096, contents: int = 256) -> None:
         self._cache: BoundedCache[str, str | None] = BoundedCache(size)
+        self._content_hashes: BoundedCache[str, str] = BoundedCache(size)
+        self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents)
 
     def cached(self, arn: str) -> tuple[bool, str | None]:
         return self._cache.lookup(arn)
@@ -37,9 +45,33 @@ class TaskDefinitionTags:
 
     def describe(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
         response = calls.call("DescribeTaskDefinition", taskDefinition=arn, include=["TAGS"])
-        full_arn = response["taskDefinition"]["taskDefinitionArn"]
+        described = response["taskDefinition"]
+        full_arn = described["taskDefinitionArn"]
         self.remember(full_arn, translate.taskdef_hash_tag(response.get("tags", [])))
+        content = taskdefs.registrable(described)
+        for name in {arn, full_arn}:  # the service may name it by ARN, the spec by family:revision
+            self._content_hashes.put(name, taskdefs.content_hash(content))
+            self._contents.put(name, content)
         return response
+
+    def content_hash(self, calls: AwsCalls, arn: str) -> str:
+        found, value = self._content_hashes.lookup(arn)
+        if not found:
+            self.describe(calls, arn)
+            value = self._content_hashes.lookup(arn)[1]
+        assert value is not None
+        return value
+
+    def cached_content_hash(self, arn: str) -> str | None:
+        return self._content_hashes.lookup(arn)[1]
+
+    def content(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
+        found, value = self._contents.lookup(arn)
+        if not found or value is None:
+            self.describe(calls, arn)
+            value = self._contents.lookup(arn)[1]
+        assert value is not None
+        return value
 
     def hash_of(self, calls: AwsCalls, arn: str, seen: dict[str, dict[str, Any]] | None = None) -> str | None:
         """`seen` collects the descriptions read here, so a caller needing one of them does not read it twice."""
@@ -70,30 +102,34 @@ def resolve_task_definition(
             _check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return source.arn
     base = action.base_task_definition_arn or current
-    if base is None or action.taskdef_hash is None:
-        raise RequestBuildError("InvalidServiceConfiguration", "no base task definition or taskdef hash to derive from")
+    if base is None:
+        raise RequestBuildError("InvalidServiceConfiguration", "no base task definition to derive from")
     seen: dict[str, dict[str, Any]] = {}
+    wanted = action.taskdef_hash
+    if wanted is None:  # the planner could not render it: render here, raising the precise error if it cannot fit
+        seen[base] = tags.describe(calls, base)
+        wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source.containers, ""))
     family = translate.task_definition_family(base)
     if rules is not None:  # images the release does not override come from the base: check the rendered whole
         described = seen.get(base) or tags.describe(calls, base)
         seen[base] = described
-        rendered = translate.register_task_definition_request(described, source.containers, action.taskdef_hash)
+        rendered = translate.register_task_definition_request(described, source.containers, wanted)
         _check_images(rendered, rules, f"the task definition rendered from {base}")
-    existing = find_tagged_revision(calls, tags, family, action.taskdef_hash, scan_limit, seen)
+    existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
     if existing is not None:
         if pin is not None and pinned_out is not None:
             found = seen.get(existing) or tags.describe(calls, existing)
             pinned_out.extend(_images(found["taskDefinition"]))
         return existing
     described = seen.get(base) or tags.describe(calls, base)
-    request = translate.register_task_definition_request(described, source.containers, action.taskdef_hash)
+    request = translate.register_task_definition_request(described, source.containers, wanted)
     if pin is not None:
         for container in request.get("containerDefinitions") or []:
             container["image"] = pin(str(container.get("image") or ""))
         if pinned_out is not None:
             pinned_out.extend(_images(request))
     arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
-    tags.remember(arn, action.taskdef_hash)
+    tags.remember(arn, wanted)
     return arn
 
 
@@ -115,10 +151,19 @@ def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
     try:
         tags.describe(calls, arn)
     except AwsError as exc:
-        if exc.problem.code != "ClientException" or not exc.problem.terminal:
+        problem = not_found(arn, exc.problem)
+        if problem is exc.problem:
             raise
-        raise RequestBuildError("TaskDefinitionNotFound", f"spec.taskDefinition.arn {arn} cannot be described: "
-                                f"{exc.problem.message}") from exc
+        raise RequestBuildError(problem.code, problem.message) from exc
+
+
+def not_found(arn: str, problem: AwsProblem) -> AwsProblem:
+    """DescribeTaskDefinition of spec.taskDefinition.arn refused for good (ECS answers ClientException "Unable to
+    describe task definition."): the precise TaskDefinitionNotFound problem; any other problem as it is."""
+    if problem.code != "ClientException" or not problem.terminal:
+        return problem
+    return AwsProblem(code="TaskDefinitionNotFound", terminal=True, operation=problem.operation,
+                      message=f"spec.taskDefinition.arn {arn} cannot be described: {problem.message}")
 
 
 def find_tagged_revision(

@@ -11,29 +11,26 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ecsbg.domain import taskdefs
 from ecsbg.domain.model import (
+    AlarmSpec,
+    CircuitBreakerSpec,
     ContainerOverride,
     HookDetail,
     HookSpec,
+    LoadBalancerSpec,
     ObservedDeployment,
     ObservedService,
     ReleaseSpec,
     RevisionSummary,
+    RunningConfig,
     StrategySpec,
 )
 
 TASKDEF_HASH_TAG = "ecsbg.dev/taskdef-hash"
 
-# RegisterTaskDefinition input members that a described TaskDefinition also carries (botocore 1.44.5; a unit
-# test compares this with the model so a new registrable field is not silently dropped). `tags` come from the
-# DescribeTaskDefinition response's top level. Everything else on TaskDefinition is read-only (taskDefinitionArn,
-# revision, status, requiresAttributes, compatibilities, registeredAt/By, deregisteredAt, deleteRequestedAt).
-REGISTRABLE_FIELDS = (
-    "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-    "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
-    "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform",
-    "enableFaultInjection", "trustedExecutionConfiguration",
-)  # fmt: skip
+# The registrable fields of a task definition (their list and the override rendering live in the domain).
+REGISTRABLE_FIELDS = taskdefs.REGISTRABLE_FIELDS
 
 
 # [doc: Amazon ECS service quotas] (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html):
@@ -65,6 +62,57 @@ def observed_service(service: Mapping[str, Any]) -> ObservedService:
         running_count=service.get("runningCount", 0),
         deployment_controller=service.get("deploymentController", {}).get("type", "ECS"),
         scheduling_strategy=service.get("schedulingStrategy", "REPLICA"),
+        config=running_config(service),
+    )
+
+
+def running_config(service: Mapping[str, Any]) -> RunningConfig:
+    """The release-owned members of a described Service in the spec's terms (the inverse of the request
+    builders below), for domain.drift."""
+    config = service.get("deploymentConfiguration") or {}
+    linear, canary = config.get("linearConfiguration"), config.get("canaryConfiguration")
+    alarms, breaker = config.get("alarms"), config.get("deploymentCircuitBreaker")
+    return RunningConfig(
+        strategy=config.get("strategy"),
+        bake_time_minutes=config.get("bakeTimeInMinutes"),
+        linear=(_float(linear.get("stepPercent")), linear.get("stepBakeTimeInMinutes")) if linear else None,
+        canary=(_float(canary.get("canaryPercent")), canary.get("canaryBakeTimeInMinutes")) if canary else None,
+        hooks=tuple(_hook_spec(h) for h in config.get("lifecycleHooks") or []),
+        alarms=AlarmSpec(names=tuple(alarms.get("alarmNames") or ()), rollback=bool(alarms.get("rollback")),
+                         enable=bool(alarms.get("enable"))) if alarms else None,
+        circuit_breaker=CircuitBreakerSpec(enable=bool(breaker.get("enable")),
+                                           rollback=bool(breaker.get("rollback"))) if breaker else None,
+        load_balancers=tuple(_lb_spec(lb) for lb in service.get("loadBalancers") or []
+                             if lb.get("advancedConfiguration")),
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _hook_spec(hook: Mapping[str, Any]) -> HookSpec:
+    timeout = hook.get("timeoutConfiguration") or {}
+    action = timeout.get("action")
+    return HookSpec(
+        type="Pause" if hook.get("targetType") == "PAUSE" else "Lambda",
+        stages=tuple(hook.get("lifecycleStages") or ()),
+        function_arn=hook.get("hookTargetArn"),
+        role_arn=hook.get("roleArn"),
+        hook_details=copy.deepcopy(hook["hookDetails"]) if hook.get("hookDetails") is not None else None,
+        timeout_minutes=timeout.get("timeoutInMinutes"),
+        timeout_action=action.capitalize() if isinstance(action, str) else None,
+    )
+
+
+def _lb_spec(entry: Mapping[str, Any]) -> LoadBalancerSpec:
+    advanced = entry["advancedConfiguration"]
+    return LoadBalancerSpec(
+        target_group_arn=entry.get("targetGroupArn", ""),
+        alternate_target_group_arn=advanced.get("alternateTargetGroupArn", ""),
+        production_listener_rule=advanced.get("productionListenerRule", ""),
+        role_arn=advanced.get("roleArn", ""),
+        test_listener_rule=advanced.get("testListenerRule"),
     )
 
 
@@ -295,19 +343,13 @@ def register_task_definition_request(
     described: Mapping[str, Any], containers: Sequence[ContainerOverride], taskdef_hash: str
 ) -> dict[str, Any]:
     """RegisterTaskDefinition params from a DescribeTaskDefinition(include=[TAGS]) response: the base's
-    registrable fields, the container overrides, the base's tags and the ecsbg.dev/taskdef-hash tag."""
+    registrable fields with the container overrides (domain.taskdefs.render), the base's tags and the
+    ecsbg.dev/taskdef-hash tag (the content hash of what is registered)."""
     base = described["taskDefinition"]
-    request = {k: copy.deepcopy(base[k]) for k in REGISTRABLE_FIELDS if k in base}
-    by_name = {c["name"]: c for c in request.get("containerDefinitions", [])}
-    for override in containers:
-        container = by_name.get(override.name)
-        if container is None:
-            raise RequestBuildError(
-                "InvalidTaskDefinitionOverride",
-                f"container {override.name!r} is not in task definition {base.get('taskDefinitionArn')} "
-                f"(containers: {', '.join(sorted(by_name)) or 'none'})",
-            )
-        _apply_override(container, override)
+    try:
+        request = taskdefs.render(base, containers)
+    except taskdefs.UnknownContainer as exc:
+        raise RequestBuildError("InvalidTaskDefinitionOverride", str(exc)) from exc
     size = len(json.dumps(request, separators=(",", ":")).encode())
     if size > MAX_TASK_DEFINITION_BYTES:
         raise RequestBuildError(
@@ -322,23 +364,6 @@ def register_task_definition_request(
     ]
     request["tags"] = [*tags, {"key": TASKDEF_HASH_TAG, "value": taskdef_hash}]
     return request
-
-
-def _apply_override(container: dict[str, Any], override: ContainerOverride) -> None:
-    if override.image is not None:
-        container["image"] = override.image
-    if override.command is not None:
-        container["command"] = list(override.command)
-    if override.environment is not None:
-        env = [dict(e) for e in container.get("environment", [])]
-        index = {e.get("name"): i for i, e in enumerate(env)}
-        for name, value in override.environment:
-            if name in index:
-                env[index[name]]["value"] = value
-            else:
-                index[name] = len(env)
-                env.append({"name": name, "value": value})
-        container["environment"] = env
 
 
 def task_definition_family(reference: str) -> str:

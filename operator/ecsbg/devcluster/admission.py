@@ -96,7 +96,10 @@ def admit(store, res: Resource, version: str, new: dict, old: dict | None, subre
         new.pop("status", None)  # "create cannot set status" (customresource strategy PrepareForCreate)
     if schema is not None:
         structural.apply_defaults(new, schema)
-        errors = structural.validate(new, schema, "", old, old is not None, store.cel)
+        # kube-apiserver defaults what it reads from etcd too, so ratcheting compares defaulted with defaulted: an
+        # object stored before a default existed (or past validation) is not re-checked for that alone
+        seen = structural.apply_defaults(structural.clone(old), schema) if old is not None else None
+        errors = structural.validate(new, schema, "", seen, old is not None, store.cel)
         if errors:
             raise invalid(res.kind, res.group, new["metadata"].get("name", ""), errors)
     if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):

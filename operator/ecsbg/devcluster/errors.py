@@ -29,6 +29,11 @@ class Verbatim(str):
     """A value printed as is (e.g. the Go-syntax map of a duplicate listType=map key)."""
 
 
+# field.Error's omitted value: the body is then `Invalid value: <detail>` (kube-apiserver 1.37 reports CEL rule
+# failures this way, measured in tests/integration/test_differential.py)
+OMIT_VALUE = Verbatim("<omitted>")
+
+
 def format_value(value: Any) -> str:
     """Like Go's %v/%q choice in field.Error: strings quoted, objects and lists named, scalars plain."""
     if isinstance(value, Verbatim):
@@ -55,7 +60,7 @@ class FieldError:
 
     def body(self) -> str:
         text = ERROR_TYPES[self.kind][1]
-        if self.kind not in _NO_VALUE:
+        if self.kind not in _NO_VALUE and self.value is not OMIT_VALUE:
             text += ": " + format_value(self.value)
         if self.detail:
             text += ": " + self.detail
@@ -87,12 +92,18 @@ def status_body(code: int, reason: str, message: str, details: dict | None = Non
     return body
 
 
+def _details(resource: str, name: str) -> dict:
+    # apimachinery's NewNotFound/NewAlreadyExists: the group apart, `kind` is the plural ("widgets")
+    plural, _, group = resource.partition(".")
+    return {"name": name, "group": group, "kind": plural} if group else {"name": name, "kind": plural}
+
+
 def not_found(resource: str, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{resource} "{name}" not found', {"name": name, "kind": resource})
+    return ApiError(404, "NotFound", f'{resource} "{name}" not found', _details(resource, name))
 
 
 def already_exists(resource: str, name: str) -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{resource} "{name}" already exists', {"name": name, "kind": resource})
+    return ApiError(409, "AlreadyExists", f'{resource} "{name}" already exists', _details(resource, name))
 
 
 def conflict(resource: str, name: str) -> ApiError:

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .errors import FieldError, Verbatim
+from .errors import OMIT_VALUE, FieldError, Verbatim
 from .patching import clone
 
 # ObjectMeta fields kept on pruning; anything else under metadata is dropped (as the apiserver's codec does).
@@ -274,7 +274,7 @@ def validate(value: Any, schema: dict | None, path: str = "", old: Any = None, h
     _validate(value, _root(schema) if not path else schema, path, old, has_old, rules, errors)
     if rules and cel is not None:
         if any(e.kind in _BLOCKING for e in errors):
-            errors.append(FieldError("invalid", "<nil>", Verbatim('"null"'), "some validation rules were not checked because "
+            errors.append(FieldError("invalid", "<nil>", None, "some validation rules were not checked because "
                                      "the object was invalid; correct the existing errors to complete validation"))
         else:
             for args in rules:
@@ -297,9 +297,8 @@ def _validate(value, schema, path, old, has_old, rules, errors) -> None:
     _check_combinators(value, schema, path, errors)
     _validate_children(value, schema, path, old, has_old, rules, errors)
     if schema.get("x-kubernetes-validations"):
-        # CEL errors name the schema type of the node the rule sits on, e.g. `Invalid value: "object"`
-        shown = Verbatim(json.dumps(schema.get("type") or "object"))
-        rules.append((value, schema["x-kubernetes-validations"], path, old, has_old, shown))
+        # kube-apiserver 1.37 omits the value of a CEL rule failure: `spec.x: Invalid value: <message>`
+        rules.append((value, schema["x-kubernetes-validations"], path, old, has_old, OMIT_VALUE))
 
 
 def _check_combinators(value, schema, path, errors) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import openapi, tables
+from . import fields, openapi, tables
 from .errors import ApiError, bad_request
 from .patching import parse_field_selector, parse_label_selector
 from .resources import Resource
@@ -182,6 +182,12 @@ class ApiServer:
             return respond({"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version(t.version),
                             "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
         obj = self.store.delete(t.res, t.namespace, t.name, options, dry_run=dry_run)
+        if t.res.crd_name and not obj["metadata"].get("deletionTimestamp"):
+            # a custom resource deleted at once is answered with a Success Status, not the object (the CRD
+            # handler's store does not set ReturnDeletedObject)
+            details = {"name": t.name, "group": t.res.group, "kind": t.res.plural, "uid": obj["metadata"].get("uid")}
+            return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": details})
         return self._reply(request, t, obj)
 
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
@@ -269,7 +275,8 @@ def _named(t: Target) -> str:
 def _write_opts(request: web.Request, warnings: list) -> dict:
     validation = request.query.get("fieldValidation", "Warn")
     return {"dry_run": request.query.get("dryRun") == "All", "strict": validation == "Strict",
-            "warnings": warnings if validation != "Ignore" else None}
+            "warnings": warnings if validation != "Ignore" else None,
+            "manager": fields.manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent"))}
 
 
 async def _body(request: web.Request) -> dict | list:

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from . import admission
+from . import admission, fields
 from .errors import ApiError, already_exists, bad_request, conflict, not_found
 from .patching import clone, json_patch, merge_patch, strategic_merge
 from .resources import Registry, Resource, resource_from_crd
@@ -85,7 +85,7 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------------------
     def create(self, res: Resource, version: str, ns: str | None, body: dict, *, dry_run: bool = False,
-               strict: bool = False, warnings: list | None = None) -> dict:
+               strict: bool = False, warnings: list | None = None, manager: str | None = None) -> dict:
         obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -103,6 +103,10 @@ class Store:
         if admission.has_generation(res):
             meta["generation"] = 1
         obj = admission.admit(self, res, version, obj, None, None, strict, warnings)
+        meta = obj["metadata"]
+        meta.pop("managedFields", None)  # the server's to write
+        if manager is not None:
+            fields.track(obj, None, manager=manager, subresource=None, when=now())
         return obj if dry_run else self._commit(res, obj, None)
 
     def _set_namespace(self, res: Resource, ns: str | None, meta: dict) -> None:
@@ -120,7 +124,8 @@ class Store:
                            f"create new content in namespace {ns} because it is being terminated")
 
     def update(self, res: Resource, version: str, ns: str | None, name: str, body: dict, subresource: str | None,
-               *, dry_run: bool = False, strict: bool = False, warnings: list | None = None) -> dict:
+               *, dry_run: bool = False, strict: bool = False, warnings: list | None = None,
+               manager: str | None = None) -> dict:
         old = self.read(res, ns, name)
         new = clone(body)
         if not isinstance(new.get("metadata"), dict):
@@ -131,11 +136,16 @@ class Store:
         if not rv and res.crd_name:
             # custom resources do not allow unconditional updates (customresource strategy)
             raise admission.rv_required(res, name)
-        return self._write(res, version, old, new, subresource, dry_run, strict, warnings)
+        return self._write(res, version, old, new, subresource, dry_run, strict, warnings, manager)
 
     def patch(self, res: Resource, version: str, ns: str | None, name: str, patch_type: str, patch: Any,
               subresource: str | None, *, dry_run: bool = False, strict: bool = False,
-              warnings: list | None = None) -> dict:
+              warnings: list | None = None, manager: str | None = None) -> dict:
+        if patch_type == "strategic" and res.crd_name:
+            # custom resources have no patch strategies: kube-apiserver refuses the type (crdHandler's patch types)
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: application/json-patch+json, "
+                           "application/merge-patch+json, application/apply-patch+yaml")
         old = self.read(res, ns, name)
         if patch_type == "json":
             new = json_patch(old, patch)
@@ -151,12 +161,18 @@ class Store:
         rv = new["metadata"].get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise conflict(res.group_resource, name)
-        return self._write(res, version, old, new, subresource, dry_run, strict, warnings)
+        return self._write(res, version, old, new, subresource, dry_run, strict, warnings, manager)
 
-    def _write(self, res, version, old, new, subresource, dry_run, strict, warnings) -> dict:
+    def _write(self, res, version, old, new, subresource, dry_run, strict, warnings, manager=None) -> dict:
         new = admission.admit(self, res, version, new, old, subresource, strict, warnings)
+        if "managedFields" in old["metadata"]:  # the server's to write: what a client sends is ignored
+            new["metadata"]["managedFields"] = clone(old["metadata"]["managedFields"])
+        else:
+            new["metadata"].pop("managedFields", None)
         if admission.same(new, old):
             return old  # a no-op write stores nothing and bumps no resourceVersion, as on a cluster
+        if manager is not None:
+            fields.track(new, old, manager=manager, subresource=subresource, when=now())
         return new if dry_run else self._commit(res, new, old)
 
     def delete(self, res: Resource, ns: str | None, name: str, options: dict | None = None,

@@ -14,7 +14,10 @@ from typing import Any
 from .resources import Resource
 
 NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0, "jsonPath": ".metadata.name",
-               "description": "Name must be unique within a namespace."}
+               "description": "Name must be unique within a namespace. Is required when creating resources, although "
+               "some resources may allow a client to request the generation of an appropriate name automatically. "
+               "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
+               "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"}
 AGE_COLUMN = {"name": "Age", "type": "date", "format": "", "priority": 0, "jsonPath": ".metadata.creationTimestamp",
               "description": "CreationTimestamp is a timestamp representing the server time when this object was created."}
 # Built-in kinds whose kubectl columns users expect beyond NAME/AGE (the in-tree printers of kube-apiserver).
@@ -114,7 +117,14 @@ def columns_for(res: Resource, version: str) -> list[dict]:
 
 def definitions(columns: list[dict]) -> list[dict]:
     return [{"name": c["name"], "type": c.get("type", "string"), "format": c.get("format", ""),
-             "description": c.get("description", ""), "priority": c.get("priority", 0)} for c in columns]
+             "description": c.get("description") or _crd_column_description(c), "priority": c.get("priority", 0)}
+            for c in columns]
+
+
+def _crd_column_description(column: dict) -> str:
+    """kube-apiserver's text for a CRD printer column without a description (tableconvertor.New)."""
+    return f"Custom resource definition column (in JSONPath format): {column['jsonPath']}" if "jsonPath" in column \
+        else ""
 
 
 def row(obj: dict, columns: list[dict], include: str) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ecsbg.domain.model import AwsProblem, ReleaseSpec, RequestKind
+from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RecordIntent:
     spec_hash: str
     base_task_definition_arn: str | None
     retry_of: int | None = None  # the attempt a retry request named
+    drift: tuple[Difference, ...] = ()  # driftPolicy Correct: the differences this attempt corrects
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,16 @@ class StartDeployment:
     spec: ReleaseSpec
     base_task_definition_arn: str | None
     taskdef_hash: str | None  # ecsbg.dev/taskdef-hash for the `containers` form, None for `arn`
+
+
+@dataclass(frozen=True)
+class ReuseRunning:
+    """Phase 2 when ECS already runs exactly what the spec asks: no deployment; the attempt is done at once."""
+
+    attempt: int
+    task_definition_arn: str
+    revision_arn: str | None
+    current_deployment_arn: str | None = None  # ECS's current deployment (not started by this attempt)
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class StopDeployment:
     deployment_arn: str
 
 
-Action = Wait | RecordIntent | StartDeployment | AdoptDeployment | ContinueHooks | StopDeployment
+Action = Wait | RecordIntent | StartDeployment | ReuseRunning | AdoptDeployment | ContinueHooks | StopDeployment
 
 
 @dataclass(frozen=True)

@@ -19,23 +19,30 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain.analysis.codec import runs_from_list, runs_to_list
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
+    Difference,
     HookDetail,
     Phase,
     ReleaseStatus,
     RequestKind,
     RevisionRecord,
     StageRecord,
+    StepInfo,
 )
 
 # Every key status_to_dict may write, per object, so status_patch can null the absent ones.
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
-             "revision", "deployment", "source", "target", "traffic", "hooks", "stages", "requests", "conditions")
-_DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason")
+             "revision", "targetRevision", "deployment", "source", "target", "traffic", "hooks", "stages", "step",
+             "requests", "requestErrors", "conditions", "drift",
+             "analysisRuns")
+_DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
+                    "reused")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
-_TRAFFIC_KEYS = ("production", "test")
+_TRAFFIC_KEYS = ("production", "test", "summary")
+_STEP_KEYS = ("number", "count", "trafficPercent")
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -66,15 +73,21 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
         "specHash": status.spec_hash,
         "baseTaskDefinitionArn": status.base_task_definition_arn,
         "revision": status.revision,
+        "targetRevision": status.target_revision,
         "deployment": _deployment_to_dict(status.deployment),
         "source": _revision_to_dict(status.source),
         "target": _revision_to_dict(status.target),
-        "traffic": _compact({"production": status.production_traffic, "test": status.test_traffic}) or None,
+        "traffic": _compact({"production": status.production_traffic, "test": status.test_traffic,
+                             "summary": percent(status.production_traffic)}) or None,
         "hooks": [_hook_to_dict(h) for h in status.hooks],
-        "stages": [_compact({"stage": s.stage, "startedAt": format_time(s.started_at),
-                             "finishedAt": format_time(s.finished_at)}) for s in status.stages],
+        "stages": [_stage_to_dict(s) for s in status.stages],
+        "step": _step_to_dict(status.step),
         "requests": _compact({kind.value: status.requests.get(kind.value) for kind in RequestKind}),
+        "requestErrors": list(status.request_errors) or None,
         "conditions": [_condition_to_dict(c) for c in status.conditions],
+        "drift": [_compact({"field": d.field, "key": d.key, "running": d.running, "expected": d.expected})
+                  for d in status.drift] or None,
+        "analysisRuns": runs_to_list(status.analysis_runs) or None,
     }
     return _compact(out)
 
@@ -84,7 +97,7 @@ def status_patch(status: ReleaseStatus) -> dict[str, Any]:
     patch: dict[str, Any] = {key: None for key in _TOP_KEYS}
     patch.update(status_to_dict(status))
     for key, keys in (("deployment", _DEPLOYMENT_KEYS), ("source", _REVISION_KEYS), ("target", _REVISION_KEYS),
-                      ("traffic", _TRAFFIC_KEYS), ("requests", tuple(k.value for k in RequestKind))):
+                      ("traffic", _TRAFFIC_KEYS), ("step", _STEP_KEYS), ("requests", tuple(k.value for k in RequestKind))):
         if patch[key] is not None:
             patch[key] = {**{k: None for k in keys}, **patch[key]}
     return patch
@@ -112,6 +125,7 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         spec_hash=_str(data.get("specHash")),
         base_task_definition_arn=_str(data.get("baseTaskDefinitionArn")),
         revision=_str(data.get("revision")),
+        target_revision=_str(data.get("targetRevision")),
         deployment=_deployment_from_dict(data.get("deployment")),
         source=_revision_from_dict(data.get("source")),
         target=_revision_from_dict(data.get("target")),
@@ -120,21 +134,32 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         hooks=tuple(_hook_from_dict(h) for h in _list(data.get("hooks")) if isinstance(h, Mapping) and h.get("hookId")),
         stages=tuple(_stage_from_dict(s) for s in _list(data.get("stages"))
                      if isinstance(s, Mapping) and s.get("stage") and parse_time(s.get("startedAt"))),
+        step=_step_from_dict(data.get("step")),
         requests={kind.value: _int(requests.get(kind.value), None) for kind in RequestKind},
+        request_errors=tuple(str(e) for e in _list(data.get("requestErrors")) if isinstance(e, str)),
         conditions=tuple(_condition_from_dict(c) for c in _list(data.get("conditions"))
                          if isinstance(c, Mapping) and c.get("type")),
+        drift=tuple(Difference(field=str(d["field"]), running=_str(d.get("running")) or "",
+                               expected=_str(d.get("expected")) or "", key=_str(d.get("key")))
+                    for d in _list(data.get("drift")) if isinstance(d, Mapping) and d.get("field")),
+        analysis_runs=runs_from_list(data.get("analysisRuns")),
     )
 
 
 def _deployment_to_dict(d: DeploymentRecord | None) -> dict[str, Any] | None:
     if d is None:
         return None
+    if d.reused:  # no ECS deployment of its own: the attempt, and the deployment that was current
+        return _compact({"attempt": d.attempt, "reused": True, "arn": d.arn or None})
     return _compact({"attempt": d.attempt, "arn": d.arn, "status": d.status, "statusReason": d.status_reason,
                      "startedAt": format_time(d.started_at), "finishedAt": format_time(d.finished_at),
                      "rollbackReason": d.rollback_reason})
 
 
 def _deployment_from_dict(data: Any) -> DeploymentRecord | None:
+    if isinstance(data, Mapping) and data.get("reused") is True:
+        return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=_str(data.get("arn")) or "", status="",
+                                reused=True)
     if not isinstance(data, Mapping) or not data.get("arn"):
         return None
     return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=str(data["arn"]),
@@ -156,23 +181,52 @@ def _revision_from_dict(data: Any) -> RevisionRecord | None:
                           task_definition_arn=_str(data.get("taskDefinitionArn")))
 
 
+def percent(value: float | None) -> str | None:
+    """20.0 -> "20%" (the Traffic printer column: kubectl cannot add a unit to a number column)."""
+    return None if value is None else f"{value:g}%"
+
+
+def _step_to_dict(step: StepInfo | None) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    return {"number": step.number, "count": step.count, "trafficPercent": step.traffic_percent}
+
+
+def _step_from_dict(data: Any) -> StepInfo | None:
+    if not isinstance(data, Mapping):
+        return None
+    number, count, traffic = _int(data.get("number"), None), _int(data.get("count"), None), data.get("trafficPercent")
+    if number is None or count is None or _float(traffic) is None:
+        return None
+    return StepInfo(number=number, count=count, traffic_percent=float(traffic))
+
+
 def _hook_to_dict(h: HookDetail) -> dict[str, Any]:
-    return _compact({"hookId": h.hook_id, "stage": h.stage, "type": h.target_type, "status": h.status,
-                     "targetArn": h.target_arn, "expiresAt": format_time(h.expires_at),
+    return _compact({"hookId": h.hook_id, "stage": h.stage, "step": _step_to_dict(h.step), "type": h.target_type,
+                     "status": h.status, "targetArn": h.target_arn, "expiresAt": format_time(h.expires_at),
                      "timeoutAction": h.timeout_action})
 
 
 def _hook_from_dict(data: Mapping[str, Any]) -> HookDetail:
     return HookDetail(hook_id=str(data["hookId"]), target_type=_str(data.get("type")) or "",
                       status=_str(data.get("status")) or "", stage=_str(data.get("stage")),
-                      target_arn=_str(data.get("targetArn")), expires_at=parse_time(data.get("expiresAt")),
-                      timeout_action=_str(data.get("timeoutAction")))
+                      step=_step_from_dict(data.get("step")), target_arn=_str(data.get("targetArn")),
+                      expires_at=parse_time(data.get("expiresAt")), timeout_action=_str(data.get("timeoutAction")))
+
+
+def _stage_to_dict(s: StageRecord) -> dict[str, Any]:
+    # `observed` and `rollback` are written only when they say something: most stages are seen going forward
+    return _compact({"stage": s.stage, "step": _step_to_dict(s.step), "startedAt": format_time(s.started_at),
+                     "finishedAt": format_time(s.finished_at), "observed": False if not s.observed else None,
+                     "rollback": True if s.rollback else None})
 
 
 def _stage_from_dict(data: Mapping[str, Any]) -> StageRecord:
     started = parse_time(data.get("startedAt"))
     assert started is not None  # filtered by the caller
-    return StageRecord(stage=str(data["stage"]), started_at=started, finished_at=parse_time(data.get("finishedAt")))
+    return StageRecord(stage=str(data["stage"]), started_at=started, finished_at=parse_time(data.get("finishedAt")),
+                       step=_step_from_dict(data.get("step")), observed=data.get("observed") is not False,
+                       rollback=data.get("rollback") is True)
 
 
 def _condition_to_dict(c: Condition) -> dict[str, Any]:

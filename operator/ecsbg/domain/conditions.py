@@ -1,7 +1,9 @@
 """kstatus conditions (../shared/reference/ecosystem.md 1a; Flux fluxcd/pkg/apis/meta).
 
 `Ready` is always present. `Reconciling` and `Stalled` use abnormal-true polarity and are present only when
-True ("MUST only be present on the resource if the Condition is True"). Each carries observedGeneration, and
+True ("MUST only be present on the resource if the Condition is True"). `ObservationFailed` follows the same
+polarity: present while reading ECS fails for a release, with the error as reason and message. kstatus, Flux and
+Argo CD ignore condition types they do not know, so it reports a failing read without changing their verdict. Each carries observedGeneration, and
 lastTransitionTime changes only when the condition's status changes (metav1.Condition semantics).
 """
 
@@ -16,7 +18,9 @@ from ecsbg.domain.model import Condition
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
-ORDER = (READY, RECONCILING, STALLED)
+DRIFTED = "Drifted"  # abnormal-true like Reconciling/Stalled: present only while ECS differs from the release
+OBSERVATION_FAILED = "ObservationFailed"  # present only while reading ECS fails
+ORDER = (READY, RECONCILING, STALLED, DRIFTED, OBSERVATION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class ConditionSpec:
     ready_reason: str
     reconciling_reason: str | None = None
     stalled_reason: str | None = None
+    drifted_reason: str | None = None
+    observation: tuple[str, str] | None = None  # (reason, message) of ObservationFailed when reading ECS failed
 
 
 def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, ...], *, generation: int,
@@ -38,8 +44,15 @@ def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, 
         wanted.append((RECONCILING, "True", want.reconciling_reason))
     if want.stalled_reason:
         wanted.append((STALLED, "True", want.stalled_reason))
-    return tuple(_condition(kind, status, reason, message, before.get(kind), generation, now)
-                 for kind, status, reason in wanted)
+    if want.drifted_reason:
+        wanted.append((DRIFTED, "True", want.drifted_reason))
+    built = [_condition(kind, status, reason, message, before.get(kind), generation, now)
+             for kind, status, reason in wanted]
+    if want.observation is not None:
+        reason, text = want.observation
+        built.append(_condition(OBSERVATION_FAILED, "True", reason, text, before.get(OBSERVATION_FAILED), generation,
+                                now))
+    return tuple(built)
 
 
 def find(conditions: tuple[Condition, ...], kind: str) -> Condition | None:

@@ -1,8 +1,7 @@
 """Stable hashes that make starting an attempt idempotent (docs/design.md "Attempts, hashes and idempotency").
 
-`spec_hash` decides when a new attempt starts; `taskdef_hash` tags the task definition revision registered for
-the `containers` form, so a restarted operator finds and reuses it instead of registering a duplicate.
-Both hash canonical JSON: sorted keys, no whitespace, integral floats written as integers (YAML `10` and
+`spec_hash` decides when a new attempt starts (the task definition content hash is domain.taskdefs'). It hashes
+canonical JSON: sorted keys, no whitespace, integral floats written as integers (YAML `10` and
 `10.0` are the same spec), and lists whose order carries no meaning sorted.
 """
 
@@ -10,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ecsbg.domain.model import ContainerOverride
-
 HASH_LENGTH = 16
-NOT_DEPLOYED = frozenset({"requests", "onDelete"})  # spec fields that never start an attempt
+NOT_DEPLOYED = frozenset({"requests", "onDelete", "driftPolicy"})  # spec fields that never start an attempt
 
 # Lists whose order means nothing to ECS, by path of keys from the spec root ("*" = every list element), with
 # the key that identifies an element (None: the element itself). Container commands keep their order.
@@ -42,26 +39,13 @@ def digest(value: Any) -> str:
 def spec_hash(spec: Mapping[str, Any]) -> str:
     """Hash of the deploy-relevant spec: everything but `requests` (operations never start a deployment) and
     `onDelete` (what happens when the release is deleted; the CRD defaults it, so hashing it would redeploy every
-    release the first time an upgraded CRD hands it over)."""
+    release the first time an upgraded CRD hands it over) and `driftPolicy` (what to do about drift is not something
+    to deploy)."""
     relevant = {key: value for key, value in spec.items() if key not in NOT_DEPLOYED}
     normalized = _normalize_numbers(relevant)
     for path, key in _UNORDERED:
         normalized = _sort_at(normalized, path, key)
     return digest(normalized)
-
-
-def taskdef_hash(base_task_definition_arn: str | None, containers: Iterable[ContainerOverride]) -> str:
-    """Hash of base task definition + overrides: the ecsbg.dev/taskdef-hash tag of the registered revision."""
-    overrides = [
-        {
-            "name": c.name,
-            "image": c.image,
-            "environment": None if c.environment is None else sorted([list(pair) for pair in c.environment]),
-            "command": None if c.command is None else list(c.command),
-        }
-        for c in sorted(containers, key=lambda c: c.name)
-    ]
-    return digest({"base": base_task_definition_arn, "containers": overrides})
 
 
 def _normalize_numbers(value: Any) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
 from ecsbg.domain.images import ImageRules
 
 
@@ -40,6 +41,13 @@ class Phase(enum.Enum):
     ROLLED_BACK = "RolledBack"
     FAILED = "Failed"
     INVALID = "Invalid"
+
+
+class DriftPolicy(enum.Enum):
+    """What the operator does when ECS no longer runs what the last successful attempt deployed."""
+
+    REPORT = "Report"  # Drifted condition, Warning Event, metric; nothing is written to ECS
+    CORRECT = "Correct"  # the same, then a new attempt deploys the spec again (normal blue/green)
 
 
 class RequestKind(enum.Enum):
@@ -151,6 +159,7 @@ class HookSpec:
     hook_details: Mapping[str, Any] | None = None
     timeout_minutes: int | None = None
     timeout_action: str | None = None  # "Rollback" | "Continue"
+    analysis: AnalysisRef | None = None  # Pause only: run it when the hook is AWAITING_ACTION (issue 11)
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,14 @@ class CircuitBreakerSpec:
 
 
 @dataclass(frozen=True)
+class RequestProblem:
+    """A request value that is not an attempt number. `kind` is None when spec.requests itself is not an object."""
+
+    kind: RequestKind | None
+    message: str
+
+
+@dataclass(frozen=True)
 class Requests:
     """Attempt numbers named by each request kind, from spec.requests and the ecsbg.dev/* annotations."""
 
@@ -174,6 +191,8 @@ class Requests:
     reject: frozenset[int] = frozenset()
     abort: frozenset[int] = frozenset()
     retry: frozenset[int] = frozenset()
+    # values that do not parse as an attempt number: reported (Warning, status.requestErrors), never Invalid
+    problems: tuple[RequestProblem, ...] = ()
 
     def names(self, kind: RequestKind, attempt: int) -> bool:
         return attempt in getattr(self, kind.value)
@@ -190,13 +209,15 @@ class ReleaseSpec:
     alarms: AlarmSpec | None = None
     circuit_breaker: CircuitBreakerSpec | None = None
     requests: Requests = field(default_factory=Requests)
-    spec_hash: str = ""  # of everything but requests and onDelete (domain.hashing)
+    spec_hash: str = ""  # of everything but requests, onDelete and driftPolicy (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
     # the image rules of the EcsReleasePolicy that allowed the release (ecsbg.gating), checked again on the task
     # definition the attempt deploys (an `arn`, or the rendered one) before anything is written; never parsed
     image_rules: ImageRules | None = None
     # (registry host, username, password) from the policy's dockerconfigjson Secrets, for digest resolution
     registry_credentials: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
+    drift_policy: DriftPolicy = DriftPolicy.REPORT
+    bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -216,14 +237,25 @@ class RevisionSummary:
 
 
 @dataclass(frozen=True)
+class StepInfo:
+    """Step `number` of `count` of a Linear/Canary production shift, which moves production to `traffic_percent`."""
+
+    number: int
+    count: int
+    traffic_percent: float
+
+
+@dataclass(frozen=True)
 class HookDetail:
-    """DeploymentLifecycleHookDetail. ECS does not say which stage a hook belongs to: we record the deployment's
-    lifecycleStage at the time we saw the hook."""
+    """DeploymentLifecycleHookDetail. ECS does not say which stage a hook belongs to: in status, `stage` (and
+    `step`) are attributed from the spec and the stage order (domain.hookstages). The AWS layer fills `stage` with
+    the deployment's lifecycleStage at the poll that saw the hook, a hint the status never uses."""
 
     hook_id: str
     target_type: str
     status: str
     stage: str | None = None
+    step: StepInfo | None = None
     target_arn: str | None = None
     expires_at: datetime | None = None
     timeout_action: str | None = None
@@ -247,6 +279,21 @@ class ObservedDeployment:
 
 
 @dataclass(frozen=True)
+class RunningConfig:
+    """What the release owns on the service as DescribeServices reports it, in the spec's terms (aws.translate),
+    so domain.drift compares like with like. `strategy` is ECS's name (ROLLING is possible out of band)."""
+
+    strategy: str | None = None
+    bake_time_minutes: int | None = None
+    linear: tuple[float | None, int | None] | None = None  # (stepPercent, stepBakeTimeInMinutes)
+    canary: tuple[float | None, int | None] | None = None  # (canaryPercent, canaryBakeTimeInMinutes)
+    hooks: tuple[HookSpec, ...] = ()
+    alarms: AlarmSpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
+    load_balancers: tuple[LoadBalancerSpec, ...] = ()  # the entries that have an advancedConfiguration
+
+
+@dataclass(frozen=True)
 class ObservedService:
     arn: str
     status: str  # ACTIVE | DRAINING | INACTIVE
@@ -256,6 +303,7 @@ class ObservedService:
     running_count: int = 0
     deployment_controller: str = "ECS"
     scheduling_strategy: str = "REPLICA"
+    config: RunningConfig | None = None  # None: not read (unit tests); drift then compares task definitions only
 
 
 @dataclass(frozen=True)
@@ -274,7 +322,11 @@ class Observation:
 
     `service` is None when ECS says the service is MISSING. `current` is the service's currentServiceDeployment;
     `tracked` the deployment recorded in status (often the same). `current_target_taskdef_hash` is the
-    ecsbg.dev/taskdef-hash tag of the task definition the current deployment targets, when it has one.
+    content hash (domain.taskdefs) of the task definition the current deployment targets.
+    `taskdef_hashes` maps task definition ARNs the planner may compare (the service's, the one the last attempt
+    deployed, the serving revision's) to their content hash; `base_task_definition` is the described base of a
+    `containers` attempt that is about to start (None otherwise). Task definitions are immutable: the AWS layer
+    reads each once.
     """
 
     service: ObservedService | None = None
@@ -282,6 +334,8 @@ class Observation:
     tracked: ObservedDeployment | None = None
     current_target_taskdef_hash: str | None = None
     problem: AwsProblem | None = None
+    taskdef_hashes: Mapping[str, str] = field(default_factory=dict)
+    base_task_definition: Mapping[str, Any] | None = None
 
 
 # -------------------------------------------------------------------------------------- what we write back
@@ -299,13 +353,24 @@ class Condition:
 
 @dataclass(frozen=True)
 class StageRecord:
+    """One stage of the attempt's history. Observed: the first and last poll instants that bound it (first seen,
+    first seen gone). Not observed (`observed=False`): ECS passed it between two polls; it ran entirely within
+    [started_at, finished_at]. `rollback`: seen while ECS was rolling back (traffic going back to blue)."""
+
     stage: str
     started_at: datetime
     finished_at: datetime | None = None
+    step: StepInfo | None = None
+    observed: bool = True
+    rollback: bool = False
 
 
 @dataclass(frozen=True)
 class DeploymentRecord:
+    """The ECS deployment of an attempt. `reused`: the attempt needed none, because ECS already ran exactly
+    what the spec asks; `arn` is then ECS's current deployment at that moment (not started by this attempt, kept
+    so it is never adopted as the attempt's own) and `status` is empty."""
+
     attempt: int
     arn: str
     status: str
@@ -313,6 +378,22 @@ class DeploymentRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     rollback_reason: str | None = None
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field where ECS differs from what the release deployed (domain.drift). `field` is a fixed ECS member
+    name (a metric label); `key` says which entry, for lists (a target group name)."""
+
+    field: str
+    running: str
+    expected: str
+    key: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.field}[{self.key}]" if self.key else self.field
+        return f"{where}: ECS has {self.running}, the release deployed {self.expected}"
 
 
 @dataclass(frozen=True)
@@ -330,7 +411,8 @@ class ReleaseStatus:
     attempt: int = 0
     spec_hash: str | None = None
     base_task_definition_arn: str | None = None
-    revision: str | None = None
+    revision: str | None = None  # the revision serving production
+    target_revision: str | None = None  # the revision the current attempt deploys
     deployment: DeploymentRecord | None = None
     source: RevisionRecord | None = None
     target: RevisionRecord | None = None
@@ -338,5 +420,9 @@ class ReleaseStatus:
     test_traffic: float | None = None
     hooks: tuple[HookDetail, ...] = ()
     stages: tuple[StageRecord, ...] = ()
+    step: StepInfo | None = None  # the Linear/Canary step in flight
     requests: Mapping[str, int | None] = field(default_factory=dict)
+    request_errors: tuple[str, ...] = ()
     conditions: tuple[Condition, ...] = ()
+    drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS
+    analysis_runs: tuple[AnalysisRun, ...] = ()  # status.analysisRuns (domain.analysis.codec)

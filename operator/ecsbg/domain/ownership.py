@@ -18,6 +18,7 @@ from typing import Any
 
 from ecsbg.domain.arns import parse_arn
 from ecsbg.domain.parsing import InvalidSpec
+from ecsbg.domain.shape import mapping, text
 
 # (creationTimestamp, "namespace/name", account or ""): RFC3339 UTC strings sort in time order
 Claim = tuple[str, ...]
@@ -26,7 +27,7 @@ Claim = tuple[str, ...]
 def target_key(target: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(region, cluster, service) with ARNs reduced to names, so `demo` and `arn:...:cluster/demo` collide.
     The account is not part of the key but of each claim (`claim_account`), see the module docstring."""
-    region, cluster, service = (str(target.get(k) or "") for k in ("region", "cluster", "service"))
+    region, cluster, service = (text(mapping(target).get(k)) for k in ("region", "cluster", "service"))
     if not (region and cluster and service):
         return None
     return region, cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1]
@@ -35,7 +36,7 @@ def target_key(target: Mapping[str, Any]) -> tuple[str, str, str] | None:
 def claim_account(target: Mapping[str, Any]) -> str:
     """The account a release's target names: roleArn's, else the cluster or service ARN's; "" when none does."""
     for key in ("roleArn", "cluster", "service"):
-        value = target.get(key)
+        value = mapping(target).get(key)
         arn = parse_arn(value if isinstance(value, str) else None)
         if arn is not None and arn.account:
             return arn.account

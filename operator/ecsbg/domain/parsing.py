@@ -1,7 +1,8 @@
 """CR body -> ReleaseSpec, or InvalidSpec naming every offending field (docs/design.md "The custom resource").
 
 The rules are the CRD's (schema, ranges, patterns and CEL rules), so a CR that skipped API-server validation is
-rejected with the same reasons. Requests come from spec.requests and the ecsbg.dev/<kind> annotations.
+rejected with the same reasons. Requests come from spec.requests and the ecsbg.dev/<kind> annotations; a request
+that does not parse is reported on its own (Requests.problems), never as an invalid spec.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef
+from ecsbg.domain.analysis.templates import parse_ref, without_analyses
 from ecsbg.domain.arns import placement_errors
 from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
     AlarmSpec,
     CircuitBreakerSpec,
     ContainerOverride,
+    DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
     ReleaseSpec,
     RequestKind,
+    RequestProblem,
     Requests,
     Strategy,
     StrategySpec,
@@ -27,6 +32,7 @@ from ecsbg.domain.model import (
     TaskDefinitionSource,
     TestTrafficRule,
 )
+from ecsbg.domain.shape import child, mapping
 from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
@@ -52,7 +58,7 @@ class InvalidSpec(ValueError):
 def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
     r = Reader()
     spec = r.obj(body, "spec", "spec", required=True) or {}
-    metadata = body.get("metadata") or {}
+    metadata = child(body, "metadata")
     release = ReleaseSpec(
         target=_target(r, spec),
         task_definition=_task_definition(r, spec),
@@ -62,14 +68,18 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         hooks=_hooks(r, spec),
         alarms=_alarms(r, spec),
         circuit_breaker=_circuit_breaker(r, spec),
-        requests=_requests(r, spec, metadata.get("annotations") or {}),
+        requests=_requests(spec, mapping(metadata.get("annotations"))),
         on_delete=r.string(spec, "onDelete", "spec.onDelete", enum=ON_DELETE) or ON_DELETE[0],
+        drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
+                                          enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
+        bake_analysis=_analysis(r, mapping(spec.get("strategy")).get("bakeAnalysis"), "spec.strategy.bakeAnalysis"),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)
     if r.errors:
         raise InvalidSpec(r.errors)
-    return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(effective_spec(spec))})
+    # analyses judge a deployment, they are not deployed: changing one starts no new attempt
+    return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(without_analyses(effective_spec(spec)))})
 
 
 def effective_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -274,7 +284,19 @@ def _hook(r: Reader, node: Mapping[str, Any], path: str) -> HookSpec:
         hook_details=None if details is None else copy.deepcopy(dict(details)),
         timeout_minutes=r.integer(timeout, "minutes", f"{path}.timeout.minutes", minimum=1, maximum=most),
         timeout_action=r.string(timeout, "action", f"{path}.timeout.action", enum=("Rollback", "Continue")),
+        analysis=_analysis(r, node.get("analysis"), f"{path}.analysis", allowed=kind == "Pause"),
     )
+
+
+def _analysis(r: Reader, node: Any, path: str, allowed: bool = True) -> AnalysisRef | None:
+    if node is not None and not allowed:
+        r.error(path, "is only allowed on Pause hooks")
+        return None
+    ref, problems = parse_ref(node, path)
+    for problem in problems:
+        field, _, why = problem.partition(" ")
+        r.error(field, why)
+    return ref
 
 
 def _alarms(r: Reader, spec: Mapping[str, Any]) -> AlarmSpec | None:
@@ -295,10 +317,17 @@ def _circuit_breaker(r: Reader, spec: Mapping[str, Any]) -> CircuitBreakerSpec |
                               rollback=r.boolean(node, "rollback", "spec.circuitBreaker.rollback", default=True))
 
 
-def _requests(r: Reader, spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> Requests:
+def _requests(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> Requests:
+    """Requests are operations on an attempt, not the spec of a release: a value that is not an attempt number is
+    a RequestProblem (Warning Event, status.requestErrors), never an error of the spec. That holds for
+    spec.requests too, although the CRD's schema refuses such values there at admission: one rule for both forms."""
+    problems: list[RequestProblem] = []
+    r = Reader()
     node = r.obj(spec, "requests", "spec.requests") or {}
+    problems += [RequestProblem(None, e) for e in r.errors]
     named: dict[str, set[int]] = {kind.value: set() for kind in RequestKind}
     for kind in RequestKind:
+        r = Reader()
         from_spec = r.integer(node, kind.value, f"spec.requests.{kind.value}", minimum=1)
         if from_spec is not None:
             named[kind.value].add(from_spec)
@@ -310,7 +339,8 @@ def _requests(r: Reader, spec: Mapping[str, Any], annotations: Mapping[str, Any]
                         f"(a positive integer, see status.attempt), got {annotations[key]!r}")
             else:
                 named[kind.value].add(attempt)
-    return Requests(**{kind: frozenset(values) for kind, values in named.items()})
+        problems += [RequestProblem(kind, e) for e in r.errors]
+    return Requests(**{kind: frozenset(values) for kind, values in named.items()}, problems=tuple(problems))
 
 
 def _annotation_attempt(value: Any) -> int | None:

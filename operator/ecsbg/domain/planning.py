@@ -17,13 +17,16 @@ from ecsbg.domain.actions import (
     AdoptDeployment,
     ContinueHooks,
     RecordIntent,
+    ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.hashing import taskdef_hash
+from ecsbg.domain.drift import already_running, drift, serving_revision
 from ecsbg.domain.model import (
+    ONGOING_STATUSES,
     STOPPABLE_STATUSES,
+    DriftPolicy,
     HookDetail,
     Observation,
     ObservedDeployment,
@@ -32,6 +35,7 @@ from ecsbg.domain.model import (
     ReleaseStatus,
     RequestKind,
 )
+from ecsbg.domain.taskdefs import UnknownContainer, content_hash, render
 
 # Phases after which an attempt is over and may be retried ([design: Operations] retry row).
 RETRYABLE_PHASES = frozenset({Phase.ROLLED_BACK, Phase.FAILED})
@@ -46,8 +50,9 @@ NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt c
 @dataclass(frozen=True)
 class RequestNote:
     """A request the planner saw for the first time and will not act on: `result` is "stale" (it names another
-    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks) or "applied"
-    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it)."""
+    attempt), "not_applicable" (it names the current attempt, which can no longer do what it asks), "applied"
+    (ECS already did it: an earlier pass sent the call, then the operator stopped before recording it) or
+    "invalid" (its value is no attempt number; `attempt` is 0)."""
 
     request: RequestKind
     attempt: int
@@ -118,9 +123,16 @@ def _new_spec(i: _Inputs) -> Action | None:
 
 
 def _retry(i: _Inputs) -> Action | None:
-    if not (i.spec.requests.names(RequestKind.RETRY, i.prior.attempt) and i.prior.phase in RETRYABLE_PHASES):
+    """Retry an attempt that ended badly, or one that succeeded but drifted (a one-off correction)."""
+    if not i.spec.requests.names(RequestKind.RETRY, i.prior.attempt):
         return None
-    return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash, base_task_definition_arn=_base(i),
+    if i.prior.phase in RETRYABLE_PHASES:
+        base = _base(i)
+    elif i.prior.phase is Phase.SUCCEEDED and i.prior.drift:
+        base = i.prior.base_task_definition_arn  # deploy again what the attempt deployed, not the drifted one
+    else:
+        return None
+    return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash, base_task_definition_arn=base,
                         retry_of=i.prior.attempt)
 
 
@@ -133,10 +145,35 @@ def _start(i: _Inputs) -> Action | None:
         return Wait(f"attempt {i.prior.attempt} failed to start; retry it or change the spec")
     wanted_hash = _wanted_taskdef_hash(i)
     current = i.obs.current
+    if already_running(i.spec, i.obs, wanted_hash):  # no surprise redeploys: nothing new to deploy
+        # (checked first: a finished deployment that brought in what runs was not started by this attempt, except
+        # when the operator was down for all of it; then "reused" is still what ECS shows)
+        assert i.obs.service is not None
+        serving = serving_revision(current)
+        return ReuseRunning(attempt=i.prior.attempt, task_definition_arn=i.obs.service.task_definition_arn,
+                            revision_arn=serving.arn if serving else None,
+                            current_deployment_arn=current.arn if current else None)
     if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
         return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
     return StartDeployment(attempt=i.prior.attempt, spec=i.spec,
                            base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash)
+
+
+def _correct_drift(i: _Inputs) -> Action | None:
+    """driftPolicy Correct: a Succeeded attempt that ECS no longer runs is deployed again, as a new attempt
+    through the normal blue/green, once no other deployment is in flight."""
+    if i.spec.drift_policy is not DriftPolicy.CORRECT or i.prior.phase is not Phase.SUCCEEDED:
+        return None
+    if i.prior.deployment is None or i.prior.deployment.attempt != i.prior.attempt:
+        return None
+    differences = drift(i.spec, i.obs, i.prior)
+    if not differences:
+        return None
+    current = i.obs.current
+    if current is not None and current.status in ONGOING_STATUSES:
+        return Wait(f"drift correction waits for ECS deployment {current.arn} ({current.status}) to finish")
+    return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash,
+                        base_task_definition_arn=i.prior.base_task_definition_arn, drift=differences)
 
 
 def _abort(i: _Inputs) -> Action | None:
@@ -169,6 +206,7 @@ RULES: tuple[Rule, ...] = (
     _new_spec,
     _retry,
     _start,
+    _correct_drift,
     _abort,
     _hook_request(RequestKind.REJECT, "ROLLBACK"),
     _hook_request(RequestKind.APPROVE, "CONTINUE"),
@@ -190,9 +228,15 @@ def _base(i: _Inputs) -> str | None:
 
 
 def _wanted_taskdef_hash(i: _Inputs) -> str | None:
-    if not i.spec.task_definition.derived:
+    """The content hash of the task definition a `containers` attempt deploys: its base (read by the AWS layer)
+    with the overrides. None for the `arn` form, or when the base is unknown or lacks a named container (the
+    start then fails with a clear error)."""
+    if not i.spec.task_definition.derived or i.obs.base_task_definition is None:
         return None
-    return taskdef_hash(i.prior.base_task_definition_arn, i.spec.task_definition.containers)
+    try:
+        return content_hash(render(i.obs.base_task_definition, i.spec.task_definition.containers))
+    except UnknownContainer:
+        return None
 
 
 def _targets_desired(i: _Inputs, deployment: ObservedDeployment) -> bool:
@@ -224,6 +268,9 @@ def _requests_seen(spec: ReleaseSpec, prior: ReleaseStatus, action: Action, atte
             note = _note(kind, number, attempt, prior, action, deployment)
             if note is not None:
                 notes.append(note)
+    notes += [RequestNote(problem.kind, 0, "invalid", f"{problem.message}; the request is ignored")
+              for problem in spec.requests.problems
+              if problem.kind is not None and problem.message not in prior.request_errors]
     return seen, tuple(notes)
 
 
@@ -257,10 +304,25 @@ def _done_by_ecs(kind: RequestKind, prior: ReleaseStatus, deployment: ObservedDe
     result, ecs_action = _HOOK_RESULT[kind]
     waited = {h.hook_id for h in prior.hooks if _awaits_approval(h)}
     ended = [h.hook_id for h in deployment.hooks if h.hook_id in waited and h.status == result]
+    if kind is RequestKind.APPROVE:
+        ended += [h.hook_id for h in prior.hooks if h.hook_id in waited and _continued_unlisted(h, deployment)]
     if not ended:
         return None
     return (f"ContinueServiceDeployment {ecs_action} for hook(s) {', '.join(sorted(ended))} (acted on by ECS; "
             "recorded late: the operator stopped before it could record the call)")
+
+
+def _continued_unlisted(hook: HookDetail, deployment: ObservedDeployment) -> bool:
+    """A waiting Pause hook ECS no longer lists because the deployment went on: ECS lists only the hooks of the
+    stage in progress [doc: Lifecycle hooks for Amazon ECS service deployments] and leaves a stage only when its
+    hooks completed, so the pause was continued. Only a CONTINUE timeout could have done that too: then whether
+    our call did it is unknown, and nothing is claimed."""
+    if any(h.hook_id == hook.hook_id for h in deployment.hooks) or hook.timeout_action == "CONTINUE":
+        return False
+    if deployment.status == "SUCCESSFUL":
+        return True
+    return deployment.status == "IN_PROGRESS" and hook.stage is not None and (
+        deployment.lifecycle_stage not in (None, hook.stage))
 
 
 def _acts(kind: RequestKind, action: Action) -> bool:

@@ -15,6 +15,8 @@ from datetime import datetime
 from ecsbg.domain.actions import ApplyResult, Wait
 from ecsbg.domain.codec import format_time
 from ecsbg.domain.conditions import (
+    DRIFTED,
+    OBSERVATION_FAILED,
     READY,
     RECONCILING,
     STALLED,
@@ -23,8 +25,18 @@ from ecsbg.domain.conditions import (
     find,
     reason_of,
 )
+from ecsbg.domain.drift import drift
 from ecsbg.domain.events import EventRecord, transitions
-from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.model import (
+    AwsProblem,
+    Difference,
+    DriftPolicy,
+    HookDetail,
+    Observation,
+    Phase,
+    ReleaseSpec,
+    ReleaseStatus,
+)
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, service_blocker
 from ecsbg.domain.progress import Progress, progress
@@ -34,6 +46,9 @@ __all__ = ["EventRecord", "Verdict", "compute_status", "transitions"]
 PROGRESSING = "Progressing"
 WITH_RETRY = "ProgressingWithRetry"
 RETRY_MARK = " (retrying: "
+STALL_MARK = " (stalled: "
+# Codes of an AWS endpoint that cannot be resolved or reached (ecsbg.aws.errors): named as such when they stall.
+UNREACHABLE_CODES = frozenset({"ConnectionError", "Timeout", "EndpointConnectionError"})
 # Phases in which the attempt is over: nothing is in flight that a retry could be progressing.
 ENDED = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.INVALID})
 
@@ -60,7 +75,8 @@ class _Facts:
 
 def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, observation: Observation | None,
                    plan: Plan | None, result: ApplyResult | None, prior: ReleaseStatus, generation: int,
-                   now: datetime) -> ReleaseStatus:
+                   now: datetime, stall_after: float | None = None) -> ReleaseStatus:
+    """`stall_after`: seconds of continuously failing reads after which the release is Stalled (None: never)."""
     if spec is None or invalid is not None:
         errors = invalid.errors if invalid is not None else ["spec could not be read"]
         reason = getattr(invalid, "reason", "InvalidSpec")  # e.g. a policy refusal's (ecsbg.gating.PolicyRefused)
@@ -70,14 +86,20 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
     obs = observation or Observation()
     requests = dict(plan.requests_seen) if plan is not None else dict(prior.requests)
     problem = obs.problem or (result.problem if result else None)
-    if obs.problem is not None and not obs.problem.terminal:  # nothing new is known: keep everything
-        kept = Verdict(prior.phase or Phase.PENDING, prior.message, _kept_conditions(prior))
-        return _finish(replace(prior, requests=requests), _retrying(kept, obs.problem), generation, now)
+    if obs.problem is not None and _read_failure_keeps_phase(obs.problem, spec, prior):
+        # nothing new is known: keep everything, and say that reading failed (ObservationFailed)
+        verdict = _observation_failed(prior, obs.problem, now, stall_after)
+        return _finish(replace(prior, requests=requests), verdict, generation, now)
     facts = _Facts(spec, obs, result, prior, progress(spec, obs, plan.action if plan else Wait(), result, prior, now))
     verdict = next(v for rule in PHASE_RULES if (v := rule(facts)) is not None)
+    differences = drift(spec, obs, facts.status) if verdict.phase is Phase.SUCCEEDED else ()
+    if differences:
+        verdict = _drifted(facts, verdict, differences)
     if problem is not None and not problem.terminal:
         verdict = _retrying(verdict, problem)
-    return _finish(replace(facts.status, requests=requests), verdict, generation, now)
+    request_errors = tuple(problem.message for problem in spec.requests.problems)
+    return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors),
+                   verdict, generation, now)
 
 
 def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:
@@ -93,20 +115,69 @@ def _retrying(verdict: Verdict, problem: AwsProblem) -> Verdict:
     conditions: a throttled idle poll must not turn a Succeeded release InProgress for Flux, nor a RolledBack
     one from Failed to InProgress, since nothing is being retried for it but a read."""
     what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}"
-    message = verdict.message.split(RETRY_MARK)[0] or "no status yet"  # a kept message may carry the last retry
+    message = _base_message(verdict.message)  # a kept message may carry the last retry
     conditions = verdict.conditions
     if verdict.phase not in ENDED:
         conditions = ConditionSpec(False, WITH_RETRY, reconciling_reason=WITH_RETRY)
     return Verdict(verdict.phase, f"{message}{RETRY_MARK}{what})", conditions)
 
 
+def _read_failure_keeps_phase(problem: AwsProblem, spec: ReleaseSpec, prior: ReleaseStatus) -> bool:
+    """A failed read says nothing about ECS: a retryable one never changes the phase, and neither does a terminal
+    one (AccessDenied after an IAM or SCP blip) once the current spec's attempt has a deployment. Otherwise a
+    terminal error is the answer to this spec (wrong cluster, no permission at all): phase Failed."""
+    if not problem.terminal:
+        return True
+    started = prior.deployment is not None and prior.deployment.attempt == prior.attempt > 0
+    return started and prior.spec_hash == spec.spec_hash and prior.phase not in (None, Phase.INVALID)
+
+
+def _observation_failed(prior: ReleaseStatus, problem: AwsProblem, now: datetime,
+                        stall_after: float | None) -> Verdict:
+    """Reading ECS failed. The phase and the message stay; an attempt in flight shows the retry (Reconciling
+    ProgressingWithRetry), an ended one keeps its conditions so kstatus, Flux and Argo CD do not flap; either way
+    ObservationFailed says what failed. Failing reads that last `stall_after` seconds stall the release."""
+    what = f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}"
+    phase = prior.phase or Phase.PENDING
+    kept = Verdict(phase, _base_message(prior.message), _kept_conditions(prior))
+    verdict = kept if phase in ENDED else _retrying(kept, problem)
+    reason = "EndpointUnreachable" if problem.code in UNREACHABLE_CODES else reason_of(problem.code)
+    failing = find(prior.conditions, OBSERVATION_FAILED)
+    since = failing.last_transition_time if failing is not None else now
+    if stall_after is not None and (now - since).total_seconds() >= stall_after:
+        verdict = Verdict(phase, f"{kept.message}{STALL_MARK}reading ECS has failed since {format_time(since)}: "
+                          f"{what}; the last known state is kept until a read succeeds)",
+                          ConditionSpec(False, reason, stalled_reason=reason))
+    return replace(verdict, conditions=replace(verdict.conditions, observation=(reason, what)))
+
+
+def _base_message(message: str) -> str:
+    """A kept message without the notes earlier failing reads appended to it."""
+    return message.split(RETRY_MARK)[0].split(STALL_MARK)[0] or "no status yet"
+
+
 def _kept_conditions(prior: ReleaseStatus) -> ConditionSpec:
     """The prior conditions as a ConditionSpec (used when nothing new could be read)."""
-    ready, reconciling, stalled = (find(prior.conditions, kind) for kind in (READY, RECONCILING, STALLED))
+    ready, reconciling, stalled, drifted = (find(prior.conditions, k) for k in (READY, RECONCILING, STALLED, DRIFTED))
     return ConditionSpec(ready=ready is not None and ready.status == "True",
                          ready_reason=ready.reason if ready else PROGRESSING,
                          reconciling_reason=reconciling.reason if reconciling else None,
-                         stalled_reason=stalled.reason if stalled else None)
+                         stalled_reason=stalled.reason if stalled else None,
+                         drifted_reason=drifted.reason if drifted else None)
+
+
+def _drifted(f: _Facts, verdict: Verdict, differences: tuple[Difference, ...]) -> Verdict:
+    """A Succeeded attempt that ECS no longer runs: still the attempt's result, but not Ready, and Stalled
+    because nothing will change by itself (driftPolicy Report), or until the correction can start (Correct)."""
+    n = f.status.attempt
+    what = "; ".join(d.describe() for d in differences)
+    if f.spec.drift_policy is DriftPolicy.CORRECT:
+        then = "driftPolicy Correct: a new attempt deploys the spec again once no ECS deployment is in flight"
+    else:
+        then = (f"undo the change in ECS, redeploy the spec with ecsbg.dev/retry={n}, or set spec.driftPolicy "
+                "to Correct")
+    return Verdict(verdict.phase, f"attempt {n} succeeded, but ECS drifted from it: {what}; {then}",
+                   ConditionSpec(False, "Drifted", stalled_reason="Drifted", drifted_reason="Drifted"))
 
 
 # ----------------------------------------------------------------------------------------- the phase rules
@@ -151,6 +222,15 @@ def _not_started(f: _Facts) -> Verdict | None:
                         "starting the ECS deployment")
 
 
+def _reused(f: _Facts) -> Verdict | None:
+    record = f.status.deployment
+    if record is None or not record.reused or record.attempt != f.status.attempt:
+        return None
+    return Verdict(Phase.SUCCEEDED, f"attempt {f.status.attempt} succeeded without a deployment: ECS already runs "
+                   f"{f.status.revision or 'this task definition'} with this spec's deployment configuration",
+                   ConditionSpec(True, "Succeeded"))
+
+
 def _no_report_yet(f: _Facts) -> Verdict | None:
     if f.now_.observed is not None:
         return None
@@ -166,8 +246,9 @@ def _finished(f: _Facts) -> Verdict | None:
     if d.status in ("ROLLBACK_FAILED", "STOPPED"):
         return _stalled(Phase.FAILED, reason_of(d.status), f"attempt {n}: ECS deployment {d.status}: {why}")
     if d.status == "ROLLBACK_SUCCESSFUL":
-        return _stalled(Phase.ROLLED_BACK, "RolledBack",
-                        f"attempt {n} rolled back by ECS: {why}; change the spec, or retry with ecsbg.dev/retry={n}")
+        serving = f"; {f.status.revision} serves production traffic" if f.status.revision else ""
+        return _stalled(Phase.ROLLED_BACK, "RolledBack", f"attempt {n} rolled back by ECS: {why}{serving}; "
+                        f"change the spec, or retry with ecsbg.dev/retry={n}")
     if d.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "STOP_REQUESTED"):
         return _progressing(Phase.ROLLING_BACK, f"attempt {n}: ECS deployment {d.status}: {why}", "RollingBack")
     if d.status == "SUCCESSFUL":
@@ -202,6 +283,7 @@ PHASE_RULES: tuple[Callable[[_Facts], Verdict | None], ...] = (
     _terminal_problem,
     _unusable_service,
     _not_started,
+    _reused,
     _no_report_yet,
     _finished,
     _paused,
@@ -210,7 +292,8 @@ PHASE_RULES: tuple[Callable[[_Facts], Verdict | None], ...] = (
 
 
 def _where(hooks: list[HookDetail]) -> str:
-    stages = sorted({h.stage or "?" for h in hooks})
+    stages = sorted({(h.stage or "?") + (f" step {h.step.number} of {h.step.count}" if h.step else "")
+                     for h in hooks})
     expiry = min((h.expires_at for h in hooks if h.expires_at), default=None)
     until = f" (until {format_time(expiry)}, then {hooks[0].timeout_action or 'ROLLBACK'})" if expiry else ""
     return ", ".join(stages) + until

@@ -24,14 +24,27 @@ class StatusWriter(Protocol):
 class KubeStatusWriter:
     """Writes through the official `kubernetes` client (sync, run in a thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 30.0) -> None:
         from kubernetes import client, config
 
         try:
             config.load_incluster_config()
         except config.ConfigException:
             config.load_kube_config()
-        self._api = client.CustomObjectsApi()
+        configuration = client.Configuration.get_default_copy()
+        # No urllib3 retries: the release loop retries with backoff and logs once per error state, where urllib3
+        # would resend each request (a timed-out GET three more times) with a warning per attempt.
+        configuration.retries = False
+        api_client = client.ApiClient(configuration)
+        self._api = client.CustomObjectsApi(api_client)
+        self._version = client.VersionApi(api_client)
+        # (connect, read): a half-open connection (bytes swallowed, no reset) fails after `timeout` s, instead of
+        # freezing the release loop forever (the client's default is no timeout at all)
+        self._timeout = (timeout, timeout)
+
+    async def ping(self) -> None:
+        """GET /version: raises when the API cannot be reached (the liveness watchdog, ecsbg.handlers)."""
+        await asyncio.to_thread(self._version.get_code, _request_timeout=self._timeout)
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -55,4 +68,5 @@ class KubeStatusWriter:
             # The client would pick application/json (a strategic-merge guess) for a dict body; CRs need
             # a JSON merge patch.
             _content_type="application/merge-patch+json",
+            _request_timeout=self._timeout,
         )

@@ -10,13 +10,16 @@ timeline needs no label juggling). controller_runtime_* mirror controller-runtim
 
 from __future__ import annotations
 
+import platform
 import threading
 from dataclasses import dataclass, field
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+import ecsbg
 from ecsbg.metrics import vocabulary as v
+from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
 
 # Releases take minutes to hours; stages seconds to a day (bakeTimeInMinutes and hook timeouts go to 1440 min).
 _RELEASE_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 21600, 43200, 86400)
@@ -38,12 +41,13 @@ class _Series:
     info: tuple[str, ...]
     stages: set[str] = field(default_factory=set)
     listeners: set[str] = field(default_factory=set)
+    stepped: bool = False
 
 
 class PrometheusRecorder:
     """MetricsRecorder on a CollectorRegistry of its own (a fresh one unless `registry` is given)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, revision: str = "unknown") -> None:
         # `_created` series are per-child timestamps nobody queries; prometheus_client only offers a
         # process-wide switch, and the operator process has no other metrics that want them.
         prometheus_client.disable_created_metrics()
@@ -56,6 +60,21 @@ class PrometheusRecorder:
         self._define_outcome_metrics()
         self._define_runtime_metrics()
         self._initialise_known_series()
+        # Which build runs (Kubernetes' `*_build_info` pattern): join it to any series, or alert on versions.
+        Gauge("ecsbg_build_info", "Always 1: the operator's version, source revision and Python version.",
+              ["version", "revision", "python_version"], registry=self.registry).labels(
+            version=ecsbg.__version__, revision=revision or "unknown", python_version=platform.python_version()).set(1)
+        self._analysis = PrometheusAnalysisMetrics(self.registry)
+
+    # automated analysis (ecsbg.analysis.runner.AnalysisMetrics), on the same registry
+    def analysis_started(self, *, template: str) -> None:
+        self._analysis.analysis_started(template=template)
+
+    def analysis_run(self, *, template: str, verdict: str) -> None:
+        self._analysis.analysis_run(template=template, verdict=verdict)
+
+    def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None:
+        self._analysis.analysis_measurement(template=template, metric=metric, phase=phase, seconds=seconds)
 
     # ------------------------------------------------------------------------------------------ definitions
 
@@ -79,6 +98,18 @@ class PrometheusRecorder:
             "ecsbg_release_traffic_percent", "Share of the listener's traffic on the green (target) revision.",
             [*_RELEASE, "listener"], registry=r,
         )  # fmt: skip
+        self.step = Gauge(
+            "ecsbg_release_step", "Linear/Canary production step in flight (1-based); absent between steps.",
+            list(_RELEASE), registry=r,
+        )  # fmt: skip
+        self.steps = Gauge(
+            "ecsbg_release_steps", "Number of production steps of the Linear/Canary deployment in flight.",
+            list(_RELEASE), registry=r,
+        )  # fmt: skip
+        self.drifted = Gauge(
+            "ecsbg_release_drifted", "1 while ECS no longer runs what the release's last successful attempt deployed.",
+            _RELEASE, registry=r,
+        )  # fmt: skip
 
     def _define_outcome_metrics(self) -> None:
         r = self.registry
@@ -98,6 +129,10 @@ class PrometheusRecorder:
         self.hooks = Counter(
             "ecsbg_hook_outcomes", "Lifecycle hook outcomes.", ["type", "stage", "outcome"], registry=r
         )
+        self.drift_detected = Counter(
+            "ecsbg_drift_detected", "Fields found differing from what a release deployed (out-of-band changes).",
+            ["field"], registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "ecsbg_requests", "approve/reject/abort/retry requests seen, by what became of them.",
             ["request", "result"], registry=r,
@@ -136,6 +171,18 @@ class PrometheusRecorder:
             "controller_runtime_active_workers", "Number of currently used workers per controller.",
             ["controller"], registry=r,
         )  # fmt: skip
+        self.backoff = Gauge(
+            "ecsbg_release_backoff_seconds", "Extra delay before a release's next pass while AWS throttles or a "
+            "pass fails (0: none).", ["namespace", "name"], registry=r,
+        )  # fmt: skip
+        self.loops_stuck = Gauge(
+            "ecsbg_release_loops_stuck", "Release loops whose current pass has run longer than "
+            "ECSBG_LOOP_STUCK_SECONDS.", registry=r,
+        )  # fmt: skip
+        self.api_unreachable = Gauge(
+            "ecsbg_kubernetes_api_unreachable_seconds", "Seconds since the Kubernetes API last answered, while it "
+            "does not (0 when it does).", registry=r,
+        )  # fmt: skip
 
     def _initialise_known_series(self) -> None:
         """Export zeros for every closed label combination, as controller-runtime does for its results:
@@ -153,6 +200,8 @@ class PrometheusRecorder:
                 self.requests.labels(request, result)
         for reason in v.POLICY_REFUSALS:
             self.policy_refusals.labels(reason)
+        for drift_field in v.DRIFT_FIELDS:
+            self.drift_detected.labels(drift_field)
 
     def _strategy_seen(self, strategy: str) -> None:
         """On the first release of a strategy, export its duration histograms at zero: a series born with
@@ -239,6 +288,20 @@ class PrometheusRecorder:
                 self.traffic.remove(namespace, name, listener)
                 series.listeners.discard(listener)
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        with self._lock:
+            series = self._releases.get((namespace, name))
+            if series is None:
+                return  # release_state comes first; a release it never saw has no series to extend
+            if number is not None and count is not None:
+                self.step.labels(namespace, name).set(number)
+                self.steps.labels(namespace, name).set(count)
+                series.stepped = True
+            elif series.stepped:  # no step in flight: no series beats a made-up 0
+                self.step.remove(namespace, name)
+                self.steps.remove(namespace, name)
+                series.stepped = False
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
         self.stage_duration.labels(v.strategy(strategy), v.stage(stage, awaiting_approval=True)).observe(
             seconds
@@ -252,7 +315,7 @@ class PrometheusRecorder:
     def hook_outcome(self, *, hook_type: str, stage: str, outcome: str) -> None:
         self.hooks.labels(
             v.hook_type(hook_type),
-            v.stage(stage, unknown=True),
+            v.hook_stage(stage),
             v.one_of(outcome, v.HOOK_OUTCOMES, "hook outcome"),
         ).inc()
 
@@ -263,9 +326,28 @@ class PrometheusRecorder:
 
     def policy_refused(self, *, reason: str) -> None:
         self.policy_refusals.labels(v.one_of(reason, v.POLICY_REFUSALS, "policy refusal reason")).inc()
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        for drift_field in detected:
+            self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()
+        self.drifted.labels(namespace, name).set(1 if drifted else 0)
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        self.backoff.labels(namespace, name).set(seconds)
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        self.loops_stuck.set(loops_stuck)
+        self.api_unreachable.set(api_unreachable_seconds)
 
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:
+            try:
+                self.drifted.remove(namespace, name)
+            except KeyError:  # never reported
+                pass
+            try:
+                self.backoff.remove(namespace, name)
+            except KeyError:
+                pass
             series = self._releases.pop((namespace, name), None)
             if series is None:
                 return
@@ -276,6 +358,9 @@ class PrometheusRecorder:
                 self.release_stage.remove(namespace, name, stage)
             for listener in series.listeners:
                 self.traffic.remove(namespace, name, listener)
+            if series.stepped:
+                self.step.remove(namespace, name)
+                self.steps.remove(namespace, name)
 
 
 class MetricsServer:
@@ -290,6 +375,13 @@ class MetricsServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+
+def add_process_metrics(recorder: PrometheusRecorder) -> None:
+    """process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, process_start_time_seconds, …
+    (prometheus_client's ProcessCollector, from /proc): the operator process adds them to its registry; the
+    recorder alone stays free of process state, so tests see only the operator's own series."""
+    prometheus_client.ProcessCollector(registry=recorder.registry)
 
 
 def start_metrics_server(port: int, recorder: PrometheusRecorder, *, addr: str = "0.0.0.0") -> MetricsServer:

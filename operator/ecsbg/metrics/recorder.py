@@ -31,6 +31,9 @@ class MetricsRecorder(Protocol):
         test: float | None,
     ) -> None: ...
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        """The Linear/Canary step in flight (number of count), or None; called after release_state."""
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None: ...
 
     def release_finished(self, *, strategy: str, result: str, seconds: float) -> None: ...
@@ -41,7 +44,15 @@ class MetricsRecorder(Protocol):
 
     def policy_refused(self, *, reason: str) -> None: ...  # a release refused by EcsReleasePolicy (ecsbg.gating)
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        """ecsbg_release_drifted; ecsbg_drift_detected_total +1 for each field in `detected` (newly found)."""
+        ...
+
     def forget_release(self, *, namespace: str, name: str) -> None: ...
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None: ...
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None: ...
 
 
 class NullRecorder:
@@ -59,6 +70,9 @@ class NullRecorder:
     def release_state(self, **_: object) -> None:
         pass
 
+    def release_step(self, *, namespace: str, name: str, number: int | None, count: int | None) -> None:
+        pass
+
     def stage_finished(self, *, strategy: str, stage: str, seconds: float) -> None:
         pass
 
@@ -74,5 +88,14 @@ class NullRecorder:
     def policy_refused(self, *, reason: str) -> None:
         pass
 
+    def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
+        pass
+
     def forget_release(self, *, namespace: str, name: str) -> None:
+        pass
+
+    def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
+        pass
+
+    def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         pass

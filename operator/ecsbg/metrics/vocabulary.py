@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
+from ecsbg.domain import drift
 from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
+from ecsbg.domain.validation import HOOK_STAGES
 
 CONTROLLER = "ecsbluegreenrelease"
 
@@ -23,13 +25,14 @@ AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the pseudo-stage of ecsbg_stage_durat
 RELEASE_RESULTS = ("succeeded", "rolled_back", "failed", "aborted")
 HOOK_OUTCOMES = ("succeeded", "failed", "timed_out", "approved", "rejected")
 REQUESTS: tuple[str, ...] = tuple(k.value for k in RequestKind)
-REQUEST_RESULTS = ("applied", "stale", "not_applicable")
+REQUEST_RESULTS = ("applied", "stale", "not_applicable", "invalid")
 # domain.decision.REASONS plus the gate's own (ecsbg.gating): why an EcsReleasePolicy refused a release
 POLICY_REFUSALS = ("ImageNotAllowed", "RoleNotAllowed", "TargetNotAllowed", "NamespaceNotSelected", "NoPolicy",
                    "ExternalIdUnavailable", "PromotionNotAllowed", "RegistryCredentialsUnavailable")
 # controller-runtime's result label values (pkg/internal/controller/metrics/metrics.go).
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")
+DRIFT_FIELDS = drift.FIELDS  # the ECS members domain.drift compares
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
@@ -61,6 +64,14 @@ def stage(value: str, *, awaiting_approval: bool = False, unknown: bool = False)
         return value
     if not _STAGE.match(value) or value == AWAITING_APPROVAL:
         raise ValueError(f"stage {value!r} is not an ECS lifecycle stage")
+    return value
+
+
+def hook_stage(value: str) -> str:
+    """A stage a hook can run at (ECS's DeploymentLifecycleHookStage), or "" for a hook no stage was attributed
+    to (one the spec does not declare): SCALE_UP, BAKE_TIME or CLEAN_UP can never carry a hook outcome."""
+    if value != "" and value not in HOOK_STAGES:
+        raise ValueError(f"stage {value!r} takes no lifecycle hook")
     return value
 
 

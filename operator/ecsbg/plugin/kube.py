@@ -8,6 +8,7 @@ from typing import Any
 
 import pykube
 import requests as http
+import yaml
 
 GROUP_VERSION = "ecsbg.dev/v1alpha1"
 
@@ -22,35 +23,69 @@ class EcsBlueGreenRelease(pykube.objects.NamespacedAPIObject):
     kind = "EcsBlueGreenRelease"
 
 
-def _kubeconfig_path(explicit: str | None) -> Path | None:
-    """--kubeconfig, else the first existing file of KUBECONFIG (kubectl merges the list; the first file is
-    where the current context normally lives), else ~/.kube/config."""
+# Keys of a kubeconfig entry that name files: kubectl resolves them relative to the file they appear in.
+_FILE_KEYS = {"clusters": ("certificate-authority",), "users": ("client-certificate", "client-key", "tokenFile")}
+_SECTIONS = (("clusters", "cluster"), ("contexts", "context"), ("users", "user"))
+
+
+def _kubeconfig_files(explicit: str | None) -> list[Path]:
+    """--kubeconfig, else every existing file of KUBECONFIG (kubectl merges them), else ~/.kube/config."""
     if explicit:
-        return Path(explicit).expanduser()
-    for candidate in os.environ.get("KUBECONFIG", "").split(os.pathsep):
-        if candidate and Path(candidate).expanduser().is_file():
-            return Path(candidate).expanduser()
+        return [Path(explicit).expanduser()]
+    listed = [Path(c).expanduser() for c in os.environ.get("KUBECONFIG", "").split(os.pathsep) if c]
+    existing = [path for path in listed if path.is_file()]
+    if existing:
+        return existing
     default = Path("~/.kube/config").expanduser()
-    return default if default.is_file() else None
+    return [default] if default.is_file() and not listed else []
+
+
+def merge_kubeconfigs(files: list[Path]) -> dict[str, Any]:
+    """kubectl's merge (client-go clientcmd): the first file that sets current-context wins, and the first
+    file that defines a cluster, context or user by name wins; relative file paths are made absolute against
+    the file they come from, so a merged entry keeps pointing at the right certificate."""
+    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": []}
+    seen: dict[str, set[str]] = {section: set() for section, _ in _SECTIONS}
+    for path in files:
+        doc = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(doc, dict):
+            raise PluginError(f"cannot load kubeconfig {path}: not a kubeconfig mapping")
+        if doc.get("current-context") and "current-context" not in merged:
+            merged["current-context"] = doc["current-context"]
+        for section, inner in _SECTIONS:
+            for entry in doc.get(section) or []:
+                name = entry.get("name")
+                if name in seen[section]:
+                    continue
+                seen[section].add(name)
+                body = dict(entry.get(inner) or {})
+                for key in _FILE_KEYS.get(section, ()):
+                    if body.get(key) and not Path(body[key]).expanduser().is_absolute():
+                        body[key] = str(path.parent / body[key])
+                merged[section].append({"name": name, inner: body})
+    return merged
 
 
 def connect(kubeconfig: str | None, context: str | None) -> tuple[pykube.HTTPClient, str]:
     """(client, the context's default namespace). In a pod without a kubeconfig: the service account."""
-    path = _kubeconfig_path(kubeconfig)
+    files = _kubeconfig_files(kubeconfig)
+    where = os.pathsep.join(str(f) for f in files)
     try:
-        if path is None:
+        if not files:
+            if kubeconfig or os.environ.get("KUBECONFIG"):
+                raise FileNotFoundError(kubeconfig or os.environ["KUBECONFIG"])
             config = pykube.KubeConfig.from_service_account()
         else:
-            config = pykube.KubeConfig.from_file(str(path))
+            config = pykube.KubeConfig(merge_kubeconfigs(files))
         if context:
             if context not in config.contexts:
-                raise PluginError(f'context "{context}" not found in {path}')
+                raise PluginError(f'context "{context}" not found in {where}')
             config.set_current_context(context)
         return pykube.HTTPClient(config, timeout=30), config.namespace
     except FileNotFoundError:
         raise PluginError("no kubeconfig found: set KUBECONFIG or pass --kubeconfig") from None
-    except (pykube.exceptions.PyKubeError, KeyError) as error:
-        raise PluginError(f"cannot load kubeconfig {path}: {error}") from None
+    except (pykube.exceptions.PyKubeError, KeyError, yaml.YAMLError) as error:
+        raise PluginError(f"cannot load kubeconfig {where}: {error}") from None
 
 
 def _call(what: str, fn, *args: Any, **kwargs: Any) -> Any:

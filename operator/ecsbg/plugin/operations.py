@@ -61,6 +61,6 @@ def _refusal(kind: RequestKind, status: Mapping[str, Any], current: int, attempt
             return f"no lifecycle hook of attempt {current} is awaiting approval (phase {phase})"
     elif kind is RequestKind.ABORT and phase not in ABORTABLE:
         return f"abort applies while the release is {', '.join(ABORTABLE)}; it is {phase}"
-    elif kind is RequestKind.RETRY and phase not in RETRYABLE:
-        return f"retry applies after the attempt ended RolledBack or Failed; it is {phase}"
+    elif kind is RequestKind.RETRY and phase not in RETRYABLE and not status.get("drift"):
+        return f"retry applies after the attempt ended RolledBack or Failed, or drifted; it is {phase}"
     return None

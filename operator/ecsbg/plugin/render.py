@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain import shape
 from ecsbg.domain.codec import parse_time
+from ecsbg.plugin.analysis import analysis_lines
 
 Obj = Mapping[str, Any]
 TERMINAL_PHASES = frozenset({"Succeeded", "RolledBack", "Failed", "Invalid"})
@@ -19,6 +21,8 @@ IN_FLIGHT_PHASES = frozenset({"Pending", "Deploying", "AwaitingApproval", "Bakin
 ATTEMPT_REASONS = frozenset({
     "AttemptStarted", "DeploymentStarted", "AwaitingApproval", "Approved", "Rejected", "AbortRequested",
     "RetryRequested", "Succeeded", "RollingBack", "RolledBack", "Failed", "InvalidSpec", "StaleRequest",
+    "AnalysisStarted", "AnalysisSuccessful", "AnalysisFailed", "AnalysisInconclusive", "AnalysisError",
+    "AnalysisPromoted", "AnalysisRollback",
 })  # fmt: skip
 
 
@@ -54,20 +58,34 @@ def percent(value: Any) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:g}%"
 
 
+def step_text(step: Any) -> str:
+    """{number: 2, count: 10, trafficPercent: 20} -> "step 2/10 (20%)"; "" without a step."""
+    if not isinstance(step, Mapping) or step.get("number") is None:
+        return ""
+    return f"step {step.get('number')}/{step.get('count')} ({percent(step.get('trafficPercent'))})"
+
+
+def stage_text(stage: Any, step: Any, *, short: bool = False) -> str:
+    """The stage with its Linear/Canary step: "PRODUCTION_TRAFFIC_SHIFT step 2/10 (20%)", or "... 2/10" short."""
+    if not stage or not isinstance(step, Mapping) or step.get("number") is None:
+        return str(stage or "")
+    return f"{stage} {step['number']}/{step.get('count')}" if short else f"{stage} {step_text(step)}"
+
+
 def _status(release: Obj) -> Obj:
-    return release.get("status") or {}
+    return shape.child(release, "status")  # any JSON: a body may have bypassed the schema (domain.shape)
 
 
 def _conditions(status: Obj) -> str:
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get("Ready", {}).get("status", "Unknown")
-    extra = [t for t in ("Reconciling", "Stalled") if conditions.get(t, {}).get("status") == "True"]
+    extra = [t for t in ("Reconciling", "Stalled", "Drifted") if conditions.get(t, {}).get("status") == "True"]
     return f"Ready={ready}" + "".join(f", {t}" for t in extra)
 
 
 def observed(release: Obj) -> bool:
     """The operator has seen the current spec: otherwise status describes an earlier generation."""
-    return _status(release).get("observedGeneration") == (release.get("metadata") or {}).get("generation")
+    return _status(release).get("observedGeneration") == shape.child(release, "metadata").get("generation")
 
 
 def done(release: Obj) -> bool:
@@ -88,9 +106,10 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
         f"Target:      service {target.get('service')} in cluster {target.get('cluster')} ({target.get('region')})",
         f"Strategy:    {_strategy(strategy)}",
         f"Phase:       {phase}  [{_conditions(status)}]",
-        f"Stage:       {status.get('stage') or '-'}",
-        f"Attempt:     {status.get('attempt', 0)}   revision {status.get('revision') or '-'}"
+        f"Stage:       {stage_text(status.get('stage'), status.get('step')) or '-'}",
+        f"Attempt:     {status.get('attempt', 0)}   target {status.get('targetRevision') or '-'}"
         f"   spec {status.get('specHash') or '-'}",
+        f"Serving:     {status.get('revision') or '-'}",
         f"Message:     {status.get('message') or '-'}",
     ]
     lines += _deployment_lines(status, now)
@@ -98,8 +117,11 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
     lines.append(f"Traffic:     production {percent(traffic.get('production'))} green, "
                  f"test {percent(traffic.get('test'))} green")  # fmt: skip
     lines += _policy_lines(status)
+    lines += [f"Ignored:     {error}" for error in status.get("requestErrors") or []]
     lines += ["", "Hooks:", *_hooks(status, now)]
     lines += ["", f"Stages (attempt {status.get('attempt', 0)}):", *_stages(status, now)]
+    if status.get("analysisRuns"):
+        lines += ["", f"Analysis (attempt {status.get('attempt', 0)}):", *analysis_lines(status, current_only=True)]
     lines += ["", "Events:", *_events(events, now, max_events)]
     hint = next_step(release)
     if hint:
@@ -139,6 +161,8 @@ def _deployment_lines(status: Obj, now: datetime) -> list[str]:
     d = status.get("deployment")
     if not d:
         return ["Deployment:  -"]
+    if d.get("reused"):
+        return [f"Deployment:  none needed (attempt {d.get('attempt')}: ECS already ran this spec)"]
     when = f"started {d.get('startedAt') or '-'} ({since(d.get('startedAt'), now)} ago)"
     if d.get("finishedAt"):
         took = _between(d.get("startedAt"), d.get("finishedAt"))
@@ -171,9 +195,8 @@ def _hooks(status: Obj, now: datetime) -> list[str]:
                 if at
                 else ""
             )
-        rows.append(
-            (h.get("hookId"), h.get("type"), h.get("stage"), h.get("status"), f"{expires or '-'}{left}")
-        )
+        rows.append((h.get("hookId"), h.get("type"), stage_text(h.get("stage"), h.get("step"), short=True),
+                     h.get("status"), f"{expires or '-'}{left}"))
     return table(("HOOK", "TYPE", "STAGE", "STATUS", "EXPIRES"), rows, indent="  ")
 
 
@@ -184,10 +207,15 @@ def _stages(status: Obj, now: datetime) -> list[str]:
     rows = []
     for s in stages:
         took = _between(s.get("startedAt"), s.get("finishedAt"))
-        if took is None:
+        if s.get("observed") is False:  # passed between two polls: startedAt/finishedAt are bounds
+            took = f"passed between polls (within {took})" if took else "passed between polls"
+        elif took is None:
             took = f"{since(s.get('startedAt'), now)} (running)"
-        rows.append((s.get("stage"), s.get("startedAt"), s.get("finishedAt"), took))
-    return table(("STAGE", "STARTED", "FINISHED", "DURATION"), rows, indent="  ")
+        stage = f"{s.get('stage')}" + (" (rollback)" if s.get("rollback") is True else "")
+        rows.append((stage, step_text(s.get("step")), s.get("startedAt"), s.get("finishedAt"), took))
+    if not any(s.get("step") for s in stages):  # BlueGreen: no STEP column of dashes
+        return table(("STAGE", "STARTED", "FINISHED", "DURATION"), [(r[0], *r[2:]) for r in rows], indent="  ")
+    return table(("STAGE", "STEP", "STARTED", "FINISHED", "DURATION"), rows, indent="  ")
 
 
 def event_time(event: Obj) -> datetime:
@@ -222,6 +250,8 @@ def next_step(release: Obj) -> str | None:
         return f"fix the cause, then change the spec or run: kubectl ecsrelease retry {where}"
     if phase == "Invalid":
         return "fix the spec (see Message)"
+    if status.get("drift"):
+        return f"undo the change made in ECS, or deploy the spec again: kubectl ecsrelease retry {where}"
     return None
 
 
@@ -235,11 +265,12 @@ def render_list(releases: Sequence[Obj], now: datetime, *, all_namespaces: bool 
     rows = []
     for r in sorted(releases, key=lambda r: ((r["metadata"].get("namespace") or ""), r["metadata"]["name"])):
         meta, status = r["metadata"], _status(r)
-        traffic = status.get("traffic") or {}
+        traffic = shape.child(status, "traffic")
         phase = status.get("phase") or "-"
         rows.append((
             *([meta.get("namespace")] if all_namespaces else []), meta["name"],
-            phase if observed(r) else f"{phase}*", status.get("stage"), (r.get("spec") or {}).get("strategy", {}).get("type"),
+            phase if observed(r) else f"{phase}*", stage_text(status.get("stage"), status.get("step"), short=True),
+            shape.child(r, "spec", "strategy").get("type"),
             status.get("attempt"), status.get("revision"), percent(traffic.get("production")),
             percent(traffic.get("test")), since(meta.get("creationTimestamp"), now),
         ))  # fmt: skip
@@ -267,6 +298,8 @@ def render_history(release: Obj, events: Sequence[Obj], now: datetime) -> str:
             "Requests seen: " + ", ".join(f"{k} for attempt {v}" for k, v in sorted(requests.items()))
         )
     lines += ["", f"Stages of attempt {status.get('attempt', 0)}:", *_stages(status, now)]
+    if status.get("analysisRuns"):
+        lines += ["", "Analysis runs (newest last):", *analysis_lines(status, current_only=False)]
     timeline = [e for e in events if e.get("reason") in ATTEMPT_REASONS]
     lines += ["", "Attempts (from Events; the API server keeps them for about an hour):"]
     if timeline:

@@ -14,9 +14,11 @@ from ecsbg.domain.model import (
     ContainerOverride,
     DeploymentRecord,
     ReleaseStatus,
+    RevisionRecord,
     Target,
     TaskDefinitionSource,
 )
+from ecsbg.domain.taskdefs import content_hash, registrable
 from tests.unit.aws import samples
 from tests.unit.aws.fake_calls import FakeCalls
 from tests.unit.aws.samples import REV_BLUE, REV_GREEN, TD_41, TD_42, deployment, revision, service, spec
@@ -36,7 +38,14 @@ def world(n: int) -> FakeCalls:
                                            sourceServiceRevisions=[{"arn": blue}], targetServiceRevision={"arn": green})
         fake.revisions[blue] = revision(blue, TD_41)
         fake.revisions[green] = revision(green, TD_42)
+    for arn, image in ((TD_41, "web:1"), (TD_42, "web:2")):
+        fake.task_definitions[arn] = {"taskDefinition": {"taskDefinitionArn": arn, "family": "web", "containerDefinitions":
+                                                         [{"name": "app", "image": image}]}, "tags": []}
     return fake
+
+
+def content_of(fake: FakeCalls, arn: str) -> str:
+    return content_hash(fake.task_definitions[arn]["taskDefinition"])
 
 
 def release(i: int, **changes):
@@ -119,18 +128,52 @@ async def test_tracked_deployment_is_read_in_the_same_call_as_the_current_one():
 
 async def test_taskdef_hash_only_for_the_containers_form_and_read_once():
     fake = world(2)
-    fake.task_definitions[TD_42] = {"taskDefinition": {"taskDefinitionArn": TD_42, "family": "web"},
-                                    "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "h42"}]}
     observer = Observer(lambda key: fake, window=0.01)
     by_arn = await observer.observe(release(0), None)
     assert by_arn.current_target_taskdef_hash is None and fake.count("DescribeTaskDefinition") == 0
     derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
     results = await asyncio.gather(*(observer.observe(release(i, task_definition=derived), None) for i in (0, 1)))
     await observer.observe(release(0, task_definition=derived), None)
-    assert [r.current_target_taskdef_hash for r in results] == ["h42", "h42"]
+    assert [r.current_target_taskdef_hash for r in results] == [content_of(fake, TD_42)] * 2
     assert fake.count("DescribeTaskDefinition") == 1
     params = next(p for op, p in fake.log if op == "DescribeTaskDefinition")
     assert params == {"taskDefinition": TD_42, "include": ["TAGS"]}
+
+
+async def test_an_idle_release_in_step_with_ecs_reads_no_task_definition():
+    """API economy: the service, its deployment and the status all name one task definition: nothing to compare."""
+    fake = world(1)
+    fake.deployments[f"{ARN}:service-deployment/prod/web-0/d0"].update(status="SUCCESSFUL")
+    fake.services["web-0"]["taskDefinition"] = TD_42
+    done = ReleaseStatus(attempt=1, deployment=DeploymentRecord(attempt=1, arn=f"{ARN}:service-deployment/prod/web-0/d0",
+                                                                status="SUCCESSFUL"),
+                         target=RevisionRecord(f"{ARN}:service-revision/prod/web-0/20", TD_42))
+    observer = Observer(lambda key: fake, window=0)
+    for _ in range(3):
+        observed = await observer.observe(release(0), done)
+    assert observed.taskdef_hashes == {} and fake.count("DescribeTaskDefinition") == 0
+
+
+async def test_drift_reads_each_task_definition_once_and_then_from_the_cache():
+    fake = world(1)
+    fake.deployments[f"{ARN}:service-deployment/prod/web-0/d0"].update(status="SUCCESSFUL")
+    done = ReleaseStatus(attempt=1, deployment=DeploymentRecord(attempt=1, arn=f"{ARN}:service-deployment/prod/web-0/d0",
+                                                                status="SUCCESSFUL"),
+                         target=RevisionRecord(f"{ARN}:service-revision/prod/web-0/20", TD_42))
+    observer = Observer(lambda key: fake, window=0)
+    for _ in range(3):  # the service runs TD_41 (changed out of band), the release deployed TD_42
+        observed = await observer.observe(release(0), done)
+    assert observed.taskdef_hashes == {TD_41: content_of(fake, TD_41), TD_42: content_of(fake, TD_42)}
+    assert fake.count("DescribeTaskDefinition") == 2
+
+
+async def test_an_attempt_about_to_start_gets_its_base_and_the_running_content():
+    fake = world(1)
+    derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
+    starting = ReleaseStatus(attempt=1, base_task_definition_arn=TD_41)
+    observed = await Observer(lambda key: fake, window=0).observe(release(0, task_definition=derived), starting)
+    assert observed.base_task_definition == registrable(fake.task_definitions[TD_41]["taskDefinition"])
+    assert observed.taskdef_hashes[TD_41] == content_of(fake, TD_41)
 
 
 async def test_draining_service_is_reported_as_not_active():
@@ -154,13 +197,13 @@ async def test_real_client_params_with_stubber(metrics):
                           {"serviceRevisions": [revision(REV_BLUE, TD_41), revision(REV_GREEN, TD_42)],
                            "failures": []},
                           {"serviceRevisionArns": [REV_BLUE, REV_GREEN]})
+        described = {"taskDefinitionArn": TD_42, "family": "web"}
         stub.add_response("describe_task_definition",
-                          {"taskDefinition": {"taskDefinitionArn": TD_42, "family": "web"},
-                           "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]},
+                          {"taskDefinition": described, "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]},
                           {"taskDefinition": TD_42, "include": ["TAGS"]})
         observed = await Observer(lambda key: AwsCalls(client, metrics), window=0).observe(derived, None)
         stub.assert_no_pending_responses()
-    assert observed.problem is None and observed.current_target_taskdef_hash == "abc"
+    assert observed.problem is None and observed.current_target_taskdef_hash == content_hash(described)
     assert observed.current.hooks[0].status == "AWAITING_ACTION"
     assert [op for _, op, _ in metrics.calls] == ["DescribeServices", "DescribeServiceDeployments",
                                                   "DescribeServiceRevisions", "DescribeTaskDefinition"]
@@ -183,3 +226,18 @@ async def test_batch_wide_errors_are_not_split():
     observer = Observer(lambda key: fake, window=0.02)
     await asyncio.gather(*(observer.observe(release(i), None) for i in range(4)))
     assert fake.count("DescribeServices") == 1
+
+
+async def test_a_task_definition_that_cannot_be_described_is_compared_by_arn_when_idle():
+    fake = world(1)
+    del fake.task_definitions[TD_41]
+    fake.fail["DescribeTaskDefinition"] = AwsProblem("ClientException", "Unable to describe task definition.", True,
+                                                     "DescribeTaskDefinition")
+    done = ReleaseStatus(attempt=1, deployment=DeploymentRecord(attempt=1, arn=f"{ARN}:service-deployment/prod/web-0/d0",
+                                                                status="SUCCESSFUL"),
+                         target=RevisionRecord(None, TD_42))
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), done)
+    assert observed.problem is None and observed.taskdef_hashes == {}
+    starting = ReleaseStatus(attempt=1, base_task_definition_arn=TD_41)
+    observed = await Observer(lambda key: fake, window=0).observe(release(0), starting)
+    assert observed.problem.code == "ClientException", "a start needs the content: the error is reported"

@@ -90,6 +90,10 @@ from ecsbg.domain.model import (  # noqa: E402
 from ecsbg.domain.parsing import parse_release  # noqa: E402
 
 SERVICE_ARN = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/web"
+# The described base task definition (BASE_TD_ARN) as the AWS layer hands it to the planner.
+BASE_CONTENT: dict[str, Any] = {"family": "web", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+                                "containerDefinitions": [{"name": "app", "image": "repo/web:1.4.1", "essential": True,
+                                                          "environment": [{"name": "LOG_LEVEL", "value": "info"}]}]}
 NEW_TD_ARN = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:43"
 
 
@@ -128,11 +132,16 @@ def deployment(n: int = 1, status: str = "IN_PROGRESS", stage: str | None = "SCA
 
 
 def observe(current: ObservedDeployment | None = None, tracked: ObservedDeployment | None = None,
-            td: str = BASE_TD_ARN, taskdef_hash: str | None = None, problem: AwsProblem | None = None,
+            td: str | None = None, taskdef_hash: str | None = None, problem: AwsProblem | None = None,
+            base: dict[str, Any] | None = BASE_CONTENT, hashes: dict[str, str] | None = None,
             **service_kw: Any) -> Observation:
+    """`td` (the service's task definition) defaults to what ECS says: the target's once `current` succeeded."""
+    if td is None:
+        succeeded = current is not None and current.status == "SUCCESSFUL" and current.target_revision is not None
+        td = (current.target_revision.task_definition_arn if succeeded else None) or BASE_TD_ARN
     return Observation(service=service(td, current.arn if current else None, **service_kw), current=current,
                        tracked=tracked if tracked is not None else current, current_target_taskdef_hash=taskdef_hash,
-                       problem=problem)
+                       problem=problem, base_task_definition=base, taskdef_hashes=hashes or {})
 
 
 def prior(spec_hash: str | None, attempt: int = 1, phase: Phase | None = Phase.DEPLOYING,

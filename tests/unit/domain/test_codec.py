@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -17,15 +18,18 @@ from ecsbg.domain.codec import (
 from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
+    Difference,
     HookDetail,
     Phase,
     ReleaseStatus,
     RevisionRecord,
     StageRecord,
+    StepInfo,
 )
 from tests.unit.domain import builders as b
 from tests.unit.domain.crd import open_api_schema, schema_errors
 
+STEP = StepInfo(2, 4, 50.0)
 FULL = ReleaseStatus(
     observed_generation=4, phase=Phase.AWAITING_APPROVAL, stage="POST_TEST_TRAFFIC_SHIFT", message="waiting",
     attempt=3, spec_hash="1f0c9a2b7d3e4f50", base_task_definition_arn=b.BASE_TD_ARN, revision="web:42",
@@ -34,8 +38,15 @@ FULL = ReleaseStatus(
     source=RevisionRecord("arn:rev/1", b.BASE_TD_ARN), target=RevisionRecord("arn:rev/2", b.TD_ARN),
     production_traffic=0.0, test_traffic=100.0,
     hooks=(HookDetail(hook_id="ecs-pause-1", target_type="PAUSE", status="AWAITING_ACTION",
-                      stage="POST_TEST_TRAFFIC_SHIFT", expires_at=b.at(60), timeout_action="ROLLBACK"),),
-    stages=(StageRecord("PRE_SCALE_UP", b.at(0), b.at(1)), StageRecord("POST_TEST_TRAFFIC_SHIFT", b.at(1))),
+                      stage="POST_TEST_TRAFFIC_SHIFT", expires_at=b.at(60), timeout_action="ROLLBACK"),
+           HookDetail(hook_id="ecs-lambda-1", target_type="AWS_LAMBDA", status="SUCCEEDED",
+                      stage="PRE_PRODUCTION_TRAFFIC_SHIFT", step=STEP, target_arn=b.FUNCTION)),
+    stages=(StageRecord("PRE_SCALE_UP", b.at(0), b.at(1)),
+            StageRecord("SCALE_UP", b.at(0), b.at(1), observed=False),
+            StageRecord("PRODUCTION_TRAFFIC_SHIFT", b.at(1), step=STEP),
+            StageRecord("TEST_TRAFFIC_SHIFT", b.at(1), rollback=True)),
+    step=STEP, target_revision="web:43",
+    request_errors=("metadata.annotations[ecsbg.dev/approve]: must be the attempt number",),
     requests={"approve": 2, "reject": None, "abort": None, "retry": 1},
     conditions=(Condition("Ready", "False", "AwaitingApproval", "waiting", b.at(1), 4),
                 Condition("Reconciling", "True", "AwaitingApproval", "waiting", b.at(1), 4)),
@@ -50,14 +61,27 @@ def test_full_status_round_trips():
 def test_camel_case_names_of_the_design():
     d = status_to_dict(FULL)
     assert list(d) == ["observedGeneration", "phase", "stage", "message", "attempt", "specHash",
-                       "baseTaskDefinitionArn", "revision", "deployment", "source", "target", "traffic", "hooks",
-                       "stages", "requests", "conditions"]
+                       "baseTaskDefinitionArn", "revision", "targetRevision", "deployment", "source", "target",
+                       "traffic", "hooks", "stages", "step", "requests", "requestErrors", "conditions"]
     assert d["deployment"] == {"attempt": 3, "arn": FULL.deployment.arn, "status": "IN_PROGRESS",
                                "statusReason": "hook", "startedAt": "2026-11-22T10:00:00Z"}
     assert d["hooks"] == [{"hookId": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT", "type": "PAUSE",
                            "status": "AWAITING_ACTION", "expiresAt": "2026-11-22T11:00:00Z",
-                           "timeoutAction": "ROLLBACK"}]
-    assert d["traffic"] == {"production": 0.0, "test": 100.0}
+                           "timeoutAction": "ROLLBACK"},
+                          {"hookId": "ecs-lambda-1", "stage": "PRE_PRODUCTION_TRAFFIC_SHIFT",
+                           "step": {"number": 2, "count": 4, "trafficPercent": 50.0}, "type": "AWS_LAMBDA",
+                           "status": "SUCCEEDED", "targetArn": b.FUNCTION}]
+    assert d["traffic"] == {"production": 0.0, "test": 100.0, "summary": "0%"}
+    # observed stages omit `observed`; passed ones say false; rollback stages say so
+    assert d["stages"] == [
+        {"stage": "PRE_SCALE_UP", "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:01:00Z"},
+        {"stage": "SCALE_UP", "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:01:00Z",
+         "observed": False},
+        {"stage": "PRODUCTION_TRAFFIC_SHIFT", "step": {"number": 2, "count": 4, "trafficPercent": 50.0},
+         "startedAt": "2026-11-22T10:01:00Z"},
+        {"stage": "TEST_TRAFFIC_SHIFT", "startedAt": "2026-11-22T10:01:00Z", "rollback": True}]
+    assert (d["step"], d["targetRevision"]) == ({"number": 2, "count": 4, "trafficPercent": 50.0}, "web:43")
+    assert d["requestErrors"] == ["metadata.annotations[ecsbg.dev/approve]: must be the attempt number"]
     assert d["conditions"][0] == {"type": "Ready", "status": "False", "reason": "AwaitingApproval",
                                   "message": "waiting", "lastTransitionTime": "2026-11-22T10:01:00Z",
                                   "observedGeneration": 4}
@@ -99,7 +123,7 @@ def test_patch_nulls_cleared_fields_at_every_level():
     assert patch["stage"] is None and patch["revision"] is None and patch["traffic"] is None
     assert patch["hooks"] == [] and patch["stages"] == []
     assert patch["deployment"] == {"attempt": 3, "arn": "arn:d", "status": "SUCCESSFUL", "statusReason": None,
-                                   "startedAt": None, "finishedAt": None, "rollbackReason": None}
+                                   "startedAt": None, "finishedAt": None, "rollbackReason": None, "reused": None}
     assert _merge(status_to_dict(FULL), patch) == status_to_dict(later)
 
 
@@ -145,3 +169,19 @@ def test_format_time(value, text):
 @pytest.mark.parametrize("text", ["not a time", "", None, 5])
 def test_parse_time_rejects_garbage(text):
     assert parse_time(text) is None
+
+
+def test_drift_and_a_reused_attempt_round_trip():
+    drifted = ReleaseStatus(observed_generation=2, phase=Phase.SUCCEEDED, attempt=3, requests=dict.fromkeys(
+                                ("approve", "reject", "abort", "retry")),
+                            deployment=DeploymentRecord(attempt=3, arn="", status="", reused=True),
+                            drift=(Difference("taskDefinition", "web:1", "web:2"),
+                                   Difference("loadBalancers.advancedConfiguration", "none", "alternate web-green",
+                                              key="web-blue")))
+    stored = status_to_dict(drifted)
+    assert stored["deployment"] == {"attempt": 3, "reused": True}
+    assert stored["drift"][1] == {"field": "loadBalancers.advancedConfiguration", "key": "web-blue",
+                                  "running": "none", "expected": "alternate web-green"}
+    assert status_from_dict(stored) == drifted
+    cleared = status_patch(replace(drifted, drift=(), deployment=None))
+    assert cleared["drift"] is None and cleared["deployment"] is None

@@ -27,8 +27,11 @@ def test_names_and_version():
 
 def test_printer_columns():
     columns = {c["name"]: c for c in crd()["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert list(columns) == ["Phase", "Stage", "Traffic", "Revision", "Attempt", "Age"]
-    assert columns["Traffic"]["jsonPath"] == ".status.traffic.production"
+    assert list(columns) == ["Phase", "Stage", "Traffic", "Revision", "Target", "Attempt", "Age"]
+    assert columns["Traffic"]["jsonPath"] == ".status.traffic.summary" and columns["Traffic"]["type"] == "string"
+    assert columns["Revision"]["jsonPath"] == ".status.revision"
+    assert columns["Target"] == {"name": "Target", "type": "string", "jsonPath": ".status.targetRevision",
+                                 "priority": 1, "description": columns["Target"]["description"]}
     assert columns["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
     assert columns["Attempt"]["priority"] == 1
 
@@ -88,8 +91,8 @@ def test_example_validates_against_crd_and_parses(path):
 
 
 def test_examples_cover_the_three_strategies():
-    kinds = sorted(yaml.safe_load(p.read_text())["spec"]["strategy"]["type"] for p in EXAMPLES)
-    assert kinds == ["BlueGreen", "Canary", "Linear"]
+    kinds = {yaml.safe_load(p.read_text())["spec"]["strategy"]["type"] for p in EXAMPLES}
+    assert kinds == {"BlueGreen", "Canary", "Linear"}
 
 
 def test_full_spec_is_valid_for_both():
@@ -154,9 +157,15 @@ INVALID = [
      "does not match", "spec.target.roleArn: 'role/deployer' is not a valid role"),
     ("bad-strategy-type", lambda s: s["strategy"].update(type="Rolling"),
      "is not one of", "spec.strategy.type: must be one of BlueGreen, Linear, Canary"),
-    ("request-not-positive", lambda s: s["requests"].update(approve=0),
-     "less than the minimum", "spec.requests.approve: must be between 1 and None"),
 ]
+
+
+def test_bad_spec_request_is_refused_by_the_crd_and_only_reported_by_the_parser():
+    """The CRD refuses it at admission; a CR that skipped admission gets a request problem, never Invalid."""
+    doc = b.body(_spec(lambda s: s["requests"].update(approve=0)))
+    assert any("less than the minimum" in e for e in schema_errors(doc))
+    [problem] = parse_release(doc).requests.problems
+    assert problem.message.startswith("spec.requests.approve: must be between 1 and None")
 
 
 @pytest.mark.parametrize(("mutate", "crd_says", "parser_says"), [row[1:] for row in INVALID],

@@ -14,7 +14,7 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, RequestKind
+from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseStatus, RequestKind
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, RequestNote, plan
 from ecsbg.domain.status import compute_status, transitions
@@ -69,8 +69,9 @@ ROWS = [
      replace(RUNNING, stage="SCALE_UP"), None, None, (), [("Normal", "RollingBack")]),
     ("rolled-back", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL", stage="SCALE_UP")),
      b.prior(H, 1, Phase.ROLLING_BACK, 1, stage="SCALE_UP"), None, None, (), [("Warning", "RolledBack")]),
-    ("failed", b.observe(problem=b.DENIED), RUNNING, None, None, (), [("Warning", "Failed")]),
-    ("aws-error", b.observe(problem=b.THROTTLED), RUNNING, None, None, (), [("Warning", "AwsError")]),
+    ("failed", b.observe(problem=b.DENIED), b.prior(H, 1, Phase.PENDING), None, None, (), [("Warning", "Failed")]),
+    ("read-denied", b.observe(problem=b.DENIED), RUNNING, None, None, (), [("Warning", "ObservationFailed")]),
+    ("read-throttled", b.observe(problem=b.THROTTLED), RUNNING, None, None, (), [("Warning", "ObservationFailed")]),
 ]
 
 
@@ -132,12 +133,73 @@ def test_full_blue_green_release_replayed_through_plan_and_status():
         phases.append(new.phase.value)
         status = new
     assert reasons == ["AttemptStarted", "DeploymentStarted", "StageChanged", "StageChanged", "AwaitingApproval",
-                       "Approved", "StageChanged", "StageChanged", "Succeeded"]
+                       "Approved", "HookSucceeded", "StageChanged", "Succeeded"]
     # the approval acts in the reconcile that first sees the pause, so the phase leaves AwaitingApproval next
     assert phases == ["Pending", "Pending", "Deploying", "Deploying", "AwaitingApproval", "Deploying",
                       "Baking", "Succeeded", "Succeeded"]
-    assert [s.stage for s in status.stages] == ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+    assert [(s.stage, s.observed) for s in status.stages] == [
+        ("PRE_SCALE_UP", True), ("SCALE_UP", False), ("POST_SCALE_UP", False), ("TEST_TRAFFIC_SHIFT", False),
+        ("POST_TEST_TRAFFIC_SHIFT", True), ("PRE_PRODUCTION_TRAFFIC_SHIFT", False),
+        ("PRODUCTION_TRAFFIC_SHIFT", False), ("POST_PRODUCTION_TRAFFIC_SHIFT", False), ("BAKE_TIME", True),
+        ("CLEAN_UP", False)]
     assert status.requests["approve"] == 1
+
+
+def _replay(spec, observations, status=None):
+    """plan -> status -> events over several polls of attempt 1 of `spec`; returns (final status, every event)."""
+    status = status or b.prior(spec.spec_hash, 1, Phase.DEPLOYING, deployment_attempt=1)
+    events = []
+    for minute, obs in enumerate(observations, 1):
+        p = plan(spec, obs, status, generation=1)
+        new = compute_status(spec=spec, invalid=None, observation=obs, plan=p, result=ApplyResult(), prior=status,
+                             generation=1, now=b.at(minute))
+        events += transitions(status, new, p, ApplyResult())
+        status = new
+    return status, events
+
+
+def test_hook_results_and_timeouts_are_announced_once_with_their_stage():
+    spec = b.release(b.containers_spec(lifecycleHooks=[
+        {"type": "Lambda", "functionArn": b.FUNCTION, "stages": ["POST_SCALE_UP"]},
+        {"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 5, "action": "Continue"}}]))
+    lam = HookDetail("l1", "AWS_LAMBDA", "IN_PROGRESS", target_arn=b.FUNCTION)
+    pause = HookDetail("p1", "PAUSE", "AWAITING_ACTION", timeout_action="CONTINUE")
+    _, events = _replay(spec, [
+        b.observe(b.deployment(1, stage="POST_SCALE_UP", hooks=(lam,))),
+        b.observe(b.deployment(1, stage="POST_SCALE_UP", hooks=(replace(lam, status="SUCCEEDED"),))),
+        b.observe(b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(pause,))),
+        b.observe(b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(replace(pause, status="TIMED_OUT"),))),
+        b.observe(b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", hooks=(replace(pause, status="TIMED_OUT"),))),
+    ])
+    hooks = [(e.type, e.reason, e.message) for e in events if e.reason.startswith("Hook")]
+    assert hooks == [
+        ("Normal", "HookSucceeded", "attempt 1: Lambda hook smoke-test at POST_SCALE_UP succeeded (l1)"),
+        ("Warning", "HookTimedOut", "attempt 1: Pause hook at POST_TEST_TRAFFIC_SHIFT timed out (p1); ECS continues")]
+
+
+def test_stage_changed_names_the_step_and_the_stages_passed_between_polls():
+    spec = b.release(b.containers_spec(strategy={"type": "Linear", "linear": {"stepPercent": 50.0}}))
+    _, events = _replay(spec, [
+        b.observe(b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", production=50.0)),
+        b.observe(b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", production=100.0)),
+    ])
+    changes = [e.message for e in events if e.reason == "StageChanged"]
+    assert changes[-1] == ("attempt 1: ECS lifecycle stage PRODUCTION_TRAFFIC_SHIFT, step 2 of 2 (100%) "
+                           "(was PRODUCTION_TRAFFIC_SHIFT, step 1 of 2 (50%)); passed between polls: "
+                           "PRE_PRODUCTION_TRAFFIC_SHIFT, step 2 of 2 (100%)")
+
+
+def test_a_malformed_request_is_announced_once_and_never_makes_the_release_invalid():
+    spec = b.release(annotations={"ecsbg.dev/approve": "yes"})
+    done = b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", production=100.0))
+    status, events = _replay(spec, [done, done, done])
+    assert status.phase is Phase.SUCCEEDED
+    assert [(e.type, e.reason) for e in events] == [("Normal", "Succeeded"), ("Warning", "InvalidRequest")]
+    assert status.request_errors == (
+        "metadata.annotations[ecsbg.dev/approve]: must be the attempt number to approve (a positive integer, "
+        "see status.attempt), got 'yes'",)
+    fixed, later = _replay(b.release(), [done], replace(status, spec_hash=b.release().spec_hash))
+    assert fixed.request_errors == () and later == []
 
 
 def test_a_request_ecs_already_carried_out_is_announced():

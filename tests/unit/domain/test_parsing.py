@@ -69,12 +69,28 @@ def test_requests(spec_requests, annotations, expected):
 
 @pytest.mark.parametrize("value", ["yes", "3.0", "-1", "0", "", "٣"], ids=["word", "float", "negative", "zero",
                                                                             "empty", "non-ascii-digit"])
-def test_non_integer_annotation_is_invalid(value):
-    with pytest.raises(InvalidSpec) as caught:
-        parse_release(b.body(b.containers_spec(), {"ecsbg.dev/approve": value}))
-    [error] = caught.value.errors
-    assert error.startswith("metadata.annotations[ecsbg.dev/approve]: must be the attempt number to approve")
-    assert repr(value) in error
+def test_non_integer_annotation_is_a_request_problem_not_an_invalid_spec(value):
+    requests = parse_release(b.body(b.containers_spec(), {"ecsbg.dev/approve": value})).requests
+    [problem] = requests.problems
+    assert problem.kind is RequestKind.APPROVE and requests.approve == frozenset()
+    assert problem.message.startswith("metadata.annotations[ecsbg.dev/approve]: must be the attempt number to approve")
+    assert repr(value) in problem.message
+
+
+@pytest.mark.parametrize(("requests", "kind", "fragment"), [
+    ({"approve": "yes"}, RequestKind.APPROVE, "spec.requests.approve: must be an integer, got str 'yes'"),
+    ({"retry": 0}, RequestKind.RETRY, "spec.requests.retry: must be between 1 and None, got 0"),
+    ("approve", None, "spec.requests: must be an object"),
+], ids=["word", "zero", "not-an-object"])
+def test_bad_spec_requests_are_request_problems_too(requests, kind, fragment):
+    """The CRD refuses these at admission; without admission they are reported like a bad annotation."""
+    parsed = parse_release(b.body(b.containers_spec(requests=requests)))
+    [problem] = parsed.requests.problems
+    assert (problem.kind, problem.message[:len(fragment)]) == (kind, fragment)
+
+
+def test_a_bad_request_does_not_change_the_spec_hash():
+    assert b.release(annotations={"ecsbg.dev/approve": "yes"}).spec_hash == b.release().spec_hash
 
 
 @pytest.mark.parametrize(("body", "expected"), [

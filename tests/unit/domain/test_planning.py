@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ecsbg.domain.actions import (
@@ -12,16 +14,16 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.hashing import taskdef_hash
 from ecsbg.domain.model import Observation, Phase, RequestKind
 from ecsbg.domain.planning import plan
+from ecsbg.domain.taskdefs import content_hash, render
 from tests.unit.domain import builders as b
 
 CONTAINERS = b.release()
 ARN = b.release(b.arn_spec())
 H = CONTAINERS.spec_hash
 HA = ARN.spec_hash
-WANTED = taskdef_hash(b.BASE_TD_ARN, CONTAINERS.task_definition.containers)
+WANTED = content_hash(render(b.BASE_CONTENT, CONTAINERS.task_definition.containers))
 
 
 def _with(spec_release, annotations):
@@ -228,3 +230,23 @@ def test_a_request_ecs_already_carried_out_is_recorded_once(annotations, hook_st
         again = plan(spec, observed, b.prior(H, 3, Phase.DEPLOYING, 3, hooks=(b.pause("p1", hook_status),),
                                              requests=result.requests_seen), generation=1)
         assert again.notes == (), "recorded once"
+
+
+# ECS lists only the hooks of the stage in progress: a continued pause vanishes from the list once the deployment
+# moves on, so the late approval is recognised from the deployment having left the pause's stage.
+WAITING_AT_POST_TEST = b.prior(H, 3, Phase.AWAITING_APPROVAL, deployment_attempt=3,
+                               hooks=(b.pause("p1", stage="POST_TEST_TRAFFIC_SHIFT"),))
+
+
+@pytest.mark.parametrize(("status", "stage", "timeout_action", "applied"), [
+    ("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", "ROLLBACK", True),
+    ("SUCCESSFUL", None, "ROLLBACK", True),
+    ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", "ROLLBACK", False),  # still at the pause's stage: not proof
+    ("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", "CONTINUE", False),  # a CONTINUE timeout may have done it
+    ("ROLLBACK_IN_PROGRESS", "TEST_TRAFFIC_SHIFT", "ROLLBACK", False),  # rolled back: not an approval
+], ids=["moved-on", "succeeded", "same-stage", "continue-timeout", "rolling-back"])
+def test_a_continued_pause_ecs_no_longer_lists_is_a_late_approval(status, stage, timeout_action, applied):
+    prior = replace(WAITING_AT_POST_TEST, hooks=(replace(WAITING_AT_POST_TEST.hooks[0], timeout_action=timeout_action),))
+    observed = b.observe(b.deployment(3, status=status, stage=stage))  # the pause is not listed any more
+    result = plan(_with(CONTAINERS, {"ecsbg.dev/approve": "3"}), observed, prior, generation=1)
+    assert [(n.request.value, n.result) for n in result.notes] == ([("approve", "applied")] if applied else [])

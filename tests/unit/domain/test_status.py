@@ -20,7 +20,9 @@ from ecsbg.domain.status import compute_status
 from tests.unit.domain import builders as b
 from tests.unit.domain.crd import open_api_schema, schema_errors
 
-SPEC = b.release()
+# one Pause hook at POST_TEST_TRAFFIC_SHIFT and PRE_PRODUCTION_TRAFFIC_SHIFT: hook stages come from the spec
+SPEC = b.release(b.containers_spec(lifecycleHooks=[
+    {"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT"]}]))
 MINUTE_5 = b.at(5)
 H = SPEC.spec_hash
 SEEN = {"approve": None, "reject": None, "abort": None, "retry": None}
@@ -46,7 +48,7 @@ PAUSED = b.deployment(1, stage="POST_TEST_TRAFFIC_SHIFT", test=100.0, hooks=(b.p
 
 # (id, observation, prior, action, result, phase, conditions {type: (status, reason)}, message fragment)
 PHASES = [
-    ("failed-terminal-observe", b.observe(problem=b.DENIED), RUNNING, None, None, Phase.FAILED,
+    ("failed-terminal-observe", b.observe(problem=b.DENIED), b.prior(H, 1, Phase.PENDING), None, None, Phase.FAILED,
      {"Ready": ("False", "AccessDeniedException"), "Stalled": ("True", "AccessDeniedException")},
      "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"),
     ("failed-terminal-apply", b.observe(), b.prior(H, 1, Phase.PENDING),
@@ -67,7 +69,8 @@ PHASES = [
      {"Ready": ("False", "Stopped"), "Stalled": ("True", "Stopped")}, "STOPPED"),
     ("rolled-back", b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL", rollback_reason="alarm web-5xx")), RUNNING,
      None, None, Phase.ROLLED_BACK, {"Ready": ("False", "RolledBack"), "Stalled": ("True", "RolledBack")},
-     "attempt 1 rolled back by ECS: alarm web-5xx; change the spec, or retry with ecsbg.dev/retry=1"),
+     "attempt 1 rolled back by ECS: alarm web-5xx; web:41 serves production traffic; change the spec, or retry "
+     "with ecsbg.dev/retry=1"),
     ("rolling-back-requested", b.observe(b.deployment(1, "ROLLBACK_REQUESTED")), RUNNING, None, None,
      Phase.ROLLING_BACK, {"Ready": ("False", "RollingBack"), "Reconciling": ("True", "RollingBack")}, "ROLLBACK_REQUESTED"),
     ("rolling-back-in-progress", b.observe(b.deployment(1, "ROLLBACK_IN_PROGRESS")), RUNNING, None, None,
@@ -132,7 +135,9 @@ def test_retryable_problem_keeps_phase(where):
                                             "ContinueServiceDeployment")) if where == "apply" else None
     status = _status(obs, before, result=result, now=b.at(9))
     assert status.phase is Phase.AWAITING_APPROVAL
-    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"), "Reconciling": ("True", "ProgressingWithRetry")}
+    read_failed = {"ObservationFailed": ("True", "ThrottlingException")} if where == "observe" else {}
+    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"), "Reconciling": ("True", "ProgressingWithRetry"),
+                              **read_failed}
     assert status.message.endswith(" (retrying: " + ("DescribeServices" if where == "observe" else
                                                      "ContinueServiceDeployment") + " failed with ThrottlingException: Rate exceeded)")
     assert status.message.startswith("attempt 1 paused")
@@ -162,18 +167,24 @@ def test_stalled_cleared_by_next_good_attempt():
     assert _conds(status) == {"Ready": ("False", "Progressing"), "Reconciling": ("True", "Progressing")}
 
 
-STAGES = ["PRE_SCALE_UP", "SCALE_UP", "SCALE_UP", "TEST_TRAFFIC_SHIFT", "BAKE_TIME"]
-
-
-def test_stage_history_appends_on_change_and_closes_previous():
+def test_stage_history_records_observed_stages_and_the_ones_passed_between_polls():
     status = RUNNING
-    for minute, stage in enumerate(STAGES):
+    for minute, stage in enumerate(["PRE_SCALE_UP", "SCALE_UP", "SCALE_UP", "TEST_TRAFFIC_SHIFT", "BAKE_TIME"]):
         status = _status(b.observe(b.deployment(1, stage=stage)), status, now=b.at(minute))
-    assert status.stages == (StageRecord("PRE_SCALE_UP", b.at(0), b.at(1)), StageRecord("SCALE_UP", b.at(1), b.at(3)),
-                             StageRecord("TEST_TRAFFIC_SHIFT", b.at(3), b.at(4)), StageRecord("BAKE_TIME", b.at(4)))
+    missed = dict(observed=False)
+    assert status.stages == (
+        StageRecord("PRE_SCALE_UP", b.at(0), b.at(1)), StageRecord("SCALE_UP", b.at(1), b.at(3)),
+        StageRecord("POST_SCALE_UP", b.at(1), b.at(3), **missed), StageRecord("TEST_TRAFFIC_SHIFT", b.at(3), b.at(4)),
+        StageRecord("POST_TEST_TRAFFIC_SHIFT", b.at(3), b.at(4), **missed),
+        StageRecord("PRE_PRODUCTION_TRAFFIC_SHIFT", b.at(3), b.at(4), **missed),
+        StageRecord("PRODUCTION_TRAFFIC_SHIFT", b.at(3), b.at(4), **missed),
+        StageRecord("POST_PRODUCTION_TRAFFIC_SHIFT", b.at(3), b.at(4), **missed), StageRecord("BAKE_TIME", b.at(4)))
     done = _status(b.observe(b.deployment(1, "SUCCESSFUL", stage="CLEAN_UP", finished_at=b.at(9))), status,
                    now=b.at(10))
-    assert done.stages[-2:] == (StageRecord("BAKE_TIME", b.at(4), b.at(10)), StageRecord("CLEAN_UP", b.at(10), b.at(10)))
+    # CLEAN_UP was first seen once the deployment was over: not observed, between BAKE_TIME and the end
+    assert done.stages[-2:] == (StageRecord("BAKE_TIME", b.at(4), b.at(9)),
+                                StageRecord("CLEAN_UP", b.at(4), b.at(9), **missed))
+    assert done.stage is None  # nothing in flight
 
 
 def test_new_attempt_resets_the_mirrored_deployment_fields():
@@ -188,21 +199,30 @@ def test_new_attempt_resets_the_mirrored_deployment_fields():
 def test_traffic_revision_and_revisions_mirror_the_target():
     status = _status(b.observe(b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT", production=25.0, test=100.0,
                                             td=b.NEW_TD_ARN)))
-    assert (status.production_traffic, status.test_traffic, status.revision) == (25.0, 100.0, "web:43")
+    # web:41 still holds most production traffic: it is what serves; web:43 is what the attempt deploys
+    assert (status.production_traffic, status.test_traffic, status.revision, status.target_revision) == (
+        25.0, 100.0, "web:41", "web:43")
     assert status.target.revision_arn == b.rev_arn(11) and status.target.task_definition_arn == b.NEW_TD_ARN
     assert status.source.task_definition_arn == b.BASE_TD_ARN
 
 
-def test_hooks_keep_the_stage_first_seen_and_stay_listed():
+def test_hooks_are_filed_under_the_stage_of_the_spec_and_stay_listed():
     first = _status(b.observe(PAUSED))
     assert [(h.hook_id, h.stage, h.status) for h in first.hooks] == [("p1", "POST_TEST_TRAFFIC_SHIFT", "AWAITING_ACTION")]
     later = b.deployment(1, stage="PRODUCTION_TRAFFIC_SHIFT",  # stamped with the poll's stage by the AWS layer
-                         hooks=(b.pause("p1", "SUCCEEDED", stage="PRODUCTION_TRAFFIC_SHIFT"), b.pause("p2")))
+                         hooks=(b.pause("p1", "SUCCEEDED", stage="PRODUCTION_TRAFFIC_SHIFT"),
+                                b.pause("p2", "SUCCEEDED", stage="PRODUCTION_TRAFFIC_SHIFT")))
     second = _status(b.observe(later), first)
+    # p2 was first seen at PRODUCTION_TRAFFIC_SHIFT, where no Pause hook can run: the spec's next pause is its stage
     assert [(h.hook_id, h.stage, h.status) for h in second.hooks] == [
-        ("p1", "POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), ("p2", "PRODUCTION_TRAFFIC_SHIFT", "AWAITING_ACTION")]
+        ("p1", "POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), ("p2", "PRE_PRODUCTION_TRAFFIC_SHIFT", "SUCCEEDED")]
     third = _status(b.observe(b.deployment(1, stage="BAKE_TIME")), second)
     assert [h.hook_id for h in third.hooks] == ["p1", "p2"]
+
+
+def test_a_hook_the_spec_does_not_declare_has_no_stage():
+    status = _status(b.observe(PAUSED), spec=b.release())
+    assert [(h.hook_id, h.stage) for h in status.hooks] == [("p1", None)]
 
 
 def test_adopted_deployment_is_recorded_for_the_attempt():
@@ -216,7 +236,7 @@ def test_adopted_deployment_is_recorded_for_the_attempt():
 def test_started_deployment_is_recorded_with_its_task_definition():
     status = _status(b.observe(), b.prior(H, 1, Phase.PENDING), StartDeployment(1, SPEC, b.BASE_TD_ARN, "x"),
                      ApplyResult(deployment_arn=b.dep_arn(1), task_definition_arn=b.NEW_TD_ARN))
-    assert (status.deployment.attempt, status.deployment.arn, status.revision) == (1, b.dep_arn(1), "web:43")
+    assert (status.deployment.attempt, status.deployment.arn, status.target_revision) == (1, b.dep_arn(1), "web:43")
 
 
 def test_requests_seen_come_from_the_plan():
@@ -226,22 +246,59 @@ def test_requests_seen_come_from_the_plan():
     assert status.requests == seen
 
 
+@pytest.mark.parametrize("problem", [b.THROTTLED, b.DENIED], ids=["throttled", "access-denied"])
 @pytest.mark.parametrize(("ecs_status", "phase", "conditions"), [
     ("SUCCESSFUL", Phase.SUCCEEDED, {"Ready": ("True", "Succeeded")}),
     ("ROLLBACK_SUCCESSFUL", Phase.ROLLED_BACK, {"Ready": ("False", "RolledBack"), "Stalled": ("True", "RolledBack")}),
     ("ROLLBACK_FAILED", Phase.FAILED, {"Ready": ("False", "RollbackFailed"), "Stalled": ("True", "RollbackFailed")}),
 ], ids=["succeeded", "rolled-back", "failed"])
-def test_retryable_read_problem_of_an_ended_attempt_keeps_its_conditions(ecs_status, phase, conditions):
-    """kstatus must not flip a finished release to InProgress because an idle poll was throttled."""
+def test_failed_read_of_an_ended_attempt_keeps_phase_and_conditions(ecs_status, phase, conditions, problem):
+    """issue 18 defect 1: a read error (even AccessDenied after an IAM blip) on an idle poll must not flip a
+    finished release: phase, message and kstatus conditions stay, ObservationFailed says what failed."""
     ended = _status(b.observe(b.deployment(1, ecs_status)), now=b.at(1))
-    throttled = _status(b.observe(problem=b.THROTTLED), ended, now=b.at(2))
-    assert throttled.phase is phase and _conds(throttled) == conditions
-    assert [c.last_transition_time for c in throttled.conditions] == [b.at(1)] * len(conditions)
-    assert throttled.message.endswith("(retrying: DescribeServices failed with ThrottlingException: Rate exceeded)")
-    recovered = _status(b.observe(b.deployment(1, ecs_status)), throttled, now=b.at(3))
-    assert "retrying" not in recovered.message and _conds(recovered) == conditions
+    failing = _status(b.observe(problem=problem), ended, now=b.at(2))
+    assert failing.phase is phase and failing.message == ended.message
+    assert _conds(failing) == {**conditions, "ObservationFailed": (("True", problem.code))}
+    assert [c.last_transition_time for c in failing.conditions] == [b.at(1)] * len(conditions) + [b.at(2)]
+    assert failing.conditions[-1].message == f"{problem.operation} failed with {problem.code}: {problem.message}"
+    again = _status(b.observe(problem=problem), failing, now=b.at(3))
+    assert again.conditions == failing.conditions and again.message == failing.message
+    recovered = _status(b.observe(b.deployment(1, ecs_status)), again, now=b.at(4))
+    assert recovered.message == ended.message and _conds(recovered) == conditions
 
 
-def test_terminal_read_problem_of_a_started_attempt_needs_no_retry_hint():
+def test_terminal_read_problem_of_a_started_attempt_keeps_it_in_flight():
     status = _status(b.observe(problem=b.DENIED))
-    assert status.message == "UpdateService failed with AccessDeniedException: not authorized to perform ecs:UpdateService"
+    assert status.phase is Phase.DEPLOYING
+    assert _conds(status) == {"Ready": ("False", "ProgressingWithRetry"),
+                              "Reconciling": ("True", "ProgressingWithRetry"),
+                              "ObservationFailed": ("True", "AccessDeniedException")}
+
+
+def test_a_terminal_read_problem_after_a_spec_change_fails_the_new_spec():
+    other = b.release({**b.body()["spec"], "target": {"region": "us-east-1", "cluster": "nope", "service": "web"}})
+    assert other.spec_hash != H
+    status = _status(b.observe(problem=b.DENIED), spec=other)
+    assert status.phase is Phase.FAILED
+
+
+@pytest.mark.parametrize("code", ["ConnectionError", "AccessDeniedException"])
+def test_reads_failing_longer_than_stall_after_stall_the_release_and_recover(code):
+    """issue 9: an endpoint that cannot be reached for long is Stalled with a clear message, not retried silently."""
+    problem = AwsProblem(code, "Could not connect to the endpoint URL", code != "ConnectionError", "DescribeServices")
+    ended = _status(b.observe(b.deployment(1, "SUCCESSFUL")), now=b.at(1))
+
+    def step(obs, before, minute):
+        return compute_status(spec=SPEC, invalid=None, observation=obs, plan=_plan(), result=None, prior=before,
+                              generation=7, now=b.at(minute), stall_after=600)
+
+    first = step(b.observe(problem=problem), ended, 2)
+    assert "Stalled" not in _conds(first)
+    late = step(b.observe(problem=problem), step(b.observe(problem=problem), first, 5), 12)
+    reason = "EndpointUnreachable" if code == "ConnectionError" else code
+    assert late.phase is Phase.SUCCEEDED
+    assert _conds(late) == {"Ready": ("False", reason), "Stalled": ("True", reason), "ObservationFailed": ("True", reason)}
+    assert "reading ECS has failed since" in late.message and "Could not connect" in late.message
+    assert late.message.startswith(ended.message)
+    recovered = step(b.observe(b.deployment(1, "SUCCESSFUL")), late, 13)
+    assert _conds(recovered) == {"Ready": ("True", "Succeeded")} and recovered.message == ended.message

@@ -5,6 +5,9 @@
 -- "paused, waiting for an external event". A sync with waves or hooks does not finish while a resource is
 -- Suspended or Progressing. To show Progressing (or Healthy, letting later sync waves go on) instead, change
 -- approvalHealth below, or set the annotation ecsbg.dev/argocd-approval-health on the release.
+-- A release with the Drifted condition (ECS changed out of band) is Degraded whatever its phase.
+-- A pause an automated analysis is deciding (its run is Running, or its verdict's call was sent) needs no person:
+-- Progressing. An analysis that ended Inconclusive (or in Error) leaves the pause to a person: like an approval.
 local approvalHealth = "Suspended"
 
 local byPhase = {
@@ -51,6 +54,26 @@ local function approvalHealthOf(object)
   return approvalHealth
 end
 
+local function analysisDecides(status)
+  if status.analysisRuns == nil or status.hooks == nil then
+    return false
+  end
+  local waiting = {}
+  for _, h in ipairs(status.hooks) do
+    if h.status == "AWAITING_ACTION" and h.hookId ~= nil then
+      waiting[h.hookId] = true
+    end
+  end
+  for _, run in ipairs(status.analysisRuns) do
+    if run.attempt == status.attempt and run.hookId ~= nil and waiting[run.hookId] then
+      if run.phase == "Running" or run.action ~= nil then
+        return true
+      end
+    end
+  end
+  return false
+end
+
 local hs = {}
 local status = obj.status
 -- observedGeneration first: until the operator has seen this generation, status describes an older spec.
@@ -61,14 +84,38 @@ if status == nil or status.observedGeneration == nil or status.observedGeneratio
   return hs
 end
 
+-- Drifted first: a Succeeded release whose service was changed out of band (aws ecs update-service) no longer
+-- runs what Git says. Its message names each differing field with both values.
+local drifted = condition(status, "Drifted")
+if drifted ~= nil and drifted.status == "True" then
+  hs.status = "Degraded"
+  hs.message = "Drifted: " .. (drifted.message or "ECS no longer runs what the release deployed")
+  return hs
+end
+
 local phase = status.phase
 local health = byPhase[phase]
 if phase == "AwaitingApproval" then
-  health = approvalHealthOf(obj)
+  if analysisDecides(status) then
+    health = "Progressing"
+  else
+    health = approvalHealthOf(obj)
+  end
+end
+-- Reading ECS failing keeps the phase (the last known state); once it has lasted long enough the operator sets
+-- Stalled with the same reason as ObservationFailed: the release is then Degraded whatever its phase.
+local observation = condition(status, "ObservationFailed")
+local stalledNow = condition(status, "Stalled")
+if observation ~= nil and observation.status == "True" and stalledNow ~= nil and stalledNow.status == "True"
+    and stalledNow.reason == observation.reason then
+  health = "Degraded"
 end
 if health ~= nil then
   hs.status = health
   hs.message = describe(status, phase)
+  if health ~= "Degraded" and observation ~= nil and observation.status == "True" then
+    hs.message = hs.message .. "; reading ECS fails: " .. (observation.message or observation.reason or "")
+  end
   return hs
 end
 
