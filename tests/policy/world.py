@@ -19,7 +19,7 @@ from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.aws.session import ClientSettings
 from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
-from ecsbg.k8s.events import KopfEventSink
+from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.metrics.prometheus import PrometheusRecorder
 from ecsbg.reconciler import Deps
@@ -90,7 +90,7 @@ class PolicyWorld:
                                                  ecr_endpoint_url=self.sts_url))  # moto serves STS and ECR
         gateway = Boto3EcsGateway(coalesce_seconds=0, metrics=self.metrics, clock=SystemClock(), settings=aws,
                                   registry=OciResolver())
-        deps = Deps(ecs=gateway, clock=SystemClock(), events=KopfEventSink(), status=KubeStatusWriter(),
+        deps = Deps(ecs=gateway, clock=SystemClock(), events=KubeEventSink(), status=KubeStatusWriter(),
                     metrics=self.metrics, settings=settings)
         return self.run_kopf(build_registry(settings), namespaces=namespaces, memo=kopf.Memo(deps=deps))
 
