@@ -22,6 +22,17 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# docker-registry: Debian's CNCF distribution registry, a real OCI registry for digest resolution tests (started by
+# the tests on a loopback port; the package's own service is not used).
+if ! command -v docker-registry >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+  # the package enables its own service where systemd runs; the tests start their own registry
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+fi
 # Print the versions; no `| head` here: with pipefail, a reader that closes early kills the writer (SIGPIPE, 141).
 "$TOOLS/bin/helm" version --short
 kubectl_version=$("$TOOLS/bin/kubectl" version --client 2>/dev/null) && echo "${kubectl_version%%$'\n'*}"

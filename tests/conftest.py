@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.plugins.k8s",
     "tests.plugins.apiserver",
     "tests.plugins.ecs",
+    "tests.plugins.registry",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecsbg import gating
 from ecsbg.domain.actions import StopDeployment
 from ecsbg.domain.codec import status_from_dict
 from ecsbg.domain.events import NORMAL, WARNING, EventRecord
@@ -46,6 +47,11 @@ async def rollback_on_delete(body: Mapping[str, Any], deps: Deps, state: LoopSta
         return DeleteOutcome([EventRecord(NORMAL, "RollbackOnDelete", "release deleted with spec.onDelete "
                                           "Rollback; no ECS deployment was started, nothing to roll back")])
     spec = _spec(body)
+    if spec is not None and state is not None and state.policy is not None:
+        try:  # the role (and session) an EcsReleasePolicy gave the release: the deployment is in its account
+            spec, _ = await gating.admit(body, spec, state.policy)
+        except InvalidSpec:
+            pass  # no policy allows it any more: try with what the release itself names
     observation = Observation()
     if spec is not None:
         observation = await deps.ecs.observe(spec, prior)

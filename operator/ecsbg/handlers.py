@@ -22,6 +22,7 @@ from typing import Any
 
 import kopf
 
+from ecsbg import gating
 from ecsbg.deletion import FINALIZER, rollback_on_delete
 from ecsbg.domain import shape
 from ecsbg.domain.ownership import claim_account, target_key
@@ -30,6 +31,7 @@ from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+POLICIES = (GROUP, VERSION, "ecsreleasepolicies")  # cluster-scoped: watched cluster-wide whatever the namespaces
 # the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
@@ -57,6 +59,10 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             memo.deps = await wiring.build_deps(operator_settings)
             memo.owns_deps = True
+        if getattr(memo, "secrets", None) is None:  # reads the Secrets EcsReleasePolicies name (tests inject theirs)
+            from ecsbg.k8s.secrets import KubeSecretReader
+
+            memo.secrets = KubeSecretReader()
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
 
     @kopf.on.probe(registry=registry, id="ecsbg")
@@ -82,12 +88,33 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     def release_targets(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return release_target_entry(namespace, name, body)
 
+    @kopf.index(*POLICIES, registry=registry, id="release_policies")
+    def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {None: dict(body)}  # every EcsReleasePolicy, read whole by ecsbg.gating
+
+    @kopf.index(*RESOURCE, registry=registry, id="release_images")
+    def release_images(namespace: str, name: str, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+        # what spec.promoteFrom of another release reads: the phase, attempt and pinned images of this one
+        return {(namespace, name): {"phase": status.get("phase"), "attempt": status.get("attempt"),
+                                    "images": list(status.get("images") or [])}}
+
+    @kopf.index("", "v1", "namespaces", registry=registry, id="namespace_labels")
+    def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+        return {name: dict(labels)}  # a policy's namespaceSelector.labelSelector matches these
+
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
-                      release_targets: kopf.Index, **_: Any) -> None:
+                      release_targets: kopf.Index, release_policies: kopf.Index, namespace_labels: kopf.Index,
+                      release_images: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
         memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
+        memo.loop_state.policy = gating.PolicyContext(
+            policies=lambda: list(release_policies.get(None, ())),
+            namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
+            secrets=memo.secrets, require_policy=deps.settings.require_policy,
+            release_status=lambda ns, n: next(iter(release_images.get((ns, n), ())), None),
+        )
         await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
 
     _without_finalizer(registry, release)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--namespace", action="append", default=[],
                         help="namespace to watch (repeatable); default: ECSBG_NAMESPACES, else all namespaces")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--require-policy", action="store_true",
+                        help="refuse releases while no EcsReleasePolicy exists (default: ECSBG_REQUIRE_POLICY)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from ecsbg.settings import Settings
 
     settings = Settings.from_env()
+    if args.require_policy:
+        settings = dataclasses.replace(settings, require_policy=True)
     namespaces = tuple(args.namespace) or settings.namespaces
     _configure_logging(settings, "DEBUG" if args.verbose else settings.log_level)
     kopf.run(

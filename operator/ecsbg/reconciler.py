@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecsbg import logs, measure
+from ecsbg import gating, logs, measure
 from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
 from ecsbg.domain import actions, shape
@@ -79,6 +79,7 @@ class Outcome:
     events: list[Any]
     plan: Plan | None
     requeue_after: float
+    policy_refusal: str | None = None  # the reason, on a pass where an EcsReleasePolicy refusal is announced
     degraded: bool = False  # reading ECS failed or a write hit a retryable error: the loop backs off
 
 
@@ -98,6 +99,8 @@ class LoopState:
     # set when the watch reports the release DELETED: releases carry no finalizer, so kopf may never stop the
     # daemon itself (ecsbg.handlers)
     gone: bool = False
+    # the EcsReleasePolicy inputs (kopf indexes of policies and namespaces, the Secret reader); None: no gate
+    policy: gating.PolicyContext | None = None
     # the error the last passes failed with, how often in a row and since when (one log line per change)
     failure: str | None = None
     failures: int = 0
@@ -108,6 +111,7 @@ class LoopState:
 async def reconcile(
     body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None,
+    policy: gating.PolicyContext | None = None,
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
@@ -120,16 +124,25 @@ async def reconcile(
         key = target_key(target)
         if claims is not None and key is not None:
             check_ownership(str(metadata.get("namespace")), str(metadata.get("name")), target, claims(key))
+        decision, promoted = None, None
+        if policy is not None:  # before any AWS call: a refused release makes none (ecsbg.gating)
+            spec, decision = await gating.admit(body, spec, policy)
+            spec, promoted = gating.promote(body, spec, decision, prior_dict or {}, policy)
     except InvalidSpec as invalid:
         # Bad input makes no AWS call at all: the condition and a Warning Event say what to fix.
         outcome = _invalid(invalid, prior, generation, now, deps.settings, metadata)
-        if isinstance(invalid, ServiceOwnedElsewhere):  # no AWS call is made: cheap to look again soon
+        if policy is not None:
+            outcome = _with_policy(outcome, getattr(invalid, "decision", None))
+        # no AWS call is made: cheap to look again soon (an owner deleted, a policy created or fixed, a source
+        # release succeeded)
+        if isinstance(invalid, ServiceOwnedElsewhere | gating.PolicyRefused | gating.PromotionPending):
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     observation = await deps.ecs.observe(spec, prior)
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
-        return _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
+        outcome = _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
+        return _with_policy(outcome, decision) if policy is not None else outcome
     decided = plan(spec, observation, prior, generation=generation)
     result = None
     if not isinstance(decided.action, actions.Wait):
@@ -142,10 +155,47 @@ async def reconcile(
     degraded = observation.problem is not None or (result is not None and result.problem is not None
                                                    and not result.problem.terminal)
     outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded)
-    outcome = replace(outcome, events=[*outcome.events, *analysis_events])
+    outcome = _with_images(replace(outcome, events=[*outcome.events, *analysis_events]), result, prior_dict)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
-    return outcome
+    if policy is None:
+        return outcome
+    outcome = _with_policy(outcome, decision)
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "promotedFrom"}
+    if promoted is not None:
+        status_dict["promotedFrom"] = promoted
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "promotedFrom": promoted})
+
+
+def _with_images(outcome: Outcome, result: actions.ApplyResult | None, prior_dict: Mapping[str, Any]) -> Outcome:
+    """`status.images`: the digests the current attempt deploys, when its images were pinned (images.resolveDigests
+    of an EcsReleasePolicy). Set by the start that registered (or reused) the revision, kept for that attempt."""
+    if result is not None and result.images:
+        images: Any = [{"container": name, "image": image, "digest": image.rpartition("@")[2]}
+                       for name, image in result.images if "@" in image]
+    elif prior_dict.get("images") and prior_dict.get("attempt") == outcome.status_dict.get("attempt"):
+        images = prior_dict["images"]
+    else:
+        images = None
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "images"}
+    if images:
+        status_dict["images"] = images
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "images": images or None})
+
+
+def _with_policy(outcome: Outcome, decision: gating.Decision | None) -> Outcome:
+    """`status.policy` says what the policy gate decided (None: it did not get to decide); a refusal is announced
+    as `PolicyDenied` instead of `InvalidSpec`, and counted once, on the same transitions."""
+    block = decision.to_status() if decision is not None else None
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "policy"}
+    if block is not None:
+        status_dict["policy"] = block
+    refused = decision is not None and not decision.allowed
+    events = [replace(e, reason="PolicyDenied") if refused and e.reason == "InvalidSpec" else e
+              for e in outcome.events]
+    announced = refused and any(e.reason == "PolicyDenied" for e in events)
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "policy": block}, events=events,
+                   policy_refusal=decision.reason if announced and decision is not None else None)
 
 
 async def _analyse(spec: ReleaseSpec, metadata: Mapping[str, Any], status: ReleaseStatus, prior: ReleaseStatus,
@@ -278,11 +328,13 @@ async def _one_pass(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState
 ) -> tuple[float, bool]:
     prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
-    outcome = await reconcile(body, prior_dict, deps, state.claims)
+    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
     if outcome.status_dict != prior_dict:
         await _write_status(deps, namespace, name, outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
+    if outcome.policy_refusal is not None:
+        deps.metrics.policy_refused(reason=outcome.policy_refusal)
     measure.record(
         metrics=deps.metrics, marks=state.marks, namespace=namespace, name=name,
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),

@@ -20,6 +20,8 @@ class Settings:
     coalesce_ms: float = 50.0
     # sent with every AssumeRole; a Secret of the platform team (the chart). Not in repr: settings may be logged.
     external_id: str | None = field(default=None, repr=False)
+    # refuse every release while no EcsReleasePolicy exists (`--require-policy`; the chart's default in new installs)
+    require_policy: bool = False
     # reads of a release failing (endpoint unreachable, access denied) this long make it Stalled
     observation_stall_seconds: float = 900.0
     # UNSAFE: let botocore/urllib3/kubernetes log requests and responses at DEBUG (signed headers, credentials)
@@ -44,6 +46,7 @@ class Settings:
             aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
             coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
             external_id=env.get("ECSBG_EXTERNAL_ID") or None,
+            require_policy=env.get("ECSBG_REQUIRE_POLICY", "").strip().lower() in ("1", "true", "yes"),
             observation_stall_seconds=_positive(env, "ECSBG_OBSERVATION_STALL_SECONDS", cls.observation_stall_seconds),
             k8s_timeout_seconds=_positive(env, "ECSBG_K8S_TIMEOUT_SECONDS", cls.k8s_timeout_seconds),
             loop_stuck_seconds=_positive(env, "ECSBG_LOOP_STUCK_SECONDS", cls.loop_stuck_seconds),

@@ -18,6 +18,7 @@ async def build_deps(settings: Settings) -> Deps:
     from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
     from ecsbg.aws.session import ClientSettings
     from ecsbg.metrics.prometheus import PrometheusRecorder, add_process_metrics, start_metrics_server
+    from ecsbg.registry.oci import OciResolver
 
     metrics = PrometheusRecorder(revision=os.environ.get("ECSBG_REVISION", "unknown"))
     add_process_metrics(metrics)
@@ -26,6 +27,7 @@ async def build_deps(settings: Settings) -> Deps:
     ecs = Boto3EcsGateway(
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
         metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
+        registry=OciResolver(),
     )
     events = KubeEventSink(timeout=settings.k8s_timeout_seconds)
     deps = Deps(

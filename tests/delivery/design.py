@@ -14,11 +14,12 @@ API_GROUPS = {
     "events": "",
     "customresourcedefinitions": "apiextensions.k8s.io",
     "namespaces": "",
+    "ecsreleasepolicies": "ecsbg.dev",
     "ecsanalysistemplates": "ecsbg.dev",
     "clusterecsanalysistemplates": "ecsbg.dev",
     "secrets": "",
 }
-CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates"}
+CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates", "ecsreleasepolicies"}
 
 
 def settings_defaults() -> dict[str, str | None]:

@@ -17,7 +17,9 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 # Kubernetes objects the chart passes through unchanged; the API server validates them.
 PASS_THROUGH = {"affinity.nodeAffinity", "affinity.podAffinity", "affinity.podAntiAffinity",
-                "extraEnv[].valueFrom", "extraVolumes[]"}  # a Kubernetes Volume: the API server validates it
+                "extraEnv[].valueFrom", "extraVolumes[]",  # a Kubernetes Volume: the API server validates it
+                # EcsReleasePolicy specs: the CRD's schema validates them at the API server
+                *(f"policy.policies.*.{k}" for k in ("namespaceSelector", "targets", "role", "images", "promoteFrom"))}
 
 
 def test_ci_values_files_cover_the_options():

@@ -56,6 +56,8 @@ def expected_actions() -> set[str]:
         wanted.add(PASS_ROLE)
     if ("ecs", "RegisterTaskDefinition") in calls.OPERATIONS:
         wanted.add(TAG_ON_CREATE)
+    if ("sts", "AssumeRole") in calls.OPERATIONS:
+        wanted.add("sts:TagSession")  # session tags naming the release (EcsReleasePolicy)
     return wanted
 
 
@@ -174,8 +176,9 @@ def test_readme_makes_the_external_id_operator_configuration():
 
 def test_cross_account_trust_policy_requires_the_external_id():
     trust = json.loads((IAM / "trust-policy-cross-account.json").read_text())
-    [statement] = trust["Statement"]
-    assert statement["Action"] == "sts:AssumeRole"
+    [statement] = [s for s in trust["Statement"] if s["Action"] == "sts:AssumeRole"]
+    [tagging] = [s for s in trust["Statement"] if s["Action"] == "sts:TagSession"]
+    assert tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["ecsbg.dev/namespace", "ecsbg.dev/name"]
     assert re.fullmatch(r"arn:aws:iam::\d{12}:role/.+", statement["Principal"]["AWS"])
     assert statement["Condition"]["StringEquals"]["sts:ExternalId"]
 

@@ -81,6 +81,8 @@ class RecordingMetrics:
     def request(self, *, request: str, result: str) -> None:
         self._record("request", request=request, result=result)
 
+    def policy_refused(self, *, reason: str) -> None:
+        self._record("policy_refused", reason=reason)
     def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
         self._record("release_drift", namespace=namespace, name=name, drifted=drifted, detected=detected)
 

@@ -251,6 +251,16 @@ def test_watch_of_an_unobserved_success_waits_and_times_out():
         frames_of([succeeded_but_old] * 10, timeout=5)
 
 
+def test_release_view_shows_the_policy_decision_and_pinned_digests():
+    body = release()
+    digest = "sha256:" + "5" * 64
+    body["status"]["policy"] = {"decision": "Allowed", "reason": "PolicyAllows", "name": "team-a",
+                                "roleArn": "arn:aws:iam::111122223333:role/ecsbg/team-a"}
+    body["status"]["images"] = [{"container": "app", "image": f"r.example/web@{digest}", "digest": digest}]
+    text = render.render_release(body, [], NOW)
+    assert "Policy:      Allowed by team-a (PolicyAllows), role arn:aws:iam::111122223333:role/ecsbg/team-a" in text
+    assert "Images (pinned at attempt start):" in text
+    assert f"app        {digest}  r.example/web@{digest}" in text
 RUNS = [
     {"attempt": 1, "template": "EcsAnalysisTemplate/error-rate", "hookId": "ecs-pause-0", "stage": "POST_TEST_TRAFFIC_SHIFT",
      "phase": "Failed", "action": "ROLLBACK", "startedAt": "2026-11-22T09:00:00.000Z",

@@ -72,3 +72,15 @@ async def test_a_terminal_error_lets_the_release_go_with_a_warning():
     ecs.queue_result(ApplyResult(problem=AwsProblem(code="AccessDeniedException", message="no", terminal=True)))
     outcome = await rollback_on_delete(_release(), make_deps(ecs), None)
     assert not outcome.retry and outcome.events[0].type == "Warning"
+
+
+async def test_a_release_deployed_through_a_policy_role_is_stopped_through_that_role():
+    from tests.unit.test_reconciler import POLICY_ROLE, policy_context
+
+    ecs = FakeEcsGateway(observation=_observed("IN_PROGRESS"))
+    state = LoopState(policy=policy_context(namespaces=["default"]))
+    await rollback_on_delete(_release(), make_deps(ecs), state)
+    (spec, _), = ecs.observed
+    assert spec.target.role_arn == POLICY_ROLE and spec.target.session.external_id == "s3cret"
+    [call] = ecs.applied
+    assert isinstance(call.action, StopDeployment) and call.target.role_arn == POLICY_ROLE

@@ -201,3 +201,75 @@ async def test_the_loop_ends_when_the_release_is_gone() -> None:
     await asyncio.wait_for(release_loop(body=body(), namespace="default", name="web", deps=make_deps(gateway),
                                         state=state, stopped=_Stopper()), 1.0)
     assert len(gateway.observed) == passes, "a release seen DELETED gets no further pass"
+
+
+class Secrets:
+    def __init__(self, values: dict[tuple[str, str, str], str]) -> None:
+        self.values, self.reads = values, 0
+
+    async def read(self, *, namespace: str, name: str, key: str) -> str:
+        from ecsbg.k8s.secrets import SecretUnavailable
+
+        self.reads += 1
+        if (namespace, name, key) not in self.values:
+            raise SecretUnavailable(f"Secret {namespace}/{name} not found")
+        return self.values[(namespace, name, key)]
+
+
+POLICY_ROLE = "arn:aws:iam::123456789012:role/ecsbg/team"
+
+
+def policy_context(*, namespaces: list[str], secret: bool = True, require: bool = False, policies: bool = True):
+    from ecsbg.gating import PolicyContext
+
+    body_ = {"metadata": {"name": "team"}, "spec": {
+        "namespaceSelector": {"names": namespaces}, "targets": {"regions": ["us-east-1"]},
+        "role": {"arn": POLICY_ROLE, "externalIdSecretRef": {"namespace": "sys", "name": "ext"}}}}
+    values = {("sys", "ext", "externalId"): "s3cret"} if secret else {}
+    return PolicyContext(policies=lambda: [body_] if policies else [], namespace_labels=lambda ns: {},
+                         secrets=Secrets(values), require_policy=require)
+
+
+@pytest.mark.parametrize("ctx, reason", [
+    (dict(namespaces=["other"]), "NamespaceNotSelected"),
+    (dict(namespaces=["default"], secret=False), "ExternalIdUnavailable"),
+    (dict(namespaces=[], policies=False, require=True), "NoPolicy"),
+])
+async def test_a_release_refused_by_policy_makes_no_aws_call(ctx, reason) -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    policy = policy_context(**ctx)
+    outcome = await reconcile(body(), {}, deps, policy=policy)
+    assert gateway.observed == [] and gateway.applied == []
+    assert outcome.status.phase.value == "Invalid"
+    stalled = [c for c in outcome.status.conditions if c.type == "Stalled"]
+    assert [c.reason for c in stalled] == [reason]
+    assert outcome.status_dict["policy"]["decision"] == "Refused" and outcome.patch["policy"]["reason"] == reason
+    assert [e.reason for e in outcome.events] == ["PolicyDenied"] and outcome.policy_refusal == reason
+    assert outcome.requeue_after == deps.settings.poll_fast_seconds  # a new or fixed policy is seen soon
+    again = await reconcile(body(), outcome.status_dict, deps, policy=policy)
+    assert again.events == [] and again.policy_refusal is None and again.status_dict == outcome.status_dict
+
+
+async def test_an_allowed_release_acts_through_the_policy_role_and_records_the_decision() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    outcome = await reconcile(body(), {}, deps, policy=policy_context(namespaces=["default"]))
+    (spec, _), = gateway.observed
+    assert spec.target.role_arn == POLICY_ROLE and spec.target.session.external_id == "s3cret"
+    assert spec.target.session.name == "ecsbg@default.web-bluegreen"
+    assert outcome.status_dict["policy"] == {"decision": "Allowed", "reason": "PolicyAllows", "name": "team",
+                                             "roleArn": POLICY_ROLE, "message": "allowed by EcsReleasePolicy team"}
+
+
+async def test_the_loop_counts_a_refusal_once() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    state = LoopState(policy=policy_context(namespaces=["other"]))
+    from ecsbg.reconciler import _one_pass
+
+    for _ in range(3):
+        await _one_pass(body=body(), namespace="default", name="web-bluegreen", deps=deps, state=state)
+    assert [c.kwargs for c in deps.metrics.calls if c.method == "policy_refused"] == [
+        {"reason": "NamespaceNotSelected"}]
+    assert len(deps.status.patches) == 1 and gateway.observed == []

@@ -92,6 +92,10 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+# EcsReleasePolicy is cluster-scoped: listed and watched (a kopf index), never read one by one, never written.
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsreleasepolicies"]
+  verbs: ["list", "watch"]
 - apiGroups: ["ecsbg.dev"]
   resources: ["clusterecsanalysistemplates"]
   verbs: ["get"]

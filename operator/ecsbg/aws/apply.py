@@ -15,6 +15,7 @@ from typing import Any
 from ecsbg.aws import translate
 from ecsbg.aws.batching import Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.digests import DigestResolver
 from ecsbg.aws.observer import client_key
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, resolve_task_definition
@@ -41,8 +42,10 @@ class Applier:
         run: Runner = to_thread,
         tags: TaskDefinitionTags | None = None,
         family_scan_limit: int = 10,
+        digests: DigestResolver | None = None,
     ) -> None:
         self._clients = clients
+        self._digests = digests
         self._run = run
         self._tags = tags or TaskDefinitionTags()
         self._scan_limit = family_scan_limit
@@ -88,7 +91,14 @@ class Applier:
         revisions = _current_revisions(calls, described) if _needs_revisions(action, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
         current = observation.service.task_definition_arn if observation.service else None
-        task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit)
+        rules = action.spec.image_rules
+        pin = None
+        if rules is not None and rules.resolve_digests and self._digests is not None:
+            key, digests = client_key(target), self._digests
+            creds = action.spec.registry_credentials
+            pin = functools.partial(lambda image, k: digests.pin(image, k, creds), k=key)
+        images: list[tuple[str, str]] = []
+        task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit, pin, images)
         request["taskDefinition"] = task_definition
         if translate.same_task_definition(task_definition, described.get("taskDefinition")):
             request["forceNewDeployment"] = True
@@ -99,7 +109,7 @@ class Applier:
             arn = _describe_service(calls, target).get("currentServiceDeployment")
             if arn == described.get("currentServiceDeployment"):
                 arn = None
-        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition)
+        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images))
 
 
 def _describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:

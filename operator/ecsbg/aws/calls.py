@@ -33,6 +33,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("ecs", "StopServiceDeployment"),  # abort (stopType ROLLBACK)
         ("cloudwatch", "GetMetricData"),  # automated analysis: a template's cloudWatch metric
         ("sts", "AssumeRole"),  # spec.target.roleArn, refreshed by botocore's refreshable credentials
+        ("ecr", "DescribeImages"),  # an EcsReleasePolicy's images.resolveDigests: tag -> digest (aws.digests)
     }
 )
 
@@ -46,8 +47,10 @@ SINGLE_ATTEMPT: frozenset[str] = frozenset({"UpdateService", "RegisterTaskDefini
 
 # IAM actions needed beyond `<service>:<Operation>` of OPERATIONS: RegisterTaskDefinition with `tags` is
 # authorised as ecs:TagResource too ([doc: Grant permission to tag resources on creation]), and UpdateService
-# passes the roles named in the spec to ECS (advancedConfiguration.roleArn, hook roleArn).
-EXTRA_IAM_ACTIONS: frozenset[str] = frozenset({"ecs:TagResource", "iam:PassRole"})
+# passes the roles named in the spec to ECS (advancedConfiguration.roleArn, hook roleArn). AssumeRole with session
+# tags (an EcsReleasePolicy's role: ecsbg.dev/namespace, ecsbg.dev/name) is authorised as sts:TagSession too
+# ([doc: Passing session tags in AWS STS, IAM User Guide]).
+EXTRA_IAM_ACTIONS: frozenset[str] = frozenset({"ecs:TagResource", "iam:PassRole", "sts:TagSession"})
 
 
 def iam_actions() -> frozenset[str]:

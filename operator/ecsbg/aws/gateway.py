@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ecsbg.aws.apply import Applier
 from ecsbg.aws.batching import BoundedCache
+from ecsbg.aws.digests import DigestResolver, TagResolver
 from ecsbg.aws.observer import Observer
 from ecsbg.aws.session import ClientFactory, ClientSettings
 from ecsbg.aws.taskdefs import TaskDefinitionTags
@@ -61,7 +62,9 @@ class Boto3EcsGateway:
         clock: Clock | None = None,
         settings: AwsSettings | None = None,
         factory: ClientFactory | None = None,
+        registry: TagResolver | None = None,
     ) -> None:
+        """`registry` resolves tags of images outside ECR (ecsbg.registry.oci.OciResolver, from ecsbg.wiring)."""
         settings = settings or AwsSettings()
         if endpoint_url is not None:
             settings = replace(settings, clients=replace(settings.clients, endpoint_url=endpoint_url))
@@ -74,7 +77,8 @@ class Boto3EcsGateway:
         tags = TaskDefinitionTags()
         self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags)
         self._applier = Applier(self.factory.ecs, run=self._run, tags=tags,
-                                family_scan_limit=settings.family_scan_limit)
+                                family_scan_limit=settings.family_scan_limit,
+                                digests=DigestResolver(lambda key: self.factory.ecr(key), registry))
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
         self._targets: BoundedCache[str, Target] = BoundedCache(8192)

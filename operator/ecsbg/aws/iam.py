@@ -80,8 +80,11 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
     statements = _ecs_statements() + [
         _pass_role("PassInfrastructureAndHookRolesToEcs", inputs.ecs_roles, "ecs.amazonaws.com"),
         _pass_role("PassTaskAndExecutionRolesToEcsTasks", inputs.task_roles, "ecs-tasks.amazonaws.com"),
-        {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+        {"Sid": "AssumeTargetRoles", "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"],
          "Resource": [scope.arn(account) for account, scope in inputs.assume]},
+        # EcsReleasePolicy images.resolveDigests: read-only, on repositories (the task execution role pulls them)
+        {"Sid": "ResolveEcrImageDigests", "Effect": "Allow", "Action": "ecr:DescribeImages",
+         "Resource": "arn:aws:ecr:*:*:repository/*"},
         # automated analysis (cloudWatch metrics); GetMetricData has no resource-level permissions
         # ([doc: Actions, resources, and condition keys for Amazon CloudWatch]): "*" is the only resource
         {"Sid": "ReadMetricsForAnalysis", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},

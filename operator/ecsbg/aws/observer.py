@@ -34,7 +34,11 @@ ServicesKey = tuple[ClientKey, str]  # (client, cluster as written in the spec)
 def client_key(target: Target) -> ClientKey:
     """spec.target.externalId is ignored: the ExternalId is the operator's (ClientSettings.external_id), never
     tenant input (deploy/iam/README.md)."""
-    return ClientKey(region=target.region, role_arn=target.role_arn)
+    session = target.session  # the EcsReleasePolicy's session name, tags and ExternalId (ecsbg.gating)
+    if session is None or not target.role_arn:
+        return ClientKey(region=target.region, role_arn=target.role_arn)
+    return ClientKey(region=target.region, role_arn=target.role_arn, external_id=session.external_id,
+                     session_name=session.name, session_tags=session.tags)
 
 
 class Observer:

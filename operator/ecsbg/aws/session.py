@@ -32,6 +32,9 @@ class ClientKey:
     region: str
     role_arn: str | None = None
     external_id: str | None = field(default=None, repr=False)
+    # from an EcsReleasePolicy (ecsbg.gating): a session name and tags naming the release, for CloudTrail
+    session_name: str | None = None
+    session_tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ClientSettings:
 
     endpoint_url: str | None = None
     sts_endpoint_url: str | None = None
+    ecr_endpoint_url: str | None = None  # tests: moto's server
     # CloudWatch for analysis; unset: botocore's own endpoint settings (AWS_ENDPOINT_URL_CLOUDWATCH, else AWS's)
     cloudwatch_endpoint_url: str | None = None
     # sent with every AssumeRole: the operator's ExternalId (ECSBG_EXTERNAL_ID, from a Secret of the platform team)
@@ -85,6 +89,7 @@ class ClientFactory:
         self._ecs: dict[ClientKey, AwsCalls] = {}
         self._cloudwatch: dict[ClientKey, AwsCalls] = {}
         self._sts: dict[str, AwsCalls] = {}
+        self._ecr: dict[ClientKey, AwsCalls] = {}
         self._base: boto3.Session | None = None
 
     def ecs(self, key: ClientKey) -> AwsCalls:
@@ -100,6 +105,17 @@ class ClientFactory:
                 once = self._settings.config().merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
                 calls = self._ecs[key] = AwsCalls(client(self._settings.config()), self._metrics, service="ecs",
                                                   single_attempt_client=client(once))
+            return calls
+
+    def ecr(self, key: ClientKey) -> AwsCalls:
+        """ECR (DescribeImages, digest resolution) with the same role and session as the release's ECS calls."""
+        with self._lock:
+            calls = self._ecr.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+                client = session.client("ecr", region_name=key.region, endpoint_url=self._settings.ecr_endpoint_url,
+                                        config=self._settings.config())
+                calls = self._ecr[key] = AwsCalls(client, self._metrics, service="ecr")
             return calls
 
     def cloudwatch(self, key: ClientKey) -> AwsCalls:
@@ -141,9 +157,11 @@ class ClientFactory:
         sts = self._sts_calls(key.region)
         params: dict[str, Any] = {
             "RoleArn": key.role_arn,
-            "RoleSessionName": SESSION_NAME,
+            "RoleSessionName": key.session_name or SESSION_NAME,
             "DurationSeconds": ASSUMED_ROLE_SECONDS,
         }
+        if key.session_tags:  # sts:TagSession must be allowed by the role's trust policy (deploy/iam/README.md)
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in key.session_tags]
         external_id = key.external_id or self._settings.external_id
         if external_id:
             params["ExternalId"] = external_id

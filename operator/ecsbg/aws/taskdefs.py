@@ -9,6 +9,7 @@ duplicate, and a spec reverted to an earlier content reuses the revision registe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ecsbg.aws import translate
@@ -17,6 +18,7 @@ from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain import taskdefs
 from ecsbg.domain.actions import StartDeployment
+from ecsbg.domain.images import ImageRules, task_definition_image_problems
 from ecsbg.domain.model import AwsProblem
 
 # ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
@@ -83,12 +85,21 @@ class TaskDefinitionTags:
 
 
 def resolve_task_definition(
-    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int
+    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int,
+    pin: Callable[[str], str] | None = None, pinned_out: list[tuple[str, str]] | None = None,
 ) -> str:
-    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread)."""
+    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread).
+
+    `pin` (an EcsReleasePolicy's images.resolveDigests) turns each container image into `name@sha256:...` before a
+    new revision is registered; a revision already registered for this taskdef-hash is reused as it is, so a tag
+    moved since then changes nothing (the attempt deploys the digests resolved when it first started).
+    `pinned_out` receives (container, image) of the deployed revision when pinning."""
     source = action.spec.task_definition
+    rules = action.spec.image_rules
     if source.arn is not None:
         _must_exist(calls, tags, source.arn)
+        if rules is not None:  # the policy's image rules on every container of the task definition as given
+            _check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return source.arn
     base = action.base_task_definition_arn or current
     if base is None:
@@ -99,14 +110,37 @@ def resolve_task_definition(
         seen[base] = tags.describe(calls, base)
         wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source.containers, ""))
     family = translate.task_definition_family(base)
+    if rules is not None:  # images the release does not override come from the base: check the rendered whole
+        described = seen.get(base) or tags.describe(calls, base)
+        seen[base] = described
+        rendered = translate.register_task_definition_request(described, source.containers, wanted)
+        _check_images(rendered, rules, f"the task definition rendered from {base}")
     existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
     if existing is not None:
+        if pin is not None and pinned_out is not None:
+            found = seen.get(existing) or tags.describe(calls, existing)
+            pinned_out.extend(_images(found["taskDefinition"]))
         return existing
     described = seen.get(base) or tags.describe(calls, base)
     request = translate.register_task_definition_request(described, source.containers, wanted)
+    if pin is not None:
+        for container in request.get("containerDefinitions") or []:
+            container["image"] = pin(str(container.get("image") or ""))
+        if pinned_out is not None:
+            pinned_out.extend(_images(request))
     arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
     tags.remember(arn, wanted)
     return arn
+
+
+def _images(task_definition: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(c.get("name")), str(c.get("image"))) for c in task_definition.get("containerDefinitions") or []]
+
+
+def _check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:
+    problems = task_definition_image_problems(task_definition.get("containerDefinitions") or [], rules)
+    if problems:
+        raise RequestBuildError("ImageNotAllowed", f"{what}: " + "; ".join(problems) + " (EcsReleasePolicy images)")
 
 
 def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:

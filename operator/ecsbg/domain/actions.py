@@ -85,3 +85,5 @@ class ApplyResult:
     deployment_arn: str | None = None
     task_definition_arn: str | None = None
     problem: AwsProblem | None = None
+    # (container, image@digest) of the task definition a start deployed when its images were pinned (status.images)
+    images: tuple[tuple[str, str], ...] = ()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
+from ecsbg.domain.images import ImageRules
 
 
 class Strategy(enum.Enum):
@@ -84,12 +85,23 @@ STOPPABLE_STATUSES = frozenset({"PENDING", "IN_PROGRESS"})
 
 
 @dataclass(frozen=True)
+class RoleSession:
+    """How the role of an EcsReleasePolicy is assumed for one release (domain.decision): a session name and
+    session tags naming the release (CloudTrail shows who deployed), and the policy's ExternalId."""
+
+    name: str
+    tags: tuple[tuple[str, str], ...] = ()
+    external_id: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Target:
     region: str
     cluster: str
     service: str
     role_arn: str | None = None
     external_id: str | None = None
+    session: RoleSession | None = None  # set by the policy gate (ecsbg.gating), never parsed from the spec
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,11 @@ class ReleaseSpec:
     requests: Requests = field(default_factory=Requests)
     spec_hash: str = ""  # of everything but requests, onDelete and driftPolicy (domain.hashing)
     on_delete: str = "Leave"  # "Leave" | "Rollback": what deleting the release does to a deployment in flight
+    # the image rules of the EcsReleasePolicy that allowed the release (ecsbg.gating), checked again on the task
+    # definition the attempt deploys (an `arn`, or the rendered one) before anything is written; never parsed
+    image_rules: ImageRules | None = None
+    # (registry host, username, password) from the policy's dockerconfigjson Secrets, for digest resolution
+    registry_credentials: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
     drift_policy: DriftPolicy = DriftPolicy.REPORT
     bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
 

@@ -79,8 +79,9 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
     """`stall_after`: seconds of continuously failing reads after which the release is Stalled (None: never)."""
     if spec is None or invalid is not None:
         errors = invalid.errors if invalid is not None else ["spec could not be read"]
+        reason = getattr(invalid, "reason", "InvalidSpec")  # e.g. a policy refusal's (ecsbg.gating.PolicyRefused)
         verdict = Verdict(Phase.INVALID, "invalid spec: " + "; ".join(errors),
-                          ConditionSpec(False, "InvalidSpec", stalled_reason="InvalidSpec"))
+                          ConditionSpec(False, reason, stalled_reason=reason))
         return _finish(prior, verdict, generation, now)
     obs = observation or Observation()
     requests = dict(plan.requests_seen) if plan is not None else dict(prior.requests)

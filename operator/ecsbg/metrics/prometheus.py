@@ -137,6 +137,10 @@ class PrometheusRecorder:
             "ecsbg_requests", "approve/reject/abort/retry requests seen, by what became of them.",
             ["request", "result"], registry=r,
         )  # fmt: skip
+        self.policy_refusals = Counter(
+            "ecsbg_policy_refusals", "Releases refused by EcsReleasePolicy, by reason (once per refusal).",
+            ["reason"], registry=r,
+        )  # fmt: skip
 
     def _define_runtime_metrics(self) -> None:
         r = self.registry
@@ -194,6 +198,8 @@ class PrometheusRecorder:
         for request in v.REQUESTS:
             for result in v.REQUEST_RESULTS:
                 self.requests.labels(request, result)
+        for reason in v.POLICY_REFUSALS:
+            self.policy_refusals.labels(reason)
         for drift_field in v.DRIFT_FIELDS:
             self.drift_detected.labels(drift_field)
 
@@ -318,6 +324,8 @@ class PrometheusRecorder:
             v.one_of(request, v.REQUESTS, "request"), v.one_of(result, v.REQUEST_RESULTS, "request result")
         ).inc()
 
+    def policy_refused(self, *, reason: str) -> None:
+        self.policy_refusals.labels(v.one_of(reason, v.POLICY_REFUSALS, "policy refusal reason")).inc()
     def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
         for drift_field in detected:
             self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()

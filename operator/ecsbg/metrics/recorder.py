@@ -42,6 +42,8 @@ class MetricsRecorder(Protocol):
 
     def request(self, *, request: str, result: str) -> None: ...
 
+    def policy_refused(self, *, reason: str) -> None: ...  # a release refused by EcsReleasePolicy (ecsbg.gating)
+
     def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
         """ecsbg_release_drifted; ecsbg_drift_detected_total +1 for each field in `detected` (newly found)."""
         ...
@@ -81,6 +83,9 @@ class NullRecorder:
         pass
 
     def request(self, *, request: str, result: str) -> None:
+        pass
+
+    def policy_refused(self, *, reason: str) -> None:
         pass
 
     def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:

@@ -26,6 +26,9 @@ RELEASE_RESULTS = ("succeeded", "rolled_back", "failed", "aborted")
 HOOK_OUTCOMES = ("succeeded", "failed", "timed_out", "approved", "rejected")
 REQUESTS: tuple[str, ...] = tuple(k.value for k in RequestKind)
 REQUEST_RESULTS = ("applied", "stale", "not_applicable", "invalid")
+# domain.decision.REASONS plus the gate's own (ecsbg.gating): why an EcsReleasePolicy refused a release
+POLICY_REFUSALS = ("ImageNotAllowed", "RoleNotAllowed", "TargetNotAllowed", "NamespaceNotSelected", "NoPolicy",
+                   "ExternalIdUnavailable", "PromotionNotAllowed", "RegistryCredentialsUnavailable")
 # controller-runtime's result label values (pkg/internal/controller/metrics/metrics.go).
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")

@@ -116,6 +116,7 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
     traffic = status.get("traffic") or {}
     lines.append(f"Traffic:     production {percent(traffic.get('production'))} green, "
                  f"test {percent(traffic.get('test'))} green")  # fmt: skip
+    lines += _policy_lines(status)
     lines += [f"Ignored:     {error}" for error in status.get("requestErrors") or []]
     lines += ["", "Hooks:", *_hooks(status, now)]
     lines += ["", f"Stages (attempt {status.get('attempt', 0)}):", *_stages(status, now)]
@@ -126,6 +127,22 @@ def render_release(release: Obj, events: Sequence[Obj], now: datetime, *, max_ev
     if hint:
         lines += ["", f"Next:        {hint}"]
     return "\n".join(lines) + "\n"
+
+
+def _policy_lines(status: Obj) -> list[str]:
+    """The EcsReleasePolicy decision and the digests the attempt deploys (status.policy, status.images)."""
+    lines = []
+    policy = status.get("policy") or {}
+    if policy:
+        who = f" by {policy['name']}" if policy.get("name") else ""
+        role = f", role {policy['roleArn']}" if policy.get("roleArn") else ""
+        lines.append(f"Policy:      {policy.get('decision')}{who} ({policy.get('reason')}){role}")
+    images = status.get("images") or []
+    if images:
+        lines += ["", "Images (pinned at attempt start):",
+                  *table(("CONTAINER", "DIGEST", "IMAGE"),
+                         [(i.get("container"), i.get("digest"), i.get("image")) for i in images], indent="  ")]
+    return lines
 
 
 def _strategy(strategy: Obj) -> str:

@@ -133,3 +133,23 @@ def test_the_external_id_is_the_operators_not_the_releases(metrics, static_env, 
         stub.add_response("assume_role", credentials("ASIAFIRSTKEY00001", timedelta(hours=1)), expected)
         calls.call("DescribeServices", cluster="prod", services=["web"])
         stub.assert_no_pending_responses()
+
+
+def test_a_policy_role_session_names_the_release_tags_it_and_sends_the_policys_external_id(
+        metrics, static_env, fake_ecs_endpoint):
+    from ecsbg.aws.observer import client_key
+    from ecsbg.domain.model import RoleSession, Target
+
+    url, _ = fake_ecs_endpoint
+    factory = ClientFactory(metrics, ClientSettings(endpoint_url=url, external_id="operator-wide"))
+    session = RoleSession(name="ecsbg@team-a.web", tags=(("ecsbg.dev/namespace", "team-a"), ("ecsbg.dev/name", "web")),
+                          external_id="from-the-policy-secret")
+    key = client_key(Target(region="eu-west-1", cluster="prod", service="web", role_arn=ROLE, session=session))
+    assert "from-the-policy-secret" not in repr(key) and "from-the-policy-secret" not in repr(session)
+    expected = {"RoleArn": ROLE, "RoleSessionName": "ecsbg@team-a.web", "DurationSeconds": 3600,
+                "ExternalId": "from-the-policy-secret",
+                "Tags": [{"Key": "ecsbg.dev/namespace", "Value": "team-a"}, {"Key": "ecsbg.dev/name", "Value": "web"}]}
+    with Stubber(factory.sts("eu-west-1").client) as stub:
+        stub.add_response("assume_role", credentials("ASIAFIRSTKEY00001", timedelta(hours=1)), expected)
+        factory.ecs(key).call("DescribeServices", cluster="prod", services=["web"])
+        stub.assert_no_pending_responses()
