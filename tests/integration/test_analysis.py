@@ -26,6 +26,7 @@ from ecsbg.wiring import build_analysis
 from tests.analysis.apps import Probe, ScrapedApp
 from tests.integration.conftest import ReleaseEnv, make_deps, release_manifest
 from tests.observability.prom_server import PrometheusServer
+from tests.plugins.moto import moto_server
 
 GV = "ecsbg.dev/v1alpha1"
 STAGE = "POST_TEST_TRAFFIC_SHIFT"
@@ -59,13 +60,8 @@ def probe() -> Iterator[Probe]:
 @pytest.fixture(scope="module")
 def cloudwatch() -> Iterator[str]:
     """moto's server mode: a real local CloudWatch API (its URL)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

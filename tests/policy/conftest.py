@@ -6,18 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.plugins.moto import moto_server
 from tests.policy.world import PolicyWorld
 
 
 @pytest.fixture(scope="module")
 def moto_sts() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
