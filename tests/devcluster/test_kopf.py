@@ -68,7 +68,10 @@ def test_create_update_timer_delete(widgets, run_kopf, kubectl, k8s_namespace):
     assert calls["update"] == [5]
 
     kubectl("delete", "widget", "w1", "-n", ns, "--timeout=20s")  # blocks until kopf removes its finalizer
-    assert calls["delete"] == ["w1"]
+    # at least once, not exactly once: on the real server the timer's last status patch can reach kopf's watch
+    # after the handler ran and before its finalizer-removal patch lands; kopf then processes that stale body
+    # (finalizer still on) and runs the handler again. Deletion handlers must be idempotent (ecsbg.deletion is).
+    assert calls["delete"] and set(calls["delete"]) == {"w1"}
     assert _get(kubectl, ns, "w1") is None
 
 
