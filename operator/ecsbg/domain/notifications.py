@@ -222,6 +222,9 @@ def render(intent: Intent, *, namespace: str, name: str, template: str | None = 
     """The message text: the subscription's template (`${name}` placeholders, docs/observability.md) or the
     default. An unknown placeholder stays as written, so a typo shows in the message instead of failing it."""
     default = f"{namespace}/{name}: {intent.summary}"
+    if intent.trigger == AWAITING_APPROVAL:  # the exact commands, in the text people read first
+        facts = dict(intent.facts)
+        default += f"\napprove: {facts.get('approve')}\nreject: {facts.get('reject')}"
     if not template:
         return default
     values = {"namespace": namespace, "name": name, "release": f"{namespace}/{name}", "trigger": intent.trigger,

@@ -117,6 +117,8 @@ class Notifier:
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        self._queue, self._workers, self._timers = None, [], set()
+        self._known.clear()  # what was queued and not sent stays Pending in status: the next process sends it
         close = getattr(self._transport, "close", None)
         if close is not None:
             await close()
