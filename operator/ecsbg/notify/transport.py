@@ -31,7 +31,8 @@ class AiohttpTransport:
         import aiohttp
 
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": "ecsbg-operator"})
+            # trust_env: HTTPS_PROXY/NO_PROXY apply, as for the rest of the pod; the CA bundle is the default context's
+            self._session = aiohttp.ClientSession(headers={"User-Agent": "ecsbg-operator"}, trust_env=True)
         try:
             async with self._session.post(url, json=body, headers=dict(headers),
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
