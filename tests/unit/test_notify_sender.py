@@ -139,3 +139,24 @@ def test_payloads_follow_each_services_format() -> None:
     assert len(discord["content"]) == 2000 and discord["embeds"][0]["fields"][0]["name"] == "reason"
     with pytest.raises(ValueError):
         payload("pager", entry, "msg", namespace="a", name="b")
+
+
+async def test_transport_errors_never_quote_the_url() -> None:
+    from ecsbg.notify.transport import AiohttpTransport
+
+    transport = AiohttpTransport()
+    secret_url = "http://[not-a-host/services/T0/B0/s3cr3t"
+    answer = await transport.post(secret_url, {"text": "x"}, headers={}, timeout=1)
+    await transport.close()
+    assert answer.status == 0 and "s3cr3t" not in answer.detail and answer.detail
+
+
+async def test_a_refused_connection_is_retried() -> None:
+    from ecsbg.notify.transport import AiohttpTransport
+
+    providers = FakeProviders(SLACK, {("team", "hook", "address"): "http://127.0.0.1:9/closed"})
+    notifier, events, metrics = _notifier(AiohttpTransport(), providers)
+    (result,) = (await _deliver(notifier, _entries("EcsNotificationProvider/chat"))).values()
+    assert (result.state, result.tries) == ("Failed", 3) and "HTTP error" in (result.error or "")
+    assert _outcomes(metrics) == ["retry", "retry", "failed"]
+    await notifier.close()

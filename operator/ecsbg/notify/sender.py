@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ecsbg import logs
 from ecsbg.domain import shape
 from ecsbg.domain.events import WARNING, EventRecord
 from ecsbg.domain.notifications import CLUSTER_PROVIDER_KIND, DELIVERED, FAILED_DELIVERY, Result, pending
@@ -217,11 +218,13 @@ class Notifier:
         if not url or not url.strip().lower().startswith(("http://", "https://")):
             what = "is missing or has no key" if url is None else "has no http(s) URL under key"
             raise Misconfigured(f"{kind} {name}: Secret {secret_ns}/{secret} {what} {key!r}")
+        logs.register_secret(url.strip())  # a webhook URL is a credential: never in a log line
         headers = {}
         if job.provider_type == "webhook":
             headers["X-Ecsbg-Notification-Id"] = f"{job.namespace}/{job.name}/{job.key[0]}"
             token = await self._providers.secret(secret_ns, secret, "token")
             if token:
+                logs.register_secret(token.strip())
                 headers["Authorization"] = f"Bearer {token.strip()}"
         timeout = spec.get("timeoutSeconds")
         seconds = float(timeout) if isinstance(timeout, int | float) and timeout > 0 else self.settings.timeout_seconds

@@ -38,8 +38,10 @@ class AiohttpTransport:
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
                 text = (await answer.text())[:200]
                 return Response(answer.status, text, _retry_after(answer.headers.get("Retry-After")))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return Response(0, f"{type(exc).__name__}: {exc}"[:200])
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # the error may quote the URL (InvalidURL does): it is a credential, and this text reaches status and
+            # an Event
+            return Response(0, f"{type(exc).__name__}: {exc}".replace(url, "<the URL from the Secret>")[:200])
 
     async def close(self) -> None:
         if self._session is not None:
