@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.plugins.apiserver",
     "tests.plugins.ecs",
     "tests.plugins.registry",
+    "tests.plugins.receivers",
 ]

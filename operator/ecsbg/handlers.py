@@ -79,6 +79,9 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         task = getattr(memo, "watchdog", None)
         if task is not None:
             task.cancel()
+        notifier = getattr(getattr(memo, "deps", None), "notifier", None)
+        if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
+            await notifier.close()
         if getattr(memo, "owns_deps", False):
             from ecsbg import wiring
 

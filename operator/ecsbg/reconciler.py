@@ -37,6 +37,8 @@ from ecsbg.health import Health
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
+from ecsbg.notify import passes as notify_passes
+from ecsbg.notify.sender import Notifier
 from ecsbg.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Deps:
     closers: list[Callable[[], None]] = field(default_factory=list)  # run at operator cleanup
     health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
     analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
+    notifier: Notifier | None = None  # notifications (ecsbg.notify); None: status.notifications is only carried
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,8 @@ async def release_loop(
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)
+        if deps.notifier is not None:
+            deps.notifier.forget(namespace, name)
 
 
 def _failed(state: LoopState, release: str, exc: Exception) -> None:
@@ -329,10 +334,14 @@ async def _one_pass(
 ) -> tuple[float, bool]:
     prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
+    outcome, notified = _with_notifications(outcome, body, prior_dict, deps, namespace, name)
     if outcome.status_dict != prior_dict:
         await _write_status(deps, namespace, name, outcome.patch)
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
+    if deps.notifier is not None and notified is not None:  # sent only once the transition is persisted
+        notify_passes.written(deps.notifier, body, outcome.status_dict, notified, namespace=namespace, name=name,
+                              wake=state.wake.set)
     if outcome.policy_refusal is not None:
         deps.metrics.policy_refused(reason=outcome.policy_refusal)
     measure.record(
@@ -340,6 +349,22 @@ async def _one_pass(
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
     return outcome.requeue_after, outcome.degraded
+
+
+def _with_notifications(outcome: Outcome, body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,
+                        namespace: str, name: str) -> tuple[Outcome, notify_passes.PassNotifications | None]:
+    """`status.notifications` (ecsbg.notify.passes): recorded with the transition it is about, in one patch."""
+    status_dict = {k: v for k, v in outcome.status_dict.items() if k != "notifications"}
+    if deps.notifier is None:
+        if prior_dict.get("notifications"):
+            status_dict["notifications"] = prior_dict["notifications"]
+        return replace(outcome, status_dict=status_dict), None
+    done = notify_passes.step(deps.notifier, body, prior_dict, outcome.prior, outcome.status, namespace=namespace,
+                              name=name, now=deps.clock.now())
+    if done.entries:
+        status_dict["notifications"] = done.entries
+    return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "notifications": done.entries or None},
+                   events=[*outcome.events, *done.events]), done
 
 
 async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, Any]) -> None:

@@ -30,6 +30,8 @@ class Settings:
     loop_stuck_seconds: float = 600.0  # a release pass running longer is stuck: logged, counted, liveness fails
     api_unreachable_seconds: float = 300.0  # the Kubernetes API failing this long fails liveness
     backoff_max_seconds: float = 300.0  # ceiling of a release loop's own backoff while AWS throttles
+    notify_tries: int = 5  # POSTs per notification delivery before it is Failed (ecsbg.notify.sender)
+    notify_backoff_seconds: float = 2.0  # before the second try; doubles up to 60 s
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +54,8 @@ class Settings:
             loop_stuck_seconds=_positive(env, "ECSBG_LOOP_STUCK_SECONDS", cls.loop_stuck_seconds),
             api_unreachable_seconds=_positive(env, "ECSBG_API_UNREACHABLE_SECONDS", cls.api_unreachable_seconds),
             backoff_max_seconds=_positive(env, "ECSBG_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
+            notify_tries=int(_positive(env, "ECSBG_NOTIFY_TRIES", cls.notify_tries)),
+            notify_backoff_seconds=_positive(env, "ECSBG_NOTIFY_BACKOFF_SECONDS", cls.notify_backoff_seconds),
             unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
         )
 

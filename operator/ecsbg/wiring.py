@@ -10,6 +10,7 @@ from ecsbg.clock import Clock, SystemClock
 from ecsbg.health import Health
 from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
+from ecsbg.notify.sender import Notifier, SenderSettings
 from ecsbg.reconciler import Deps
 from ecsbg.settings import Settings
 
@@ -38,6 +39,7 @@ async def build_deps(settings: Settings) -> Deps:
     from ecsbg.aws.cloudwatch import CloudWatchProvider
 
     deps.analysis = build_analysis(clock, metrics, CloudWatchProvider(ecs.factory.cloudwatch))
+    deps.notifier = build_notifier(settings, events, metrics)
     deps.closers.append(ecs.close)  # the AWS worker threads
     deps.closers.append(events.close)  # posts what is queued, then stops its thread
     if server is not None:
@@ -58,6 +60,18 @@ def build_analysis(clock: Clock, metrics: AnalysisMetrics, cloudwatch: Any = Non
     return AnalysisRunner(templates=KubeTemplateSource(), providers=providers, clock=clock, metrics=metrics)
 
 
+def build_notifier(settings: Settings, events: Any, metrics: Any, providers: Any = None) -> Notifier:
+    """The notification sender: providers and Secrets from the Kubernetes API, POSTs with aiohttp."""
+    from ecsbg.k8s.notifications import KubeProviderSource
+    from ecsbg.notify.transport import AiohttpTransport
+
+    return Notifier(providers=providers or KubeProviderSource(), transport=AiohttpTransport(), events=events,
+                    metrics=metrics, settings=SenderSettings(tries=settings.notify_tries,
+                                                             backoff_seconds=settings.notify_backoff_seconds))
+
+
 async def close_deps(deps: Deps) -> None:
+    if deps.notifier is not None:
+        await deps.notifier.close()
     for close in reversed(deps.closers):
         close()

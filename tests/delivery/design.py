@@ -17,9 +17,12 @@ API_GROUPS = {
     "ecsreleasepolicies": "ecsbg.dev",
     "ecsanalysistemplates": "ecsbg.dev",
     "clusterecsanalysistemplates": "ecsbg.dev",
+    "ecsnotificationproviders": "ecsbg.dev",
+    "clusterecsnotificationproviders": "ecsbg.dev",
     "secrets": "",
 }
-CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates", "ecsreleasepolicies"}
+CLUSTER_SCOPED = {"customresourcedefinitions", "namespaces", "clusterecsanalysistemplates", "ecsreleasepolicies",
+                  "clusterecsnotificationproviders"}
 
 
 def settings_defaults() -> dict[str, str | None]:

@@ -92,6 +92,9 @@ class RecordingMetrics:
     def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
         self._record("release_backoff", namespace=namespace, name=name, seconds=seconds)
 
+    def notification(self, *, provider: str, type: str, trigger: str, outcome: str) -> None:
+        self._record("notification", provider=provider, type=type, trigger=trigger, outcome=outcome)
+
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 

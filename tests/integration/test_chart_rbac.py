@@ -6,6 +6,8 @@ Then each rule is removed in turn and the same run shows what breaks. The operat
 glob (`NS*`), as a chart user may write watchNamespaces, which is what needs the namespaces rule.
 The release has a Pause hook decided by an automated analysis whose argument comes from a Secret, and a bake
 analysis from a ClusterEcsAnalysisTemplate, so the rules that analysis needs are exercised too.
+The release also subscribes to notifications through an EcsNotificationProvider and a
+ClusterEcsNotificationProvider (each URL in a Secret), delivered to a local webhook receiver.
 The audit log (level Metadata) shows which verbs the operator really used.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -21,7 +24,7 @@ import yaml
 
 from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
-from ecsbg.wiring import build_analysis
+from ecsbg.wiring import build_analysis, build_notifier
 from tests.analysis.apps import Probe as WebEndpoint
 from tests.integration.conftest import GV, PLURAL, make_deps, operator_identity, release_manifest
 from tests.plugins.apiserver import render_chart
@@ -57,11 +60,22 @@ class Probe:
         operator_identity(self.monkeypatch, kubeconfig)
         return f"system:serviceaccount:{self.namespace}:{account}"
 
-    def start(self, endpoint: WebEndpoint) -> None:
-        """Start the operator on `NS*` and apply a release whose pause and bake are decided by analyses."""
+    def start(self, endpoint: WebEndpoint, receiver: Any) -> None:
+        """Start the operator on `NS*` and apply a release whose pause and bake are decided by analyses, and
+        whose success is notified through a namespaced and a cluster-scoped provider."""
         seed_service(make_client(self.ecs.url))
         deps = make_deps(self.ecs.url)
         deps.analysis = build_analysis(SystemClock(), deps.metrics)  # the production runner (templates, Secrets)
+        deps.settings = replace(deps.settings, notify_tries=2, notify_backoff_seconds=0.05)
+        deps.notifier = build_notifier(deps.settings, deps.events, deps.metrics)  # the production sender
+        self.real.kubectl("create", "secret", "generic", "hook", "-n", self.namespace,
+                          f"--from-literal=address={receiver.url}")
+        self.real.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+            {"apiVersion": GV, "kind": "EcsNotificationProvider", "metadata": {"name": "team",
+                                                                               "namespace": self.namespace},
+             "spec": {"type": "webhook", "secretRef": {"name": "hook"}}},
+            {"apiVersion": GV, "kind": "ClusterEcsNotificationProvider", "metadata": {"name": self.cluster_template},
+             "spec": {"type": "webhook", "secretRef": {"name": "hook", "namespace": self.namespace}}}]))
         self.real.kubectl("create", "secret", "generic", "probe-args", "-n", self.namespace,
                           "--from-literal=path=/healthz")
         smoke = {"name": "smoke", "successCondition": "result.status == 200",
@@ -77,7 +91,10 @@ class Probe:
         strategy = {"type": "BlueGreen", "bakeTimeInMinutes": 10,
                     "bakeAnalysis": {"templateName": self.cluster_template, "clusterScope": True}}
         hooks = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "analysis": {"templateName": "smoke"}}]
-        self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks))
+        notifications = [{"providerRef": {"kind": kind, "name": name}, "triggers": ["Succeeded"]} for kind, name in
+                         (("EcsNotificationProvider", "team"), ("ClusterEcsNotificationProvider", self.cluster_template))]
+        self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks,
+                                                notifications=notifications))
 
     @property
     def cluster_template(self) -> str:
@@ -92,7 +109,9 @@ class Probe:
                       "events": len([e for e in self.real.client.list("v1", "events", self.namespace)
                                      if e["involvedObject"].get("name") == "web"]),
                       "finalizers": obj.get("metadata", {}).get("finalizers") or [],
-                      "runs": [r.get("phase") for r in (obj.get("status") or {}).get("analysisRuns") or []]}
+                      "runs": [r.get("phase") for r in (obj.get("status") or {}).get("analysisRuns") or []],
+                      "notified": sorted(d.get("state") for e in (obj.get("status") or {}).get("notifications") or []
+                                         for d in e.get("deliveries") or [])}
             if until(result) or time.monotonic() > deadline:
                 return result
             time.sleep(0.1)
@@ -104,8 +123,9 @@ def _resource(event: dict[str, Any]) -> str:
 
 
 def _healthy(result: dict[str, Any]) -> bool:
-    """Succeeded with its Events, the pause promoted and the bake judged by their analyses."""
-    return result["phase"] == "Succeeded" and bool(result["events"]) and result["runs"] == ["Successful"] * 2
+    """Succeeded with its Events, the pause promoted and the bake judged by their analyses, success notified."""
+    return result["phase"] == "Succeeded" and bool(result["events"]) and result["runs"] == ["Successful"] * 2 \
+        and result["notified"] == ["Delivered"] * 2
 
 
 @pytest.fixture
@@ -118,6 +138,7 @@ def probe(real_cluster, ecs_emulator, run_kopf, monkeypatch, tmp_path, caplog):
     yield made
     real_cluster.delete_namespace(made.namespace)
     real_cluster.kubectl("delete", "clusterecsanalysistemplates", made.cluster_template, "--ignore-not-found")
+    real_cluster.kubectl("delete", "clusterecsnotificationproviders", made.cluster_template, "--ignore-not-found")
 
 
 @pytest.fixture
@@ -127,10 +148,10 @@ def endpoint():
     served.stop()
 
 
-def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_cluster, endpoint) -> None:
+def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_cluster, endpoint, receivers) -> None:
     user = probe.install()
     started = len(real_cluster.audit())
-    probe.start(endpoint)
+    probe.start(endpoint, receivers.add("webhook"))
     result = probe.observe(timeout=60, until=_healthy)
     assert _healthy(result), result
     time.sleep(0.5)  # the audit log is written in batches of at most 100 ms
@@ -151,21 +172,25 @@ BREAKS = {
     (CLUSTER, 1): "never-reconciled",   # namespaces: the glob matches nothing
     (CLUSTER, 2): "never-reconciled",   # ecsreleasepolicies: kopf starts no handler before its indexes are filled
     (CLUSTER, 3): "analysis-error",     # clusterecsanalysistemplates: the bake analysis cannot read its template
+    (CLUSTER, 4): "notify-error",       # clusterecsnotificationproviders: the platform provider cannot be read
     (NAMESPACED, 0): "never-reconciled",  # ecsbluegreenreleases
     (NAMESPACED, 1): "no-status",       # ecsbluegreenreleases/status
     (NAMESPACED, 2): "no-events",       # events
     (NAMESPACED, 3): "analysis-error",  # ecsanalysistemplates: the pause's analysis cannot read its template
     (NAMESPACED, 4): "analysis-error",  # secrets: the template's argument cannot be read
+    (NAMESPACED, 5): "notify-error",    # ecsnotificationproviders: the team's provider cannot be read
 }
 
 
 @pytest.mark.parametrize("without", sorted(BREAKS), ids=lambda w: f"{w[0]}-{w[1]}")
-def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_cluster, endpoint) -> None:
+def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_cluster, endpoint, receivers) -> None:
     user = probe.install(without=without)
     expected = BREAKS[without]
-    probe.start(endpoint)
+    probe.start(endpoint, receivers.add("webhook"))
     if expected == "analysis-error":  # a run that cannot read what it needs ends in Error (a person decides)
         result = probe.observe(timeout=30, until=lambda r: "Error" in r["runs"])
+    elif expected == "notify-error":  # the release succeeds; the delivery that cannot read its provider fails
+        result = probe.observe(timeout=60, until=lambda r: "Failed" in r["notified"] and "Pending" not in r["notified"])
     elif expected == "no-events":  # the release succeeds; its Events would have been posted by then
         probe.observe(timeout=60, until=lambda r: r["phase"] == "Succeeded")
         result = probe.observe(timeout=1.0)
@@ -179,6 +204,8 @@ def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_c
         assert result["phase"] == "Succeeded" and result["events"] == 0, result
     elif expected == "analysis-error":
         assert "Error" in result["runs"], result
+    elif expected == "notify-error":
+        assert result["phase"] == "Succeeded" and result["notified"] == ["Delivered", "Failed"], result
     elif expected == "crd-errors":
         # kopf's resource observer fails on every retry (ERROR logs for about a minute of backoffs), then falls
         # back to the resources found at start: a CRD installed or upgraded later is never noticed, so the

@@ -161,6 +161,16 @@ def drive(m: MetricsRecorder) -> None:
     """The whole life at once, for tests that only need the end state."""
     for step in steps():
         step(m)
+    _notifications(m)
+
+
+def _notifications(m: MetricsRecorder) -> None:
+    """The notification sender's counter (ecsbg.notify.sender.NotificationMetrics): a retried delivery."""
+    notified = getattr(m, "notification", None)
+    if notified is not None:
+        for outcome in ("retry", "delivered"):
+            notified(provider="EcsNotificationProvider/shop/team-slack", type="slack", trigger="RolledBack",
+                     outcome=outcome)
 
 
 # The end state, for assertions: (namespace, name) -> (phase, stage).

@@ -273,3 +273,50 @@ async def test_the_loop_counts_a_refusal_once() -> None:
     assert [c.kwargs for c in deps.metrics.calls if c.method == "policy_refused"] == [
         {"reason": "NamespaceNotSelected"}]
     assert len(deps.status.patches) == 1 and gateway.observed == []
+
+
+async def test_a_notification_is_recorded_with_its_transition_before_it_is_sent() -> None:
+    from ecsbg.notify.sender import Notifier, SenderSettings
+    from tests.fakes.notify import FakeProviders, FakeTransport
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    seen_at_post: list[list[dict[str, Any]]] = []
+
+    class Checking(FakeTransport):
+        async def post(self, url, body, *, headers, timeout):
+            seen_at_post.append([p for p in deps.status.patches if p.get("notifications")])
+            return await super().post(url, body, headers=headers, timeout=timeout)
+
+    deps.notifier = Notifier(
+        providers=FakeProviders({("EcsNotificationProvider", "default", "chat"): {"spec": {
+            "type": "webhook", "secretRef": {"name": "hook"}}}}, {("default", "hook", "address"): "http://x/y"}),
+        transport=Checking(200), events=deps.events, metrics=deps.metrics, settings=SenderSettings(workers=1))
+    state = LoopState()
+    from ecsbg.reconciler import _one_pass
+
+    release = body(notifications=[{"providerRef": {"name": "chat"}, "triggers": ["AttemptStarted"]}])
+    await _one_pass(body=release, namespace="default", name="web-bluegreen", deps=deps, state=state)
+    (entry,) = deps.status.patches[-1]["notifications"]
+    assert (entry["id"], entry["deliveries"][0]["state"]) == ("1/AttemptStarted", "Pending")
+    for _ in range(100):
+        if state.wake.is_set():
+            break
+        await asyncio.sleep(0.01)
+    assert state.wake.is_set() and len(seen_at_post) == 1 and seen_at_post[0], "sent before it was recorded"
+    await _one_pass(body=release, namespace="default", name="web-bluegreen", deps=deps, state=state)
+    states = [d["state"] for e in state.last_status["notifications"] for d in e["deliveries"]]
+    assert states[0] == "Delivered" and deps.notifier.results("default", "web-bluegreen") == {}
+    await deps.notifier.close()
+
+
+async def test_without_a_notifier_status_notifications_are_kept() -> None:
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    kept = [{"id": "1/Succeeded", "trigger": "Succeeded", "deliveries": [{"provider": "x/y", "state": "Delivered"}]}]
+    state = LoopState(last_status={"notifications": kept})
+    from ecsbg.reconciler import _one_pass
+
+    await _one_pass(body=body(), namespace="default", name="web-bluegreen", deps=deps, state=state)
+    assert state.last_status["notifications"] == kept
+    assert "notifications" not in deps.status.patches[-1]

@@ -82,6 +82,10 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+# Notifications: the sender reads the EcsNotificationProvider a release subscribes to (and its Secret), by name.
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsnotificationproviders"]
+  verbs: ["get"]
 {{- end }}
 
 {{/* Cluster-scoped objects kopf observes at any scope: CRDs (resource discovery) and namespaces. */}}
@@ -98,5 +102,8 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
   verbs: ["list", "watch"]
 - apiGroups: ["ecsbg.dev"]
   resources: ["clusterecsanalysistemplates"]
+  verbs: ["get"]
+- apiGroups: ["ecsbg.dev"]
+  resources: ["clusterecsnotificationproviders"]
   verbs: ["get"]
 {{- end }}

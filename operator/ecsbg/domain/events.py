@@ -32,7 +32,7 @@ ACTIONS = {
     "ExternalIdIgnored": "ValidateSpec", "ObservationFailed": "DescribeServices",
     "ObservationRecovered": "DescribeServices", "Stalled": "DescribeServices", "InvalidRequest": "IgnoreRequest",
     "HookSucceeded": "MirrorDeployment", "HookFailed": "MirrorDeployment", "HookTimedOut": "MirrorDeployment",
-    "PolicyDenied": "EvaluatePolicy",
+    "PolicyDenied": "EvaluatePolicy", "NotificationFailed": "Notify", "InvalidNotification": "ValidateSpec",
 }  # fmt: skip
 
 

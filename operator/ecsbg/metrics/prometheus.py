@@ -144,6 +144,11 @@ class PrometheusRecorder:
 
     def _define_runtime_metrics(self) -> None:
         r = self.registry
+        self.notifications = Counter(
+            "ecsbg_notifications", "Notification delivery tries, by provider, provider type, trigger and outcome "
+            "(delivered, retry: a failed try that is retried, failed: given up, misconfigured: provider or Secret "
+            "unusable).", ["provider", "type", "trigger", "outcome"], registry=r,
+        )  # fmt: skip
         self.aws_calls = Counter(
             "ecsbg_aws_api_calls", "AWS API calls made.", ["service", "operation"], registry=r
         )
@@ -333,6 +338,14 @@ class PrometheusRecorder:
 
     def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
         self.backoff.labels(namespace, name).set(seconds)
+
+    def notification(self, *, provider: str, type: str, trigger: str, outcome: str) -> None:
+        """One try of one notification delivery (ecsbg.notify.sender). `provider` names an existing provider
+        object ("<Kind>/<namespace>/<name>", cluster-scoped without the namespace): bounded like analysis templates."""
+        self.notifications.labels(
+            provider, v.one_of(type, v.NOTIFICATION_TYPES, "notification provider type"),
+            v.one_of(trigger, v.NOTIFICATION_TRIGGERS, "notification trigger"),
+            v.one_of(outcome, v.NOTIFICATION_OUTCOMES, "notification outcome")).inc()
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self.loops_stuck.set(loops_stuck)

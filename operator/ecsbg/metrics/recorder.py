@@ -97,5 +97,8 @@ class NullRecorder:
     def release_backoff(self, *, namespace: str, name: str, seconds: float) -> None:
         pass
 
+    def notification(self, *, provider: str, type: str, trigger: str, outcome: str) -> None:
+        pass
+
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ecsbg.domain import drift
+from ecsbg.domain import drift, notifications
 from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
 from ecsbg.domain.validation import HOOK_STAGES
 
@@ -33,6 +33,9 @@ POLICY_REFUSALS = ("ImageNotAllowed", "RoleNotAllowed", "TargetNotAllowed", "Nam
 RECONCILE_RESULTS = ("success", "error", "requeue", "requeue_after")
 LISTENERS = ("production", "test")
 DRIFT_FIELDS = drift.FIELDS  # the ECS members domain.drift compares
+NOTIFICATION_TRIGGERS = notifications.TRIGGERS
+NOTIFICATION_TYPES = ("slack", "msteams", "discord", "webhook", "unknown")  # unknown: the provider was not read
+NOTIFICATION_OUTCOMES = ("delivered", "retry", "failed", "misconfigured")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
