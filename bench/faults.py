@@ -32,6 +32,8 @@ Scenarios (`--only` takes name prefixes):
 
     python -m bench.faults [--smoke] [--full] [--only kill-start,api-outage] [--speed 20]
 
+    python -m bench.faults --soak [--minutes 30] [--releases 200] [--seed 13]   (bench/soak.py)
+
 `--full` adds the 120 s API outage and makes the throttling storm 120 s. `--smoke` runs the few scenarios of tests/integration/test_fault_smoke.py.
 """
 
@@ -471,7 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
     parser.add_argument("--speed", type=float, default=20.0, help="the emulator's time factor")
     parser.add_argument("--keep", action="store_true", help="keep the operator logs (printed path)")
+    parser.add_argument("--soak", action="store_true", help="the long soak instead (bench/soak.py)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="--soak: how long the releases cycle")
+    parser.add_argument("--releases", type=int, default=200, help="--soak: how many releases cycle")
+    parser.add_argument("--seed", type=int, default=13, help="--soak: the random choices' seed")
     args = parser.parse_args(argv)
+    if args.soak:
+        return soak_main(args)
     chosen = scenarios(args.full)
     if args.smoke:
         chosen = [s for s in chosen if s.name in SMOKE]
@@ -492,6 +500,18 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in results if r.double_deploys or r.duplicate_revisions or r.lost or r.invented or r.tracebacks
            or not r.phase_ok or r.note]
     return 1 if bad else 0
+
+
+def soak_main(args: argparse.Namespace) -> int:
+    from bench import soak
+
+    work = Path(tempfile.mkdtemp(prefix="ecsbg-soak-"))
+    started = time.monotonic()
+    result = soak.run_soak(minutes=args.minutes, releases=args.releases, speed=args.speed, work=work,
+                           seed=args.seed)
+    print(f"\nsoak finished in {time.monotonic() - started:.0f} s (emulator speed {args.speed:g}); logs in {work}")
+    print(soak.report(result))
+    return 0 if soak.ok(result) else 1
 
 
 if __name__ == "__main__":

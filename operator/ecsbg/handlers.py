@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -122,15 +123,18 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     _without_finalizer(registry, release)
 
-    @kopf.on.update(*RESOURCE, registry=registry)
-    async def changed(memo: kopf.Memo, **_: Any) -> None:
-        state = getattr(memo, "loop_state", None)
-        if state is not None:
-            state.wake.set()
-
+    # No kopf.on.update: an update handler makes kopf write its diff-base annotation on every release, and on a
+    # release the API server refuses every write to (stored without a spec past an older schema) kopf then
+    # retries that patch forever with a traceback. The watch's events wake the loop instead (`_essence`).
     @kopf.on.event(*RESOURCE, registry=registry)
     async def watched(type: str, body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, patch: kopf.Patch,
                       **_: Any) -> None:
+        state = getattr(memo, "loop_state", None)
+        if state is not None and type != "DELETED":
+            essence = _essence(body)
+            if essence != state.essence:  # spec (generation), annotations or labels changed; not our status write
+                state.essence = essence
+                state.wake.set()
         if type == "DELETED":  # no finalizer: this event is all the operator learns; end the loop, drop series
             state = getattr(memo, "loop_state", None)
             if state is not None:
@@ -160,6 +164,13 @@ def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
     spawning = registry._spawning
     spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.fn is daemon else h
                           for h in spawning._handlers]
+
+
+def _essence(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a user changes (the spec, counted by metadata.generation; annotations; labels), not status."""
+    meta = shape.child(body, "metadata")
+    return (meta.get("generation"), json.dumps(meta.get("annotations") or {}, sort_keys=True, default=str),
+            json.dumps(meta.get("labels") or {}, sort_keys=True, default=str))
 
 
 def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:

@@ -35,7 +35,7 @@ from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
 from ecsbg.health import Health
 from ecsbg.k8s.events import EventSink
-from ecsbg.k8s.status import ReleaseGone, StatusWriter
+from ecsbg.k8s.status import ReleaseGone, StatusRefused, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.notify import passes as notify_passes
 from ecsbg.notify.sender import Notifier
@@ -109,6 +109,8 @@ class LoopState:
     failures: int = 0
     failing_since: float = 0.0
     backoff: float = 0.0  # the loop's own extra delay while passes fail or AWS throttles (reset on success)
+    essence: tuple[Any, ...] | None = None  # what the watch last showed of spec/annotations/labels (handlers)
+    refused: str | None = None  # the API server's reason for refusing every write to this release, once told
 
 
 async def reconcile(
@@ -336,7 +338,11 @@ async def _one_pass(
     outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
     outcome, notified = _with_notifications(outcome, body, prior_dict, deps, namespace, name)
     if outcome.status_dict != prior_dict:
-        await _write_status(deps, namespace, name, outcome.patch)
+        try:
+            await _write_status(deps, namespace, name, outcome.patch)
+        except StatusRefused as refused:
+            return _refused(state, deps, body, outcome, refused)
+    state.refused = None
     state.last_status = outcome.status_dict
     deps.events.emit(body, outcome.events)
     if deps.notifier is not None and notified is not None:  # sent only once the transition is persisted
@@ -349,6 +355,21 @@ async def _one_pass(
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
     return outcome.requeue_after, outcome.degraded
+
+
+def _refused(state: LoopState, deps: Deps, body: Mapping[str, Any], outcome: Outcome,
+             refused: StatusRefused) -> tuple[float, bool]:
+    """The API server refuses every write to this release because of the object itself (stored past an older
+    schema, e.g. without a spec), so its status cannot say so: the verdict goes out as Events, once per reason,
+    without a traceback, and the release is read again only at the idle interval or when it changes."""
+    if state.refused != str(refused):
+        state.refused = str(refused)
+        logger.warning("the API server refuses every write to %s/%s: %s", shape.child(body, "metadata").get(
+            "namespace"), shape.child(body, "metadata").get("name"), refused)
+        deps.events.emit(body, [*outcome.events, EventRecord(WARNING, "StatusRefused", (
+            f"The API server refuses every write to this release, its status too ({refused}); "
+            "fix the object (kubectl edit or apply) or delete and re-create it."))])
+    return deps.settings.poll_idle_seconds, False
 
 
 def _with_notifications(outcome: Outcome, body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,

@@ -8,6 +8,7 @@ concurrency is needed: a merge patch of the fields we own is enough.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Protocol
 
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
@@ -15,6 +16,27 @@ GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 
 class ReleaseGone(Exception):
     """The release no longer exists (404): its reconcile loop ends."""
+
+
+class StatusRefused(Exception):
+    """422 for the object itself, not the status we sent: the release as stored breaks the CRD's schema (written
+    past an older one, e.g. without a spec), and the API server validates the whole object on a status write
+    too, so no status write can succeed until the object changes."""
+
+
+def refused_for_the_object(code: int, body: Any) -> str | None:
+    """The API server's message when a 422 names only fields outside `status` (else None: our patch is wrong)."""
+    if code != 422:
+        return None
+    try:
+        answer = json.loads(body) if isinstance(body, (str, bytes)) else dict(body or {})
+    except (TypeError, ValueError):
+        return None
+    causes = (answer.get("details") or {}).get("causes") or []
+    fields = [str(c.get("field") or "") for c in causes if isinstance(c, dict)]
+    if not fields or any(f == "status" or f.startswith("status.") or not f for f in fields):
+        return None
+    return str(answer.get("message") or "; ".join(fields))
 
 
 class StatusWriter(Protocol):
@@ -54,6 +76,9 @@ class KubeStatusWriter:
         except ApiException as exc:
             if exc.status == 404:
                 raise ReleaseGone(f"{namespace}/{name}") from exc
+            refused = refused_for_the_object(exc.status, exc.body)
+            if refused is not None:
+                raise StatusRefused(refused) from exc
             raise
 
     async def _patch(self, namespace: str, name: str, status: dict[str, Any]) -> None:
