@@ -161,13 +161,6 @@ def test_a_half_open_api_connection_is_bounded_and_fails_liveness(release_env: R
 def test_an_api_outage_logs_state_changes_not_a_traceback_per_poll(release_env: ReleaseEnv, operator_process,
                                                                    api_proxy, request) -> None:
     env = release_env
-    if env.backend == "apiserver":
-        # Found by the real kube-apiserver (TLS), in some runs only: during the outage a status write can fail
-        # with "AttributeError: 'NoneType' object has no attribute 'decode'" from the kubernetes client, which the
-        # reconciler logs as one more ERROR instead of "the Kubernetes API is unreachable". The scenario runs; the
-        # log-shape assertion may fail until the operator classifies that error (then drop this marker).
-        request.applymarker(pytest.mark.xfail(strict=False, reason="a TLS outage error is sometimes not "
-                                              "classified as the API being unreachable"))
     proxy, kubeconfig = api_proxy
     process = operator_process(kubeconfig=kubeconfig, ECSBG_POLL_FAST_SECONDS="0.05", ECSBG_POLL_IDLE_SECONDS="0.5",
                                ECSBG_K8S_TIMEOUT_SECONDS="2", ECSBG_BACKOFF_MAX_SECONDS="0.8")

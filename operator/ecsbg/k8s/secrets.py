@@ -6,9 +6,10 @@ the chart grants `get` only, and only in the namespaces the installer names (doc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any, Protocol
+
+from ecsbg.k8s.client import call as client_call
 
 
 class SecretUnavailable(Exception):
@@ -33,7 +34,7 @@ class KubeSecretReader:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            secret: Any = await asyncio.to_thread(self._api.read_namespaced_secret, name, namespace,
+            secret: Any = await client_call(self._api.read_namespaced_secret, name, namespace,
                                                   _request_timeout=10)
         except ApiException as exc:
             raise SecretUnavailable(f"Secret {namespace}/{name}: {exc.status} {exc.reason}") from exc

@@ -7,9 +7,10 @@ concurrency is needed: a merge patch of the fields we own is enough.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Protocol
+
+from ecsbg.k8s.client import call as client_call
 
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 
@@ -66,7 +67,7 @@ class KubeStatusWriter:
 
     async def ping(self) -> None:
         """GET /version: raises when the API cannot be reached (the liveness watchdog, ecsbg.handlers)."""
-        await asyncio.to_thread(self._version.get_code, _request_timeout=self._timeout)
+        await client_call(self._version.get_code, _request_timeout=self._timeout)
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -82,7 +83,7 @@ class KubeStatusWriter:
             raise
 
     async def _patch(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await asyncio.to_thread(
+        await client_call(
             self._api.patch_namespaced_custom_object_status,
             GROUP,
             VERSION,

@@ -7,13 +7,13 @@ secrets get).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from ecsbg.domain.analysis.model import CLUSTER_TEMPLATE_KIND
+from ecsbg.k8s.client import call as client_call
 from ecsbg.k8s.status import GROUP, VERSION
 
 PLURALS = {"EcsAnalysisTemplate": "ecsanalysistemplates", CLUSTER_TEMPLATE_KIND: "clusterecsanalysistemplates"}
@@ -55,7 +55,7 @@ class KubeTemplateSource:
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return hit[1]
         try:
-            value = await asyncio.to_thread(fn, *args)
+            value = await client_call(fn, *args)
         except ApiException as exc:
             if exc.status != 404:
                 raise
