@@ -266,7 +266,7 @@ def count(soak: Soak) -> SoakResult:
 
 def run_soak(*, minutes: float, releases: int, speed: float, work: Path, seed: int = 13,
              fault_every: float = 45.0, fault_lasting: float = 15.0, sample_every: float = 5.0,
-             progress: Any = print) -> SoakResult:
+             progress: Any = print, operator_env: dict[str, str] | None = None) -> SoakResult:
     from ecsbg.devcluster import DevCluster
     from ecsbg.emulator import EmulatorServer
 
@@ -290,7 +290,7 @@ def run_soak(*, minutes: float, releases: int, speed: float, work: Path, seed: i
             env = {"ECSBG_AWS_ENDPOINT_URL": ecs.url, "AWS_DEFAULT_REGION": "us-east-1",
                    "AWS_ACCESS_KEY_ID": "soak", "AWS_SECRET_ACCESS_KEY": "soak", "ECSBG_POLL_FAST_SECONDS": "1",
                    "ECSBG_POLL_IDLE_SECONDS": "20", "ECSBG_K8S_TIMEOUT_SECONDS": "5",
-                   "ECSBG_BACKOFF_MAX_SECONDS": "10"}
+                   "ECSBG_BACKOFF_MAX_SECONDS": "10", **(operator_env or {})}
             op = OperatorProcess(kubeconfig=kubeconfig_via(kubeconfig, proxy.url, work / "kubeconfig-proxy"),
                                  namespace=NAMESPACE, env=env, log_path=work / "operator-soak.log")
             soak = Soak(cluster, ecs, op, proxy, seeded, {n: Track(n) for n in names}, rng)
