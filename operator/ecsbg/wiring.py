@@ -30,7 +30,7 @@ async def build_deps(settings: Settings) -> Deps:
         metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
         registry=OciResolver(),
     )
-    events = KubeEventSink(timeout=settings.k8s_timeout_seconds)
+    events = KubeEventSink(timeout=settings.k8s_timeout_seconds, on_drop=lambda n: metrics.events_dropped(count=n))
     deps = Deps(
         ecs=ecs, clock=clock, events=events, status=KubeStatusWriter(settings.k8s_timeout_seconds),
         metrics=metrics, settings=settings,
@@ -41,7 +41,7 @@ async def build_deps(settings: Settings) -> Deps:
     deps.analysis = build_analysis(clock, metrics, CloudWatchProvider(ecs.factory.cloudwatch))
     deps.notifier = build_notifier(settings, events, metrics)
     deps.closers.append(ecs.close)  # the AWS worker threads
-    deps.closers.append(events.close)  # posts what is queued, then stops its thread
+    deps.closers.append(events.close)  # posts what is queued, then stops its threads
     if server is not None:
         deps.closers.append(server.stop)
     return deps

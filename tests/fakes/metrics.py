@@ -95,6 +95,9 @@ class RecordingMetrics:
     def notification(self, *, provider: str, type: str, trigger: str, outcome: str) -> None:
         self._record("notification", provider=provider, type=type, trigger=trigger, outcome=outcome)
 
+    def events_dropped(self, *, count: int) -> None:
+        self._record("events_dropped", count=count)
+
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 

@@ -26,7 +26,7 @@ async def test_cleanup_stops_the_metrics_server_the_aws_workers_and_the_events_t
     assert len(deps.closers) == 3
     await close_deps(deps)
     assert deps.ecs._executor._shutdown  # type: ignore[attr-defined]
-    assert deps.events._executor._shutdown  # type: ignore[attr-defined]
+    assert deps.events.closed and not any(t.is_alive() for t in deps.events._threads)  # type: ignore[attr-defined]
     with socket.socket() as sock:
         sock.settimeout(2)
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "the metrics port is closed"

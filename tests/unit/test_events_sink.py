@@ -3,6 +3,7 @@ never fails or blocks a reconcile."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from ecsbg.domain.events import EventRecord
@@ -54,3 +55,60 @@ def test_events_are_posted_in_order_and_a_refusal_is_only_logged(caplog):
     failing.emit(RELEASE, [EventRecord("Warning", "Drifted", "taskDefinition differs")])
     failing.close()
     assert "could not post Event Drifted about shop/web: 403 forbidden" in caplog.text
+
+
+class SlowApi(Api):
+    """An API server that accepts Events only when the test lets it (a gate), like one that is slow or down."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+
+    def create_namespaced_event(self, namespace, body, _request_timeout=None):
+        self.gate.wait(10)
+        super().create_namespaced_event(namespace, body, _request_timeout)
+
+
+def _release(name: str) -> dict:
+    return {**RELEASE, "metadata": {**RELEASE["metadata"], "name": name}}
+
+
+def test_the_backlog_is_bounded_drops_the_oldest_and_counts_them(caplog):
+    api, dropped = SlowApi(), []
+    sink = KubeEventSink(api=api, instance="i", workers=1, backlog=5, on_drop=dropped.append)
+    sink.emit(RELEASE, [EventRecord("Normal", "StageChanged", "m0")])
+    deadline = time.monotonic() + 5
+    while sink.waiting and time.monotonic() < deadline:  # the worker takes m0 and blocks at the gate
+        time.sleep(0.01)
+    for n in range(1, 20):  # the rest wait, 5 at most
+        sink.emit(RELEASE, [EventRecord("Normal", "StageChanged", f"m{n}")])
+    assert sink.waiting == 5
+    api.gate.set()
+    assert sink.flush()
+    sink.close()
+    messages = [b["message"] for _, b in api.posted]
+    assert messages == ["m0", *(f"m{n}" for n in range(15, 20))], "the newest are kept"
+    assert sum(dropped) == 14
+    assert "dropped" in caplog.text and "status still records every transition" in caplog.text
+
+
+def test_each_release_keeps_its_order_across_workers():
+    api = Api()
+    sink = KubeEventSink(api=api, instance="i", workers=4)
+    for n in range(50):
+        for name in ("a", "b", "c"):
+            sink.emit(_release(name), [EventRecord("Normal", "StageChanged", f"{name}{n}")])
+    sink.close()
+    for name in ("a", "b", "c"):
+        assert [b["message"] for _, b in api.posted if b["involvedObject"]["name"] == name] == \
+            [f"{name}{n}" for n in range(50)]
+
+
+def test_nothing_is_queued_after_close():
+    api = Api()
+    sink = KubeEventSink(api=api, instance="i")
+    sink.close()
+    sink.emit(RELEASE, [EventRecord("Normal", "StageChanged", "late")])
+    assert sink.waiting == 0 and api.posted == []

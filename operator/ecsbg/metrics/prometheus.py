@@ -144,6 +144,10 @@ class PrometheusRecorder:
 
     def _define_runtime_metrics(self) -> None:
         r = self.registry
+        self.events_dropped_total = Counter(
+            "ecsbg_events_dropped", "Kubernetes Events dropped because too many were waiting to be posted (the API "
+            "server slow or unreachable; status still records every transition).", registry=r,
+        )  # fmt: skip
         self.notifications = Counter(
             "ecsbg_notifications", "Notification delivery tries, by provider, provider type, trigger and outcome "
             "(delivered, retry: a failed try that is retried, failed: given up, misconfigured: provider or Secret "
@@ -346,6 +350,9 @@ class PrometheusRecorder:
             provider, v.one_of(type, v.NOTIFICATION_TYPES, "notification provider type"),
             v.one_of(trigger, v.NOTIFICATION_TRIGGERS, "notification trigger"),
             v.one_of(outcome, v.NOTIFICATION_OUTCOMES, "notification outcome")).inc()
+
+    def events_dropped(self, *, count: int) -> None:
+        self.events_dropped_total.inc(count)
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self.loops_stuck.set(loops_stuck)

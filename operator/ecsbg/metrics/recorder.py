@@ -54,6 +54,8 @@ class MetricsRecorder(Protocol):
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None: ...
 
+    def events_dropped(self, *, count: int) -> None: ...  # Kubernetes Events dropped from a full backlog
+
 
 class NullRecorder:
     """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
@@ -101,4 +103,7 @@ class NullRecorder:
         pass
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        pass
+
+    def events_dropped(self, *, count: int) -> None:
         pass
