@@ -93,8 +93,9 @@ class Probe:
         hooks = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "analysis": {"templateName": "smoke"}}]
         notifications = [{"providerRef": {"kind": kind, "name": name}, "triggers": ["Succeeded"]} for kind, name in
                          (("EcsNotificationProvider", "team"), ("ClusterEcsNotificationProvider", self.cluster_template))]
+        # onDelete: Rollback makes kopf add the finalizer: the one write to the release object the operator makes
         self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks,
-                                                notifications=notifications))
+                                                notifications=notifications, onDelete="Rollback"))
 
     @property
     def cluster_template(self) -> str:
@@ -125,7 +126,7 @@ def _resource(event: dict[str, Any]) -> str:
 def _healthy(result: dict[str, Any]) -> bool:
     """Succeeded with its Events, the pause promoted and the bake judged by their analyses, success notified."""
     return result["phase"] == "Succeeded" and bool(result["events"]) and result["runs"] == ["Successful"] * 2 \
-        and result["notified"] == ["Delivered"] * 2
+        and result["notified"] == ["Delivered"] * 2 and result["finalizers"] == ["ecsbg.dev/rollback-on-delete"]
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 */}}
 {{- define "ecsbg.namespacedRules" -}}
 # Least privilege, measured on a real kube-apiserver (tests/integration/test_chart_rbac.py): kopf lists and watches,
-# and patches finalizers and its annotations; it never GETs a single object.
+# and patches finalizers (spec.onDelete: Rollback adds ecsbg.dev/rollback-on-delete); it never GETs a single object.
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsbluegreenreleases"]
   verbs: ["list", "watch", "patch"]
