@@ -1,0 +1,3 @@
+from ecsbg.cli import main
+
+raise SystemExit(main())

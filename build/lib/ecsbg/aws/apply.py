@@ -1,0 +1,145 @@
+"""Apply the planner's one Action to ECS. Never raises for AWS failures: they come back as ApplyResult.problem.
+
+Idempotency is the planner's (docs/design.md "Attempts, hashes and idempotency": adopt instead of a second
+UpdateService); here StartDeployment reuses a tagged task definition revision instead of registering a
+duplicate, and reads the service fresh right before UpdateService so the request carries the service's
+current load balancers and deploymentConfiguration.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ecsbg.aws import translate
+from ecsbg.aws.batching import Runner, to_thread
+from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.digests import DigestResolver
+from ecsbg.aws.observer import client_key
+from ecsbg.aws.session import ClientKey
+from ecsbg.aws.taskdefs import TaskDefinitionTags, resolve_task_definition
+from ecsbg.aws.translate import RequestBuildError
+from ecsbg.domain.actions import (
+    Action,
+    AdoptDeployment,
+    ApplyResult,
+    ContinueHooks,
+    RecordIntent,
+    ReuseRunning,
+    StartDeployment,
+    StopDeployment,
+    Wait,
+)
+from ecsbg.domain.model import AwsProblem, Observation, Target
+
+
+class Applier:
+    def __init__(
+        self,
+        clients: Callable[[ClientKey], AwsCalls],
+        *,
+        run: Runner = to_thread,
+        tags: TaskDefinitionTags | None = None,
+        family_scan_limit: int = 10,
+        digests: DigestResolver | None = None,
+    ) -> None:
+        self._clients = clients
+        self._digests = digests
+        self._run = run
+        self._tags = tags or TaskDefinitionTags()
+        self._scan_limit = family_scan_limit
+
+    async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
+        """`target` selects region and role for ContinueHooks/StopDeployment (StartDeployment carries its spec);
+        without it the region comes from the deployment ARN and the operator's own credentials are used."""
+        if isinstance(action, Wait | RecordIntent):
+            return ApplyResult()
+        if isinstance(action, ReuseRunning):  # ECS already runs the spec: nothing to write
+            return ApplyResult(task_definition_arn=action.task_definition_arn)
+        if isinstance(action, AdoptDeployment):
+            return ApplyResult(deployment_arn=action.deployment_arn)
+        try:
+            return await self._run(functools.partial(self._dispatch, action, observation, target))
+        except AwsError as exc:
+            return ApplyResult(problem=exc.problem)
+        except RequestBuildError as exc:
+            return ApplyResult(problem=AwsProblem(code=exc.code, message=str(exc), terminal=True,
+                                                  operation=type(action).__name__))
+
+    def _dispatch(self, action: Action, observation: Observation, target: Target | None) -> ApplyResult:
+        """Synchronous, in a worker thread (creating a client loads the botocore model: not on the loop)."""
+        if isinstance(action, StartDeployment):
+            return self._start(self._clients(client_key(action.spec.target)), action, observation)
+        if isinstance(action, ContinueHooks):
+            return _continue_hooks(self._calls_for(action.deployment_arn, target), action)
+        if isinstance(action, StopDeployment):
+            return _stop(self._calls_for(action.deployment_arn, target), action)
+        raise TypeError(f"unknown action {action!r}")
+
+    def _calls_for(self, deployment_arn: str, target: Target | None) -> AwsCalls:
+        if target is not None:
+            return self._clients(client_key(target))
+        return self._clients(ClientKey(region=deployment_arn.split(":")[3]))  # arn:aws:ecs:<region>:...
+
+    def _start(self, calls: AwsCalls, action: StartDeployment, observation: Observation) -> ApplyResult:
+        # Every check comes before the first write: the UpdateService request is built (target groups and Service
+        # Connect ports the service must have) before a revision is registered, so a spec the service cannot
+        # take leaves no orphan revision behind.
+        target = action.spec.target
+        described = _describe_service(calls, target)
+        revisions = _current_revisions(calls, described) if _needs_revisions(action, described) else []
+        request = translate.update_service_request(action.spec, described, "", False, revisions)
+        current = observation.service.task_definition_arn if observation.service else None
+        rules = action.spec.image_rules
+        pin = None
+        if rules is not None and rules.resolve_digests and self._digests is not None:
+            key, digests = client_key(target), self._digests
+            creds = action.spec.registry_credentials
+            pin = functools.partial(lambda image, k: digests.pin(image, k, creds), k=key)
+        images: list[tuple[str, str]] = []
+        task_definition = resolve_task_definition(calls, self._tags, action, current, self._scan_limit, pin, images)
+        request["taskDefinition"] = task_definition
+        if translate.same_task_definition(task_definition, described.get("taskDefinition")):
+            request["forceNewDeployment"] = True
+        updated = calls.call("UpdateService", **request).get("service", {})
+        arn = updated.get("currentServiceDeployment")
+        if not arn or arn == described.get("currentServiceDeployment"):
+            # the response may predate the new deployment; one fresh read, else the next observe adopts it
+            arn = _describe_service(calls, target).get("currentServiceDeployment")
+            if arn == described.get("currentServiceDeployment"):
+                arn = None
+        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images))
+
+
+def _describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
+    response = calls.call("DescribeServices", cluster=target.cluster, services=[target.service])
+    services = response.get("services", [])
+    if not services:
+        raise AwsError(AwsProblem(code="ServiceNotFoundException", terminal=True, operation="DescribeServices",
+                                  message=f"service {target.service} not found in cluster {target.cluster}"))
+    return services[0]
+
+
+def _needs_revisions(action: StartDeployment, described: dict[str, Any]) -> bool:
+    """Service Connect test rules need the current configuration; DescribeServices may not carry it."""
+    return bool(action.spec.test_traffic_rules) and translate.current_service_connect(described) is None
+
+
+def _current_revisions(calls: AwsCalls, described: dict[str, Any]) -> list[dict[str, Any]]:
+    arns = [r["arn"] for r in described.get("currentServiceRevisions", [])][:20]  # the API's limit per call
+    if not arns:
+        return []
+    return calls.call("DescribeServiceRevisions", serviceRevisionArns=arns).get("serviceRevisions", [])
+
+
+def _continue_hooks(calls: AwsCalls, action: ContinueHooks) -> ApplyResult:
+    for hook_id in action.hook_ids:
+        calls.call("ContinueServiceDeployment", serviceDeploymentArn=action.deployment_arn, hookId=hook_id,
+                   action=action.action)
+    return ApplyResult(deployment_arn=action.deployment_arn)
+
+
+def _stop(calls: AwsCalls, action: StopDeployment) -> ApplyResult:
+    calls.call("StopServiceDeployment", serviceDeploymentArn=action.deployment_arn, stopType="ROLLBACK")
+    return ApplyResult(deployment_arn=action.deployment_arn)

@@ -1,0 +1,107 @@
+"""The seam the reconciler uses: EcsGateway (observe + apply), and the production implementation on boto3.
+
+The operator holds one Boto3EcsGateway for its lifetime (clients, caches and batches are shared by every
+release); `close()` stops its worker threads early (idle ones are otherwise joined at interpreter exit).
+Reconciler tests use tests/fakes/ecs.py:FakeEcsGateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from ecsbg.aws.apply import Applier
+from ecsbg.aws.batching import BoundedCache
+from ecsbg.aws.digests import DigestResolver, TagResolver
+from ecsbg.aws.observer import Observer
+from ecsbg.aws.session import ClientFactory, ClientSettings
+from ecsbg.aws.taskdefs import TaskDefinitionTags
+from ecsbg.clock import Clock
+from ecsbg.domain.actions import Action, ApplyResult, ContinueHooks, StartDeployment, StopDeployment
+from ecsbg.domain.model import Observation, ReleaseSpec, ReleaseStatus, Target
+from ecsbg.metrics.recorder import MetricsRecorder
+
+ENDPOINT_ENV = "ECSBG_AWS_ENDPOINT_URL"
+
+
+class EcsGateway(Protocol):
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation: ...
+
+    async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
+        """`target` (the release's spec.target) picks region/role for actions that carry no spec."""
+        ...
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    clients: ClientSettings = field(default_factory=ClientSettings)
+    coalesce_seconds: float = 0.05  # how long a read waits for other releases' reads to share a call
+    workers: int = 16  # threads running boto3 calls (each call blocks one)
+    family_scan_limit: int = 10  # newest revisions searched for a reusable taskdef-hash tag
+
+    @classmethod
+    def from_env(cls, environ: Callable[[str], str | None] = os.environ.get, **overrides: Any) -> AwsSettings:
+        """ECSBG_AWS_ENDPOINT_URL points ECS at a local emulator (the demo, integration tests)."""
+        return cls(clients=ClientSettings(endpoint_url=environ(ENDPOINT_ENV) or None), **overrides)
+
+
+class Boto3EcsGateway:
+    """observe/apply on boto3. `endpoint_url` and `coalesce_seconds` are shortcuts for the same AwsSettings
+    fields; `clock` is accepted for uniform wiring: the AWS layer takes every time from ECS's responses."""
+
+    def __init__(
+        self,
+        *,
+        metrics: MetricsRecorder,
+        endpoint_url: str | None = None,
+        coalesce_seconds: float | None = None,
+        clock: Clock | None = None,
+        settings: AwsSettings | None = None,
+        factory: ClientFactory | None = None,
+        registry: TagResolver | None = None,
+    ) -> None:
+        """`registry` resolves tags of images outside ECR (ecsbg.registry.oci.OciResolver, from ecsbg.wiring)."""
+        settings = settings or AwsSettings()
+        if endpoint_url is not None:
+            settings = replace(settings, clients=replace(settings.clients, endpoint_url=endpoint_url))
+        if coalesce_seconds is not None:
+            settings = replace(settings, coalesce_seconds=coalesce_seconds)
+        self.settings = settings
+        self.factory = factory or ClientFactory(metrics, settings.clients)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.workers, thread_name_prefix="ecsbg-aws")
+        tags = TaskDefinitionTags()
+        self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags)
+        self._applier = Applier(self.factory.ecs, run=self._run, tags=tags,
+                                family_scan_limit=settings.family_scan_limit,
+                                digests=DigestResolver(lambda key: self.factory.ecr(key), registry))
+        # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
+        # region and role even when the caller passes no target (the actions carry only the ARN)
+        self._targets: BoundedCache[str, Target] = BoundedCache(8192)
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+        observation = await self._observer.observe(spec, prior)
+        arns = (observation.service.current_deployment_arn if observation.service else None,
+                observation.current.arn if observation.current else None,
+                observation.tracked.arn if observation.tracked else None)
+        for arn in filter(None, arns):
+            self._targets.put(arn, spec.target)
+        return observation
+
+    async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
+        if target is None and isinstance(action, ContinueHooks | StopDeployment):
+            target = self._targets.lookup(action.deployment_arn)[1]
+        result = await self._applier.apply(action, observation, target)
+        if isinstance(action, StartDeployment) and result.deployment_arn:
+            self._targets.put(result.deployment_arn, action.spec.target)
+        return result
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

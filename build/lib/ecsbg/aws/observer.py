@@ -1,0 +1,212 @@
+"""The batched, shared read path: `observe(spec, prior) -> Observation`.
+
+Releases on the same (region, role, cluster) share reads: concurrent observations within the
+coalescing window are served by one DescribeServices per 10 services, one DescribeServiceDeployments per 20
+deployment ARNs and one DescribeServiceRevisions per 20 revision ARNs (limits: botocore 1.44.5 model docs),
+so a thousand releases do not mean a thousand calls per poll. Revisions and task definitions are immutable and
+cached: a task definition is described once per ARN (DescribeTaskDefinition has no batch form), and only when a
+comparison needs its content (an attempt about to start, or two different task definitions to compare for drift),
+so an idle poll of a release in step with ECS costs its share of one DescribeServices and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ecsbg.aws import translate
+from ecsbg.aws.batching import Batcher, BoundedCache, Runner, to_thread
+from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.session import ClientKey
+from ecsbg.aws.taskdefs import TaskDefinitionTags, not_found
+from ecsbg.domain import drift
+from ecsbg.domain.model import AwsProblem, Observation, ObservedService, ReleaseSpec, ReleaseStatus, Target
+
+SERVICES_PER_CALL = 10  # DescribeServices: "You may specify up to 10 services"
+DEPLOYMENTS_PER_CALL = 20  # DescribeServiceDeployments: "a maximum of 20 ARNs"
+REVISIONS_PER_CALL = 20  # DescribeServiceRevisions: "a maximum of 20 ARNs"
+
+ServicesKey = tuple[ClientKey, str]  # (client, cluster as written in the spec)
+
+
+def client_key(target: Target) -> ClientKey:
+    """spec.target.externalId is ignored: the ExternalId is the operator's (ClientSettings.external_id), never
+    tenant input (deploy/iam/README.md)."""
+    session = target.session  # the EcsReleasePolicy's session name, tags and ExternalId (ecsbg.gating)
+    if session is None or not target.role_arn:
+        return ClientKey(region=target.region, role_arn=target.role_arn)
+    return ClientKey(region=target.region, role_arn=target.role_arn, external_id=session.external_id,
+                     session_name=session.name, session_tags=session.tags)
+
+
+class Observer:
+    def __init__(
+        self,
+        clients: Callable[[ClientKey], AwsCalls],
+        *,
+        window: float = 0.05,
+        run: Runner = to_thread,
+        tags: TaskDefinitionTags | None = None,
+        revision_cache_size: int = 8192,
+    ) -> None:
+        self._clients = clients
+        self._tags = tags or TaskDefinitionTags()
+        self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size)
+        self._services: Batcher[ServicesKey] = Batcher(
+            self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run, split=_maybe_one_item)
+        self._deployments: Batcher[ClientKey] = Batcher(
+            self._describe_deployments, chunk=DEPLOYMENTS_PER_CALL, window=window, run=run, split=_maybe_one_item)
+        self._revisions: Batcher[ClientKey] = Batcher(
+            self._describe_revisions, chunk=REVISIONS_PER_CALL, window=window, run=run, split=_maybe_one_item)
+        self._taskdefs: Batcher[ClientKey] = Batcher(self._content_hash, chunk=1, window=window, run=run)
+        self._bases: Batcher[ClientKey] = Batcher(self._content, chunk=1, window=window, run=run)
+
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+        key = client_key(spec.target)
+        try:
+            described = await self._services.get((key, spec.target.cluster), spec.target.service)
+        except AwsError as exc:
+            return Observation(problem=exc.problem)
+        if described is None:
+            return Observation(problem=_missing(spec.target))
+        service = translate.observed_service(described)
+        prior = prior or ReleaseStatus()
+        tracked_arn = prior.deployment.arn if prior.deployment is not None else None
+        try:
+            observation = await self._deployment_view(key, spec, service, tracked_arn)
+            return await self._with_task_definitions(key, spec, prior, observation)
+        except AwsError as exc:
+            return Observation(service=service, problem=exc.problem)
+
+    async def _with_task_definitions(self, key: ClientKey, spec: ReleaseSpec, prior: ReleaseStatus,
+                                     observation: Observation) -> Observation:
+        """Content hashes of the task definitions the planner compares, and the base of a `containers` attempt
+        about to start. Read only when needed: an attempt is about to start, or the ARNs differ (drift)."""
+        service = observation.service
+        assert service is not None
+        starting = prior.attempt > 0 and (prior.deployment is None or prior.deployment.attempt < prior.attempt)
+        serving = drift.serving_revision(observation.current)
+        arns = [a for a in dict.fromkeys((service.task_definition_arn,
+                                          spec.task_definition.arn if starting else None,
+                                          prior.target.task_definition_arn if prior.target else None,
+                                          serving.task_definition_arn if serving else None)) if a]
+        base = None
+        if starting and spec.task_definition.derived:
+            base_arn = prior.base_task_definition_arn or service.task_definition_arn
+            base = await self._bases.get(key, base_arn)
+        elif not starting and len({drift.short(a) for a in arns}) <= 1:
+            return observation  # one task definition everywhere: nothing to compare by content
+        try:
+            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn, named=arn == spec.task_definition.arn)
+                                            for arn in arns))
+        except AwsError:
+            if starting:
+                raise
+            # only for drift: a task definition ECS cannot describe any more (deleted) is compared by ARN alone,
+            # rather than failing an idle release for a read it can do without
+            return observation
+        return replace(observation, taskdef_hashes=dict(zip(arns, hashes, strict=True)), base_task_definition=base)
+
+    async def _deployment_view(
+        self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None
+    ) -> Observation:
+        arns = [a for a in dict.fromkeys((service.current_deployment_arn, tracked_arn)) if a]
+        fetched = await asyncio.gather(*(self._deployments.get(key, arn) for arn in arns))
+        deployments = dict(zip(arns, fetched, strict=True))
+        revisions = await self._revisions_of(key, [d for d in deployments.values() if d])
+        current_raw = deployments.get(service.current_deployment_arn or "")
+        tracked_raw = deployments.get(tracked_arn or "")
+        current = translate.observed_deployment(current_raw, revisions) if current_raw else None
+        tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
+        target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
+        taskdef_hash = None
+        if spec.task_definition.derived and target_td:  # to recognise (adopt) the deployment an attempt started
+            taskdef_hash = await self._taskdef_hash(key, target_td)
+        return Observation(service=service, current=current, tracked=tracked,
+                           current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
+
+    async def _revisions_of(self, key: ClientKey, deployments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
+        revisions = await asyncio.gather(*(self._revision(key, arn) for arn in arns))
+        return {arn: revision for arn, revision in zip(arns, revisions, strict=True) if revision is not None}
+
+    async def _revision(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
+        found, revision = self._revision_cache.lookup(arn)
+        if not found:
+            revision = await self._revisions.get(key, arn)
+            if revision is not None:  # a MISSING revision is not cached: it may be a read-after-write lag
+                self._revision_cache.put(arn, revision)
+        return revision
+
+    async def _taskdef_hash(self, key: ClientKey, arn: str, *, named: bool = False) -> str:
+        """`named`: the ARN is spec.taskDefinition.arn, so ECS refusing to describe it means it does not exist."""
+        cached = self._tags.cached_content_hash(arn)
+        if cached is not None:
+            return cached
+        try:
+            return await self._taskdefs.get(key, arn)
+        except AwsError as exc:
+            if not named:
+                raise
+            raise AwsError(not_found(arn, exc.problem)) from exc
+
+    # ------------------------------------------------------------------ batch fetches (sync, in worker threads)
+
+    def _describe_services(self, key: ServicesKey, names: Sequence[str]) -> dict[str, Any]:
+        client, cluster = key
+        response = self._clients(client).call("DescribeServices", cluster=cluster, services=list(names))
+        found: dict[str, Any] = {}
+        for service in response.get("services", []):
+            for name in names:  # the spec may name the service by name or ARN
+                if name in (service.get("serviceName"), service.get("serviceArn")):
+                    found[name] = service
+        return found  # absent names are the `failures` (reason MISSING)
+
+    def _describe_deployments(self, key: ClientKey, arns: Sequence[str]) -> dict[str, Any]:
+        response = self._clients(key).call("DescribeServiceDeployments", serviceDeploymentArns=list(arns))
+        return {d["serviceDeploymentArn"]: d for d in response.get("serviceDeployments", [])}
+
+    def _describe_revisions(self, key: ClientKey, arns: Sequence[str]) -> dict[str, Any]:
+        response = self._clients(key).call("DescribeServiceRevisions", serviceRevisionArns=list(arns))
+        # keep only what translate reads: thousands of cached revisions stay small
+        return {r["serviceRevisionArn"]: {"taskDefinition": r.get("taskDefinition")}
+                for r in response.get("serviceRevisions", [])}
+
+    def _content_hash(self, key: ClientKey, arns: Sequence[str]) -> dict[str, str]:
+        return {arn: self._tags.content_hash(self._clients(key), arn) for arn in arns}
+
+    def _content(self, key: ClientKey, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {arn: self._tags.content(self._clients(key), arn) for arn in arns}
+
+
+# Errors a single malformed item can cause for a whole batch (a service ARN of another cluster, a bad deployment
+# ARN): the chunk is retried item by item. AccessDenied, ClusterNotFound, throttling concern every item alike.
+ITEM_ERRORS = frozenset({"InvalidParameterException", "ClientException"})
+
+
+def _maybe_one_item(exc: Exception) -> bool:
+    return isinstance(exc, AwsError) and exc.problem.code in ITEM_ERRORS
+
+
+def _missing(target: Target) -> AwsProblem:
+    return AwsProblem(
+        code="ServiceNotFoundException",
+        message=f"service {target.service} not found in cluster {target.cluster} ({target.region}): "
+        "DescribeServices reports it MISSING",
+        terminal=True,
+        operation="DescribeServices",
+    )
+
+
+def _inactive(service: ObservedService) -> AwsProblem | None:
+    """ECS refuses UpdateService on a DRAINING/INACTIVE service (ServiceNotActiveException), so say it now."""
+    if service.status in ("ACTIVE", ""):
+        return None
+    return AwsProblem(
+        code="ServiceNotActiveException",
+        message=f"service {service.arn} is {service.status}",
+        terminal=True,
+        operation="DescribeServices",
+    )

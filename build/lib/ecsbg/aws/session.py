@@ -1,0 +1,183 @@
+"""Client factory: one ECS client (and one CloudWatch client, for analysis) per (region, roleArn) (the ExternalId is the operator's, ClientSettings), created once and reused.
+
+boto3 clients are thread-safe, sessions are not ([doc: boto3 Multithreading or multiprocessing with clients]),
+so sessions and clients are only created under a lock and calls then share the clients. An assumed role uses
+botocore's DeferredRefreshableCredentials: the first AssumeRole happens on the first call, and botocore renews
+the credentials before they expire (advisory 15 min, mandatory 10 min before), so a long-running operator
+never uses stale ones. AssumeRole itself goes through AwsCalls, so it is metered like every other call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
+
+from ecsbg.aws.calls import AwsCalls
+from ecsbg.logs import register_secret
+from ecsbg.metrics.recorder import MetricsRecorder
+
+SESSION_NAME = "ecsbg-operator"
+ASSUMED_ROLE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    region: str
+    role_arn: str | None = None
+    external_id: str | None = field(default=None, repr=False)
+    # from an EcsReleasePolicy (ecsbg.gating): a session name and tags naming the release, for CloudTrail
+    session_name: str | None = None
+    session_tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """`endpoint_url` points ECS at a local emulator (the operator reads ECSBG_AWS_ENDPOINT_URL)."""
+
+    endpoint_url: str | None = None
+    sts_endpoint_url: str | None = None
+    ecr_endpoint_url: str | None = None  # tests: moto's server
+    # CloudWatch for analysis; unset: botocore's own endpoint settings (AWS_ENDPOINT_URL_CLOUDWATCH, else AWS's)
+    cloudwatch_endpoint_url: str | None = None
+    # sent with every AssumeRole: the operator's ExternalId (ECSBG_EXTERNAL_ID, from a Secret of the platform team)
+    external_id: str | None = field(default=None, repr=False)
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_attempts: int = 5  # botocore standard mode: total attempts incl. the first, exponential backoff
+    max_pool_connections: int = 20
+
+    def config(self) -> Config:
+        return Config(
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_pool_connections=self.max_pool_connections,
+        )
+
+
+class _AssumeRoleProvider(CredentialProvider):
+    """Inserted first in the session's credential chain, so the ECS client signs with the assumed role."""
+
+    METHOD = "ecsbg-assume-role"
+
+    def __init__(self, fetch: Callable[[], dict[str, Any]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return DeferredRefreshableCredentials(refresh_using=self._fetch, method=self.METHOD)
+
+
+class ClientFactory:
+    def __init__(
+        self,
+        metrics: MetricsRecorder,
+        settings: ClientSettings | None = None,
+        base_session: Callable[[], botocore.session.Session] = botocore.session.get_session,
+    ) -> None:
+        self._metrics = metrics
+        self._settings = settings or ClientSettings()
+        self._new_botocore_session = base_session
+        self._lock = threading.RLock()
+        self._ecs: dict[ClientKey, AwsCalls] = {}
+        self._cloudwatch: dict[ClientKey, AwsCalls] = {}
+        self._sts: dict[str, AwsCalls] = {}
+        self._ecr: dict[ClientKey, AwsCalls] = {}
+        self._base: boto3.Session | None = None
+
+    def ecs(self, key: ClientKey) -> AwsCalls:
+        with self._lock:
+            calls = self._ecs.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+
+                def client(config: Config) -> Any:
+                    return session.client("ecs", region_name=key.region, endpoint_url=self._settings.endpoint_url,
+                                          config=config)
+
+                once = self._settings.config().merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+                calls = self._ecs[key] = AwsCalls(client(self._settings.config()), self._metrics, service="ecs",
+                                                  single_attempt_client=client(once))
+            return calls
+
+    def ecr(self, key: ClientKey) -> AwsCalls:
+        """ECR (DescribeImages, digest resolution) with the same role and session as the release's ECS calls."""
+        with self._lock:
+            calls = self._ecr.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+                client = session.client("ecr", region_name=key.region, endpoint_url=self._settings.ecr_endpoint_url,
+                                        config=self._settings.config())
+                calls = self._ecr[key] = AwsCalls(client, self._metrics, service="ecr")
+            return calls
+
+    def cloudwatch(self, key: ClientKey) -> AwsCalls:
+        """CloudWatch for automated analysis: same credentials, role assumption and metering as ECS."""
+        with self._lock:
+            calls = self._cloudwatch.get(key)
+            if calls is None:
+                session = self._role_session(key) if key.role_arn else self._base_session()
+                client = session.client("cloudwatch", region_name=key.region,
+                                        endpoint_url=self._settings.cloudwatch_endpoint_url,
+                                        config=self._settings.config())
+                calls = self._cloudwatch[key] = AwsCalls(client, self._metrics, service="cloudwatch")
+            return calls
+
+    def _base_session(self) -> boto3.Session:
+        if self._base is None:
+            self._base = boto3.Session(botocore_session=self._new_botocore_session())
+        return self._base
+
+    def sts(self, region: str) -> AwsCalls:
+        """The STS client that assumes roles for `region` (built from the operator's own credentials)."""
+        with self._lock:
+            return self._sts_calls(region)
+
+    def _sts_calls(self, region: str) -> AwsCalls:
+        calls = self._sts.get(region)
+        if calls is None:
+            client = self._base_session().client(
+                "sts",
+                region_name=region,
+                endpoint_url=self._settings.sts_endpoint_url,
+                config=self._settings.config(),
+            )
+            calls = self._sts[region] = AwsCalls(client, self._metrics, service="sts")
+        return calls
+
+    def _role_session(self, key: ClientKey) -> boto3.Session:
+        assert key.role_arn is not None
+        sts = self._sts_calls(key.region)
+        params: dict[str, Any] = {
+            "RoleArn": key.role_arn,
+            "RoleSessionName": key.session_name or SESSION_NAME,
+            "DurationSeconds": ASSUMED_ROLE_SECONDS,
+        }
+        if key.session_tags:  # sts:TagSession must be allowed by the role's trust policy (deploy/iam/README.md)
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in key.session_tags]
+        external_id = key.external_id or self._settings.external_id
+        if external_id:
+            params["ExternalId"] = external_id
+            register_secret(external_id)
+
+        def fetch() -> dict[str, Any]:
+            creds = sts.call("AssumeRole", **params)["Credentials"]
+            for value in (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]):
+                register_secret(value)  # ecsbg.logs: never in a log line, whatever logs it
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        core = self._new_botocore_session()
+        core.get_component("credential_provider").insert_before("env", _AssumeRoleProvider(fetch))
+        return boto3.Session(botocore_session=core)

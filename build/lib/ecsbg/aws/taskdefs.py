@@ -1,0 +1,193 @@
+"""Task definitions: the ecsbg.dev/taskdef-hash tag and the content hash (cached), and resolving the one a
+StartDeployment deploys.
+
+The `containers` form registers a revision from the base with the overrides, tagged with the content hash of
+what is registered, and reuses an existing revision with that tag (docs/design.md "Attempts, hashes and
+idempotency"), so an operator killed between RegisterTaskDefinition and UpdateService never registers a
+duplicate, and a spec reverted to an earlier content reuses the revision registered for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ecsbg.aws import translate
+from ecsbg.aws.batching import BoundedCache
+from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.translate import RequestBuildError
+from ecsbg.domain import taskdefs
+from ecsbg.domain.actions import StartDeployment
+from ecsbg.domain.images import ImageRules, task_definition_image_problems
+from ecsbg.domain.model import AwsProblem
+
+# ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
+# before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.
+LIST_PAGE_SIZE = 100
+MAX_LIST_PAGES = 5
+
+
+class TaskDefinitionTags:
+    """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the registrable
+    content of a few recent ones (the bases of attempts). Cached without expiry: a revision's content never
+    changes, and we set the tag when registering, never later."""
+
+    def __init__(self, size: int = 4096, contents: int = 256) -> None:
+        self._cache: BoundedCache[str, str | None] = BoundedCache(size)
+        self._content_hashes: BoundedCache[str, str] = BoundedCache(size)
+        self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents)
+
+    def cached(self, arn: str) -> tuple[bool, str | None]:
+        return self._cache.lookup(arn)
+
+    def remember(self, arn: str, taskdef_hash: str | None) -> None:
+        self._cache.put(arn, taskdef_hash)
+
+    def describe(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
+        response = calls.call("DescribeTaskDefinition", taskDefinition=arn, include=["TAGS"])
+        described = response["taskDefinition"]
+        full_arn = described["taskDefinitionArn"]
+        self.remember(full_arn, translate.taskdef_hash_tag(response.get("tags", [])))
+        content = taskdefs.registrable(described)
+        for name in {arn, full_arn}:  # the service may name it by ARN, the spec by family:revision
+            self._content_hashes.put(name, taskdefs.content_hash(content))
+            self._contents.put(name, content)
+        return response
+
+    def content_hash(self, calls: AwsCalls, arn: str) -> str:
+        found, value = self._content_hashes.lookup(arn)
+        if not found:
+            self.describe(calls, arn)
+            value = self._content_hashes.lookup(arn)[1]
+        assert value is not None
+        return value
+
+    def cached_content_hash(self, arn: str) -> str | None:
+        return self._content_hashes.lookup(arn)[1]
+
+    def content(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
+        found, value = self._contents.lookup(arn)
+        if not found or value is None:
+            self.describe(calls, arn)
+            value = self._contents.lookup(arn)[1]
+        assert value is not None
+        return value
+
+    def hash_of(self, calls: AwsCalls, arn: str, seen: dict[str, dict[str, Any]] | None = None) -> str | None:
+        """`seen` collects the descriptions read here, so a caller needing one of them does not read it twice."""
+        found, value = self.cached(arn)
+        if found:
+            return value
+        described = self.describe(calls, arn)
+        if seen is not None:
+            seen[arn] = described
+        return translate.taskdef_hash_tag(described.get("tags", []))
+
+
+def resolve_task_definition(
+    calls: AwsCalls, tags: TaskDefinitionTags, action: StartDeployment, current: str | None, scan_limit: int,
+    pin: Callable[[str], str] | None = None, pinned_out: list[tuple[str, str]] | None = None,
+) -> str:
+    """The task definition ARN the attempt deploys (synchronous: runs in a worker thread).
+
+    `pin` (an EcsReleasePolicy's images.resolveDigests) turns each container image into `name@sha256:...` before a
+    new revision is registered; a revision already registered for this taskdef-hash is reused as it is, so a tag
+    moved since then changes nothing (the attempt deploys the digests resolved when it first started).
+    `pinned_out` receives (container, image) of the deployed revision when pinning."""
+    source = action.spec.task_definition
+    rules = action.spec.image_rules
+    if source.arn is not None:
+        _must_exist(calls, tags, source.arn)
+        if rules is not None:  # the policy's image rules on every container of the task definition as given
+            _check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
+        return source.arn
+    base = action.base_task_definition_arn or current
+    if base is None:
+        raise RequestBuildError("InvalidServiceConfiguration", "no base task definition to derive from")
+    seen: dict[str, dict[str, Any]] = {}
+    wanted = action.taskdef_hash
+    if wanted is None:  # the planner could not render it: render here, raising the precise error if it cannot fit
+        seen[base] = tags.describe(calls, base)
+        wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source.containers, ""))
+    family = translate.task_definition_family(base)
+    if rules is not None:  # images the release does not override come from the base: check the rendered whole
+        described = seen.get(base) or tags.describe(calls, base)
+        seen[base] = described
+        rendered = translate.register_task_definition_request(described, source.containers, wanted)
+        _check_images(rendered, rules, f"the task definition rendered from {base}")
+    existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
+    if existing is not None:
+        if pin is not None and pinned_out is not None:
+            found = seen.get(existing) or tags.describe(calls, existing)
+            pinned_out.extend(_images(found["taskDefinition"]))
+        return existing
+    described = seen.get(base) or tags.describe(calls, base)
+    request = translate.register_task_definition_request(described, source.containers, wanted)
+    if pin is not None:
+        for container in request.get("containerDefinitions") or []:
+            container["image"] = pin(str(container.get("image") or ""))
+        if pinned_out is not None:
+            pinned_out.extend(_images(request))
+    arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
+    tags.remember(arn, wanted)
+    return arn
+
+
+def _images(task_definition: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(c.get("name")), str(c.get("image"))) for c in task_definition.get("containerDefinitions") or []]
+
+
+def _check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:
+    problems = task_definition_image_problems(task_definition.get("containerDefinitions") or [], rules)
+    if problems:
+        raise RequestBuildError("ImageNotAllowed", f"{what}: " + "; ".join(problems) + " (EcsReleasePolicy images)")
+
+
+def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
+    """UpdateService with a task definition that does not exist is refused only after the service's deployment
+    configuration was checked; reading it first gives a precise error and no write. Cached after the first read."""
+    if tags.cached(arn)[0]:
+        return
+    try:
+        tags.describe(calls, arn)
+    except AwsError as exc:
+        problem = not_found(arn, exc.problem)
+        if problem is exc.problem:
+            raise
+        raise RequestBuildError(problem.code, problem.message) from exc
+
+
+def not_found(arn: str, problem: AwsProblem) -> AwsProblem:
+    """DescribeTaskDefinition of spec.taskDefinition.arn refused for good (ECS answers ClientException "Unable to
+    describe task definition."): the precise TaskDefinitionNotFound problem; any other problem as it is."""
+    if problem.code != "ClientException" or not problem.terminal:
+        return problem
+    return AwsProblem(code="TaskDefinitionNotFound", terminal=True, operation=problem.operation,
+                      message=f"spec.taskDefinition.arn {arn} cannot be described: {problem.message}")
+
+
+def find_tagged_revision(
+    calls: AwsCalls,
+    tags: TaskDefinitionTags,
+    family: str,
+    taskdef_hash: str,
+    scan_limit: int,
+    seen: dict[str, dict[str, Any]] | None = None,
+) -> str | None:
+    """The newest of the family's `scan_limit` newest ACTIVE revisions tagged with `taskdef_hash`, if any."""
+    for arn in newest_revisions(calls, family, scan_limit):
+        if tags.hash_of(calls, arn, seen) == taskdef_hash:
+            return arn
+    return None
+
+
+def newest_revisions(calls: AwsCalls, family: str, limit: int) -> list[str]:
+    arns: list[str] = []
+    params: dict[str, Any] = {"familyPrefix": family, "sort": "DESC", "maxResults": LIST_PAGE_SIZE}
+    for _ in range(MAX_LIST_PAGES):
+        page = calls.call("ListTaskDefinitions", **params)
+        arns += [a for a in page.get("taskDefinitionArns", []) if translate.task_definition_family(a) == family]
+        if len(arns) >= limit or not page.get("nextToken"):
+            break
+        params["nextToken"] = page["nextToken"]
+    return arns[:limit]

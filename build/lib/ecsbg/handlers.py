@@ -1,0 +1,234 @@
+"""kopf registration: the only module with kopf decorators. No logic here.
+
+One daemon per release runs the reconcile loop (ecsbg.reconciler.release_loop): it is the only place a release
+is reconciled, so two passes over the same release never overlap and the status has a single writer. Change
+handlers only wake the loop so a spec edit or a request annotation is acted on at once instead of at the next poll.
+
+Finalizers (docs/design.md "Deleting a release"): a release carries one only when it asks for `spec.onDelete:
+Rollback` (ecsbg.dev/rollback-on-delete, for the on.delete handler). kopf puts its finalizer on every object a
+daemon serves, so that it can stop the daemon before the object disappears (kopf/on.py `daemon()` hard-codes
+`requires_finalizer=True`; nolar/kopf#833, #1074; PR #1183 to make it optional was closed). That would make every
+release undeletable without a running operator, for no duty of ours: the loop stops itself instead, when the watch
+reports the release DELETED (`watched`) or a status write answers 404 (reconciler.ReleaseGone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from ecsbg import gating
+from ecsbg.deletion import FINALIZER, rollback_on_delete
+from ecsbg.domain import shape
+from ecsbg.domain.ownership import claim_account, target_key
+from ecsbg.k8s.status import GROUP, PLURAL, VERSION
+from ecsbg.reconciler import Deps, LoopState, release_loop
+from ecsbg.settings import Settings
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+POLICIES = (GROUP, VERSION, "ecsreleasepolicies")  # cluster-scoped: watched cluster-wide whatever the namespaces
+# the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
+LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
+
+
+def build_registry(settings: Settings | None = None) -> kopf.OperatorRegistry:
+    """A fresh registry, so tests and embedders never share handlers through kopf's default registry."""
+    registry = kopf.OperatorRegistry()
+    _register(registry, settings or Settings.from_env())
+    return registry
+
+
+def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # A fresh registry has no login handler (kopf adds them only to its default registry at import):
+        # in a pod, the service account; elsewhere, KUBECONFIG or ~/.kube/config.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        configure_kopf(settings, operator_settings)
+        if getattr(memo, "deps", None) is None:  # tests and the demo inject their own
+            from ecsbg import wiring
+
+            memo.deps = await wiring.build_deps(operator_settings)
+            memo.owns_deps = True
+        if getattr(memo, "secrets", None) is None:  # reads the Secrets EcsReleasePolicies name (tests inject theirs)
+            from ecsbg.k8s.secrets import KubeSecretReader
+
+            memo.secrets = KubeSecretReader()
+        memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
+
+    @kopf.on.probe(registry=registry, id="ecsbg")
+    def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+        # /healthz answers 500 when this raises a PermanentError (a plain error would make kopf retry it)
+        deps: Deps = memo.deps
+        problems = deps.health.check()
+        if problems:
+            raise kopf.PermanentError("; ".join(problems))
+        return {"healthy": True}
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        task = getattr(memo, "watchdog", None)
+        if task is not None:
+            task.cancel()
+        notifier = getattr(getattr(memo, "deps", None), "notifier", None)
+        if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
+            await notifier.close()
+        if getattr(memo, "owns_deps", False):
+            from ecsbg import wiring
+
+            await wiring.close_deps(memo.deps)
+
+    @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
+    def release_targets(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return release_target_entry(namespace, name, body)
+
+    @kopf.index(*POLICIES, registry=registry, id="release_policies")
+    def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {None: dict(body)}  # every EcsReleasePolicy, read whole by ecsbg.gating
+
+    @kopf.index(*RESOURCE, registry=registry, id="release_images")
+    def release_images(namespace: str, name: str, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+        # what spec.promoteFrom of another release reads: the phase, attempt and pinned images of this one
+        return {(namespace, name): {"phase": status.get("phase"), "attempt": status.get("attempt"),
+                                    "images": list(status.get("images") or [])}}
+
+    @kopf.index("", "v1", "namespaces", registry=registry, id="namespace_labels")
+    def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+        return {name: dict(labels)}  # a policy's namespaceSelector.labelSelector matches these
+
+    @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
+    async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
+                      release_targets: kopf.Index, release_policies: kopf.Index, namespace_labels: kopf.Index,
+                      release_images: kopf.Index, **_: Any) -> None:
+        deps: Deps = memo.deps
+        memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
+        memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
+        memo.loop_state.policy = gating.PolicyContext(
+            policies=lambda: list(release_policies.get(None, ())),
+            namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
+            secrets=memo.secrets, require_policy=deps.settings.require_policy,
+            release_status=lambda ns, n: next(iter(release_images.get((ns, n), ())), None),
+        )
+        await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
+
+    _without_finalizer(registry, release)
+
+    # No kopf.on.update: an update handler makes kopf write its diff-base annotation on every release, and on a
+    # release the API server refuses every write to (stored without a spec past an older schema) kopf then
+    # retries that patch forever with a traceback. The watch's events wake the loop instead (`_essence`).
+    @kopf.on.event(*RESOURCE, registry=registry)
+    async def watched(type: str, body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, patch: kopf.Patch,
+                      **_: Any) -> None:
+        state = getattr(memo, "loop_state", None)
+        if state is not None and type != "DELETED":
+            essence = _essence(body)
+            if essence != state.essence:  # spec (generation), annotations or labels changed; not our status write
+                state.essence = essence
+                state.wake.set()
+        if type == "DELETED":  # no finalizer: this event is all the operator learns; end the loop, drop series
+            state = getattr(memo, "loop_state", None)
+            if state is not None:
+                state.gone = True
+                state.wake.set()
+            memo.deps.metrics.forget_release(namespace=namespace, name=name)
+        elif LEGACY_FINALIZER in (body.get("metadata", {}).get("finalizers") or []):
+            patch.fns.append(_drop_legacy_finalizer)
+
+    # Not optional: kopf adds FINALIZER to the releases this handler matches (spec.onDelete Rollback) and removes it
+    # when the handler has finished, or from a release whose onDelete changes back to Leave.
+    @kopf.on.delete(*RESOURCE, registry=registry, when=_rollback_on_delete, retries=DELETE_RETRIES)
+    async def rollback_deleted(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+        deps: Deps = memo.deps
+        outcome = await rollback_on_delete(body, deps, getattr(memo, "loop_state", None),
+                                           give_up=retry >= DELETE_RETRIES - 1)
+        deps.events.emit(body, outcome.events)
+        if outcome.retry:
+            raise kopf.TemporaryError("StopServiceDeployment failed with a retryable error",
+                                      delay=deps.settings.poll_fast_seconds)
+
+
+def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
+    """Serve the daemon without kopf's finalizer (module docstring). kopf has no public switch for it; the handler
+    is a frozen dataclass whose `requires_finalizer` kopf reads when it decides to add or remove its finalizer.
+    tests/unit/test_deletion.py fails if a kopf upgrade changes this."""
+    spawning = registry._spawning
+    spawning._handlers = [dataclasses.replace(h, requires_finalizer=False) if h.fn is daemon else h
+                          for h in spawning._handlers]
+
+
+def _essence(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a user changes (the spec, counted by metadata.generation; annotations; labels), not status."""
+    meta = shape.child(body, "metadata")
+    return (meta.get("generation"), json.dumps(meta.get("annotations") or {}, sort_keys=True, default=str),
+            json.dumps(meta.get("labels") or {}, sort_keys=True, default=str))
+
+
+def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:
+    # a `when` filter, not field/value: kopf's field filter raises on a spec that is not an object (a body that
+    # bypassed the schema), on every event of that release
+    return shape.text(shape.child(body, "spec").get("onDelete")) == "Rollback"
+
+
+def _drop_legacy_finalizer(body: dict[str, Any]) -> None:
+    finalizers = body.get("metadata", {}).get("finalizers") or []
+    body["metadata"]["finalizers"] = [f for f in finalizers if f != LEGACY_FINALIZER]
+
+
+async def watchdog(deps: Deps) -> None:
+    """Every few seconds: is the Kubernetes API answering (an idle operator writes nothing that would tell), is
+    any release loop stuck (logged once, naming the release); both exported as metrics for alerts."""
+    interval = min(5.0, deps.settings.loop_stuck_seconds / 2, deps.settings.api_unreachable_seconds / 2)
+    ping = getattr(deps.status, "ping", None)
+    while True:
+        if ping is not None:
+            try:
+                # the client may retry a GET that timed out (urllib3): the whole ping is bounded by one timeout
+                await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds)
+                deps.health.api_answered()
+            except Exception:
+                deps.health.api_failed()
+        deps.health.check()
+        deps.metrics.runtime_health(loops_stuck=len(deps.health.stuck()),
+                                    api_unreachable_seconds=deps.health.api_unreachable_seconds())
+        await asyncio.sleep(interval)
+
+
+def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> dict[Any, Any]:
+    """Which ECS service the release claims: one release per service (ecsbg.domain.ownership). Any JSON may
+    arrive here (a body that bypassed the schema): no usable target claims nothing."""
+    target = shape.child(body, "spec", "target")
+    key = target_key(target)
+    created = shape.text(shape.child(body, "metadata").get("creationTimestamp"))
+    return {key: (created, f"{namespace}/{name}", claim_account(target))} if key else {}
+
+
+def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = None) -> None:
+    settings.persistence.finalizer = FINALIZER  # only onDelete: Rollback releases need one (module docstring)
+    # Progress and diff-base annotations under our own prefix, never in status: the CRD's structural schema
+    # would prune anything kopf wrote there (kopf docs/configuration.rst, docs/results.rst).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.ecsbg.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="kopf.ecsbg.dev", key="last-handled-configuration"
+    )
+    # Events are the operator's own (ecsbg.k8s.events: component ecsbg-operator, a real action); kopf's would say
+    # `From: kopf`, `action: Action?`.
+    settings.posting.enabled = False
+    # Long watches get silently dropped by load balancers in front of API servers; bound them (kopf#204 advice).
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    # every other request kopf makes (Events, patches, discovery) is bounded too: kopf's default is 5 minutes
+    timeout = (operator or Settings()).k8s_timeout_seconds
+    settings.networking.request_timeout = timeout
+    settings.networking.connect_timeout = timeout
+    settings.watching.connect_timeout = min(settings.watching.connect_timeout, timeout)

@@ -1,0 +1,1 @@
+"""The Kubernetes seam: status rendering and Events."""

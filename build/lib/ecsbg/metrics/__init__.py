@@ -1,0 +1,1 @@
+"""The metrics seam: a MetricsRecorder protocol and its Prometheus implementation."""

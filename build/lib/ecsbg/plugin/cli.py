@@ -1,0 +1,240 @@
+"""`kubectl ecsrelease`: see and steer EcsBlueGreenReleases (console script kubectl-ecsrelease).
+
+    kubectl ecsrelease get NAME [--watch]     live view: phase, stage, attempt, traffic, hooks, stages, events
+    kubectl ecsrelease list [-A]              every release of the namespace (or of all namespaces)
+    kubectl ecsrelease approve|reject NAME    continue or roll back the paused hooks of the current attempt
+    kubectl ecsrelease abort NAME             roll back the current attempt's deployment
+    kubectl ecsrelease retry NAME             start the rolled-back, failed or drifted attempt again
+    kubectl ecsrelease history NAME           the stages of the current attempt and the attempts' events
+    kubectl ecsrelease wait NAME --until deployed|paused|succeeded|stage:STAGE [--timeout S]
+    kubectl ecsrelease lint FILE...           check release files offline (CRD schema, CEL rules, the parser)
+    kubectl ecsrelease version                the plugin's version and the API it speaks
+
+Requests set the ecsbg.dev/<request> annotation to the attempt they apply to (docs/design.md "Operations").
+Exit codes: 0 done; 1 error or refused request (and `get --watch` ending in anything but Succeeded, `wait`
+when the release rolls back or fails first); 2 usage; 3 `wait` timed out; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from ecsbg.domain.model import RequestKind
+from ecsbg.plugin import kube, render, waiting
+from ecsbg.plugin.operations import decide
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+def _common(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """Connection options; accepted before and after the subcommand, like kubectl's global flags."""
+    parser.add_argument("-n", "--namespace", default=default, help="namespace (default: the context's)")
+    parser.add_argument("--kubeconfig", default=default, help="kubeconfig file (default: $KUBECONFIG)")
+    parser.add_argument("--context", default=default, help="kubeconfig context (default: the current one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubectl ecsrelease", description="Inspect and steer EcsBlueGreenReleases."
+    )
+    _common(parser, default=None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common, default=argparse.SUPPRESS)
+
+    get = sub.add_parser("get", parents=[common], help="show a release")
+    get.add_argument("name")
+    get.add_argument("-w", "--watch", action="store_true", help="refresh until the attempt ends")
+    get.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    get.add_argument("--timeout", type=float, default=None, help="give up watching after this many seconds")
+    lst = sub.add_parser("list", parents=[common], help="list releases")
+    lst.add_argument("-A", "--all-namespaces", action="store_true")
+    for kind, text in ((RequestKind.APPROVE, "approve the paused lifecycle hooks of the current attempt"),
+                       (RequestKind.REJECT, "reject the paused hooks: ECS rolls back"),
+                       (RequestKind.ABORT, "stop the current attempt's deployment: ECS rolls back"),
+                       (RequestKind.RETRY, "start the rolled-back or failed attempt again")):  # fmt: skip
+        request = sub.add_parser(kind.value, parents=[common], help=text)
+        request.add_argument("name")
+        request.add_argument(
+            "--attempt", type=int, default=None, help="the attempt meant (default: the current)"
+        )
+    hist = sub.add_parser("history", parents=[common], help="stages and attempts of a release")
+    hist.add_argument("name")
+    wait = sub.add_parser("wait", parents=[common], help="wait until the current attempt reaches a point")
+    wait.add_argument("name")
+    wait.add_argument("--until", required=True, help="deployed, paused, succeeded or stage:<ECS stage>, "
+                      "e.g. stage:BAKE_TIME")
+    wait.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 3)")
+    wait.add_argument("--interval", type=float, default=2.0, help="seconds between reads (default 2)")
+    sub.add_parser("version", parents=[common], help="print the plugin's version")
+    lint = sub.add_parser("lint", parents=[common], help="check release files offline")
+    lint.add_argument("files", nargs="+", help="YAML files holding EcsBlueGreenReleases")
+    lint.add_argument("--crd", default=None, help="CRD file to check against (default: the plugin's own copy)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        return cmd_version(out)
+    if args.command == "lint":
+        return cmd_lint(args, out)
+    try:
+        if args.command == "wait":
+            args.until = waiting.parse_until(args.until)
+    except waiting.UsageError as error:
+        parser.error(str(error))
+    try:
+        api, default_namespace = kube.connect(args.kubeconfig, args.context)
+        namespace = args.namespace or default_namespace
+        return COMMANDS[args.command](api, namespace, args, out)
+    except kube.PluginError as error:
+        print(f"error: {error}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_get(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    release = kube.get_release(api, namespace, args.name)
+    if not args.watch:
+        out.write(render.render_release(release.obj, kube.events_of(api, release), _now()))
+        return 0
+    return watch(lambda: kube.get_release(api, namespace, args.name), lambda r: kube.events_of(api, r), out,
+                 interval=args.interval, timeout=args.timeout)  # fmt: skip
+
+
+def watch(
+    read: Callable[[], kube.EcsBlueGreenRelease],
+    events_of: Callable,
+    out: TextIO,
+    *,
+    interval: float,
+    timeout: float | None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep=time.sleep,
+) -> int:
+    """Print a frame whenever the release or its events change (every interval on a terminal, so ages move);
+    stop when the attempt of the observed spec has ended: 0 if it Succeeded, 1 otherwise or on timeout."""
+    deadline = None if timeout is None else clock() + timeout
+    tty, last = out.isatty(), None
+    while True:
+        release = read()
+        events = events_of(release)
+        state = (release.obj["metadata"].get("resourceVersion"), len(events),
+                 max((render.event_time(e) for e in events), default=None))  # fmt: skip
+        if tty or state != last:
+            frame = render.render_release(release.obj, events, _now())
+            out.write(CLEAR_SCREEN + frame if tty else frame + "\n")
+            out.flush()
+            last = state
+        if render.done(release.obj):
+            return 0 if release.obj["status"]["phase"] == "Succeeded" else 1
+        if deadline is not None and clock() >= deadline:
+            raise kube.PluginError(f"timed out after {timeout:g}s waiting for {release.name} to finish")
+        sleep(interval)
+
+
+def cmd_version(out: TextIO) -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mine = version("ecsbg")
+    except PackageNotFoundError:
+        mine = "unknown (not installed as a package)"
+    out.write(f"kubectl-ecsrelease {mine}\nAPI: {kube.GROUP_VERSION} {kube.EcsBlueGreenRelease.kind}\n")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from ecsbg.plugin import lint
+
+    crd = Path(args.crd) if args.crd else lint.CRD
+    failed = False
+    for file in args.files:
+        for name, problems in lint.lint_file(Path(file), crd):
+            failed = failed or bool(problems)
+            out.write(f"{file}: {name}: ok\n" if not problems else
+                      "".join(f"{file}: {name}: {problem}\n" for problem in problems))
+    return 1 if failed else 0
+
+
+def cmd_wait(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    return wait_for(lambda: kube.get_release(api, namespace, args.name).obj, args.until, out, sys.stderr,
+                    interval=args.interval, timeout=args.timeout)
+
+
+def wait_for(read: Callable[[], dict], until: waiting.Until, out: TextIO, err: TextIO, *, interval: float,
+             timeout: float | None, clock: Callable[[], float] = time.monotonic, sleep=time.sleep) -> int:
+    """Poll until the verdict is reached (0) or failed (1, the reason on stderr); 3 after the timeout.
+    Each change of state is printed once, so a CI log shows the way there."""
+    deadline = None if timeout is None else clock() + timeout
+    last = None
+    while True:
+        verdict = waiting.judge(read(), until)
+        if verdict.state == "reached":
+            out.write(verdict.reason + "\n")
+            return 0
+        if verdict.state == "failed":
+            print(f"error: {verdict.reason}", file=err)
+            return 1
+        if verdict.reason != last:
+            out.write(verdict.reason + "\n")
+            out.flush()
+            last = verdict.reason
+        if deadline is not None and clock() >= deadline:
+            print(f"error: timed out after {timeout:g}s waiting for {until}; last: {verdict.reason}", file=err)
+            return 3
+        sleep(interval)
+
+
+def cmd_list(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    releases = kube.list_releases(api, None if args.all_namespaces else namespace)
+    out.write(render.render_list(releases, _now(), all_namespaces=args.all_namespaces))
+    return 0
+
+
+def cmd_history(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    release = kube.get_release(api, namespace, args.name)
+    out.write(render.render_history(release.obj, kube.events_of(api, release), _now()))
+    return 0
+
+
+def _request(kind: RequestKind) -> Callable[..., int]:
+    def command(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+        release = kube.get_release(api, namespace, args.name)
+        decision = decide(kind, release.obj, args.attempt)
+        if not decision.ok:
+            raise kube.PluginError(decision.message)
+        if not decision.already:
+            kube.annotate(release, decision.annotation, str(decision.attempt))
+        out.write(decision.message + "\n")
+        return 0
+
+    return command
+
+
+COMMANDS: dict[str, Callable[..., int]] = {
+    "get": cmd_get,
+    "list": cmd_list,
+    "history": cmd_history,
+    "wait": cmd_wait,
+    **{kind.value: _request(kind) for kind in RequestKind},
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

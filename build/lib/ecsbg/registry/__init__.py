@@ -1,0 +1,1 @@
+"""Container registries outside AWS: tag -> digest through the OCI distribution API (ecsbg.registry.oci)."""

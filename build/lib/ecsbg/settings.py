@@ -1,0 +1,77 @@
+"""Operator settings, read once from the environment (docs/design.md "Operator settings")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    poll_fast_seconds: float = 5.0
+    poll_idle_seconds: float = 300.0
+    metrics_port: int = 8080
+    health_port: int = 8081
+    log_format: str = "plain"
+    log_level: str = "INFO"
+    aws_endpoint_url: str | None = None
+    coalesce_ms: float = 50.0
+    # sent with every AssumeRole; a Secret of the platform team (the chart). Not in repr: settings may be logged.
+    external_id: str | None = field(default=None, repr=False)
+    # refuse every release while no EcsReleasePolicy exists (`--require-policy`; the chart's default in new installs)
+    require_policy: bool = False
+    # reads of a release failing (endpoint unreachable, access denied) this long make it Stalled
+    observation_stall_seconds: float = 900.0
+    # UNSAFE: let botocore/urllib3/kubernetes log requests and responses at DEBUG (signed headers, credentials)
+    unsafe_wire_logging: bool = False
+    k8s_timeout_seconds: float = 30.0  # every Kubernetes API request (status patch, Events, kopf's requests)
+    loop_stuck_seconds: float = 600.0  # a release pass running longer is stuck: logged, counted, liveness fails
+    api_unreachable_seconds: float = 300.0  # the Kubernetes API failing this long fails liveness
+    backoff_max_seconds: float = 300.0  # ceiling of a release loop's own backoff while AWS throttles
+    notify_tries: int = 5  # POSTs per notification delivery before it is Failed (ecsbg.notify.sender)
+    notify_backoff_seconds: float = 2.0  # before the second try; doubles up to 60 s
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        spaces = tuple(n.strip() for n in env.get("ECSBG_NAMESPACES", "").split(",") if n.strip())
+        return cls(
+            namespaces=spaces,
+            poll_fast_seconds=_positive(env, "ECSBG_POLL_FAST_SECONDS", cls.poll_fast_seconds),
+            poll_idle_seconds=_positive(env, "ECSBG_POLL_IDLE_SECONDS", cls.poll_idle_seconds),
+            metrics_port=int(env.get("ECSBG_METRICS_PORT", cls.metrics_port)),
+            health_port=int(env.get("ECSBG_HEALTH_PORT", cls.health_port)),
+            log_format=_choice(env, "ECSBG_LOG_FORMAT", ("plain", "json"), cls.log_format),
+            log_level=env.get("ECSBG_LOG_LEVEL", cls.log_level).upper(),
+            aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
+            coalesce_ms=_positive(env, "ECSBG_COALESCE_MS", cls.coalesce_ms, allow_zero=True),
+            external_id=env.get("ECSBG_EXTERNAL_ID") or None,
+            require_policy=env.get("ECSBG_REQUIRE_POLICY", "").strip().lower() in ("1", "true", "yes"),
+            observation_stall_seconds=_positive(env, "ECSBG_OBSERVATION_STALL_SECONDS", cls.observation_stall_seconds),
+            k8s_timeout_seconds=_positive(env, "ECSBG_K8S_TIMEOUT_SECONDS", cls.k8s_timeout_seconds),
+            loop_stuck_seconds=_positive(env, "ECSBG_LOOP_STUCK_SECONDS", cls.loop_stuck_seconds),
+            api_unreachable_seconds=_positive(env, "ECSBG_API_UNREACHABLE_SECONDS", cls.api_unreachable_seconds),
+            backoff_max_seconds=_positive(env, "ECSBG_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds),
+            notify_tries=int(_positive(env, "ECSBG_NOTIFY_TRIES", cls.notify_tries)),
+            notify_backoff_seconds=_positive(env, "ECSBG_NOTIFY_BACKOFF_SECONDS", cls.notify_backoff_seconds),
+            unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
+        )
+
+
+def _positive(env: Mapping[str, str], key: str, default: float, *, allow_zero: bool = False) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    value = float(raw)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(key, default)
+    if value not in allowed:
+        raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
