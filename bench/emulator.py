@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/em
 
 from tests.plugins.ecs import make_client, seed_service  # noqa: E402
 
-from ecsbg.emulator import EmulatorServer  # noqa: E402
+from ecsbg_emulators.ecs import EmulatorServer  # noqa: E402
 
 POLL_INTERVAL = 5.0
 HOOK = "arn:aws:lambda:us-east-1:123456789012:function:bench-check"

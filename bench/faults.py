@@ -170,7 +170,7 @@ class Campaign:
         self.count = 0
 
     def run(self, scenario: Scenario) -> Result:
-        from ecsbg.emulator import EmulatorServer
+        from ecsbg_emulators.ecs import EmulatorServer
 
         self.count += 1
         namespace = f"faults-{self.count}-{int(time.time()) % 100000}"
@@ -282,7 +282,7 @@ def kill_at_stage(stage: str) -> Callable[[Run], None]:
 def on_arrival(run: Run, operation: str, then: str) -> threading.Event:
     """When `operation` arrives at ECS: `drop` (kill, never handled), `lost` (kill, handled, no answer),
     `swallow` (the Kubernetes API proxy swallows from now on; handled and answered)."""
-    from ecsbg.emulator.faults import Outcome
+    from ecsbg_emulators.ecs.faults import Outcome
 
     faults = run.ecs.faults
     original = faults.decide
@@ -447,7 +447,7 @@ def table(results: list[Result]) -> str:
 
 def run_campaign(names: list[Scenario], speed: float, work: Path,
                  report: Callable[[Result], None] = lambda r: None) -> list[Result]:
-    from ecsbg.devcluster import DevCluster
+    from ecsbg_emulators.devcluster import DevCluster
 
     cluster = DevCluster(host="127.0.0.1", port=0)
     cluster.start()

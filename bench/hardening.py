@@ -102,7 +102,7 @@ def _approve_in_ecs(client: Any, status: dict[str, Any]) -> None:
 
 
 def flaps(bench: Bench, source: Path | None) -> str:
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
 
     services = [f"svc{i}" for i in range(11)]
     with EmulatorServer(host="127.0.0.1", port=0, speed=2000) as ecs:
@@ -148,7 +148,7 @@ def _paused_release(bench: Bench, source: Path | None, ecs: Any, kubeconfig: Pat
 
 
 def stall(bench: Bench, source: Path | None) -> str:
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
 
     host, port = bench.cluster.url.split("//", 1)[1].rsplit(":", 1)
     proxy = TcpProxy((host, int(port)))
@@ -185,7 +185,7 @@ def canaries(bench: Bench, source: Path | None, unsafe_wire: bool = False) -> st
     from moto.server import ThreadedMotoServer
     from moto.sts.models import sts_backends
 
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
 
     sts = ThreadedMotoServer(port=0, verbose=False)
     sts.start()
@@ -221,7 +221,7 @@ def canaries(bench: Bench, source: Path | None, unsafe_wire: bool = False) -> st
 
 
 def outage(bench: Bench, source: Path | None, seconds: float) -> str:
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
 
     host, port = bench.cluster.url.split("//", 1)[1].rsplit(":", 1)
     proxy = TcpProxy((host, int(port)))
@@ -250,7 +250,7 @@ def outage(bench: Bench, source: Path | None, seconds: float) -> str:
 
 
 def storm(bench: Bench, source: Path | None, seconds: float) -> str:
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
 
     with EmulatorServer(host="127.0.0.1", port=0, speed=2000) as ecs:
         client = make_client(ecs.url)
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storm", type=float, default=60.0)
     parser.add_argument("--outage", type=float, default=30.0)
     args = parser.parse_args(argv)
-    from ecsbg.devcluster import DevCluster
+    from ecsbg_emulators.devcluster import DevCluster
 
     with tempfile.TemporaryDirectory(prefix="ecsbg-hardening-") as tmp:
         work = Path(tmp)

@@ -25,8 +25,8 @@ import boto3
 from ecsbg.aws.gateway import Boto3EcsGateway
 from ecsbg.domain.model import DeploymentRecord, ReleaseStatus, RevisionRecord
 from ecsbg.domain.parsing import parse_release
-from ecsbg.emulator import EmulatorServer
 from ecsbg.metrics.recorder import NullRecorder
+from ecsbg_emulators.ecs import EmulatorServer
 
 CLUSTER, REGION, IMAGE = "bench", "us-east-1", "public.ecr.aws/nginx/nginx:1.27"
 

@@ -267,8 +267,8 @@ def count(soak: Soak) -> SoakResult:
 def run_soak(*, minutes: float, releases: int, speed: float, work: Path, seed: int = 13,
              fault_every: float = 45.0, fault_lasting: float = 15.0, sample_every: float = 5.0,
              progress: Any = print, operator_env: dict[str, str] | None = None) -> SoakResult:
-    from ecsbg.devcluster import DevCluster
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.devcluster import DevCluster
+    from ecsbg_emulators.ecs import EmulatorServer
 
     rng = random.Random(seed)
     cluster = DevCluster(host="127.0.0.1", port=0)

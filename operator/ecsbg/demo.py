@@ -11,6 +11,7 @@ emulator's request record.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import time
 from pathlib import Path
@@ -35,9 +36,14 @@ def run(args: argparse.Namespace) -> int:
     DEMO_DIR.mkdir(exist_ok=True)
     record = DEMO_DIR / "ecs-requests.jsonl"
     record.unlink(missing_ok=True)
-    from ecsbg.devcluster import DevCluster
-    from ecsbg.emulator import EmulatorServer
-
+    # the emulators are their own distribution (emulators/), found by name: the operator never imports them
+    # statically (import-linter), and an operator install without them gets this message, not a traceback
+    try:
+        DevCluster = importlib.import_module("ecsbg_emulators.devcluster").DevCluster  # noqa: N806
+        EmulatorServer = importlib.import_module("ecsbg_emulators.ecs").EmulatorServer  # noqa: N806
+    except ModuleNotFoundError:
+        _say("ecsbg demo needs the ecsbg-emulators distribution: pip install ./emulators (or make venv)")
+        return 2
     with EmulatorServer(host="127.0.0.1", port=0, speed=args.speed, record_path=str(record)) as ecs, \
             DevCluster(host="127.0.0.1", port=0) as cluster:
         kubeconfig = (DEMO_DIR / "kubeconfig").resolve()

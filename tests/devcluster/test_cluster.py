@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from ecsbg.devcluster import DevCluster
-from ecsbg.devcluster.errors import ApiError
+from ecsbg_emulators.devcluster import DevCluster
+from ecsbg_emulators.devcluster.errors import ApiError
 
 from .conftest import WIDGETS_CRD, WIDGETS_GV, wait_for
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ecsbg.devcluster import DevCluster
+from ecsbg_emulators.devcluster import DevCluster
 
 from .conftest import WIDGETS_CRD
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ecsbg.devcluster.errors import ApiError
-from ecsbg.devcluster.patching import (
+from ecsbg_emulators.devcluster.errors import ApiError
+from ecsbg_emulators.devcluster.patching import (
     json_patch,
     merge_patch,
     parse_field_selector,

@@ -7,7 +7,7 @@ import json
 import kopf
 import pytest
 
-from ecsbg.devcluster.errors import ApiError
+from ecsbg_emulators.devcluster.errors import ApiError
 from tests.plugins.k8s import REPO_ROOT
 
 from .conftest import wait_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ecsbg.devcluster.admission import CelHolder
-from ecsbg.devcluster.schema import apply_defaults, prune, validate
+from ecsbg_emulators.devcluster.admission import CelHolder
+from ecsbg_emulators.devcluster.schema import apply_defaults, prune, validate
 
 from .conftest import WIDGETS_CRD
 

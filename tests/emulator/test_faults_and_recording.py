@@ -9,8 +9,8 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from ecsbg.emulator import EmulatorServer
-from ecsbg.emulator.faults import parse
+from ecsbg_emulators.ecs import EmulatorServer
+from ecsbg_emulators.ecs.faults import parse
 from tests.emulator.conftest import validating
 from tests.emulator.helpers import deploy, wait_until
 from tests.plugins.ecs import make_client, seed_service

@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError
 
-from ecsbg.emulator import EmulatorServer
-from ecsbg.emulator.identity import account_of
+from ecsbg_emulators.ecs import EmulatorServer
+from ecsbg_emulators.ecs.identity import account_of
 from tests.emulator.conftest import validating
 from tests.emulator.helpers import deploy, wait_finished
 from tests.emulator.test_protocol import raw_post

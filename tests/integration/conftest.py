@@ -6,7 +6,7 @@ release, read its status, wait for a condition and count what the operator asked
 Every test using `release_env` or `slow_release_env` runs on a Kubernetes backend (`k8s_backend`):
 - `apiserver`: a real kube-apiserver + etcd (tests/plugins/apiserver.py), for every test. The operator runs there
   under the Helm chart's ServiceAccount and ClusterRole (a TokenRequest token), the test's helpers as the admin;
-- `devcluster`: the project's own API (`ecsbg.devcluster`, or the current context under K8S_E2E=1), also for the
+- `devcluster`: the project's own API (`ecsbg_emulators.devcluster`, or the current context under K8S_E2E=1), also for the
   modules in ALSO_ON_DEVCLUSTER (the split that keeps `make test` within its time budget).
 ECSBG_K8S_BACKENDS=devcluster (or =apiserver) narrows the run to one backend: with `devcluster` alone every test
 runs on the dev cluster (no Go tools needed).
@@ -25,13 +25,13 @@ import pytest
 
 from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.clock import SystemClock
-from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
 from ecsbg.k8s.events import KubeEventSink
 from ecsbg.k8s.status import KubeStatusWriter
 from ecsbg.metrics.prometheus import PrometheusRecorder
 from ecsbg.reconciler import Deps
 from ecsbg.settings import Settings
+from ecsbg_emulators.ecs import EmulatorServer
 from tests.plugins.ecs import elb_arns, make_client, seed_service
 
 GV, PLURAL = "ecsbg.dev/v1alpha1", "ecsbluegreenreleases"

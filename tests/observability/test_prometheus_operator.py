@@ -20,10 +20,10 @@ from prometheus_client import generate_latest
 
 from ecsbg.clock import SystemClock
 from ecsbg.embedded import OperatorThread
-from ecsbg.emulator import EmulatorServer
 from ecsbg.handlers import build_registry
 from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
 from ecsbg.wiring import build_analysis
+from ecsbg_emulators.ecs import EmulatorServer
 from tests.analysis.apps import Probe
 from tests.integration.conftest import GV, PLURAL, make_deps, release_manifest
 from tests.observability.test_prometheus_scrape import (  # noqa: F401  (the tests and fixture run again here)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from ecsbg.emulator import EmulatorServer
+from ecsbg_emulators.ecs import EmulatorServer
 
 SPEED = 2000.0
 ACCOUNT = "123456789012"

@@ -70,7 +70,7 @@ def dev_cluster() -> Iterator[object]:
             run_kubectl("wait", "--for=condition=Established", "-f", str(path), "--timeout=60s")
         yield None
         return
-    from ecsbg.devcluster import DevCluster
+    from ecsbg_emulators.devcluster import DevCluster
 
     cluster = DevCluster(host="127.0.0.1", port=0)
     cluster.start()

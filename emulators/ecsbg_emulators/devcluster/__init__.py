@@ -1,6 +1,6 @@
 """A local Kubernetes API with CRD schema enforcement, for the demo, the integration tests and the benchmark.
 
-`from ecsbg.devcluster import DevCluster`. The import is lazy so that `ecsbg --help` does not load aiohttp.
+`from ecsbg_emulators.devcluster import DevCluster`. The import is lazy so that `ecsbg --help` does not load aiohttp.
 """
 
 from __future__ import annotations

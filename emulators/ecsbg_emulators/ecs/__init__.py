@@ -1,6 +1,6 @@
 """A local Amazon ECS API emulator (JSON 1.1 wire protocol) with native blue/green, linear and canary.
 
-    from ecsbg.emulator import EmulatorServer
+    from ecsbg_emulators.ecs import EmulatorServer
     with EmulatorServer(speed=2000) as srv:
         ecs = boto3.client("ecs", endpoint_url=srv.url, region_name="us-east-1", ...)
 
