@@ -19,6 +19,7 @@ from ecsbg.domain.actions import (
     AdoptDeployment,
     ApplyResult,
     ContinueHooks,
+    HoldAttempt,
     RecordIntent,
     ReuseRunning,
     StartDeployment,
@@ -81,5 +82,10 @@ def default_result(action: Action, n: int) -> ApplyResult:
         return ApplyResult(deployment_arn=action.deployment_arn)
     if isinstance(action, ReuseRunning):
         return ApplyResult(task_definition_arn=action.task_definition_arn)
-    assert isinstance(action, Wait | RecordIntent), action
+    if isinstance(action, HoldAttempt) and action.refresh:
+        spec = action.spec
+        return ApplyResult(plan={"service": f"{spec.target.cluster}/{spec.target.service}",
+                                 "taskDefinition": {"action": "Given" if spec.task_definition.arn else "Register"},
+                                 "updateService": {"taskDefinition": spec.task_definition.arn or "(next)"}})
+    assert isinstance(action, Wait | RecordIntent | HoldAttempt), action
     return ApplyResult()

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from ecsbg.plugin import cli
-from ecsbg.plugin.waiting import Until, UsageError, judge, parse_until
+from ecsbg.plugin.waiting import Until, UsageError, Verdict, judge, parse_until
 
 
 def release(phase: str | None, *, generation: int = 2, observed: int = 2, attempt: int = 3, deployment_attempt=3,
@@ -63,6 +63,13 @@ CASES = [
 @pytest.mark.parametrize("obj, until, state", CASES)
 def test_verdicts(obj, until, state):
     assert judge(obj, until).state == state
+
+
+def test_a_held_attempt_is_waited_for_not_taken_for_the_previous_ones_success():
+    held = release("Succeeded")
+    held["status"]["plan"] = {"attempt": 4, "specHash": "abc"}
+    verdict = judge(held, Until("succeeded"))
+    assert verdict == Verdict("waiting", "web: spec.paused holds attempt 4; set spec.paused to false to start it")
 
 
 def test_a_rollback_names_the_reason():

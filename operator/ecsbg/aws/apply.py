@@ -25,13 +25,16 @@ from ecsbg.domain.actions import (
     AdoptDeployment,
     ApplyResult,
     ContinueHooks,
+    HoldAttempt,
     RecordIntent,
     ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import AwsProblem, Observation, Target
+from ecsbg.domain.model import AwsProblem, Observation, ReleaseSpec, Target
+
+MAX_STATUS_DIFF_LINES = 200  # status.plan stays small; `kubectl ecsrelease plan` prints the whole difference
 
 
 class Applier:
@@ -53,8 +56,10 @@ class Applier:
     async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
         """`target` selects region and role for ContinueHooks/StopDeployment (StartDeployment carries its spec);
         without it the region comes from the deployment ARN and the operator's own credentials are used."""
-        if isinstance(action, Wait | RecordIntent):
+        if isinstance(action, Wait | RecordIntent) or (isinstance(action, HoldAttempt) and not action.refresh):
             return ApplyResult()
+        if isinstance(action, HoldAttempt):  # reads only: what starting the held attempt would send
+            return await self._run(functools.partial(self._plan, action))
         if isinstance(action, ReuseRunning):  # ECS already runs the spec: nothing to write
             return ApplyResult(task_definition_arn=action.task_definition_arn)
         if isinstance(action, AdoptDeployment):
@@ -77,6 +82,19 @@ class Applier:
             return _stop(self._calls_for(action.deployment_arn, target), action)
         raise TypeError(f"unknown action {action!r}")
 
+    def _plan(self, action: HoldAttempt) -> ApplyResult:
+        from ecsbg.aws.plan import plan_start  # ecsbg.aws.plan builds on this module's readers
+
+        try:
+            found = plan_start(self._clients(client_key(action.spec.target)), self._tags, action.spec,
+                               base=action.base_task_definition_arn, scan_limit=self._scan_limit)
+        except AwsError as exc:
+            return ApplyResult(plan_error=f"{exc.problem.operation or 'AWS call'} failed with {exc.problem.code}: "
+                               f"{exc.problem.message}")
+        except RequestBuildError as exc:
+            return ApplyResult(plan_error=f"{exc.code}: {exc}")
+        return ApplyResult(plan=found.to_dict(max_diff_lines=MAX_STATUS_DIFF_LINES))
+
     def _calls_for(self, deployment_arn: str, target: Target | None) -> AwsCalls:
         if target is not None:
             return self._clients(client_key(target))
@@ -87,8 +105,8 @@ class Applier:
         # Connect ports the service must have) before a revision is registered, so a spec the service cannot
         # take leaves no orphan revision behind.
         target = action.spec.target
-        described = _describe_service(calls, target)
-        revisions = _current_revisions(calls, described) if _needs_revisions(action, described) else []
+        described = describe_service(calls, target)
+        revisions = current_revisions(calls, described) if needs_revisions(action.spec, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
         current = observation.service.task_definition_arn if observation.service else None
         rules = action.spec.image_rules
@@ -106,13 +124,13 @@ class Applier:
         arn = updated.get("currentServiceDeployment")
         if not arn or arn == described.get("currentServiceDeployment"):
             # the response may predate the new deployment; one fresh read, else the next observe adopts it
-            arn = _describe_service(calls, target).get("currentServiceDeployment")
+            arn = describe_service(calls, target).get("currentServiceDeployment")
             if arn == described.get("currentServiceDeployment"):
                 arn = None
         return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images))
 
 
-def _describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
+def describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
     response = calls.call("DescribeServices", cluster=target.cluster, services=[target.service])
     services = response.get("services", [])
     if not services:
@@ -121,12 +139,12 @@ def _describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
     return services[0]
 
 
-def _needs_revisions(action: StartDeployment, described: dict[str, Any]) -> bool:
+def needs_revisions(spec: ReleaseSpec, described: dict[str, Any]) -> bool:
     """Service Connect test rules need the current configuration; DescribeServices may not carry it."""
-    return bool(action.spec.test_traffic_rules) and translate.current_service_connect(described) is None
+    return bool(spec.test_traffic_rules) and translate.current_service_connect(described) is None
 
 
-def _current_revisions(calls: AwsCalls, described: dict[str, Any]) -> list[dict[str, Any]]:
+def current_revisions(calls: AwsCalls, described: dict[str, Any]) -> list[dict[str, Any]]:
     arns = [r["arn"] for r in described.get("currentServiceRevisions", [])][:20]  # the API's limit per call
     if not arns:
         return []

@@ -97,9 +97,9 @@ def resolve_task_definition(
     source = action.spec.task_definition
     rules = action.spec.image_rules
     if source.arn is not None:
-        _must_exist(calls, tags, source.arn)
+        must_exist(calls, tags, source.arn)
         if rules is not None:  # the policy's image rules on every container of the task definition as given
-            _check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
+            check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return source.arn
     base = action.base_task_definition_arn or current
     if base is None:
@@ -114,7 +114,7 @@ def resolve_task_definition(
         described = seen.get(base) or tags.describe(calls, base)
         seen[base] = described
         rendered = translate.register_task_definition_request(described, source.containers, wanted)
-        _check_images(rendered, rules, f"the task definition rendered from {base}")
+        check_images(rendered, rules, f"the task definition rendered from {base}")
     existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
     if existing is not None:
         if pin is not None and pinned_out is not None:
@@ -137,13 +137,13 @@ def _images(task_definition: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(c.get("name")), str(c.get("image"))) for c in task_definition.get("containerDefinitions") or []]
 
 
-def _check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:
+def check_images(task_definition: dict[str, Any], rules: ImageRules, what: str) -> None:
     problems = task_definition_image_problems(task_definition.get("containerDefinitions") or [], rules)
     if problems:
         raise RequestBuildError("ImageNotAllowed", f"{what}: " + "; ".join(problems) + " (EcsReleasePolicy images)")
 
 
-def _must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
+def must_exist(calls: AwsCalls, tags: TaskDefinitionTags, arn: str) -> None:
     """UpdateService with a task definition that does not exist is refused only after the service's deployment
     configuration was checked; reading it first gives a precise error and no write. Cached after the first read."""
     if tags.cached(arn)[0]:

@@ -7,7 +7,9 @@ needs, so applying never re-reads the CR.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind
 
@@ -38,6 +40,17 @@ class StartDeployment:
     spec: ReleaseSpec
     base_task_definition_arn: str | None
     taskdef_hash: str | None  # ecsbg.dev/taskdef-hash for the `containers` form, None for `arn`
+
+
+@dataclass(frozen=True)
+class HoldAttempt:
+    """spec.paused holds what would be RecordIntent: nothing is written to AWS. `refresh`: status.plan does not
+    show this attempt's spec and base yet, so the AWS layer reads what starting it would send (reads only)."""
+
+    attempt: int
+    spec: ReleaseSpec
+    base_task_definition_arn: str | None
+    refresh: bool
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class StopDeployment:
     deployment_arn: str
 
 
-Action = Wait | RecordIntent | StartDeployment | ReuseRunning | AdoptDeployment | ContinueHooks | StopDeployment
+Action = Wait | RecordIntent | HoldAttempt | StartDeployment | ReuseRunning | AdoptDeployment | ContinueHooks | StopDeployment
 
 
 @dataclass(frozen=True)
@@ -87,3 +100,6 @@ class ApplyResult:
     problem: AwsProblem | None = None
     # (container, image@digest) of the task definition a start deployed when its images were pinned (status.images)
     images: tuple[tuple[str, str], ...] = ()
+    # HoldAttempt with refresh: what starting the held attempt would send (ecsbg.aws.plan), or why it is unknown
+    plan: Mapping[str, Any] | None = None
+    plan_error: str | None = None

@@ -24,6 +24,7 @@ from ecsbg.domain.model import (
     Condition,
     DeploymentRecord,
     Difference,
+    HeldPlan,
     HookDetail,
     Phase,
     ReleaseStatus,
@@ -37,7 +38,7 @@ from ecsbg.domain.model import (
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
              "revision", "targetRevision", "deployment", "source", "target", "traffic", "hooks", "stages", "step",
              "requests", "requestErrors", "conditions", "drift",
-             "analysisRuns")
+             "analysisRuns", "plan")
 _DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
                     "reused")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
@@ -88,6 +89,7 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
         "drift": [_compact({"field": d.field, "key": d.key, "running": d.running, "expected": d.expected})
                   for d in status.drift] or None,
         "analysisRuns": runs_to_list(status.analysis_runs) or None,
+        "plan": _plan_to_dict(status.plan),
     }
     return _compact(out)
 
@@ -109,7 +111,37 @@ def merge_patch(stored: Mapping[str, Any] | None, status: ReleaseStatus) -> dict
     nothing changed, so the caller can skip the write."""
     stored = stored or {}
     target, full = status_to_dict(status), status_patch(status)
-    return {key: full[key] for key in full if stored.get(key) != target.get(key)}
+    patch = {key: full[key] for key in full if stored.get(key) != target.get(key)}
+    if isinstance(patch.get("plan"), Mapping) and isinstance(stored.get("plan"), Mapping):
+        patch["plan"] = _replacing(stored["plan"], patch["plan"])  # a merge patch would keep removed keys
+    return patch
+
+
+def _replacing(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch turning `old` into `new` (RFC 7386 merges objects: removed keys must be nulled)."""
+    out: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        out[key] = _replacing(before, value) if isinstance(value, Mapping) and isinstance(before, Mapping) else value
+    return out
+
+
+def _plan_to_dict(held: HeldPlan | None) -> dict[str, Any] | None:
+    if held is None:
+        return None
+    return _compact({"attempt": held.attempt, "specHash": held.spec_hash,
+                     "baseTaskDefinitionArn": held.base_task_definition_arn,
+                     "computedAt": format_time(held.computed_at), "error": held.error, **dict(held.plan)})
+
+
+def _plan_from_dict(data: Any) -> HeldPlan | None:
+    if not isinstance(data, Mapping) or not isinstance(data.get("specHash"), str):
+        return None
+    own = ("attempt", "specHash", "baseTaskDefinitionArn", "computedAt", "error")
+    return HeldPlan(attempt=_int(data.get("attempt"), 0), spec_hash=data["specHash"],
+                    base_task_definition_arn=_str(data.get("baseTaskDefinitionArn")),
+                    plan={k: v for k, v in data.items() if k not in own}, error=_str(data.get("error")),
+                    computed_at=parse_time(data.get("computedAt")))
 
 
 def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
@@ -143,6 +175,7 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
                                expected=_str(d.get("expected")) or "", key=_str(d.get("key")))
                     for d in _list(data.get("drift")) if isinstance(d, Mapping) and d.get("field")),
         analysis_runs=runs_from_list(data.get("analysisRuns")),
+        plan=_plan_from_dict(data.get("plan")),
     )
 
 

@@ -20,7 +20,8 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 DRIFTED = "Drifted"  # abnormal-true like Reconciling/Stalled: present only while ECS differs from the release
 OBSERVATION_FAILED = "ObservationFailed"  # present only while reading ECS fails
-ORDER = (READY, RECONCILING, STALLED, DRIFTED, OBSERVATION_FAILED)
+PAUSED = "Paused"  # present only while spec.paused holds an attempt (Argo CD shows Suspended)
+ORDER = (READY, RECONCILING, STALLED, DRIFTED, PAUSED, OBSERVATION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ConditionSpec:
     reconciling_reason: str | None = None
     stalled_reason: str | None = None
     drifted_reason: str | None = None
+    paused_reason: str | None = None
     observation: tuple[str, str] | None = None  # (reason, message) of ObservationFailed when reading ECS failed
 
 
@@ -46,6 +48,8 @@ def build_conditions(want: ConditionSpec, message: str, prior: tuple[Condition, 
         wanted.append((STALLED, "True", want.stalled_reason))
     if want.drifted_reason:
         wanted.append((DRIFTED, "True", want.drifted_reason))
+    if want.paused_reason:
+        wanted.append((PAUSED, "True", want.paused_reason))
     built = [_condition(kind, status, reason, message, before.get(kind), generation, now)
              for kind, status, reason in wanted]
     if want.observation is not None:

@@ -81,7 +81,19 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                                                    if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
     return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
-            + _observation(prior, new))
+            + _observation(prior, new) + _held(prior, new))
+
+
+def _held(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:
+    """spec.paused holding an attempt (once per held spec), and the hold ending without the attempt starting."""
+    before, now = prior.plan, new.plan
+    if now is not None and (before is None or (before.attempt, before.spec_hash) != (now.attempt, now.spec_hash)):
+        return [EventRecord(NORMAL, "AttemptHeld", f"spec.paused holds attempt {now.attempt} (spec {now.spec_hash}); "
+                            "status.plan shows what it would deploy")]
+    if before is not None and now is None and new.attempt < before.attempt:
+        return [EventRecord(NORMAL, "HoldEnded", f"attempt {before.attempt} is no longer held: the spec is the one "
+                            f"attempt {new.attempt} deployed")]
+    return []
 
 
 def _at(stage: str | None, step: StepInfo | None) -> str:

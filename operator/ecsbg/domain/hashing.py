@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 HASH_LENGTH = 16
-NOT_DEPLOYED = frozenset({"requests", "onDelete", "driftPolicy", "notifications"})  # spec fields that never start an attempt
+NOT_DEPLOYED = frozenset({"requests", "onDelete", "driftPolicy", "notifications", "paused"})  # spec fields that never start an attempt
 
 # Lists whose order means nothing to ECS, by path of keys from the spec root ("*" = every list element), with
 # the key that identifies an element (None: the element itself). Container commands keep their order.

@@ -218,6 +218,7 @@ class ReleaseSpec:
     registry_credentials: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
     drift_policy: DriftPolicy = DriftPolicy.REPORT
     bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
+    paused: bool = False  # spec.paused: hold the next attempt (status.plan shows what it would deploy)
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -403,6 +404,19 @@ class RevisionRecord:
 
 
 @dataclass(frozen=True)
+class HeldPlan:
+    """status.plan: the attempt spec.paused holds, and what starting it would send to ECS (ecsbg.aws.plan's
+    StartPlan as a dict), or why that could not be read. Computed once per held spec and base."""
+
+    attempt: int
+    spec_hash: str
+    base_task_definition_arn: str | None
+    plan: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    computed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ReleaseStatus:
     observed_generation: int = -1
     phase: Phase | None = None
@@ -426,3 +440,4 @@ class ReleaseStatus:
     conditions: tuple[Condition, ...] = ()
     drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS
     analysis_runs: tuple[AnalysisRun, ...] = ()  # status.analysisRuns (domain.analysis.codec)
+    plan: HeldPlan | None = None  # set only while spec.paused holds an attempt

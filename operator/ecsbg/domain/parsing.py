@@ -73,6 +73,7 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         drift_policy=DriftPolicy(r.string(spec, "driftPolicy", "spec.driftPolicy",
                                           enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
         bake_analysis=_analysis(r, mapping(spec.get("strategy")).get("bakeAnalysis"), "spec.strategy.bakeAnalysis"),
+        paused=r.boolean(spec, "paused", "spec.paused", default=False),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)

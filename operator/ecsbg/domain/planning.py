@@ -16,6 +16,7 @@ from ecsbg.domain.actions import (
     Action,
     AdoptDeployment,
     ContinueHooks,
+    HoldAttempt,
     RecordIntent,
     ReuseRunning,
     StartDeployment,
@@ -83,6 +84,8 @@ def plan(spec: ReleaseSpec, observation: Observation, prior: ReleaseStatus, *, g
     del generation
     inputs = _Inputs(spec, observation, prior)
     action: Action = next((a for rule in RULES if (a := rule(inputs)) is not None), Wait("nothing to do"))
+    if spec.paused and isinstance(action, RecordIntent):
+        action = _hold(action, inputs)
     attempt = action.attempt if isinstance(action, RecordIntent) else prior.attempt
     seen, notes = _requests_seen(spec, prior, action, attempt, _current_attempt_deployment(inputs))
     return Plan(action=action, requests_seen=seen, notes=notes)
@@ -214,6 +217,17 @@ RULES: tuple[Rule, ...] = (
 
 
 # ------------------------------------------------------------------------------------------------- helpers
+
+
+def _hold(intent: RecordIntent, i: _Inputs) -> HoldAttempt:
+    """spec.paused: the attempt is not recorded, so nothing starts; an attempt already recorded goes on (abort
+    stops it). The plan is read again only when the held spec or base changed since status.plan was written."""
+    held = i.prior.plan
+    refresh = held is None or held.error is not None or (held.attempt, held.spec_hash, held.base_task_definition_arn) != (
+        intent.attempt, intent.spec_hash, intent.base_task_definition_arn)
+    return HoldAttempt(attempt=intent.attempt, spec=i.spec, base_task_definition_arn=intent.base_task_definition_arn,
+                       refresh=refresh)
+
 
 
 def _awaits_approval(hook: HookDetail) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ecsbg.domain.actions import ApplyResult, Wait
+from ecsbg.domain.actions import ApplyResult, HoldAttempt, Wait
 from ecsbg.domain.codec import format_time
 from ecsbg.domain.conditions import (
     DRIFTED,
@@ -31,6 +31,7 @@ from ecsbg.domain.model import (
     AwsProblem,
     Difference,
     DriftPolicy,
+    HeldPlan,
     HookDetail,
     Observation,
     Phase,
@@ -97,9 +98,12 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
         verdict = _drifted(facts, verdict, differences)
     if problem is not None and not problem.terminal:
         verdict = _retrying(verdict, problem)
+    held = None
+    if plan is not None and isinstance(plan.action, HoldAttempt):
+        verdict, held = _held(facts, verdict, plan.action, now)
     request_errors = tuple(problem.message for problem in spec.requests.problems)
-    return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors),
-                   verdict, generation, now)
+    return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors,
+                           plan=held), verdict, generation, now)
 
 
 def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:
@@ -107,6 +111,25 @@ def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datet
                                   now=now)
     return replace(status, observed_generation=generation, phase=verdict.phase, message=verdict.message,
                    conditions=conditions)
+
+
+def _held(f: _Facts, verdict: Verdict, action: HoldAttempt, now: datetime) -> tuple[Verdict, HeldPlan]:
+    """spec.paused holds the next attempt: the phase and Ready of the last attempt stay (nothing changed in ECS),
+    the Paused condition and the message say what is held, status.plan what starting it would send."""
+    held = f.prior.plan
+    if action.refresh or held is None:
+        result = f.result or ApplyResult()
+        held = HeldPlan(attempt=action.attempt, spec_hash=action.spec.spec_hash,
+                        base_task_definition_arn=action.base_task_definition_arn, plan=dict(result.plan or {}),
+                        error=result.plan_error if result.plan is None else None, computed_at=now)
+    what = (f"spec.paused holds attempt {action.attempt} (spec {action.spec.spec_hash}): status.plan shows what it "
+            "would deploy; set spec.paused to false to start it")
+    if held.error:
+        what += f" (the plan could not be read: {held.error})"
+    if f.prior.attempt == 0:  # nothing was ever deployed by this release
+        return Verdict(Phase.PENDING, what, ConditionSpec(False, "Paused", paused_reason="SpecPaused")), held
+    return Verdict(verdict.phase, f"{what}; {_base_message(verdict.message)}",
+                   replace(verdict.conditions, paused_reason="SpecPaused")), held
 
 
 def _retrying(verdict: Verdict, problem: AwsProblem) -> Verdict:

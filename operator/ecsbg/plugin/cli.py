@@ -7,7 +7,9 @@
     kubectl ecsrelease retry NAME             start the rolled-back, failed or drifted attempt again
     kubectl ecsrelease history NAME           the stages of the current attempt and the attempts' events
     kubectl ecsrelease wait NAME --until deployed|paused|succeeded|stage:STAGE [--timeout S]
+    kubectl ecsrelease plan NAME | -f FILE    what the next attempt would register and send to ECS (reads only)
     kubectl ecsrelease lint FILE...           check release files offline (CRD schema, CEL rules, the parser)
+    kubectl ecsrelease completion bash|zsh    a shell completion script
     kubectl ecsrelease version                the plugin's version and the API it speaks
 
 Requests set the ecsbg.dev/<request> annotation to the attempt they apply to (docs/design.md "Operations").
@@ -71,28 +73,50 @@ def build_parser() -> argparse.ArgumentParser:
                       "e.g. stage:BAKE_TIME")
     wait.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 3)")
     wait.add_argument("--interval", type=float, default=2.0, help="seconds between reads (default 2)")
+    plan = sub.add_parser("plan", parents=[common], help="what the next attempt would do, without writing anything")
+    plan.add_argument("name", nargs="?", help="the release (in the cluster, or the one of that name in FILE)")
+    plan.add_argument("-f", "--filename", default=None, help="a YAML file holding the release (what Git holds)")
+    plan.add_argument("--no-assume-role", action="store_true", help="use your own AWS credentials, not "
+                      "spec.target.roleArn")
+    plan.add_argument("-o", "--output", choices=("text", "json"), default="text")
     sub.add_parser("version", parents=[common], help="print the plugin's version")
     lint = sub.add_parser("lint", parents=[common], help="check release files offline")
     lint.add_argument("files", nargs="+", help="YAML files holding EcsBlueGreenReleases")
     lint.add_argument("--crd", default=None, help="CRD file to check against (default: the plugin's own copy)")
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # the completion scripts' callback (ecsbg.plugin.completion)
+        from ecsbg.plugin import completion
+
+        return completion.complete(parser, argv[1:], out)
     args = parser.parse_args(argv)
     if args.command == "version":
         return cmd_version(out)
     if args.command == "lint":
         return cmd_lint(args, out)
+    if args.command == "completion":
+        return cmd_completion(parser, args, out)
+    if args.command == "plan" and not args.name and not args.filename:
+        parser.error("plan needs NAME or -f FILE")
     try:
         if args.command == "wait":
             args.until = waiting.parse_until(args.until)
     except waiting.UsageError as error:
         parser.error(str(error))
     try:
-        api, default_namespace = kube.connect(args.kubeconfig, args.context)
+        try:
+            api, default_namespace = kube.connect(args.kubeconfig, args.context)
+        except kube.PluginError:
+            if args.command != "plan" or not args.filename:
+                raise
+            api, default_namespace = None, "default"  # a plan of a file needs no cluster
         namespace = args.namespace or default_namespace
         return COMMANDS[args.command](api, namespace, args, out)
     except kube.PluginError as error:
@@ -201,6 +225,35 @@ def wait_for(read: Callable[[], dict], until: waiting.Until, out: TextIO, err: T
         sleep(interval)
 
 
+def cmd_plan(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from ecsbg.plugin import planning
+
+    if args.filename:
+        body = planning.release_from_file(Path(args.filename), args.name)
+        meta = body.get("metadata") or {}
+        try:  # the release as the cluster has it, for its status: is this spec new?
+            if api is None:
+                raise kube.PluginError("no cluster")
+            live = kube.get_release(api, meta.get("namespace") or namespace, meta.get("name", "")).obj
+            body = {**body, "status": live.get("status") or {}}
+        except kube.PluginError:
+            pass
+    else:
+        body = kube.get_release(api, namespace, args.name).obj
+    spec, plan = planning.plan_release(body, assume_role=not args.no_assume_role)
+    planning.render_plan(body, spec, plan, out, as_json=args.output == "json")
+    return 0
+
+
+def cmd_completion(parser: argparse.ArgumentParser, args: argparse.Namespace, out: TextIO) -> int:
+    from ecsbg.plugin import completion
+
+    out.write(completion.script(parser, args.shell))
+    return 0
+
+
 def cmd_list(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
     releases = kube.list_releases(api, None if args.all_namespaces else namespace)
     out.write(render.render_list(releases, _now(), all_namespaces=args.all_namespaces))
@@ -232,6 +285,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "list": cmd_list,
     "history": cmd_history,
     "wait": cmd_wait,
+    "plan": cmd_plan,
     **{kind.value: _request(kind) for kind in RequestKind},
 }
 

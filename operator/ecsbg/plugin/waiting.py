@@ -8,7 +8,8 @@ A CI step waits for a point of the current spec's attempt (ecspresso's `--wait-u
   stage:STAGE    ECS reached that lifecycle stage in this attempt (status.stages, so a stage ECS passed between
                  two polls counts too), or the attempt Succeeded (every stage is behind it)
 
-It fails first when the attempt rolls back or fails (RollingBack, RolledBack, Failed, Invalid), with the
+While spec.paused holds the spec's attempt (status.plan), nothing is reached: the status is the previous
+attempt's. It fails first when the attempt rolls back or fails (RollingBack, RolledBack, Failed, Invalid), with the
 release's message as the reason. Nothing is judged until the operator has observed the current generation. Pure:
 the CLI polls and passes each object read.
 """
@@ -65,6 +66,10 @@ def judge(release: Mapping[str, Any], until: Until) -> Verdict:
     attempt = status.get("attempt")
     if phase in FAILED:
         return Verdict("failed", f"{name} is {phase} before reaching {until}: {message}".rstrip(": "))
+    held = shape.child(status, "plan")
+    if held:  # the spec's attempt has not started: what status shows is the previous attempt's
+        return Verdict("waiting", f"{name}: spec.paused holds attempt {held.get('attempt')}; set spec.paused to "
+                       "false to start it")
     if _reached(status, until):
         return Verdict("reached", f"{name} reached {until} (attempt {attempt}, phase {phase})")
     if phase == "Succeeded":  # only "paused" can be missed by a finished attempt
