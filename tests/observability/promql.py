@@ -52,6 +52,9 @@ def dashboard_expressions() -> Iterator[Expression]:
     for panel in dashboard_panels(dashboard):
         for target in panel.get("targets", []):
             yield Expression(f"panel {panel['title']!r} {target['refId']}", substitute(target["expr"]))
+    for annotation in dashboard["annotations"]["list"]:
+        if annotation.get("expr"):  # Prometheus annotations (Grafana's built-in one has none)
+            yield Expression(f"annotation {annotation['name']!r}", substitute(annotation["expr"]))
     for var in dashboard["templating"]["list"]:
         if var["type"] == "query":
             match = _LABEL_VALUES.match(var["query"]["query"])

@@ -108,3 +108,28 @@ def test_docs_describe_every_panel(dashboard):
     docs = (REPO / "docs" / "observability.md").read_text()
     missing = [p["title"] for p in panels(dashboard) if f"**{p['title']}**" not in docs]
     assert not missing, f"panels not described in docs/observability.md: {missing}"
+
+
+def test_annotations_mark_deployments_and_rollbacks_per_release(dashboard):
+    """Deployments in flight and rolled-back/failed releases as regions on every time series, per release."""
+    found = {a["name"]: a for a in dashboard["annotations"]["list"] if a.get("expr")}
+    assert set(found) == {"Deployments in flight", "Rolled back or failed"}
+    for annotation in found.values():
+        assert annotation["datasource"] == DATASOURCE and annotation["enable"]
+        assert annotation["titleFormat"] == "{{namespace}}/{{name}}" and annotation["textFormat"] == "{{phase}}"
+        assert 'namespace=~"$namespace", name=~"$name"' in annotation["expr"]
+    in_flight = re.search(r'phase=~"([^"]+)"', found["Deployments in flight"]["expr"])[1].split("|")
+    assert set(in_flight) == {"Pending", "Deploying", "AwaitingApproval", "Baking", "RollingBack"}
+
+
+@pytest.mark.parametrize("title", ["Current releases", "Awaiting approval"])
+def test_a_release_row_links_to_the_dashboard_of_that_release(dashboard, title):
+    panel = next(p for p in panels(dashboard, "table") if p["title"] == title)
+    renamed = next(t for t in panel["transformations"] if t["id"] == "organize")["options"]["renameByName"]
+    assert renamed["name"] == "Name" and renamed["namespace"] == "Namespace"
+    override = next(o for o in panel["fieldConfig"]["overrides"] if o["matcher"] == {"id": "byName", "options": "Name"})
+    (link,) = next(p["value"] for p in override["properties"] if p["id"] == "links")
+    assert link["url"].startswith(f"/d/{dashboard['uid']}/")
+    query = dict(part.split("=", 1) for part in link["url"].split("?", 1)[1].split("&") if "=" in part)
+    assert query == {"var-namespace": "${__data.fields.Namespace}", "var-name": "${__value.raw}"}
+    assert "${datasource:queryparam}" in link["url"] and "${__url_time_range}" in link["url"]

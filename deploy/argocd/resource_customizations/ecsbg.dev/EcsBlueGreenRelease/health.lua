@@ -5,7 +5,8 @@
 -- "paused, waiting for an external event". A sync with waves or hooks does not finish while a resource is
 -- Suspended or Progressing. To show Progressing (or Healthy, letting later sync waves go on) instead, change
 -- approvalHealth below, or set the annotation ecsbg.dev/argocd-approval-health on the release.
--- A release with the Drifted condition (ECS changed out of band) is Degraded whatever its phase.
+-- A release with the Drifted condition (ECS changed out of band) is Degraded whatever its phase; one whose next
+-- attempt spec.paused holds (the Paused condition) is Suspended.
 -- A pause an automated analysis is deciding (its run is Running, or its verdict's call was sent) needs no person:
 -- Progressing. An analysis that ended Inconclusive (or in Error) leaves the pause to a person: like an approval.
 local approvalHealth = "Suspended"
@@ -90,6 +91,15 @@ local drifted = condition(status, "Drifted")
 if drifted ~= nil and drifted.status == "True" then
   hs.status = "Degraded"
   hs.message = "Drifted: " .. (drifted.message or "ECS no longer runs what the release deployed")
+  return hs
+end
+
+-- spec.paused holds the next attempt (Argo Rollouts' paused Rollout is Suspended too): the status is the last
+-- attempt's, and status.plan shows what the held one would deploy.
+local paused = condition(status, "Paused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = "Paused: " .. (status.message or "spec.paused holds the next attempt")
   return hs
 end
 
