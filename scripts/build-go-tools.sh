@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Go test tools from the small build modules in tools/go/ (kube-apiserver, etcd, kstatus, argocd-lua)
+# Builds the Go test tools from the small build modules in tools/go/ (kube-apiserver, etcd, kstatus, argocd-lua,
+# krew)
 # with the Go module proxy, and links them into .tools/bin. Nothing prebuilt is downloaded and no other project's
 # source is kept in the repo: go.mod/go.sum pin every module, the proxy serves them.
 #
@@ -31,6 +32,7 @@ TOOLS=(
   "argocd-lua|lua|.|github.com/yuin/gopher-lua|"
   "kstatus|kstatus|.|sigs.k8s.io/cli-utils|"
   "etcd|etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3|"
+  "krew|krew|sigs.k8s.io/krew/cmd/krew|sigs.k8s.io/krew|"
   "kube-apiserver|kube-apiserver|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes|k8s"
 )
 

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import ecsbg
 import yaml
 
 from ecsbg.plugin import kube
@@ -300,7 +302,7 @@ def test_wait_times_out_with_exit_3(kubectl, web):
 
 def test_version_needs_no_cluster():
     code, out, _ = run("--kubeconfig", "/nonexistent/kubeconfig", "version")
-    assert code == 0 and out.startswith("kubectl-ecsrelease ") and "ecsbg.dev/v1alpha1" in out
+    assert code == 0 and out == f"kubectl-ecsrelease {ecsbg.__version__}\nAPI: ecsbg.dev/v1alpha1 EcsBlueGreenRelease\n"
 
 
 @pytest.mark.parametrize("action, phase, awaiting", [

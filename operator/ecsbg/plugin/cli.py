@@ -171,13 +171,9 @@ def watch(
 
 
 def cmd_version(out: TextIO) -> int:
-    from importlib.metadata import PackageNotFoundError, version
+    from ecsbg import __version__
 
-    try:
-        mine = version("ecsbg")
-    except PackageNotFoundError:
-        mine = "unknown (not installed as a package)"
-    out.write(f"kubectl-ecsrelease {mine}\nAPI: {kube.GROUP_VERSION} {kube.EcsBlueGreenRelease.kind}\n")
+    out.write(f"kubectl-ecsrelease {__version__}\nAPI: {kube.GROUP_VERSION} {kube.EcsBlueGreenRelease.kind}\n")
     return 0
 
 
