@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-import ecsbg
 import yaml
 
+import ecsbg
 from ecsbg.plugin import kube
 from ecsbg.plugin.cli import main
 from tests.observability.tools import REPO
