@@ -209,3 +209,19 @@ def test_crd_delete_removes_kind_and_objects(cluster, client):
     cluster.apply(WIDGETS_CRD)
     _, listed, _ = client.request("GET", BASE)
     assert listed["items"] == []
+
+
+def test_a_client_gone_mid_body_stores_nothing_and_logs_no_traceback(cluster, client, caplog):
+    """A connection cut while the body is sent (the soak's resets) is dropped like kube-apiserver drops it."""
+    import socket
+    import time
+
+    host, port = urlsplit(cluster.url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(f"POST {BASE} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 1000\r\n\r\n{\"apiVersion\": ".encode())
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+    time.sleep(0.3)
+    status, listed, _ = client.request("GET", BASE)
+    assert status == 200 and listed["items"] == []
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]

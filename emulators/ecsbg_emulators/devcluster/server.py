@@ -61,6 +61,8 @@ class ApiServer:
             return await self._dispatch(request)
         except ApiError as exc:
             return respond(exc.status(), exc.code)
+        except ConnectionResetError:  # the client went away while sending its body: nothing was stored or done
+            return web.Response(status=499)  # never read by anyone; aiohttp drops it quietly
 
     # -- routing -------------------------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
