@@ -21,6 +21,7 @@ from ecsbg.domain.model import ContainerOverride, ReleaseSpec, RoleSession
 from ecsbg.domain.ownership import claim_account
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.policy import InvalidPolicy, NamespaceSelector, Policy, glob_match, parse_policy
+from ecsbg.domain.taskdef_template import template_images
 from ecsbg.k8s.secrets import SecretReader, SecretUnavailable
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def release_request(body: Mapping[str, Any], spec: ReleaseSpec) -> ReleaseReques
         namespace=str(metadata.get("namespace") or ""), name=str(metadata.get("name") or ""),
         region=t.region, cluster=t.cluster, service=t.service, role_arn=t.role_arn,
         arn_account=claim_account({k: v for k, v in target.items() if k in ("cluster", "service")}),
-        images=tuple(c.image for c in spec.task_definition.containers if c.image),
+        images=tuple(c.image for c in spec.task_definition.containers if c.image)
+        + (template_images(spec.task_definition.template) if spec.task_definition.template else ()),
     )
 
 
@@ -131,7 +133,7 @@ def promote(body: Mapping[str, Any], spec: ReleaseSpec, decision: Decision, prio
             f"spec.promoteFrom names {namespace}/{name}: promoting from namespace {namespace} is not allowed "
             f"(EcsReleasePolicy promoteFrom.namespaces of {decision.policy or 'no policy'}: "
             f"{', '.join(decision.promote_from) or 'none'})")))
-    if spec.task_definition.arn is not None:
+    if not spec.task_definition.derived:
         raise InvalidSpec(["spec.promoteFrom: needs spec.taskDefinition.containers (the images are overridden)"])
     recorded = prior.get("promotedFrom") or {}
     if (prior.get("specHash") == spec.spec_hash and recorded.get("namespace") == namespace

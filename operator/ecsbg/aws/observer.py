@@ -122,7 +122,7 @@ class Observer:
         tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
         target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
         taskdef_hash = None
-        if spec.task_definition.derived and target_td:  # to recognise (adopt) the deployment an attempt started
+        if spec.task_definition.registers and target_td:  # to recognise (adopt) the deployment an attempt started
             taskdef_hash = await self._taskdef_hash(key, target_td)
         return Observation(service=service, current=current, tracked=tracked,
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))

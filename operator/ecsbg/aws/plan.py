@@ -18,7 +18,13 @@ from typing import Any
 from ecsbg.aws import translate
 from ecsbg.aws.apply import current_revisions, describe_service, needs_revisions
 from ecsbg.aws.calls import AwsCalls
-from ecsbg.aws.taskdefs import TaskDefinitionTags, check_images, find_tagged_revision, must_exist
+from ecsbg.aws.taskdefs import (
+    TaskDefinitionTags,
+    check_images,
+    find_tagged_revision,
+    must_exist,
+    template_request,
+)
 from ecsbg.domain import taskdefs
 from ecsbg.domain.model import ReleaseSpec, Target
 
@@ -63,7 +69,8 @@ def plan_start(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpec, *, 
     request = translate.update_service_request(spec, described, "", False, revisions)
     running = described.get("taskDefinition")
     kind, arn, register, content, notes = _task_definition(calls, tags, spec, base or running, scan_limit)
-    family = translate.task_definition_family(arn or base or running or "")
+    template = spec.task_definition.template
+    family = str(template.get("family")) if template else translate.task_definition_family(arn or base or running or "")
     request["taskDefinition"] = arn or NEXT_REVISION.format(family=family)
     if arn is not None and translate.same_task_definition(arn, running):
         request["forceNewDeployment"] = True
@@ -83,6 +90,15 @@ def _task_definition(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpe
         if rules is not None:
             check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return "Given", source.arn, None, tags.content(calls, source.arn), notes
+    if source.template is not None:
+        wanted = taskdefs.content_hash(source.template)
+        request = template_request(source.template, wanted)
+        if rules is not None:
+            check_images(request, rules, "spec.taskDefinition.template")
+        existing = find_tagged_revision(calls, tags, str(source.template.get("family")), wanted, scan_limit)
+        if existing is not None:
+            return "Reuse", existing, None, tags.content(calls, existing), notes
+        return "Register", None, request, taskdefs.registrable(request), notes
     if base is None:
         raise translate.RequestBuildError("InvalidServiceConfiguration", "no base task definition to derive from")
     described = tags.describe(calls, base)

@@ -9,12 +9,13 @@ duplicate, and a spec reverted to an earlier content reuses the revision registe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecsbg.aws import translate
 from ecsbg.aws.batching import BoundedCache
 from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.shapes import register_task_definition_errors
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain import taskdefs
 from ecsbg.domain.actions import StartDeployment
@@ -101,6 +102,8 @@ def resolve_task_definition(
         if rules is not None:  # the policy's image rules on every container of the task definition as given
             check_images(tags.describe(calls, source.arn)["taskDefinition"], rules, source.arn)
         return source.arn
+    if source.template is not None:
+        return _resolve_template(calls, tags, source.template, rules, scan_limit, pin, pinned_out)
     base = action.base_task_definition_arn or current
     if base is None:
         raise RequestBuildError("InvalidServiceConfiguration", "no base task definition to derive from")
@@ -123,6 +126,44 @@ def resolve_task_definition(
         return existing
     described = seen.get(base) or tags.describe(calls, base)
     request = translate.register_task_definition_request(described, source.containers, wanted)
+    if pin is not None:
+        for container in request.get("containerDefinitions") or []:
+            container["image"] = pin(str(container.get("image") or ""))
+        if pinned_out is not None:
+            pinned_out.extend(_images(request))
+    arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
+    tags.remember(arn, wanted)
+    return arn
+
+
+def template_request(template: Mapping[str, Any], taskdef_hash: str) -> dict[str, Any]:
+    """RegisterTaskDefinition params of spec.taskDefinition.template: its registrable members, its tags and the
+    ecsbg.dev/taskdef-hash tag (the content hash). Refused, before any write, when botocore's model refuses it."""
+    errors = register_task_definition_errors(template, "spec.taskDefinition.template")
+    if errors:
+        raise RequestBuildError("InvalidTaskDefinitionTemplate", "; ".join(errors))
+    request = taskdefs.registrable(template)
+    tags = [dict(t) for t in template.get("tags") or [] if t.get("key") != translate.TASKDEF_HASH_TAG]
+    request["tags"] = [*tags, {"key": translate.TASKDEF_HASH_TAG, "value": taskdef_hash}]
+    return request
+
+
+def _resolve_template(calls: AwsCalls, tags: TaskDefinitionTags, template: Mapping[str, Any],
+                      rules: ImageRules | None, scan_limit: int, pin: Callable[[str], str] | None,
+                      pinned_out: list[tuple[str, str]] | None) -> str:
+    """The template form: the revision of its family tagged with its content hash, else a new one. Registering
+    the same template twice (a re-apply, a revert) reuses the first revision."""
+    wanted = taskdefs.content_hash(template)
+    request = template_request(template, wanted)
+    if rules is not None:
+        check_images(request, rules, "spec.taskDefinition.template")
+    seen: dict[str, dict[str, Any]] = {}
+    existing = find_tagged_revision(calls, tags, str(template.get("family")), wanted, scan_limit, seen)
+    if existing is not None:
+        if pin is not None and pinned_out is not None:
+            found = seen.get(existing) or tags.describe(calls, existing)
+            pinned_out.extend(_images(found["taskDefinition"]))
+        return existing
     if pin is not None:
         for container in request.get("containerDefinitions") or []:
             container["image"] = pin(str(container.get("image") or ""))

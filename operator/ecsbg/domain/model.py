@@ -114,13 +114,21 @@ class ContainerOverride:
 
 @dataclass(frozen=True)
 class TaskDefinitionSource:
-    """Exactly one of `arn` (deploy as is) or `containers` (overrides on the service's current one)."""
+    """Exactly one of `arn` (deploy as is), `containers` (overrides on the service's current one) or `template`
+    (a whole task definition, the RegisterTaskDefinition shape, kept in Git)."""
 
     arn: str | None = None
     containers: tuple[ContainerOverride, ...] = ()
+    template: Mapping[str, Any] | None = None
 
     @property
     def derived(self) -> bool:
+        """The `containers` form: its content depends on the service's task definition (the attempt's base)."""
+        return self.arn is None and self.template is None
+
+    @property
+    def registers(self) -> bool:
+        """The forms the operator registers, tagged with their content hash (`containers` and `template`)."""
         return self.arn is None
 
 

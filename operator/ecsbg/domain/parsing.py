@@ -33,6 +33,7 @@ from ecsbg.domain.model import (
     TestTrafficRule,
 )
 from ecsbg.domain.shape import child, mapping
+from ecsbg.domain.taskdef_template import template_errors
 from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
@@ -123,11 +124,17 @@ def _task_definition(r: Reader, spec: Mapping[str, Any]) -> TaskDefinitionSource
         return TaskDefinitionSource()
     arn = r.string(node, "arn", f"{path}.arn", pattern="taskDefinition")
     items = r.array(node, "containers", f"{path}.containers", min_items=1, max_items=10)
-    if ("arn" in node) == ("containers" in node):
-        r.error(path, "exactly one of taskDefinition.arn or taskDefinition.containers must be set")
+    if sum(key in node for key in ("arn", "containers", "template")) != 1:
+        r.error(path, "exactly one of taskDefinition.arn, taskDefinition.containers or taskDefinition.template "
+                "must be set")
     containers = tuple(_container(r, item, f"{path}.containers[{i}]") for i, item in enumerate(items or ()))
     _unique(r, [c.name for c in containers], f"{path}.containers", "name")
-    return TaskDefinitionSource(arn=arn, containers=containers)
+    template = None
+    if "template" in node:
+        problems = template_errors(node["template"], f"{path}.template")
+        r.errors += problems
+        template = copy.deepcopy(dict(node["template"])) if not problems else None
+    return TaskDefinitionSource(arn=arn, containers=containers, template=template)
 
 
 def _container(r: Reader, item: Any, path: str) -> ContainerOverride:

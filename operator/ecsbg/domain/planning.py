@@ -245,6 +245,8 @@ def _wanted_taskdef_hash(i: _Inputs) -> str | None:
     """The content hash of the task definition a `containers` attempt deploys: its base (read by the AWS layer)
     with the overrides. None for the `arn` form, or when the base is unknown or lacks a named container (the
     start then fails with a clear error)."""
+    if i.spec.task_definition.template is not None:  # the whole content is in the spec: no base to read
+        return content_hash(i.spec.task_definition.template)
     if not i.spec.task_definition.derived or i.obs.base_task_definition is None:
         return None
     try:
@@ -254,7 +256,7 @@ def _wanted_taskdef_hash(i: _Inputs) -> str | None:
 
 
 def _targets_desired(i: _Inputs, deployment: ObservedDeployment) -> bool:
-    if i.spec.task_definition.derived:
+    if i.spec.task_definition.registers:
         return i.obs.current_target_taskdef_hash is not None and i.obs.current_target_taskdef_hash == _wanted_taskdef_hash(i)
     target = deployment.target_revision
     return target is not None and target.task_definition_arn == i.spec.task_definition.arn

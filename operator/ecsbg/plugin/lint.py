@@ -85,9 +85,14 @@ def lint_object(obj: dict[str, Any], crd: Path = CRD) -> list[str]:
         return errors
     errors = cel_errors(schema, obj)
     try:
-        parse_release(obj)
+        spec = parse_release(obj)
     except InvalidSpec as invalid:
-        errors += [f"{e} (the operator would mark the release Invalid)" for e in invalid.errors]
+        return errors + [f"{e} (the operator would mark the release Invalid)" for e in invalid.errors]
+    if spec.task_definition.template is not None:  # botocore's model: what the start would refuse
+        from ecsbg.aws.shapes import register_task_definition_errors
+
+        errors += [f"{e} (the attempt would fail before registering)" for e in
+                   register_task_definition_errors(spec.task_definition.template, "spec.taskDefinition.template")]
     return errors
 
 

@@ -57,7 +57,9 @@ def test_schema_is_structural_and_described():
         assert node.get("description"), f"{path} has no description"
     preserved = [p for p, n in _walk(open_api_schema()) if n.get("x-kubernetes-preserve-unknown-fields")]
     # hookDetails is free-form by ECS's API; status.plan.updateService is botocore's UpdateService request, as sent
-    assert preserved == ["$.spec.lifecycleHooks[].hookDetails", "$.status.plan.updateService"]
+    # spec.taskDefinition.template is the RegisterTaskDefinition shape, checked against botocore's model instead
+    assert preserved == ["$.spec.taskDefinition.template", "$.spec.taskDefinition.template.containerDefinitions[]",
+                         "$.spec.lifecycleHooks[].hookDetails", "$.status.plan.updateService"]
 
 
 def test_hook_stage_enum_is_botocores():
@@ -121,7 +123,17 @@ def _spec(mutate):
 
 INVALID = [
     ("both-arn-and-containers", lambda s: s["taskDefinition"].update(arn=b.TD_ARN),
-     "exactly one of taskDefinition.arn or taskDefinition.containers", "spec.taskDefinition: exactly one"),
+     "exactly one of taskDefinition.arn, taskDefinition.containers or taskDefinition.template",
+     "spec.taskDefinition: exactly one"),
+    ("containers-and-template", lambda s: s["taskDefinition"].update(template={
+        "family": "web", "containerDefinitions": [{"name": "app", "image": "repo/web:1.4.2"}]}),
+     "exactly one of taskDefinition.arn", "spec.taskDefinition: exactly one"),
+    ("template-without-family", lambda s: s.update(taskDefinition={"template": {
+        "containerDefinitions": [{"name": "app", "image": "repo/web:1.4.2"}]}}),
+     "family", "spec.taskDefinition.template.family: required"),
+    ("template-latest-image", lambda s: s.update(taskDefinition={"template": {
+        "family": "web", "containerDefinitions": [{"name": "app", "image": "repo/web:latest"}]}}),
+     "latest", "spec.taskDefinition.template.containerDefinitions[0].image: image 'repo/web:latest' must not use"),
     ("neither-arn-nor-containers", lambda s: s.update(taskDefinition={}),
      "exactly one of taskDefinition.arn", "spec.taskDefinition: exactly one"),
     ("latest-image", lambda s: s["taskDefinition"]["containers"][0].update(image="repo/web:latest"),
