@@ -102,3 +102,39 @@ def test_a_template_the_model_refuses_fails_before_any_write(release_env: Releas
     out = io.StringIO()
     assert cli.main(["lint", str(tmp_path / "web.yaml")], out=out) == 1
     assert "spec.taskDefinition.template.networkMode: 'bridged' is not one of" in out.getvalue()
+
+
+def test_overrides_reach_secrets_resources_ports_health_and_add_a_sidecar(release_env: ReleaseEnv) -> None:
+    env = release_env
+    manifest = release_manifest("web", env.namespace)
+    manifest["spec"]["taskDefinition"] = {
+        "cpu": "1024", "memory": "2048",
+        "containers": [{"name": "app", "image": "public.ecr.aws/nginx/nginx:1.29",
+                        "secrets": [{"name": "DB_PASSWORD", "valueFrom": SECRET}],
+                        "cpu": 256, "memory": 512,
+                        "portMappings": [{"containerPort": 8080, "protocol": "tcp", "name": "http"}],
+                        "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/ || exit 1"],
+                                        "retries": 3}}],
+        "sidecars": [{"name": "agent", "image": "public.ecr.aws/datadog/agent:7.60.0", "essential": False,
+                      "environment": [{"name": "DD_SITE", "value": "datadoghq.eu"}]}],
+    }
+    env.start_operator()
+    env.apply(manifest)
+    status = env.wait_phase("web", "Succeeded", "Failed", "RolledBack")
+    assert status["phase"] == "Succeeded", status["message"]
+    task_definition = env.client.describe_task_definition(taskDefinition=status["revision"])["taskDefinition"]
+    app, agent = task_definition["containerDefinitions"]
+    assert (task_definition["cpu"], task_definition["memory"]) == ("1024", "2048")
+    assert app["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": SECRET}]
+    assert (app["cpu"], app["memory"], app["portMappings"][0]["containerPort"]) == (256, 512, 8080)
+    assert app["healthCheck"]["command"][1].startswith("curl -f http://localhost:8080/")
+    assert agent["name"] == "agent" and agent["essential"] is False
+
+    manifest["spec"]["taskDefinition"]["sidecars"][0]["restartPolcy"] = {"enabled": True}  # a typo
+    manifest["spec"]["strategy"]["bakeTimeInMinutes"] = 5
+    before = len(env.ecs.requests)
+    env.apply(manifest)
+    status = env.wait_status("web", lambda s: s.get("attempt") == 2 and s.get("phase") == "Failed")
+    assert "InvalidTaskDefinitionOverride" in str(status["conditions"])
+    assert "containerDefinitions[1].restartPolcy: unknown member" in status["message"]
+    assert not {"RegisterTaskDefinition", "UpdateService"} & {r["operation"] for r in env.ecs.requests[before:]}

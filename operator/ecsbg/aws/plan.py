@@ -102,8 +102,8 @@ def _task_definition(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpe
     if base is None:
         raise translate.RequestBuildError("InvalidServiceConfiguration", "no base task definition to derive from")
     described = tags.describe(calls, base)
-    wanted = taskdefs.content_hash(translate.register_task_definition_request(described, source.containers, ""))
-    request = translate.register_task_definition_request(described, source.containers, wanted)
+    wanted = taskdefs.content_hash(translate.register_task_definition_request(described, source, ""))
+    request = translate.register_task_definition_request(described, source, wanted)
     if rules is not None:
         check_images(request, rules, f"the task definition rendered from {base}")
         if rules.resolve_digests:

@@ -111,12 +111,12 @@ def resolve_task_definition(
     wanted = action.taskdef_hash
     if wanted is None:  # the planner could not render it: render here, raising the precise error if it cannot fit
         seen[base] = tags.describe(calls, base)
-        wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source.containers, ""))
+        wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source, ""))
     family = translate.task_definition_family(base)
     if rules is not None:  # images the release does not override come from the base: check the rendered whole
         described = seen.get(base) or tags.describe(calls, base)
         seen[base] = described
-        rendered = translate.register_task_definition_request(described, source.containers, wanted)
+        rendered = translate.register_task_definition_request(described, source, wanted)
         check_images(rendered, rules, f"the task definition rendered from {base}")
     existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
     if existing is not None:
@@ -125,7 +125,7 @@ def resolve_task_definition(
             pinned_out.extend(_images(found["taskDefinition"]))
         return existing
     described = seen.get(base) or tags.describe(calls, base)
-    request = translate.register_task_definition_request(described, source.containers, wanted)
+    request = translate.register_task_definition_request(described, source, wanted)
     if pin is not None:
         for container in request.get("containerDefinitions") or []:
             container["image"] = pin(str(container.get("image") or ""))

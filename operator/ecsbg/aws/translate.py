@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ecsbg.aws import shapes
 from ecsbg.domain import taskdefs
 from ecsbg.domain.model import (
     AlarmSpec,
@@ -25,6 +26,7 @@ from ecsbg.domain.model import (
     RevisionSummary,
     RunningConfig,
     StrategySpec,
+    TaskDefinitionSource,
 )
 
 TASKDEF_HASH_TAG = "ecsbg.dev/taskdef-hash"
@@ -340,16 +342,24 @@ def service_connect_configuration(
 
 
 def register_task_definition_request(
-    described: Mapping[str, Any], containers: Sequence[ContainerOverride], taskdef_hash: str
+    described: Mapping[str, Any], containers: Sequence[ContainerOverride] | TaskDefinitionSource, taskdef_hash: str
 ) -> dict[str, Any]:
     """RegisterTaskDefinition params from a DescribeTaskDefinition(include=[TAGS]) response: the base's
     registrable fields with the container overrides (domain.taskdefs.render), the base's tags and the
     ecsbg.dev/taskdef-hash tag (the content hash of what is registered)."""
     base = described["taskDefinition"]
+    source = containers if isinstance(containers, TaskDefinitionSource) else TaskDefinitionSource(
+        containers=tuple(containers))
     try:
-        request = taskdefs.render(base, containers)
+        request = taskdefs.render(base, source.containers, cpu=source.cpu, memory=source.memory,
+                                  sidecars=source.sidecars)
     except taskdefs.UnknownContainer as exc:
         raise RequestBuildError("InvalidTaskDefinitionOverride", str(exc)) from exc
+    # what the overrides (ports, health check, sidecars) make of the base must still be a valid request
+    errors = shapes.register_task_definition_errors(request, f"the task definition rendered from "
+                                                    f"{base.get('taskDefinitionArn') or base.get('family')}")
+    if errors:
+        raise RequestBuildError("InvalidTaskDefinitionOverride", "; ".join(errors))
     size = len(json.dumps(request, separators=(",", ":")).encode())
     if size > MAX_TASK_DEFINITION_BYTES:
         raise RequestBuildError(

@@ -110,6 +110,12 @@ class ContainerOverride:
     image: str | None = None
     environment: tuple[tuple[str, str], ...] | None = None  # (name, value), merged by name
     command: tuple[str, ...] | None = None
+    secrets: tuple[tuple[str, str], ...] | None = None  # (name, valueFrom ARN), merged by name
+    cpu: int | None = None
+    memory: int | None = None
+    memory_reservation: int | None = None
+    port_mappings: tuple[Mapping[str, Any], ...] | None = None  # replaces the container's
+    health_check: Mapping[str, Any] | None = None  # replaces the container's
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,10 @@ class TaskDefinitionSource:
     arn: str | None = None
     containers: tuple[ContainerOverride, ...] = ()
     template: Mapping[str, Any] | None = None
+    # with `containers`: containers added to the base (full container definitions) and the task's cpu/memory
+    sidecars: tuple[Mapping[str, Any], ...] = ()
+    cpu: str | None = None
+    memory: str | None = None
 
     @property
     def derived(self) -> bool:

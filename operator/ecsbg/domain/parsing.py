@@ -18,7 +18,6 @@ from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
     AlarmSpec,
     CircuitBreakerSpec,
-    ContainerOverride,
     DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
@@ -29,12 +28,11 @@ from ecsbg.domain.model import (
     Strategy,
     StrategySpec,
     Target,
-    TaskDefinitionSource,
     TestTrafficRule,
 )
 from ecsbg.domain.shape import child, mapping
-from ecsbg.domain.taskdef_template import template_errors
-from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader, image_problem
+from ecsbg.domain.taskdef_spec import task_definition
+from ecsbg.domain.validation import HOOK_STAGES, PAUSE_FORBIDDEN_STAGES, Reader
 
 ANNOTATION_PREFIX = "ecsbg.dev/"
 ON_DELETE = ("Leave", "Rollback")  # spec.onDelete, the first is the CRD's default
@@ -62,7 +60,7 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
     metadata = child(body, "metadata")
     release = ReleaseSpec(
         target=_target(r, spec),
-        task_definition=_task_definition(r, spec),
+        task_definition=task_definition(r, spec),
         strategy=_strategy(r, spec),
         load_balancers=_load_balancers(r, spec),
         test_traffic_rules=_test_traffic_rules(r, spec),
@@ -115,62 +113,6 @@ def _target(r: Reader, spec: Mapping[str, Any]) -> Target:
         role_arn=role_arn,
         external_id=external_id,
     )
-
-
-def _task_definition(r: Reader, spec: Mapping[str, Any]) -> TaskDefinitionSource:
-    path = "spec.taskDefinition"
-    node = r.obj(spec, "taskDefinition", path, required=True)
-    if node is None:
-        return TaskDefinitionSource()
-    arn = r.string(node, "arn", f"{path}.arn", pattern="taskDefinition")
-    items = r.array(node, "containers", f"{path}.containers", min_items=1, max_items=10)
-    if sum(key in node for key in ("arn", "containers", "template")) != 1:
-        r.error(path, "exactly one of taskDefinition.arn, taskDefinition.containers or taskDefinition.template "
-                "must be set")
-    containers = tuple(_container(r, item, f"{path}.containers[{i}]") for i, item in enumerate(items or ()))
-    _unique(r, [c.name for c in containers], f"{path}.containers", "name")
-    template = None
-    if "template" in node:
-        problems = template_errors(node["template"], f"{path}.template")
-        r.errors += problems
-        template = copy.deepcopy(dict(node["template"])) if not problems else None
-    return TaskDefinitionSource(arn=arn, containers=containers, template=template)
-
-
-def _container(r: Reader, item: Any, path: str) -> ContainerOverride:
-    if not isinstance(item, Mapping):
-        r.error(path, "must be an object")
-        return ContainerOverride(name="")
-    image = r.string(item, "image", f"{path}.image")
-    if image is not None and (problem := image_problem(image)):
-        r.error(f"{path}.image", problem)
-    env_items = r.array(item, "environment", f"{path}.environment", max_items=100)
-    environment = None
-    if env_items is not None:
-        environment = tuple(_env_var(r, e, f"{path}.environment[{i}]") for i, e in enumerate(env_items))
-        _unique(r, [name for name, _ in environment], f"{path}.environment", "name")
-    command_items = r.array(item, "command", f"{path}.command", max_items=100)
-    command = None
-    if command_items is not None:
-        command = tuple(r.string({"a": a}, "a", f"{path}.command[{i}]") or "" for i, a in enumerate(command_items))
-    return ContainerOverride(
-        name=r.string(item, "name", f"{path}.name", required=True) or "",
-        image=image,
-        environment=environment,
-        command=command,
-    )
-
-
-def _env_var(r: Reader, item: Any, path: str) -> tuple[str, str]:
-    if not isinstance(item, Mapping):
-        r.error(path, "must be an object with name and value")
-        return ("", "")
-    name = r.string(item, "name", f"{path}.name", required=True) or ""
-    value = item.get("value")
-    if not isinstance(value, str):
-        r.error(f"{path}.value", "is required and must be a string (quote numbers and booleans in YAML)")
-        value = ""
-    return (name, value)
 
 
 def _strategy(r: Reader, spec: Mapping[str, Any]) -> StrategySpec:

@@ -250,7 +250,9 @@ def _wanted_taskdef_hash(i: _Inputs) -> str | None:
     if not i.spec.task_definition.derived or i.obs.base_task_definition is None:
         return None
     try:
-        return content_hash(render(i.obs.base_task_definition, i.spec.task_definition.containers))
+        source = i.spec.task_definition
+        return content_hash(render(i.obs.base_task_definition, source.containers, cpu=source.cpu,
+                                   memory=source.memory, sidecars=source.sidecars))
     except UnknownContainer:
         return None
 

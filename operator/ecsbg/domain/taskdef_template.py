@@ -31,20 +31,9 @@ def template_errors(template: Any, path: str) -> list[str]:
     if not isinstance(containers, list) or not containers or len(containers) > MAX_CONTAINERS:
         errors.append(f"{path}.containerDefinitions: required, 1 to {MAX_CONTAINERS} containers")
         containers = []
-    names = []
+    names = [c.get("name") for c in containers if isinstance(c, Mapping)]
     for i, container in enumerate(containers):
-        where = f"{path}.containerDefinitions[{i}]"
-        if not isinstance(container, Mapping):
-            errors.append(f"{where}: must be an object")
-            continue
-        names.append(container.get("name"))
-        if not isinstance(container.get("name"), str) or not container.get("name"):
-            errors.append(f"{where}.name: required")
-        image = container.get("image")
-        if not isinstance(image, str) or not image:
-            errors.append(f"{where}.image: required")
-        elif problem := image_problem(image):
-            errors.append(f"{where}.image: {problem}")
+        errors += container_errors(container, f"{path}.containerDefinitions[{i}]")
     duplicates = sorted({str(n) for n in names if names.count(n) > 1})
     if duplicates:
         errors.append(f"{path}.containerDefinitions: container names must be unique ({', '.join(duplicates)})")
@@ -52,6 +41,21 @@ def template_errors(template: Any, path: str) -> list[str]:
     if size > MAX_BYTES:
         errors.append(f"{path}: {size} bytes; ECS accepts at most {MAX_BYTES} (64 KiB, a quota that cannot be "
                       "raised): move large values to Secrets Manager, SSM parameters or environmentFiles")
+    return errors
+
+
+def container_errors(container: Any, where: str) -> list[str]:
+    """A container definition (a template's, or a sidecar): an object with a name and an allowed image."""
+    if not isinstance(container, Mapping):
+        return [f"{where}: must be an object (a RegisterTaskDefinition container definition)"]
+    errors = []
+    if not isinstance(container.get("name"), str) or not container.get("name"):
+        errors.append(f"{where}.name: required")
+    image = container.get("image")
+    if not isinstance(image, str) or not image:
+        errors.append(f"{where}.image: required")
+    elif problem := image_problem(image):
+        errors.append(f"{where}.image: {problem}")
     return errors
 
 

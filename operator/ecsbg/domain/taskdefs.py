@@ -36,10 +36,26 @@ def registrable(task_definition: Mapping[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(task_definition[k]) for k in REGISTRABLE_FIELDS if k in task_definition}
 
 
-def render(base: Mapping[str, Any], containers: Iterable[ContainerOverride]) -> dict[str, Any]:
-    """The registrable content of `base` with the overrides applied (image, command; environment merged by name)."""
+def render(base: Mapping[str, Any], containers: Iterable[ContainerOverride], *, cpu: str | None = None,
+           memory: str | None = None, sidecars: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The registrable content of `base` with the overrides applied (environment and secrets merged by name, the
+    rest replaced), the task's cpu/memory set and the sidecars added."""
     content = registrable(base)
+    if cpu is not None:
+        content["cpu"] = cpu
+    if memory is not None:
+        content["memory"] = memory
     by_name = {c.get("name"): c for c in content.get("containerDefinitions", [])}
+    for sidecar in sidecars:
+        # the spec owns its sidecars whole: one the base already has (an earlier attempt added it) is replaced,
+        # so every attempt renders the same content from a base that carries it or not
+        defined = copy.deepcopy(dict(sidecar))
+        listed = content.setdefault("containerDefinitions", [])
+        at = next((n for n, c in enumerate(listed) if c.get("name") == defined.get("name")), None)
+        if at is None:
+            listed.append(defined)
+        else:
+            listed[at] = defined
     for override in containers:
         container = by_name.get(override.name)
         if container is None:
@@ -62,15 +78,30 @@ def _apply(container: dict[str, Any], override: ContainerOverride) -> None:
     if override.command is not None:
         container["command"] = list(override.command)
     if override.environment is not None:
-        env = [dict(e) for e in container.get("environment", [])]
-        index = {e.get("name"): i for i, e in enumerate(env)}
-        for name, value in override.environment:
-            if name in index:
-                env[index[name]]["value"] = value
-            else:
-                index[name] = len(env)
-                env.append({"name": name, "value": value})
-        container["environment"] = env
+        container["environment"] = _merged(container.get("environment", []), override.environment, "value")
+    if override.secrets is not None:
+        container["secrets"] = _merged(container.get("secrets", []), override.secrets, "valueFrom")
+    for key, value in (("cpu", override.cpu), ("memory", override.memory),
+                       ("memoryReservation", override.memory_reservation)):
+        if value is not None:
+            container[key] = value
+    if override.port_mappings is not None:
+        container["portMappings"] = [copy.deepcopy(dict(p)) for p in override.port_mappings]
+    if override.health_check is not None:
+        container["healthCheck"] = copy.deepcopy(dict(override.health_check))
+
+
+def _merged(current: Iterable[Mapping[str, Any]], pairs: Iterable[tuple[str, str]], key: str) -> list[dict[str, Any]]:
+    """Name/value lists (environment, secrets): an override replaces the entry of its name or is appended."""
+    out = [dict(e) for e in current]
+    index = {e.get("name"): i for i, e in enumerate(out)}
+    for name, value in pairs:
+        if name in index:
+            out[index[name]][key] = value
+        else:
+            index[name] = len(out)
+            out.append({"name": name, key: value})
+    return out
 
 
 def _normal(value: Any) -> Any:

@@ -58,7 +58,8 @@ def test_schema_is_structural_and_described():
     preserved = [p for p, n in _walk(open_api_schema()) if n.get("x-kubernetes-preserve-unknown-fields")]
     # hookDetails is free-form by ECS's API; status.plan.updateService is botocore's UpdateService request, as sent
     # spec.taskDefinition.template is the RegisterTaskDefinition shape, checked against botocore's model instead
-    assert preserved == ["$.spec.taskDefinition.template", "$.spec.taskDefinition.template.containerDefinitions[]",
+    assert preserved == ["$.spec.taskDefinition.sidecars[]",
+                         "$.spec.taskDefinition.template", "$.spec.taskDefinition.template.containerDefinitions[]",
                          "$.spec.lifecycleHooks[].hookDetails", "$.status.plan.updateService"]
 
 
@@ -128,6 +129,9 @@ INVALID = [
     ("containers-and-template", lambda s: s["taskDefinition"].update(template={
         "family": "web", "containerDefinitions": [{"name": "app", "image": "repo/web:1.4.2"}]}),
      "exactly one of taskDefinition.arn", "spec.taskDefinition: exactly one"),
+    ("secret-by-value", lambda s: s["taskDefinition"]["containers"][0].update(secrets=[
+        {"name": "DB_PASSWORD", "valueFrom": "hunter2"}]),
+     "does not match", "spec.taskDefinition.containers[0].secrets[0].valueFrom: must be the ARN"),
     ("template-without-family", lambda s: s.update(taskDefinition={"template": {
         "containerDefinitions": [{"name": "app", "image": "repo/web:1.4.2"}]}}),
      "family", "spec.taskDefinition.template.family: required"),

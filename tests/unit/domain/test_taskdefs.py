@@ -57,3 +57,33 @@ def test_environment_merges_by_name_and_render_does_not_touch_the_base():
 def test_unknown_container_names_the_containers():
     with pytest.raises(UnknownContainer, match=r"'worker'.*containers: app, side"):
         render(BASE, [ContainerOverride("worker", image="x:1")])
+
+
+AGENT = {"name": "agent", "image": "repo/agent:7", "essential": False}
+
+
+def test_per_release_fields_are_rendered_and_secrets_merge_by_name():
+    base = {**BASE, "containerDefinitions": [{**BASE["containerDefinitions"][0],
+                                              "secrets": [{"name": "KEEP", "valueFrom": "arn:aws:ssm:x"},
+                                                          {"name": "DB", "valueFrom": "arn:aws:ssm:old"}]},
+                                             BASE["containerDefinitions"][1]]}
+    override = ContainerOverride(name="app", secrets=(("DB", "arn:aws:ssm:new"), ("API", "arn:aws:ssm:api")),
+                                 cpu=256, memory=512, memory_reservation=128,
+                                 port_mappings=({"containerPort": 8080},), health_check={"command": ["CMD", "x"]})
+    content = render(base, [override], cpu="1024", memory="2048")
+    app = content["containerDefinitions"][0]
+    assert app["secrets"] == [{"name": "KEEP", "valueFrom": "arn:aws:ssm:x"}, {"name": "DB", "valueFrom": "arn:aws:ssm:new"},
+                              {"name": "API", "valueFrom": "arn:aws:ssm:api"}]
+    assert (app["cpu"], app["memory"], app["memoryReservation"]) == (256, 512, 128)
+    assert app["portMappings"] == [{"containerPort": 8080}] and app["healthCheck"] == {"command": ["CMD", "x"]}
+    assert (content["cpu"], content["memory"]) == ("1024", "2048")
+
+
+def test_a_sidecar_renders_the_same_whether_the_base_has_it_or_not():
+    """Attempt 2's base is what attempt 1 deployed (with the sidecar): the content, so the hash, must not change."""
+    first = render(BASE, [APP], sidecars=[AGENT])
+    assert [c["name"] for c in first["containerDefinitions"]] == ["app", "side", "agent"]
+    deployed = {**first, "taskDefinitionArn": "arn:aws:ecs:us-east-1:111122223333:task-definition/web:43"}
+    assert render(deployed, [APP], sidecars=[AGENT]) == first
+    changed = render(deployed, [APP], sidecars=[{**AGENT, "image": "repo/agent:8"}])
+    assert changed["containerDefinitions"][2]["image"] == "repo/agent:8" and len(changed["containerDefinitions"]) == 3
