@@ -103,7 +103,7 @@ class TcpProxy:
                     if self.mode == FORWARD:
                         (server if sock is client else client).sendall(data)
                     # SWALLOW: read and drop, never answer, never reset
-        except OSError:
+        except (OSError, ValueError):  # ValueError: _set closed a socket while select waited on it (fd -1)
             return
         finally:
             _close(client, server)
