@@ -59,7 +59,7 @@ def test_cel_rule_of_product_crd(dev_cluster, kubectl, k8s_namespace):
     both["spec"]["taskDefinition"]["containers"] = [{"name": "web", "image": "nginx:1.27"}]
     result = kubectl("apply", "-f", "-", input=json.dumps(both), check=False)
     assert result.returncode != 0
-    assert "exactly one of taskDefinition.arn or taskDefinition.containers must be set" in result.stderr
+    assert "exactly one of taskDefinition.arn, taskDefinition.containers or taskDefinition.template must be set" in result.stderr
 
 
 @pytest.mark.parametrize("strategy", [
