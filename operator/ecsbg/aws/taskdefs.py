@@ -118,14 +118,25 @@ def resolve_task_definition(
         seen[base] = described
         rendered = translate.register_task_definition_request(described, source, wanted)
         check_images(rendered, rules, f"the task definition rendered from {base}")
+
+    def build() -> dict[str, Any]:
+        described = seen.get(base) or tags.describe(calls, base)
+        return translate.register_task_definition_request(described, source, wanted)
+
+    return _reuse_or_register(calls, tags, family, wanted, build, scan_limit, seen, pin, pinned_out)
+
+
+def _reuse_or_register(calls: AwsCalls, tags: TaskDefinitionTags, family: str, wanted: str,
+                       build: Callable[[], dict[str, Any]], scan_limit: int, seen: dict[str, dict[str, Any]],
+                       pin: Callable[[str], str] | None, pinned_out: list[tuple[str, str]] | None) -> str:
+    """The family's revision tagged `wanted`, else a new one registered from `build()` (images pinned first)."""
     existing = find_tagged_revision(calls, tags, family, wanted, scan_limit, seen)
     if existing is not None:
         if pin is not None and pinned_out is not None:
             found = seen.get(existing) or tags.describe(calls, existing)
             pinned_out.extend(_images(found["taskDefinition"]))
         return existing
-    described = seen.get(base) or tags.describe(calls, base)
-    request = translate.register_task_definition_request(described, source, wanted)
+    request = build()
     if pin is not None:
         for container in request.get("containerDefinitions") or []:
             container["image"] = pin(str(container.get("image") or ""))
@@ -157,21 +168,8 @@ def _resolve_template(calls: AwsCalls, tags: TaskDefinitionTags, template: Mappi
     request = template_request(template, wanted)
     if rules is not None:
         check_images(request, rules, "spec.taskDefinition.template")
-    seen: dict[str, dict[str, Any]] = {}
-    existing = find_tagged_revision(calls, tags, str(template.get("family")), wanted, scan_limit, seen)
-    if existing is not None:
-        if pin is not None and pinned_out is not None:
-            found = seen.get(existing) or tags.describe(calls, existing)
-            pinned_out.extend(_images(found["taskDefinition"]))
-        return existing
-    if pin is not None:
-        for container in request.get("containerDefinitions") or []:
-            container["image"] = pin(str(container.get("image") or ""))
-        if pinned_out is not None:
-            pinned_out.extend(_images(request))
-    arn = calls.call("RegisterTaskDefinition", **request)["taskDefinition"]["taskDefinitionArn"]
-    tags.remember(arn, wanted)
-    return arn
+    return _reuse_or_register(calls, tags, str(template.get("family")), wanted, lambda: request, scan_limit, {},
+                              pin, pinned_out)
 
 
 def _images(task_definition: dict[str, Any]) -> list[tuple[str, str]]:
