@@ -66,12 +66,14 @@ def seed_service(
     alarms: dict[str, Any] | None = None,
     circuit_breaker: dict[str, Any] | None = None,
     desired_count: int = 2,
+    load_balancer: dict[str, str] | None = None,
     wait: bool = True,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Create cluster + task definition `web` + a blue/green-ready service; return DescribeServices' service.
 
     With `wait` (default) it returns once the service's first deployment finished, so tests start steady.
+    `load_balancer`: ARNs like elb_arns' (blue, green, prod_rule, test_rule, role), e.g. of resources made in moto.
     """
     client.create_cluster(clusterName=cluster)
     td = client.register_task_definition(
@@ -79,7 +81,7 @@ def seed_service(
         containerDefinitions=[{"name": "app", "image": IMAGE, "essential": True,
                                "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}],
     )["taskDefinition"]
-    arns = elb_arns(service)
+    arns = load_balancer or elb_arns(service)
     deployment_configuration: dict[str, Any] = {"strategy": strategy, "bakeTimeInMinutes": bake_time_in_minutes}
     optional = {"lifecycleHooks": lifecycle_hooks, "linearConfiguration": linear_configuration,
                 "canaryConfiguration": canary_configuration, "alarms": alarms,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import programs, stages
+from . import elbv2, programs, stages
 from .hooks import HookRunner
 from .model import ANY, Deployment, Revision, Service, World
 from .scheduler import Scheduler
@@ -179,6 +179,7 @@ class Engine:
         dep.target.test_weight = 100.0
         for source in dep.sources:
             source.test_weight = 0.0
+        self._rewrite_rules(dep, "testListenerRule", "test_weight")
         return False
 
     def _step_prod_shift(self, dep: Deployment, weight: float) -> bool:
@@ -186,12 +187,14 @@ class Engine:
         for source in dep.sources:  # the sources share what green does not take, in their current ratio
             source.prod_weight = round((source.prod_weight or 0.0) / before * (100.0 - weight), 1)
         dep.target.prod_weight = weight
+        self._rewrite_rules(dep, "productionListenerRule", "prod_weight")
         return False
 
     def _step_clean_up(self, dep: Deployment) -> bool:
         for source in dep.sources:  # "blue scaled to 0; green is production" [doc: workflow]
             source.requested = source.running = source.pending = 0
             source.prod_weight = source.test_weight = 0.0 if source.prod_weight is not None else None
+        self._rewrite_rules(dep, "productionListenerRule", "prod_weight")  # blue's targets deregistered
         return False
 
     def _step_finish(self, dep: Deployment) -> bool:
@@ -228,12 +231,18 @@ class Engine:
     def _step_prod_back(self, dep: Deployment) -> bool:
         for revision in [dep.target, *dep.sources]:
             revision.prod_weight = 100.0 if revision is dep.rollback_target else 0.0
+        self._rewrite_rules(dep, "productionListenerRule", "prod_weight")
         return False
 
     def _step_test_back(self, dep: Deployment) -> bool:
         for revision in [dep.target, *dep.sources]:
             revision.test_weight = 100.0 if revision is dep.rollback_target else 0.0
+        self._rewrite_rules(dep, "testListenerRule", "test_weight")
         return False
+
+    def _rewrite_rules(self, dep: Deployment, rule_key: str, weight_of: str) -> None:
+        """ECS updates the listener rules as it shifts [doc: ALB resources for blue/green]: the real ELBv2 too."""
+        elbv2.publish(self.world.elbv2, [dep.target, *dep.sources], rule_key, weight_of)
 
     def _step_scale_down_target(self, dep: Deployment) -> bool:
         if dep.rollback_target is None:
@@ -241,6 +250,7 @@ class Engine:
         for revision in [dep.target, *dep.sources]:
             if revision is not dep.rollback_target:
                 revision.requested = revision.running = revision.pending = 0
+        self._rewrite_rules(dep, "productionListenerRule", "prod_weight")  # green's targets deregistered
         return False
 
     def _step_finish_rollback(self, dep: Deployment) -> bool:

@@ -17,6 +17,7 @@ from ecsbg.aws.batching import Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.digests import DigestResolver
 from ecsbg.aws.observer import client_key
+from ecsbg.aws.preflight import PreflightRefused, read_views, serving_revision_arn
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, resolve_task_definition
 from ecsbg.aws.translate import RequestBuildError
@@ -32,7 +33,9 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import AwsProblem, Observation, ReleaseSpec, Target
+from ecsbg.domain.model import FINISHED_STATUSES, AwsProblem, Observation, ReleaseSpec, Target
+from ecsbg.domain.preflight import Finding, PreflightMode
+from ecsbg.domain.preflight import check as check_preflight
 
 MAX_STATUS_DIFF_LINES = 200  # status.plan stays small; `kubectl ecsrelease plan` prints the whole difference
 
@@ -46,8 +49,11 @@ class Applier:
         tags: TaskDefinitionTags | None = None,
         family_scan_limit: int = 10,
         digests: DigestResolver | None = None,
+        elbv2: Callable[[ClientKey], AwsCalls] | None = None,
     ) -> None:
+        """`elbv2`: ELBv2 clients (same role as ECS) for spec.preflight; None refuses Warn/Enforce releases."""
         self._clients = clients
+        self._elbv2 = elbv2
         self._digests = digests
         self._run = run
         self._tags = tags or TaskDefinitionTags()
@@ -70,7 +76,8 @@ class Applier:
             return ApplyResult(problem=exc.problem)
         except RequestBuildError as exc:
             return ApplyResult(problem=AwsProblem(code=exc.code, message=str(exc), terminal=True,
-                                                  operation=type(action).__name__))
+                                                  operation=type(action).__name__),
+                               preflight=exc.findings if isinstance(exc, PreflightRefused) else ())
 
     def _dispatch(self, action: Action, observation: Observation, target: Target | None) -> ApplyResult:
         """Synchronous, in a worker thread (creating a client loads the botocore model: not on the loop)."""
@@ -108,6 +115,7 @@ class Applier:
         described = describe_service(calls, target)
         revisions = current_revisions(calls, described) if needs_revisions(action.spec, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
+        warnings = self._preflight(calls, action.spec, request, described, observation)
         current = observation.service.task_definition_arn if observation.service else None
         rules = action.spec.image_rules
         pin = None
@@ -127,7 +135,29 @@ class Applier:
             arn = describe_service(calls, target).get("currentServiceDeployment")
             if arn == described.get("currentServiceDeployment"):
                 arn = None
-        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images))
+        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images),
+                           preflight=warnings)
+
+    def _preflight(self, calls: AwsCalls, spec: ReleaseSpec, request: dict[str, Any], described: dict[str, Any],
+                   observation: Observation) -> tuple[Finding, ...]:
+        """spec.preflight: what ELBv2 says about production before the first write. Enforce raises
+        PreflightRefused on any finding; Warn returns them (a Warning Event); read errors follow the usual
+        classification (throttling retries the start, AccessDenied fails it: the role lacks the Describe calls)."""
+        load_balancers = request.get("loadBalancers", described.get("loadBalancers")) or []
+        if spec.preflight is PreflightMode.OFF or not load_balancers:
+            return ()
+        if self._elbv2 is None:
+            raise RequestBuildError("PreflightUnavailable", "spec.preflight needs ELBv2 and this operator has no "
+                                    "ELBv2 client; set spec.preflight to Off")
+        serving = serving_revision_arn(described)
+        revisions = calls.call("DescribeServiceRevisions", serviceRevisionArns=[serving]).get(
+            "serviceRevisions", []) if serving else []
+        views = read_views(self._elbv2(client_key(spec.target)), load_balancers, revisions, serving)
+        current = observation.current
+        findings = check_preflight(views, settled=current is None or current.status in FINISHED_STATUSES)
+        if findings and spec.preflight is PreflightMode.ENFORCE:
+            raise PreflightRefused(findings)
+        return findings
 
 
 def describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:

@@ -34,8 +34,16 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("cloudwatch", "GetMetricData"),  # automated analysis: a template's cloudWatch metric
         ("sts", "AssumeRole"),  # spec.target.roleArn, refreshed by botocore's refreshable credentials
         ("ecr", "DescribeImages"),  # an EcsReleasePolicy's images.resolveDigests: tag -> digest (aws.digests)
+        # spec.preflight (aws.preflight): the production/test listener rules, the target groups and their health
+        ("elasticloadbalancing", "DescribeRules"),
+        ("elasticloadbalancing", "DescribeListeners"),
+        ("elasticloadbalancing", "DescribeTargetGroups"),
+        ("elasticloadbalancing", "DescribeTargetHealth"),
     }
 )
+
+# IAM prefix -> botocore's service name where they differ (the client is created by the botocore name)
+BOTOCORE_NAMES: dict[str, str] = {"elasticloadbalancing": "elbv2"}
 
 # Writes that are not idempotent: resent after ECS applied them but the answer was lost (a read timeout, a
 # dropped connection), UpdateService would start a second deployment (with forceNewDeployment, or the first one

@@ -51,6 +51,18 @@ TERMINAL_CODES: Mapping[str, str] = {
     "InvalidServiceConfiguration": "ecsbg: the spec does not match the service (target group, Service Connect)",
     "TaskDefinitionNotFound": "ecsbg: spec.taskDefinition.arn does not exist (DescribeTaskDefinition refused it)",
     "TaskDefinitionTooLarge": "ecsbg: the rendered task definition exceeds ECS's 64 KiB task definition size quota",
+    # ELBv2 (spec.preflight reads); a missing rule or target group becomes a pre-flight finding
+    "RuleNotFound": "ELBv2: the listener rule does not exist",
+    "ListenerNotFound": "ELBv2: the listener does not exist",
+    "TargetGroupNotFound": "ELBv2: the target group does not exist",
+    # spec.preflight Enforce refused the attempt (domain.preflight's finding codes)
+    "ListenerRuleNotFound": "pre-flight: the production listener rule does not exist",
+    "ListenerRuleNotForwardOnly": "pre-flight: the production rule mixes forward with other actions",
+    "ProductionRuleNotForwardingToBlue": "pre-flight: the production rule does not reach the serving target group",
+    "AlternateTargetGroupNotAssociated": "pre-flight: the alternate target group is on no listener rule",
+    "ProductionWeightsNotSettled": "pre-flight: production weights are not where the last deployment left them",
+    "NoHealthyTargets": "pre-flight: the serving target group has no healthy target",
+    "PreflightUnavailable": "ecsbg: spec.preflight is set and the operator has no ELBv2 client",
 }
 
 # Code -> why a later attempt may succeed. botocore's standard mode has retried most of these already

@@ -78,7 +78,8 @@ class Boto3EcsGateway:
         self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags)
         self._applier = Applier(self.factory.ecs, run=self._run, tags=tags,
                                 family_scan_limit=settings.family_scan_limit,
-                                digests=DigestResolver(lambda key: self.factory.ecr(key), registry))
+                                digests=DigestResolver(lambda key: self.factory.ecr(key), registry),
+                                elbv2=lambda key: self.factory.elbv2(key))
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
         self._targets: BoundedCache[str, Target] = BoundedCache(8192)

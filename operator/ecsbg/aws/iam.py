@@ -88,6 +88,12 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
         # automated analysis (cloudWatch metrics); GetMetricData has no resource-level permissions
         # ([doc: Actions, resources, and condition keys for Amazon CloudWatch]): "*" is the only resource
         {"Sid": "ReadMetricsForAnalysis", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
+        # spec.preflight: ELBv2's Describe* actions support no resource-level permissions
+        # ([doc: Actions, resources, and condition keys for Elastic Load Balancing V2]): "*" is the only resource
+        {"Sid": "ReadLoadBalancersForPreflight", "Effect": "Allow",
+         "Action": ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeListeners",
+                    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
+         "Resource": "*"},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == set(iam_actions()), sorted(granted ^ set(iam_actions()))  # a new call needs a statement

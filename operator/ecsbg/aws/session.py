@@ -87,9 +87,8 @@ class ClientFactory:
         self._new_botocore_session = base_session
         self._lock = threading.RLock()
         self._ecs: dict[ClientKey, AwsCalls] = {}
-        self._cloudwatch: dict[ClientKey, AwsCalls] = {}
+        self._others: dict[tuple[str, ClientKey], AwsCalls] = {}  # ECR, CloudWatch, ELBv2
         self._sts: dict[str, AwsCalls] = {}
-        self._ecr: dict[ClientKey, AwsCalls] = {}
         self._base: boto3.Session | None = None
 
     def ecs(self, key: ClientKey) -> AwsCalls:
@@ -109,25 +108,26 @@ class ClientFactory:
 
     def ecr(self, key: ClientKey) -> AwsCalls:
         """ECR (DescribeImages, digest resolution) with the same role and session as the release's ECS calls."""
-        with self._lock:
-            calls = self._ecr.get(key)
-            if calls is None:
-                session = self._role_session(key) if key.role_arn else self._base_session()
-                client = session.client("ecr", region_name=key.region, endpoint_url=self._settings.ecr_endpoint_url,
-                                        config=self._settings.config())
-                calls = self._ecr[key] = AwsCalls(client, self._metrics, service="ecr")
-            return calls
+        return self._other("ecr", "ecr", key, self._settings.ecr_endpoint_url)
 
     def cloudwatch(self, key: ClientKey) -> AwsCalls:
         """CloudWatch for automated analysis: same credentials, role assumption and metering as ECS."""
+        return self._other("cloudwatch", "cloudwatch", key, self._settings.cloudwatch_endpoint_url)
+
+    def elbv2(self, key: ClientKey) -> AwsCalls:
+        """ELBv2 for spec.preflight, metered under its IAM prefix (elasticloadbalancing). Endpoint: botocore's own
+        settings (AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, else AWS's)."""
+        return self._other("elbv2", "elasticloadbalancing", key, None)
+
+    def _other(self, client_name: str, service: str, key: ClientKey, endpoint_url: str | None) -> AwsCalls:
+        """A client for an AWS service other than ECS, one per (service, key), with the release's role."""
         with self._lock:
-            calls = self._cloudwatch.get(key)
+            calls = self._others.get((client_name, key))
             if calls is None:
                 session = self._role_session(key) if key.role_arn else self._base_session()
-                client = session.client("cloudwatch", region_name=key.region,
-                                        endpoint_url=self._settings.cloudwatch_endpoint_url,
+                client = session.client(client_name, region_name=key.region, endpoint_url=endpoint_url,
                                         config=self._settings.config())
-                calls = self._cloudwatch[key] = AwsCalls(client, self._metrics, service="cloudwatch")
+                calls = self._others[(client_name, key)] = AwsCalls(client, self._metrics, service=service)
             return calls
 
     def _base_session(self) -> boto3.Session:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind
+from ecsbg.domain.preflight import Finding
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,5 @@ class ApplyResult:
     # HoldAttempt with refresh: what starting the held attempt would send (ecsbg.aws.plan), or why it is unknown
     plan: Mapping[str, Any] | None = None
     plan_error: str | None = None
+    # spec.preflight's findings: with Warn the start went ahead (a Warning Event), with Enforce `problem` refused it
+    preflight: tuple[Finding, ...] = ()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
 from ecsbg.domain.conditions import OBSERVATION_FAILED, STALLED, find
 from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind, StepInfo
+from ecsbg.domain.preflight import summary
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -81,7 +82,20 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                                                    if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
     return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
-            + _observation(prior, new) + _held(prior, new))
+            + _observation(prior, new) + _held(prior, new) + _preflight(result))
+
+
+def _preflight(result: ApplyResult | None) -> list[EventRecord]:
+    """spec.preflight's findings, from the one pass that checked them: a refusal (Enforce) or a start that went
+    ahead despite them (Warn). A refused attempt is not checked again until a retry or a new spec."""
+    if result is None or not result.preflight:
+        return []
+    what = summary(result.preflight)
+    if result.problem is not None:
+        return [EventRecord(WARNING, "PreflightFailed", f"load balancer pre-flight refused the attempt, nothing was "
+                            f"written to ECS: {what}")]
+    return [EventRecord(WARNING, "PreflightWarning", f"load balancer pre-flight found problems and spec.preflight is "
+                        f"Warn, so the attempt started anyway: {what}")]
 
 
 def _held(prior: ReleaseStatus, new: ReleaseStatus) -> list[EventRecord]:

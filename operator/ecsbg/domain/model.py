@@ -15,6 +15,7 @@ from typing import Any
 
 from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
 from ecsbg.domain.images import ImageRules
+from ecsbg.domain.preflight import PreflightMode
 
 
 class Strategy(enum.Enum):
@@ -237,6 +238,7 @@ class ReleaseSpec:
     drift_policy: DriftPolicy = DriftPolicy.REPORT
     bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
     paused: bool = False  # spec.paused: hold the next attempt (status.plan shows what it would deploy)
+    preflight: PreflightMode = PreflightMode.OFF  # spec.preflight: load balancer checks before UpdateService
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports

@@ -21,6 +21,7 @@ from ecsbg.domain.model import (
     DriftPolicy,
     HookSpec,
     LoadBalancerSpec,
+    PreflightMode,
     ReleaseSpec,
     RequestKind,
     RequestProblem,
@@ -73,6 +74,8 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
                                           enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
         bake_analysis=_analysis(r, mapping(spec.get("strategy")).get("bakeAnalysis"), "spec.strategy.bakeAnalysis"),
         paused=r.boolean(spec, "paused", "spec.paused", default=False),
+        preflight=PreflightMode(r.string(spec, "preflight", "spec.preflight",
+                                         enum=tuple(m.value for m in PreflightMode)) or PreflightMode.OFF.value),
     )
     if not r.errors:  # ARNs are compared only once each is well-formed
         r.errors += placement_errors(release)

@@ -6,7 +6,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from ecsbg.aws.calls import OPERATIONS, AwsCalls, AwsError, iam_actions
+from ecsbg.aws.calls import BOTOCORE_NAMES, OPERATIONS, AwsCalls, AwsError, iam_actions
 from tests.unit.aws.samples import CLUSTER_ARN, SERVICE, stubbable
 
 
@@ -65,7 +65,8 @@ def test_operations_outside_the_list_are_refused_without_a_call(ecs, metrics):
 def test_every_listed_operation_exists_in_the_botocore_model():
     session = botocore.session.get_session()
     for service, operation in OPERATIONS:
-        assert operation in session.get_service_model(service).operation_names, (service, operation)
+        model = session.get_service_model(BOTOCORE_NAMES.get(service, service))
+        assert operation in model.operation_names, (service, operation)
 
 
 def test_iam_actions_cover_operations_and_tag_on_create():
