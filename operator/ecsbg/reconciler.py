@@ -241,8 +241,8 @@ def _outcome(
 
 
 def _requeue_after(status: ReleaseStatus, decided: Plan | None, settings: Settings) -> float:
-    if decided is not None and isinstance(decided.action, actions.RecordIntent):
-        return NEXT_STEP_DELAY
+    if decided is not None and isinstance(decided.action, actions.RecordIntent | actions.RestoreScaling):
+        return NEXT_STEP_DELAY  # the next step (a start, a new intent after a restore) follows at once
     if decided is not None and isinstance(decided.action, actions.HoldAttempt):  # a spec change wakes the loop
         return settings.poll_idle_seconds
     if status.phase in IN_FLIGHT:

@@ -27,7 +27,8 @@ async def build_deps(settings: Settings) -> Deps:
     clock = SystemClock()
     ecs = Boto3EcsGateway(
         endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
-        metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id)),
+        metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id),
+                                                           cache_idle_seconds=2 * settings.poll_idle_seconds),
         registry=OciResolver(),
     )
     events = KubeEventSink(timeout=settings.k8s_timeout_seconds, on_drop=lambda n: metrics.events_dropped(count=n))

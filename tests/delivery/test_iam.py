@@ -31,7 +31,10 @@ TAG_ON_CREATE = "ecs:TagResource"
 # for them, so "Resource": "*" is the only form that works.
 # ...and CloudWatch's GetMetricData (automated analysis), which has no resource type either
 NO_RESOURCE_LEVEL = {"ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition",
-                     "cloudwatch:GetMetricData"}
+                     "cloudwatch:GetMetricData", "elasticloadbalancing:DescribeRules",
+                     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetGroups",
+                     "elasticloadbalancing:DescribeTargetHealth", "application-autoscaling:DescribeScalableTargets",
+                     "application-autoscaling:DescribeScalingPolicies"}
 # ECS resource type each scoped action is authorised on, and the ARN path depth of that type.
 RESOURCE_TYPE = {
     "ecs:DescribeServices": "service", "ecs:UpdateService": "service",
@@ -74,7 +77,8 @@ def test_adapter_iam_actions_agree_with_this_test():
 def test_operations_are_real_botocore_operations():
     session = botocore.session.get_session()
     for service, operation in calls.OPERATIONS:
-        assert operation in session.get_service_model(service).operation_names, f"{service}:{operation}"
+        model = session.get_service_model(calls.BOTOCORE_NAMES.get(service, service))
+        assert operation in model.operation_names, f"{service}:{operation}"
 
 
 def test_statements_are_plain_allows_without_wildcard_actions():

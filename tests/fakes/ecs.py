@@ -21,6 +21,7 @@ from ecsbg.domain.actions import (
     ContinueHooks,
     HoldAttempt,
     RecordIntent,
+    RestoreScaling,
     ReuseRunning,
     StartDeployment,
     StopDeployment,
@@ -28,7 +29,7 @@ from ecsbg.domain.actions import (
 )
 from ecsbg.domain.model import Observation, ReleaseSpec, ReleaseStatus, Target
 
-AWS_WRITES = (StartDeployment, ContinueHooks, StopDeployment)
+AWS_WRITES = (StartDeployment, ContinueHooks, StopDeployment, RestoreScaling)
 
 
 @dataclass
@@ -75,7 +76,10 @@ def default_result(action: Action, n: int) -> ApplyResult:
         arn = f"arn:aws:ecs:{target.region}:111122223333:service-deployment/{target.cluster}/{target.service}/fake{n}"
         task_definition = action.spec.task_definition.arn or (
             f"arn:aws:ecs:{target.region}:111122223333:task-definition/fake:{n}")
-        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition)
+        return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition,
+                           scaling_suspended=action.suspend_scaling)
+    if isinstance(action, RestoreScaling):
+        return ApplyResult(scaling_restored=True)
     if isinstance(action, AdoptDeployment):
         return ApplyResult(deployment_arn=action.deployment_arn)
     if isinstance(action, ContinueHooks | StopDeployment):

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ecsbg.aws import translate
+from ecsbg.aws import scaling, translate
 from ecsbg.aws.batching import Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.digests import DigestResolver
@@ -28,11 +28,13 @@ from ecsbg.domain.actions import (
     ContinueHooks,
     HoldAttempt,
     RecordIntent,
+    RestoreScaling,
     ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
 )
+from ecsbg.domain.autoscaling import ALL_SUSPENDED
 from ecsbg.domain.model import FINISHED_STATUSES, AwsProblem, Observation, ReleaseSpec, Target
 from ecsbg.domain.preflight import Finding, PreflightMode
 from ecsbg.domain.preflight import check as check_preflight
@@ -50,10 +52,12 @@ class Applier:
         family_scan_limit: int = 10,
         digests: DigestResolver | None = None,
         elbv2: Callable[[ClientKey], AwsCalls] | None = None,
+        autoscaling: Callable[[ClientKey], AwsCalls] | None = None,
     ) -> None:
         """`elbv2`: ELBv2 clients (same role as ECS) for spec.preflight; None refuses Warn/Enforce releases."""
         self._clients = clients
         self._elbv2 = elbv2
+        self._autoscaling = autoscaling
         self._digests = digests
         self._run = run
         self._tags = tags or TaskDefinitionTags()
@@ -87,6 +91,9 @@ class Applier:
             return _continue_hooks(self._calls_for(action.deployment_arn, target), action)
         if isinstance(action, StopDeployment):
             return _stop(self._calls_for(action.deployment_arn, target), action)
+        if isinstance(action, RestoreScaling):
+            scaling.set_suspended(self._scaling_calls(action.target), action.target, action.suspended)
+            return ApplyResult(scaling_restored=True)
         raise TypeError(f"unknown action {action!r}")
 
     def _plan(self, action: HoldAttempt) -> ApplyResult:
@@ -128,6 +135,8 @@ class Applier:
         request["taskDefinition"] = task_definition
         if translate.same_task_definition(task_definition, described.get("taskDefinition")):
             request["forceNewDeployment"] = True
+        if action.suspend_scaling:  # right before the deployment; a repeated start suspends again (idempotent)
+            scaling.set_suspended(self._scaling_calls(target), target, ALL_SUSPENDED)
         updated = calls.call("UpdateService", **request).get("service", {})
         arn = updated.get("currentServiceDeployment")
         if not arn or arn == described.get("currentServiceDeployment"):
@@ -136,7 +145,13 @@ class Applier:
             if arn == described.get("currentServiceDeployment"):
                 arn = None
         return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images),
-                           preflight=warnings)
+                           preflight=warnings, scaling_suspended=action.suspend_scaling)
+
+    def _scaling_calls(self, target: Target) -> AwsCalls:
+        if self._autoscaling is None:
+            raise RequestBuildError("AutoScalingUnavailable", "spec.autoScaling needs Application Auto Scaling and "
+                                    "this operator has no client for it; remove spec.autoScaling")
+        return self._autoscaling(client_key(target))
 
     def _preflight(self, calls: AwsCalls, spec: ReleaseSpec, request: dict[str, Any], described: dict[str, Any],
                    observation: Observation) -> tuple[Finding, ...]:

@@ -39,6 +39,10 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("elasticloadbalancing", "DescribeListeners"),
         ("elasticloadbalancing", "DescribeTargetGroups"),
         ("elasticloadbalancing", "DescribeTargetHealth"),
+        # spec.autoScaling (aws.scaling): the service's scalable target, its policies, and SuspendedState
+        ("application-autoscaling", "DescribeScalableTargets"),
+        ("application-autoscaling", "DescribeScalingPolicies"),
+        ("application-autoscaling", "RegisterScalableTarget"),
     }
 )
 

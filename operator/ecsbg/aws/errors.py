@@ -63,6 +63,9 @@ TERMINAL_CODES: Mapping[str, str] = {
     "ProductionWeightsNotSettled": "pre-flight: production weights are not where the last deployment left them",
     "NoHealthyTargets": "pre-flight: the serving target group has no healthy target",
     "PreflightUnavailable": "ecsbg: spec.preflight is set and the operator has no ELBv2 client",
+    "AutoScalingUnavailable": "ecsbg: spec.autoScaling is set and the operator has no Application Auto Scaling client",
+    "ValidationException": "Application Auto Scaling: the request is invalid (resource ID, dimension)",
+    "FailedResourceAccessException": "Application Auto Scaling: it cannot read the policies' CloudWatch alarms",
 }
 
 # Code -> why a later attempt may succeed. botocore's standard mode has retried most of these already
@@ -83,6 +86,8 @@ RETRYABLE_CODES: Mapping[str, str] = {
     "ExpiredToken": "STS spelling of the above",
     "IDPCommunicationError": "STS: identity provider temporarily unreachable",
     "ConflictException": "StopServiceDeployment: the deployment is changing state; the next poll re-plans",
+    "ConcurrentUpdateException": "Application Auto Scaling: another update of the scalable target is in progress",
+    "InternalServiceException": "Application Auto Scaling 5xx",
     "ConnectionError": "botocore could not connect or the connection dropped",
     "Timeout": "botocore connect/read timeout",
 }

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from ecsbg.aws import scaling
 from ecsbg.aws.apply import Applier
 from ecsbg.aws.batching import BoundedCache
+from ecsbg.aws.calls import AwsError
 from ecsbg.aws.digests import DigestResolver, TagResolver
-from ecsbg.aws.observer import Observer
+from ecsbg.aws.observer import Observer, client_key
 from ecsbg.aws.session import ClientFactory, ClientSettings
 from ecsbg.aws.taskdefs import TaskDefinitionTags
 from ecsbg.clock import Clock
@@ -42,6 +45,9 @@ class AwsSettings:
     coalesce_seconds: float = 0.05  # how long a read waits for other releases' reads to share a call
     workers: int = 16  # threads running boto3 calls (each call blocks one)
     family_scan_limit: int = 10  # newest revisions searched for a reusable taskdef-hash tag
+    # cached immutable facts (revisions, taskdef hashes, deployment targets) unused this long are dropped: the
+    # operator sets twice its idle poll interval, so every release touches what it still needs in between
+    cache_idle_seconds: float | None = 600.0
 
     @classmethod
     def from_env(cls, environ: Callable[[str], str | None] = os.environ.get, **overrides: Any) -> AwsSettings:
@@ -74,27 +80,43 @@ class Boto3EcsGateway:
         self.factory = factory or ClientFactory(metrics, settings.clients)
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix="ecsbg-aws")
-        tags = TaskDefinitionTags()
-        self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags)
+        idle = settings.cache_idle_seconds
+        tags = TaskDefinitionTags(max_idle=idle)
+        self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags,
+                                  cache_idle_seconds=idle)
         self._applier = Applier(self.factory.ecs, run=self._run, tags=tags,
                                 family_scan_limit=settings.family_scan_limit,
                                 digests=DigestResolver(lambda key: self.factory.ecr(key), registry),
-                                elbv2=lambda key: self.factory.elbv2(key))
+                                elbv2=lambda key: self.factory.elbv2(key),
+                                autoscaling=lambda key: self.factory.autoscaling(key))
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
-        self._targets: BoundedCache[str, Target] = BoundedCache(8192)
+        self._targets: BoundedCache[str, Target] = BoundedCache(8192, max_idle=idle)
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
         observation = await self._observer.observe(spec, prior)
+        if spec.auto_scaling is not None and observation.problem is None:
+            observation = await self._with_scaling(spec, observation)
         arns = (observation.service.current_deployment_arn if observation.service else None,
                 observation.current.arn if observation.current else None,
                 observation.tracked.arn if observation.tracked else None)
         for arn in filter(None, arns):
             self._targets.put(arn, spec.target)
         return observation
+
+    async def _with_scaling(self, spec: ReleaseSpec, observation: Observation) -> Observation:
+        """spec.autoScaling: the scalable target, read each pass (not batched: Application Auto Scaling is per
+        service, and only releases that ask pay for it). A failed read is the observation's problem: a release
+        that asked to suspend scaling must not start without knowing what to restore."""
+        calls = self.factory.autoscaling(client_key(spec.target))
+        try:
+            found = await self._run(functools.partial(scaling.read, calls, spec.target))
+        except AwsError as exc:
+            return replace(observation, problem=exc.problem)
+        return replace(observation, scaling=found)
 
     async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
         if target is None and isinstance(action, ContinueHooks | StopDeployment):

@@ -94,6 +94,16 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
          "Action": ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeListeners",
                     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
          "Resource": "*"},
+        # spec.autoScaling: Describe* have no resource-level permissions; RegisterScalableTarget is scoped to
+        # scalable targets of the caller's account ([doc: Actions, resources, and condition keys for Application
+        # Auto Scaling]); updating SuspendedState of an ECS target is also authorised as ecs:DescribeServices and
+        # ecs:UpdateService, which the operator has
+        {"Sid": "ReadServiceAutoScaling", "Effect": "Allow",
+         "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"],
+         "Resource": "*"},
+        {"Sid": "SuspendServiceAutoScalingDuringDeployments", "Effect": "Allow",
+         "Action": "application-autoscaling:RegisterScalableTarget",
+         "Resource": "arn:aws:application-autoscaling:*:${aws:PrincipalAccount}:scalable-target/*"},
     ]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == set(iam_actions()), sorted(granted ^ set(iam_actions()))  # a new call needs a statement

@@ -50,10 +50,12 @@ class Observer:
         run: Runner = to_thread,
         tags: TaskDefinitionTags | None = None,
         revision_cache_size: int = 8192,
+        cache_idle_seconds: float | None = None,
     ) -> None:
         self._clients = clients
         self._tags = tags or TaskDefinitionTags()
-        self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size)
+        self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size,
+                                                                                   max_idle=cache_idle_seconds)
         self._services: Batcher[ServicesKey] = Batcher(
             self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._deployments: Batcher[ClientKey] = Batcher(

@@ -87,7 +87,7 @@ class ClientFactory:
         self._new_botocore_session = base_session
         self._lock = threading.RLock()
         self._ecs: dict[ClientKey, AwsCalls] = {}
-        self._others: dict[tuple[str, ClientKey], AwsCalls] = {}  # ECR, CloudWatch, ELBv2
+        self._others: dict[tuple[str, ClientKey], AwsCalls] = {}  # ECR, CloudWatch, ELBv2, Auto Scaling
         self._sts: dict[str, AwsCalls] = {}
         self._base: boto3.Session | None = None
 
@@ -118,6 +118,10 @@ class ClientFactory:
         """ELBv2 for spec.preflight, metered under its IAM prefix (elasticloadbalancing). Endpoint: botocore's own
         settings (AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, else AWS's)."""
         return self._other("elbv2", "elasticloadbalancing", key, None)
+
+    def autoscaling(self, key: ClientKey) -> AwsCalls:
+        """Application Auto Scaling for spec.autoScaling; endpoint botocore's (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING)."""
+        return self._other("application-autoscaling", "application-autoscaling", key, None)
 
     def _other(self, client_name: str, service: str, key: ClientKey, endpoint_url: str | None) -> AwsCalls:
         """A client for an AWS service other than ECS, one per (service, key), with the release's role."""

@@ -30,13 +30,13 @@ MAX_LIST_PAGES = 5
 
 class TaskDefinitionTags:
     """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the registrable
-    content of a few recent ones (the bases of attempts). Cached without expiry: a revision's content never
-    changes, and we set the tag when registering, never later."""
+    content of a few recent ones (the bases of attempts). Never stale (a revision's content never changes, and we
+    set the tag when registering, never later); dropped when unused for `max_idle` seconds (BoundedCache)."""
 
-    def __init__(self, size: int = 4096, contents: int = 256) -> None:
-        self._cache: BoundedCache[str, str | None] = BoundedCache(size)
-        self._content_hashes: BoundedCache[str, str] = BoundedCache(size)
-        self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents)
+    def __init__(self, size: int = 4096, contents: int = 256, max_idle: float | None = None) -> None:
+        self._cache: BoundedCache[str, str | None] = BoundedCache(size, max_idle)
+        self._content_hashes: BoundedCache[str, str] = BoundedCache(size, max_idle)
+        self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)
 
     def cached(self, arn: str) -> tuple[bool, str | None]:
         return self._cache.lookup(arn)

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind
+from ecsbg.domain.autoscaling import Suspended
+from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind, Target
 from ecsbg.domain.preflight import Finding
 
 
@@ -41,6 +42,7 @@ class StartDeployment:
     spec: ReleaseSpec
     base_task_definition_arn: str | None
     taskdef_hash: str | None  # ecsbg.dev/taskdef-hash for the `containers` form, None for `arn`
+    suspend_scaling: bool = False  # spec.autoScaling SuspendDuringDeployment, the state to restore is recorded
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,16 @@ class StopDeployment:
     deployment_arn: str
 
 
-Action = Wait | RecordIntent | HoldAttempt | StartDeployment | ReuseRunning | AdoptDeployment | ContinueHooks | StopDeployment
+@dataclass(frozen=True)
+class RestoreScaling:
+    """RegisterScalableTarget with the SuspendedState recorded before `attempt` suspended scaling (its intent)."""
+
+    attempt: int
+    suspended: Suspended
+    target: Target
+
+
+Action = Wait | RecordIntent | HoldAttempt | StartDeployment | ReuseRunning | AdoptDeployment | ContinueHooks | StopDeployment | RestoreScaling
 
 
 @dataclass(frozen=True)
@@ -106,3 +117,5 @@ class ApplyResult:
     plan_error: str | None = None
     # spec.preflight's findings: with Warn the start went ahead (a Warning Event), with Enforce `problem` refused it
     preflight: tuple[Finding, ...] = ()
+    scaling_suspended: bool = False  # the start suspended the service's auto scaling
+    scaling_restored: bool = False  # RestoreScaling wrote the recorded state back

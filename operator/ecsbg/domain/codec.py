@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsbg.domain import autoscaling
 from ecsbg.domain.analysis.codec import runs_from_list, runs_to_list
 from ecsbg.domain.model import (
     Condition,
@@ -38,7 +39,7 @@ from ecsbg.domain.model import (
 _TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
              "revision", "targetRevision", "deployment", "source", "target", "traffic", "hooks", "stages", "step",
              "requests", "requestErrors", "conditions", "drift",
-             "analysisRuns", "plan")
+             "analysisRuns", "plan", "autoScaling")
 _DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
                     "reused")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
@@ -90,6 +91,7 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
                   for d in status.drift] or None,
         "analysisRuns": runs_to_list(status.analysis_runs) or None,
         "plan": _plan_to_dict(status.plan),
+        "autoScaling": autoscaling.to_dict(status.auto_scaling),
     }
     return _compact(out)
 
@@ -99,7 +101,8 @@ def status_patch(status: ReleaseStatus) -> dict[str, Any]:
     patch: dict[str, Any] = {key: None for key in _TOP_KEYS}
     patch.update(status_to_dict(status))
     for key, keys in (("deployment", _DEPLOYMENT_KEYS), ("source", _REVISION_KEYS), ("target", _REVISION_KEYS),
-                      ("traffic", _TRAFFIC_KEYS), ("step", _STEP_KEYS), ("requests", tuple(k.value for k in RequestKind))):
+                      ("traffic", _TRAFFIC_KEYS), ("step", _STEP_KEYS), ("requests", tuple(k.value for k in RequestKind)),
+                      ("autoScaling", autoscaling.STATUS_KEYS)):
         if patch[key] is not None:
             patch[key] = {**{k: None for k in keys}, **patch[key]}
     return patch
@@ -112,8 +115,9 @@ def merge_patch(stored: Mapping[str, Any] | None, status: ReleaseStatus) -> dict
     stored = stored or {}
     target, full = status_to_dict(status), status_patch(status)
     patch = {key: full[key] for key in full if stored.get(key) != target.get(key)}
-    if isinstance(patch.get("plan"), Mapping) and isinstance(stored.get("plan"), Mapping):
-        patch["plan"] = _replacing(stored["plan"], patch["plan"])  # a merge patch would keep removed keys
+    for key in ("plan", "autoScaling"):  # a merge patch would keep removed keys (a restore done, a plan's step)
+        if isinstance(patch.get(key), Mapping) and isinstance(stored.get(key), Mapping):
+            patch[key] = _replacing(stored[key], patch[key])
     return patch
 
 
@@ -176,6 +180,7 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
                     for d in _list(data.get("drift")) if isinstance(d, Mapping) and d.get("field")),
         analysis_runs=runs_from_list(data.get("analysisRuns")),
         plan=_plan_from_dict(data.get("plan")),
+        auto_scaling=autoscaling.from_dict(data.get("autoScaling")),
     )
 
 

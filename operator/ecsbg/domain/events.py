@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
+from ecsbg.domain.autoscaling import Suspended
 from ecsbg.domain.conditions import OBSERVATION_FAILED, STALLED, find
 from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind, StepInfo
 from ecsbg.domain.preflight import summary
@@ -82,7 +83,30 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                                                    if prior.stage else "") + _passed(prior, new)))
     # what ECS reported first, then what this reconcile asked of it
     return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
-            + _observation(prior, new) + _held(prior, new) + _preflight(result))
+            + _observation(prior, new) + _held(prior, new) + _preflight(result) + _scaling(prior, new, result))
+
+
+def _scaling(prior: ReleaseStatus, new: ReleaseStatus, result: ApplyResult | None) -> list[EventRecord]:
+    """spec.autoScaling: suspended by a start, restored after the attempt, and the capacity warning (once)."""
+    out = []
+    done = result is not None and result.problem is None
+    scaling = new.auto_scaling
+    if done and result.scaling_suspended:
+        out.append(EventRecord(NORMAL, "ScalingSuspended", f"attempt {new.attempt}: service auto scaling suspended "
+                               "(dynamic scale-in, dynamic scale-out, scheduled) until the attempt ends"))
+    if done and result.scaling_restored and scaling is not None:
+        out.append(EventRecord(NORMAL, "ScalingRestored", "service auto scaling restored to its state before the "
+                               f"attempt: {_suspended(scaling.suspended)}"))
+    warning = scaling.warning if scaling is not None else None
+    if warning and warning != (prior.auto_scaling.warning if prior.auto_scaling is not None else None):
+        out.append(EventRecord(WARNING, "ScalingCapacity", warning))
+    return out
+
+
+def _suspended(state: Suspended) -> str:
+    names = [n for n, on in (("dynamic scale-in", state.dynamic_in), ("dynamic scale-out", state.dynamic_out),
+                             ("scheduled", state.scheduled)) if on]
+    return "suspended: " + ", ".join(names) if names else "nothing suspended"
 
 
 def _preflight(result: ApplyResult | None) -> list[EventRecord]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 HASH_LENGTH = 16
-NOT_DEPLOYED = frozenset({"requests", "onDelete", "driftPolicy", "notifications", "paused", "preflight"})  # spec fields that never start an attempt
+NOT_DEPLOYED = frozenset({"requests", "onDelete", "driftPolicy", "notifications", "paused", "preflight", "autoScaling"})  # spec fields that never start an attempt
 
 # Lists whose order means nothing to ECS, by path of keys from the spec root ("*" = every list element), with
 # the key that identifies an element (None: the element itself). Container commands keep their order.
@@ -40,8 +40,8 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
     """Hash of the deploy-relevant spec: everything but `requests` (operations never start a deployment) and
     `onDelete` (what happens when the release is deleted; the CRD defaults it, so hashing it would redeploy every
     release the first time an upgraded CRD hands it over) and `driftPolicy` (what to do about drift is not something
-    to deploy), `notifications` (who hears about it), `paused` (when, not what) and `preflight` (checks before
-    the start, not part of it)."""
+    to deploy), `notifications` (who hears about it), `paused` (when, not what) and `preflight` and `autoScaling`
+    (what happens around the start, not what it deploys)."""
     relevant = {key: value for key, value in spec.items() if key not in NOT_DEPLOYED}
     normalized = _normalize_numbers(relevant)
     for path, key in _UNORDERED:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ecsbg.domain.analysis.model import AnalysisRef, AnalysisRun
+from ecsbg.domain.autoscaling import AutoScalingMode, ObservedScaling, ScalingStatus
 from ecsbg.domain.images import ImageRules
 from ecsbg.domain.preflight import PreflightMode
 
@@ -239,6 +240,7 @@ class ReleaseSpec:
     bake_analysis: AnalysisRef | None = None  # spec.strategy.bakeAnalysis: runs during BAKE_TIME
     paused: bool = False  # spec.paused: hold the next attempt (status.plan shows what it would deploy)
     preflight: PreflightMode = PreflightMode.OFF  # spec.preflight: load balancer checks before UpdateService
+    auto_scaling: AutoScalingMode | None = None  # spec.autoScaling (domain.autoscaling); None: not read
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -357,6 +359,7 @@ class Observation:
     problem: AwsProblem | None = None
     taskdef_hashes: Mapping[str, str] = field(default_factory=dict)
     base_task_definition: Mapping[str, Any] | None = None
+    scaling: ObservedScaling | None = None  # spec.autoScaling: the service's scalable target (None: none / not read)
 
 
 # -------------------------------------------------------------------------------------- what we write back
@@ -461,3 +464,4 @@ class ReleaseStatus:
     drift: tuple[Difference, ...] = ()  # set only while a Succeeded release no longer matches ECS
     analysis_runs: tuple[AnalysisRun, ...] = ()  # status.analysisRuns (domain.analysis.codec)
     plan: HeldPlan | None = None  # set only while spec.paused holds an attempt
+    auto_scaling: ScalingStatus | None = None  # status.autoScaling (domain.autoscaling)

@@ -14,6 +14,7 @@ from typing import Any
 from ecsbg.domain.analysis.model import AnalysisRef
 from ecsbg.domain.analysis.templates import parse_ref, without_analyses
 from ecsbg.domain.arns import placement_errors
+from ecsbg.domain.autoscaling import AutoScalingMode
 from ecsbg.domain.hashing import spec_hash
 from ecsbg.domain.model import (
     AlarmSpec,
@@ -74,6 +75,7 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
                                           enum=tuple(p.value for p in DriftPolicy)) or DriftPolicy.REPORT.value),
         bake_analysis=_analysis(r, mapping(spec.get("strategy")).get("bakeAnalysis"), "spec.strategy.bakeAnalysis"),
         paused=r.boolean(spec, "paused", "spec.paused", default=False),
+        auto_scaling=_auto_scaling(r, spec),
         preflight=PreflightMode(r.string(spec, "preflight", "spec.preflight",
                                          enum=tuple(m.value for m in PreflightMode)) or PreflightMode.OFF.value),
     )
@@ -83,6 +85,11 @@ def parse_release(body: Mapping[str, Any]) -> ReleaseSpec:
         raise InvalidSpec(r.errors)
     # analyses judge a deployment, they are not deployed: changing one starts no new attempt
     return ReleaseSpec(**{**release.__dict__, "spec_hash": spec_hash(without_analyses(effective_spec(spec)))})
+
+
+def _auto_scaling(r: Reader, spec: Mapping[str, Any]) -> AutoScalingMode | None:
+    value = r.string(spec, "autoScaling", "spec.autoScaling", enum=tuple(m.value for m in AutoScalingMode))
+    return AutoScalingMode(value) if value else None
 
 
 def effective_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

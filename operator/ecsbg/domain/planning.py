@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ecsbg.domain import autoscaling
 from ecsbg.domain.actions import (
     Action,
     AdoptDeployment,
     ContinueHooks,
     HoldAttempt,
     RecordIntent,
+    RestoreScaling,
     ReuseRunning,
     StartDeployment,
     StopDeployment,
@@ -38,6 +40,8 @@ from ecsbg.domain.model import (
 )
 from ecsbg.domain.taskdefs import UnknownContainer, content_hash, render
 
+# Phases after which an attempt is over: nothing of it is in flight in ECS any more.
+ENDED_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED})
 # Phases after which an attempt is over and may be retried ([design: Operations] retry row).
 RETRYABLE_PHASES = frozenset({Phase.ROLLED_BACK, Phase.FAILED})
 NOT_APPLICABLE_PHASES = {  # phases in which a request for the current attempt can never act any more
@@ -118,6 +122,15 @@ def _service_unusable(i: _Inputs) -> Action | None:
     return Wait(blocker[1]) if blocker else None
 
 
+def _restore_scaling(i: _Inputs) -> Action | None:
+    """spec.autoScaling SuspendDuringDeployment: once the attempt is over, put back the state its intent recorded
+    (before anything else starts: a new intent then records the state as it really is)."""
+    found = autoscaling.owed(i.prior.auto_scaling, i.prior.phase in ENDED_PHASES)
+    if found is None:
+        return None
+    return RestoreScaling(attempt=found[0], suspended=found[1], target=i.spec.target)
+
+
 def _new_spec(i: _Inputs) -> Action | None:
     """A spec not deployed before starts a new attempt; a spec that was (even one ECS rolled back) does not."""
     if i.spec.spec_hash == i.prior.spec_hash:
@@ -159,7 +172,8 @@ def _start(i: _Inputs) -> Action | None:
     if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
         return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
     return StartDeployment(attempt=i.prior.attempt, spec=i.spec,
-                           base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash)
+                           base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash,
+                           suspend_scaling=autoscaling.suspend_for_start(i.prior.auto_scaling, i.spec.auto_scaling))
 
 
 def _correct_drift(i: _Inputs) -> Action | None:
@@ -206,6 +220,7 @@ def _hook_request(kind: RequestKind, ecs_action: str) -> Rule:
 RULES: tuple[Rule, ...] = (
     _observation_failed,
     _service_unusable,
+    _restore_scaling,
     _new_spec,
     _retry,
     _start,

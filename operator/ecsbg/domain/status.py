@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ecsbg.domain.actions import ApplyResult, HoldAttempt, Wait
+from ecsbg.domain.actions import ApplyResult, HoldAttempt, RecordIntent, Wait
+from ecsbg.domain.autoscaling import ScalingStatus
+from ecsbg.domain.autoscaling import next_status as next_scaling
 from ecsbg.domain.codec import format_time
 from ecsbg.domain.conditions import (
     DRIFTED,
@@ -103,7 +105,17 @@ def compute_status(*, spec: ReleaseSpec | None, invalid: InvalidSpec | None, obs
         verdict, held = _held(facts, verdict, plan.action, now)
     request_errors = tuple(problem.message for problem in spec.requests.problems)
     return _finish(replace(facts.status, requests=requests, drift=differences, request_errors=request_errors,
-                           plan=held), verdict, generation, now)
+                           plan=held, auto_scaling=_scaling(spec, obs, plan, result, prior)), verdict, generation, now)
+
+
+def _scaling(spec: ReleaseSpec, obs: Observation, plan: Plan | None, result: ApplyResult | None,
+             prior: ReleaseStatus) -> ScalingStatus | None:
+    action = plan.action if plan is not None else None
+    done = result is not None and result.problem is None
+    return next_scaling(prior.auto_scaling, obs.scaling, mode=spec.auto_scaling,
+                        intent_attempt=action.attempt if isinstance(action, RecordIntent) else None,
+                        desired_count=obs.service.desired_count if obs.service else 0,
+                        restored=done and result.scaling_restored, suspended_now=done and result.scaling_suspended)
 
 
 def _finish(status: ReleaseStatus, verdict: Verdict, generation: int, now: datetime) -> ReleaseStatus:

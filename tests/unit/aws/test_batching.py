@@ -74,6 +74,21 @@ def test_bounded_cache_is_lru_and_keeps_none_values():
     assert cache.lookup("a") == (True, None) and cache.lookup("c") == (True, "C")
 
 
+def test_bounded_cache_drops_what_nobody_used_for_max_idle_seconds():
+    now = [0.0]
+    cache: BoundedCache[str, str] = BoundedCache(size=100, max_idle=60.0, clock=lambda: now[0])
+    cache.put("old", "O")
+    cache.put("used", "U")
+    now[0] = 50.0
+    assert cache.lookup("used") == (True, "U")  # used at 50: kept until 110
+    now[0] = 61.0
+    cache.put("new", "N")
+    assert len(cache) == 2 and cache.lookup("old") == (False, None)
+    now[0] = 111.0
+    assert cache.lookup("used") == (False, None) and cache.lookup("new") == (True, "N")
+    assert len(cache) == 1
+
+
 async def test_a_splittable_error_is_retried_item_by_item():
     class OneBad(Recorder):
         def __call__(self, key, items):
