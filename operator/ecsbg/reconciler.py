@@ -30,7 +30,7 @@ from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
 from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release
-from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.planning import ENDED_PHASES, Plan, plan
 from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status
 from ecsbg.health import Health
@@ -243,6 +243,8 @@ def _outcome(
 def _requeue_after(status: ReleaseStatus, decided: Plan | None, settings: Settings) -> float:
     if decided is not None and isinstance(decided.action, actions.RecordIntent | actions.RestoreScaling):
         return NEXT_STEP_DELAY  # the next step (a start, a new intent after a restore) follows at once
+    if status.auto_scaling is not None and status.auto_scaling.restore is not None and status.phase in ENDED_PHASES:
+        return settings.poll_fast_seconds  # the attempt ended: restore auto scaling soon, not after an idle poll
     if decided is not None and isinstance(decided.action, actions.HoldAttempt):  # a spec change wakes the loop
         return settings.poll_idle_seconds
     if status.phase in IN_FLIGHT:

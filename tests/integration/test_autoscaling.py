@@ -3,13 +3,14 @@ for Application Auto Scaling, whose ECS backend holds the same cluster and servi
 
 SuspendDuringDeployment suspends dynamic scale-in, scale-out and scheduled scaling for the attempt and restores
 exactly the state found before it: after success, after a rollback, and when the operator that suspended it was
-stopped mid-deployment and another one finished the attempt. Observe only shows the scalable target.
+killed (SIGKILL, a real `ecsbg run` process) mid-deployment and another one finished the attempt. Observe only shows the scalable target.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ import pytest
 from tests.integration.conftest import ReleaseEnv, release_manifest
 from tests.plugins.ecs import seed_service
 from tests.plugins.moto import moto_server
+from tests.plugins.process import OperatorProcess
 
 PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
 BEFORE = {"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False, "ScheduledScalingSuspended": True}
@@ -64,36 +66,50 @@ def _events(env: ReleaseEnv, name: str, reason: str, timeout: float = 10.0) -> l
         time.sleep(0.05)
 
 
-def _ended(env: ReleaseEnv, name: str) -> dict[str, Any]:
+def _ended(env: ReleaseEnv, name: str, timeout: float = 30.0) -> dict[str, Any]:
     """The attempt is over and the restore has been written (status.autoScaling.restore is gone)."""
     return env.wait_status(name, lambda s: s.get("phase") in ("Succeeded", "RolledBack", "Failed")
-                           and "restore" not in (s.get("autoScaling") or {"restore": 1}), what="ended and restored")
+                           and "restore" not in (s.get("autoScaling") or {"restore": 1}), timeout,
+                           what="ended and restored")
 
 
-def test_suspended_during_the_attempt_and_restored_exactly_even_across_an_operator_stop(
-        release_env: ReleaseEnv, aas_url: str, monkeypatch) -> None:
+def _process(env: ReleaseEnv, tmp_path: Path, n: int, url: str) -> OperatorProcess:
+    return OperatorProcess(kubeconfig=env.kubeconfig, namespace=env.namespace, log_path=tmp_path / f"op-{n}.log",
+                           env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
+                                "ECSBG_POLL_FAST_SECONDS": "0.2", "AWS_DEFAULT_REGION": "us-east-1",
+                                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": url})
+
+
+def test_suspended_during_the_attempt_and_restored_exactly_after_the_operator_is_killed(
+        release_env: ReleaseEnv, aas_url: str, monkeypatch, tmp_path: Path) -> None:
     env = release_env
     state = _scalable(env, aas_url, "as-ok", monkeypatch)
-    env.start_operator()
-    env.apply(release_manifest("as-ok", env.namespace, service="as-ok", hooks=PAUSE,
-                               autoScaling="SuspendDuringDeployment"))
-    status = env.wait_phase("as-ok", "AwaitingApproval")
-    assert _normalised(state()) == ALL
-    scaling = status["autoScaling"]
-    assert scaling["restore"] == {"attempt": 1, "dynamicScalingIn": False, "dynamicScalingOut": False,
-                                  "scheduledScaling": True}
-    assert (scaling["minCapacity"], scaling["maxCapacity"], scaling["policies"]) == (
-        1, 3, ["cpu50 (TargetTrackingScaling)"])
-    assert "maxCapacity 3" in _events(env, "as-ok", "ScalingCapacity")[0]  # 2 tasks run as up to 4
-    assert _events(env, "as-ok", "ScalingSuspended")
-
-    env.stop_operators()  # the operator that suspended scaling goes away mid-deployment
-    env.start_operator()
-    env.annotate("as-ok", "approve", "1")
-    status = _ended(env, "as-ok")
-    assert status["phase"] == "Succeeded", status["message"]
-    assert _normalised(state()) == BEFORE, "exactly the state before: scheduled scaling stays suspended"
-    assert "suspended: scheduled" in _events(env, "as-ok", "ScalingRestored")[0]
+    first = _process(env, tmp_path, 1, aas_url)
+    try:
+        env.apply(release_manifest("as-ok", env.namespace, service="as-ok", hooks=PAUSE,
+                                   autoScaling="SuspendDuringDeployment"))
+        status = env.wait_phase("as-ok", "AwaitingApproval", timeout=60)
+        assert _normalised(state()) == ALL
+        scaling = status["autoScaling"]
+        assert scaling["restore"] == {"attempt": 1, "dynamicScalingIn": False, "dynamicScalingOut": False,
+                                      "scheduledScaling": True}
+        assert (scaling["minCapacity"], scaling["maxCapacity"], scaling["policies"]) == (
+            1, 3, ["cpu50 (TargetTrackingScaling)"])
+        assert "maxCapacity 3" in _events(env, "as-ok", "ScalingCapacity")[0]  # 2 tasks run as up to 4
+        assert _events(env, "as-ok", "ScalingSuspended")
+    finally:
+        first.proc.kill()  # SIGKILL mid-deployment: the operator that suspended scaling is gone
+        first.stop()
+    second = _process(env, tmp_path, 2, aas_url)
+    try:
+        env.annotate("as-ok", "approve", "1")
+        status = _ended(env, "as-ok", timeout=60)
+        assert status["phase"] == "Succeeded", status["message"]
+        assert _normalised(state()) == BEFORE, "exactly the state before: scheduled scaling stays suspended"
+        assert "suspended: scheduled" in _events(env, "as-ok", "ScalingRestored")[0]
+    finally:
+        second.stop()
 
 
 def test_restored_after_a_rollback_and_observe_changes_nothing(release_env: ReleaseEnv, aas_url: str,
