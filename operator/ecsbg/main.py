@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,14 +33,70 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, require_policy=True)
     namespaces = tuple(args.namespace) or settings.namespaces
     _configure_logging(settings, "DEBUG" if args.verbose else settings.log_level)
-    kopf.run(
-        registry=build_registry(settings),
-        standalone=True,  # one replica with strategy Recreate; no peering objects needed
-        namespaces=namespaces,
-        clusterwide=not namespaces,
-        liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
-    )
-    return 0
+
+    def operate() -> None:
+        kopf.run(
+            registry=build_registry(settings),
+            standalone=True,  # kopf's peering is off: one active replica, chosen by ecsbg.k8s.leader
+            namespaces=namespaces,
+            clusterwide=not namespaces,
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
+        )
+
+    if settings.leader_election is None:
+        operate()
+        return 0
+    return _run_elected(settings, operate)
+
+
+def _run_elected(settings: Settings, operate: Callable[[], None]) -> int:
+    """Standby until this replica holds the Lease, then the operator; losing the Lease ends the process (exit 1:
+    the kubelet restarts the container, which becomes a standby)."""
+    import signal
+
+    from kubernetes import client, config
+
+    from ecsbg.k8s.leader import LeaderElector, StandbyProbe
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    elector = LeaderElector(client.CoordinationV1Api(), settings.leader_election)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    probe = StandbyProbe(settings.health_port) if settings.health_port else None
+    logging.getLogger(__name__).info("leader election: %s is standby for lease %s/%s", elector.identity,
+                                     settings.leader_election.namespace, settings.leader_election.name)
+    try:
+        if not elector.acquire(stop):
+            return 0
+    finally:
+        if probe is not None:
+            probe.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    lost, done = threading.Event(), threading.Event()
+
+    def on_lost() -> None:
+        lost.set()
+        # stop acting as a SIGTERM would (kopf's stop_flag waits on an executor thread that then blocks the
+        # loop's shutdown); and if stopping takes longer than the rest of the lease, exit outright
+        os.kill(os.getpid(), signal.SIGTERM)
+        grace = settings.leader_election.lease_seconds - settings.leader_election.renew_deadline_seconds
+        if not done.wait(max(0.5, grace / 2)):
+            logging.getLogger(__name__).error("leader election: lease lost and the operator did not stop: exiting")
+            os._exit(1)
+
+    keeper = threading.Thread(target=elector.keep, args=(done, on_lost), name="ecsbg-lease", daemon=True)
+    keeper.start()
+    try:
+        operate()
+    finally:
+        done.set()
+        if not lost.is_set():
+            elector.release()
+    return 1 if lost.is_set() else 0
 
 
 def _configure_logging(settings: Settings, level: str) -> None:

@@ -8,6 +8,23 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class LeaseSettings:
+    """ecsbg.k8s.leader's Lease: which one, and its timing (client-go's defaults: 15 s, 10 s, 2 s)."""
+
+    namespace: str
+    name: str = "ecsbg-operator"
+    lease_seconds: float = 15.0
+    renew_deadline_seconds: float = 10.0
+    retry_seconds: float = 2.0
+    identity: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.retry_seconds < self.renew_deadline_seconds < self.lease_seconds:
+            raise ValueError("leader election needs 0 < retry < renew deadline < lease duration, got "
+                             f"{self.retry_seconds}, {self.renew_deadline_seconds}, {self.lease_seconds}")
+
+
+@dataclass(frozen=True)
 class Settings:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     poll_fast_seconds: float = 5.0
@@ -32,6 +49,9 @@ class Settings:
     backoff_max_seconds: float = 300.0  # ceiling of a release loop's own backoff while AWS throttles
     notify_tries: int = 5  # POSTs per notification delivery before it is Failed (ecsbg.notify.sender)
     notify_backoff_seconds: float = 2.0  # before the second try; doubles up to 60 s
+    # active/standby replicas (ecsbg.k8s.leader): set by ECSBG_LEADER_ELECTION_NAMESPACE (the chart: the release's
+    # namespace); None runs the operator at once, as one replica must
+    leader_election: LeaseSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,7 +77,20 @@ class Settings:
             notify_tries=int(_positive(env, "ECSBG_NOTIFY_TRIES", cls.notify_tries)),
             notify_backoff_seconds=_positive(env, "ECSBG_NOTIFY_BACKOFF_SECONDS", cls.notify_backoff_seconds),
             unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
+            leader_election=_lease(env),
         )
+
+
+def _lease(env: Mapping[str, str]) -> LeaseSettings | None:
+    namespace = env.get("ECSBG_LEADER_ELECTION_NAMESPACE", "").strip()
+    if not namespace:
+        return None
+    defaults = LeaseSettings(namespace=namespace)
+    return LeaseSettings(namespace=namespace, name=env.get("ECSBG_LEASE_NAME") or defaults.name,
+                         lease_seconds=_positive(env, "ECSBG_LEASE_SECONDS", defaults.lease_seconds),
+                         renew_deadline_seconds=_positive(env, "ECSBG_LEASE_RENEW_DEADLINE_SECONDS",
+                                                          defaults.renew_deadline_seconds),
+                         retry_seconds=_positive(env, "ECSBG_LEASE_RETRY_SECONDS", defaults.retry_seconds))
 
 
 def _positive(env: Mapping[str, str], key: str, default: float, *, allow_zero: bool = False) -> float:

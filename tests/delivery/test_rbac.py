@@ -23,7 +23,9 @@ def grants(rules: list[dict]) -> dict[str, set[str]]:
 
 
 def _policy_secrets(obj: dict) -> bool:
-    return obj["metadata"]["name"].endswith("-policy-secrets")  # tests/delivery/test_policy_chart.py
+    """Roles granted beside the design's release permissions: the policy Secrets (tests/delivery/
+    test_policy_chart.py) and the leader-election Lease (tests/delivery/test_render.py)."""
+    return obj["metadata"]["name"].endswith(("-policy-secrets", "-leader-election"))
 
 
 def operator_role(objects: list[dict]) -> dict:

@@ -53,11 +53,25 @@ def test_namespaced_objects_carry_a_namespace(ci_values: Path):
             assert obj["metadata"].get("namespace"), f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-def test_single_replica_recreate_and_restricted_security(ci_values: Path):
-    deployment = the(rendered(ci_values), "Deployment")
-    # kopf --standalone has no leader election: never two pods at once.
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_active_standby_replicas_and_restricted_security(ci_values: Path):
+    objects = rendered(ci_values)
+    deployment = the(objects, "Deployment")
+    # two replicas, one active: the Lease (ecsbg.k8s.leader) decides, so a rolling update is safe
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    env = deployment_env(objects)
+    assert env["ECSBG_LEASE_NAME"] and float(env["ECSBG_LEASE_RENEW_DEADLINE_SECONDS"]) < float(
+        env["ECSBG_LEASE_SECONDS"])
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    namespace_ref = next(e for e in container["env"] if e["name"] == "ECSBG_LEADER_ELECTION_NAMESPACE")
+    assert namespace_ref["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert the(objects, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["topologyKey"] == \
+        "kubernetes.io/hostname"
+    leases = [r for role in find(objects, "Role") for r in role["rules"] if "leases" in r["resources"]]
+    assert leases == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                       "verbs": ["get", "create", "update"]}]
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] > 0
@@ -174,3 +188,11 @@ def test_service_monitor_without_metrics_is_refused():
     result = helm("template", "t", str(CHART), "--set", "metrics.enabled=false",
                   "--set", "metrics.serviceMonitor.enabled=true", check=False)
     assert result.returncode != 0 and "needs metrics.enabled" in result.stderr
+
+
+def test_without_leader_election_one_replica_recreated():
+    objects = render(None, "leaderElection.enabled=false")
+    deployment = the(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "ECSBG_LEADER_ELECTION_NAMESPACE" not in deployment_env(objects)
+    assert find(objects, "PodDisruptionBudget") == []

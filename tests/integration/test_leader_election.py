@@ -1,0 +1,100 @@
+"""Two `ecsbg run` replicas with leader election (real processes, the Kubernetes API, the ECS emulator):
+
+- only the Lease holder operates: one release deployed with two replicas running makes exactly one
+  RegisterTaskDefinition and one UpdateService, and the standby's log shows no reconcile;
+- SIGKILL of the holder: the standby takes over once the lease has run out and deploys the next change, again
+  exactly once; the handover time is measured from the kill.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.integration.conftest import ReleaseEnv, release_manifest
+from tests.plugins.apiserver import RELEASE_NAMESPACE
+from tests.plugins.process import OperatorProcess
+
+LEASE = {"ECSBG_LEASE_SECONDS": "3", "ECSBG_LEASE_RENEW_DEADLINE_SECONDS": "2", "ECSBG_LEASE_RETRY_SECONDS": "0.5"}
+
+
+def _lease(env: ReleaseEnv) -> tuple[str, str]:
+    """(namespace, name): on the real API server the chart's Role grants leases in the operator's namespace only;
+    one Lease name per test, as every test shares that namespace."""
+    return (RELEASE_NAMESPACE if env.backend == "apiserver" else env.namespace), f"ecsbg-{env.namespace}"
+
+
+def _replica(env: ReleaseEnv, tmp_path: Path, n: int) -> OperatorProcess:
+    namespace, name = _lease(env)
+    return OperatorProcess(kubeconfig=env.kubeconfig, namespace=env.namespace, log_path=tmp_path / f"op-{n}.log",
+                           env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
+                                "ECSBG_POLL_FAST_SECONDS": "0.2", "AWS_DEFAULT_REGION": "us-east-1",
+                                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                "ECSBG_LEADER_ELECTION_NAMESPACE": namespace, "ECSBG_LEASE_NAME": name,
+                                "HOSTNAME": f"replica-{n}", **LEASE})
+
+
+def _holder(env: ReleaseEnv) -> str:
+    lease = env.cluster.get("coordination.k8s.io/v1", "leases", *_lease(env)) or {}
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def _wait(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _reconciled(process: OperatorProcess) -> bool:
+    return any(json.loads(line).get("logger", "").startswith("ecsbg.reconciler")
+               for line in process.log().splitlines() if line.startswith("{"))
+
+
+def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_env: ReleaseEnv, tmp_path) -> None:
+    env = release_env
+    first = _replica(env, tmp_path, 1)
+    second = None
+    try:
+        _wait(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
+        second = _replica(env, tmp_path, 2)
+        second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
+        env.apply(release_manifest("web", env.namespace))
+        assert env.wait_phase("web", "Succeeded", "Failed", "RolledBack", timeout=60)["phase"] == "Succeeded"
+        assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
+        assert _holder(env).startswith("replica-1_") and not _reconciled(second)
+
+        first.proc.kill()
+        killed = time.monotonic()
+        _wait(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
+        handover = time.monotonic() - killed
+        assert handover < 3 + 2 + 2, f"handover took {handover:.1f} s (lease 3 s)"
+        env.apply(release_manifest("web", env.namespace, image="public.ecr.aws/nginx/nginx:1.30"))
+        status = env.wait_status("web", lambda s: s.get("attempt") == 2 and s.get("phase") in (
+            "Succeeded", "Failed", "RolledBack"), timeout=60)
+        assert status["phase"] == "Succeeded", status["message"]
+        assert len(env.calls("UpdateService")) == 2 and len(env.calls("RegisterTaskDefinition")) == 2
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_a_replica_shutting_down_hands_the_lease_over_at_once(release_env: ReleaseEnv, tmp_path) -> None:
+    env = release_env
+    first = _replica(env, tmp_path, 1)
+    _wait(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
+    second = _replica(env, tmp_path, 2)
+    try:
+        second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
+        stopped = time.monotonic()
+        first.stop()  # SIGTERM: the lease is given up
+        _wait(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
+        assert time.monotonic() - stopped < 3 + 2, "taken at the next try, not after a whole lease"
+        assert first.proc.returncode == 0
+    finally:
+        second.stop()

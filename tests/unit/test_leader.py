@@ -1,0 +1,113 @@
+"""ecsbg.k8s.leader against an in-memory Lease store with the API server's optimistic concurrency (a write must
+carry the resourceVersion it read, else 409) and clocks the tests move: who holds, when a standby may take over,
+when the holder must stop."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ecsbg.k8s.leader import LeaderElector
+from ecsbg.settings import LeaseSettings
+
+SETTINGS = LeaseSettings(namespace="ecsbg-system", lease_seconds=15, renew_deadline_seconds=10, retry_seconds=2)
+
+
+class Store:
+    """CoordinationV1Api's three calls on one Lease."""
+
+    def __init__(self) -> None:
+        self.lease: client.V1Lease | None = None
+        self.version = 0
+        self.fail = False
+
+    def read_namespaced_lease(self, name, namespace):
+        if self.fail:
+            raise ApiException(status=503)
+        if self.lease is None:
+            raise ApiException(status=404)
+        return copy.deepcopy(self.lease)
+
+    def create_namespaced_lease(self, namespace, body):
+        if self.lease is not None:
+            raise ApiException(status=409)
+        self.version += 1
+        body.metadata.resource_version = str(self.version)
+        self.lease = copy.deepcopy(body)
+
+    def replace_namespaced_lease(self, name, namespace, body):
+        if self.fail:
+            raise ApiException(status=503)
+        if body.metadata.resource_version != self.lease.metadata.resource_version:
+            raise ApiException(status=409)
+        self.version += 1
+        body.metadata.resource_version = str(self.version)
+        self.lease = copy.deepcopy(body)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_holder_and_a_standby_takes_over_only_after_a_whole_lease_of_silence():
+    store, clock = Store(), Clock()
+    a = LeaderElector(store, SETTINGS, clock=clock)
+    b = LeaderElector(store, SETTINGS, clock=clock)
+    assert a.try_acquire_or_renew() and not b.try_acquire_or_renew()
+    clock.now = 14.0
+    assert not b.try_acquire_or_renew()  # a has not renewed, but b first saw the record at 0: 14 s < 15 s
+    assert a.try_acquire_or_renew()  # renewed: b's count starts again from now
+    clock.now = 28.0
+    assert not b.try_acquire_or_renew()
+    clock.now = 43.5
+    assert b.try_acquire_or_renew() and store.lease.spec.holder_identity == b.identity
+    assert store.lease.spec.lease_transitions == 1
+    assert not a.try_acquire_or_renew()  # the old holder sees it lost
+
+
+def test_a_stale_write_loses_to_the_one_that_read_later():
+    store, clock = Store(), Clock()
+    a = LeaderElector(store, SETTINGS, clock=clock)
+    assert a.try_acquire_or_renew()
+    stale = store.read_namespaced_lease("x", "y")
+    assert a.try_acquire_or_renew()  # a renews: the version moves on
+    stale.spec.holder_identity = "intruder"
+    with pytest.raises(ApiException) as refused:
+        store.replace_namespaced_lease("x", "y", stale)
+    assert refused.value.status == 409
+
+
+def test_a_released_lease_is_taken_at_once():
+    store, clock = Store(), Clock()
+    a, b = LeaderElector(store, SETTINGS, clock=clock), LeaderElector(store, SETTINGS, clock=clock)
+    assert a.try_acquire_or_renew()
+    a.release()
+    assert store.lease.spec.holder_identity is None
+    assert b.try_acquire_or_renew()
+
+
+def test_the_holder_gives_up_once_it_could_not_renew_for_the_renew_deadline():
+    store, clock = Store(), Clock()
+    fast = LeaseSettings(namespace="n", lease_seconds=0.6, renew_deadline_seconds=0.3, retry_seconds=0.05)
+    a = LeaderElector(store, fast)
+    assert a.try_acquire_or_renew()
+    store.fail = True  # the API server is unreachable from here on
+    lost, done = threading.Event(), threading.Event()
+    keeper = threading.Thread(target=a.keep, args=(done, lost.set))
+    keeper.start()
+    assert lost.wait(2.0), "on_lost was called"
+    keeper.join(2.0)
+    assert not keeper.is_alive()
+
+
+def test_settings_refuse_a_renew_deadline_past_the_lease():
+    with pytest.raises(ValueError, match="retry < renew deadline < lease duration"):
+        LeaseSettings(namespace="n", lease_seconds=10, renew_deadline_seconds=10)
