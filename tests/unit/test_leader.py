@@ -95,7 +95,7 @@ def test_a_released_lease_is_taken_at_once():
 
 
 def test_the_holder_gives_up_once_it_could_not_renew_for_the_renew_deadline():
-    store, clock = Store(), Clock()
+    store = Store()
     fast = LeaseSettings(namespace="n", lease_seconds=0.6, renew_deadline_seconds=0.3, retry_seconds=0.05)
     a = LeaderElector(store, fast)
     assert a.try_acquire_or_renew()
