@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from ecsbg import gating, logs, measure
 from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
-from ecsbg.domain import actions, shape
+from ecsbg.domain import actions, ownership, shape
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import WARNING, EventRecord, transitions
@@ -143,7 +143,15 @@ async def reconcile(
         if isinstance(invalid, ServiceOwnedElsewhere | gating.PolicyRefused | gating.PromotionPending):
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
+    spec = _with_owner(spec, metadata, deps.settings)
     observation = await deps.ecs.observe(spec, prior)
+    foreign = ownership.foreign_owner(observation.service.owner_tag if observation.service else None, spec.owner,
+                                      spec.takeover)
+    if foreign is not None:  # another operator's release owns the service (its tag): refuse before any write
+        outcome = _invalid(ownership.owned_in_aws(foreign, observation.service.arn), prior, generation, now,
+                           deps.settings, metadata)
+        outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
+        return _with_policy(outcome, decision) if policy is not None else outcome
     wrong_account = service_account_errors(spec, observation.service.arn if observation.service else None)
     if wrong_account:  # the ARNs name another account than the one ECS answered for: refuse before any write
         outcome = _invalid(InvalidSpec(wrong_account), prior, generation, now, deps.settings, metadata)
@@ -215,6 +223,13 @@ async def _analyse(spec: ReleaseSpec, metadata: Mapping[str, Any], status: Relea
     return await deps.analysis.step(
         spec=spec, namespace=str(metadata.get("namespace")), name=str(metadata.get("name")), status=status,
         prior=prior, may_act=isinstance(decided.action, actions.Wait) and observation.problem is None, apply=apply)
+
+
+def _with_owner(spec: ReleaseSpec, metadata: Mapping[str, Any], settings: Settings) -> ReleaseSpec:
+    """The ecsbg.dev/owner tag value of this release, and the owner a person allowed it to take over."""
+    owner = ownership.owner_value(settings.operator_id, str(metadata.get("namespace")), str(metadata.get("name")))
+    takeover = shape.mapping(metadata.get("annotations")).get(ownership.TAKEOVER_ANNOTATION)
+    return replace(spec, owner=owner, takeover=takeover if isinstance(takeover, str) and takeover else None)
 
 
 def _invalid(invalid: InvalidSpec, prior: ReleaseStatus, generation: int, now: datetime,

@@ -52,6 +52,9 @@ class Settings:
     # active/standby replicas (ecsbg.k8s.leader): set by ECSBG_LEADER_ELECTION_NAMESPACE (the chart: the release's
     # namespace); None runs the operator at once, as one replica must
     leader_election: LeaseSettings | None = None
+    # names this operator in the ecsbg.dev/owner tag it puts on the ECS services it deploys (domain.ownership);
+    # "" leaves services untagged and unchecked. Unique per operator install across the clusters of an account.
+    operator_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             notify_backoff_seconds=_positive(env, "ECSBG_NOTIFY_BACKOFF_SECONDS", cls.notify_backoff_seconds),
             unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
             leader_election=_lease(env),
+            operator_id=env.get("ECSBG_OPERATOR_ID", "").strip(),
         )
 
 

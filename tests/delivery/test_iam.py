@@ -40,7 +40,7 @@ RESOURCE_TYPE = {
     "ecs:DescribeServices": "service", "ecs:UpdateService": "service",
     "ecs:DescribeServiceDeployments": "service-deployment", "ecs:StopServiceDeployment": "service-deployment",
     "ecs:ContinueServiceDeployment": "service-deployment",
-    "ecs:DescribeServiceRevisions": "service-revision", "ecs:TagResource": "task-definition",
+    "ecs:DescribeServiceRevisions": "service-revision", "ecs:TagResource": ("task-definition", "service"),
 }
 PATH_DEPTH = {"service": 2, "service-deployment": 3, "service-revision": 3, "task-definition": 1}
 
@@ -96,12 +96,12 @@ def test_statements_are_plain_allows_without_wildcard_actions():
 def test_scoped_actions_name_their_resource_type(action: str):
     if action not in expected_actions():
         pytest.skip(f"{action} is not called by the operator")
-    resource_type = RESOURCE_TYPE[action]
+    types = RESOURCE_TYPE[action] if isinstance(RESOURCE_TYPE[action], tuple) else (RESOURCE_TYPE[action],)
     for statement in statements_for(action):
         resources = as_list(statement["Resource"])
         assert "*" not in resources, f"{statement['Sid']}: {action} on every resource"
-        arn = re.compile(rf"arn:aws:ecs:\*:\$\{{aws:PrincipalAccount\}}:{resource_type}(/\*){{{PATH_DEPTH[resource_type]}}}")
-        assert any(arn.fullmatch(r) for r in resources), f"{statement['Sid']}: no {resource_type} ARN"
+        arns = [re.compile(rf"arn:aws:ecs:\*:\$\{{aws:PrincipalAccount\}}:{t}(/\*){{{PATH_DEPTH[t]}}}") for t in types]
+        assert any(a.fullmatch(r) for a in arns for r in resources), f"{statement['Sid']}: no {types} ARN"
 
 
 def test_only_unscoped_ecs_actions_use_every_resource():
@@ -114,8 +114,10 @@ def test_register_task_definition_requires_the_operator_tag():
     translate = pytest.importorskip("ecsbg.aws.translate")
     [statement] = statements_for("ecs:RegisterTaskDefinition")
     assert statement["Condition"] == {"Null": {f"aws:RequestTag/{translate.TASKDEF_HASH_TAG}": "false"}}
-    [tagging] = statements_for(TAG_ON_CREATE)
-    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    on_create, owner = statements_for(TAG_ON_CREATE)
+    assert on_create["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    assert owner["Resource"].endswith(":service/*/*")  # the ecsbg.dev/owner tag (domain.ownership), only that key
+    assert owner["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["ecsbg.dev/owner"]}}
 
 
 def test_update_service_is_conditioned_on_cluster():

@@ -100,7 +100,8 @@ def test_probes_hit_kopf_healthz_on_the_health_port(ci_values: Path):
 
 # Settings whose chart default differs from the operator's on purpose: new installs refuse releases until a policy
 # exists, an operator upgraded without the chart keeps today's behaviour (docs/api.md "EcsReleasePolicy").
-CHART_DIFFERS = {"ECSBG_REQUIRE_POLICY": {"require_policy": True}}
+CHART_DIFFERS = {"ECSBG_REQUIRE_POLICY": {"require_policy": True},
+                 "ECSBG_OPERATOR_ID": {"operator_id": "ecsbg-system.ecsbg-ecs-bluegreen-operator"}}
 
 
 def test_default_env_matches_design_defaults():

@@ -9,6 +9,7 @@ current load balancers and deploymentConfiguration.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from ecsbg.domain.actions import (
 )
 from ecsbg.domain.autoscaling import ALL_SUSPENDED
 from ecsbg.domain.model import FINISHED_STATUSES, AwsProblem, Observation, ReleaseSpec, Target
+from ecsbg.domain.ownership import AWS_OWNER_TAG
 from ecsbg.domain.preflight import Finding, PreflightMode
 from ecsbg.domain.preflight import check as check_preflight
 
@@ -120,6 +122,8 @@ class Applier:
         # take leaves no orphan revision behind.
         target = action.spec.target
         described = describe_service(calls, target)
+        if action.spec.owner and translate.owner_tag(described) != action.spec.owner:
+            described = claim(calls, target, described, action.spec.owner)
         revisions = current_revisions(calls, described) if needs_revisions(action.spec, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
         warnings = self._preflight(calls, action.spec, request, described, observation)
@@ -175,8 +179,26 @@ class Applier:
         return findings
 
 
+# ECS tags have no compare-and-set: two operators claiming at once both write, and the later write stays. Each
+# reads the tag back after this long and goes on only if its own value stayed, so the earlier writer backs off
+# (two claims further apart than this, the second saw the first's tag in its observation and never claimed).
+CLAIM_SETTLE_SECONDS = 1.0
+
+
+def claim(calls: AwsCalls, target: Target, described: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Tag the service as ours before the first write to it, and make sure the tag stayed ours."""
+    calls.call("TagResource", resourceArn=described["serviceArn"], tags=[{"key": AWS_OWNER_TAG, "value": owner}])
+    time.sleep(CLAIM_SETTLE_SECONDS)
+    again = describe_service(calls, target)
+    holder = translate.owner_tag(again)
+    if holder != owner:
+        raise RequestBuildError("ServiceOwnedElsewhere", f"another operator claimed service {target.service} at the "
+                                f"same time ({AWS_OWNER_TAG}={holder}); nothing was deployed")
+    return again
+
+
 def describe_service(calls: AwsCalls, target: Target) -> dict[str, Any]:
-    response = calls.call("DescribeServices", cluster=target.cluster, services=[target.service])
+    response = calls.call("DescribeServices", cluster=target.cluster, services=[target.service], include=["TAGS"])
     services = response.get("services", [])
     if not services:
         raise AwsError(AwsProblem(code="ServiceNotFoundException", terminal=True, operation="DescribeServices",

@@ -31,6 +31,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("ecs", "UpdateService"),  # starts the deployment
         ("ecs", "ContinueServiceDeployment"),  # approve / reject a PAUSE hook
         ("ecs", "StopServiceDeployment"),  # abort (stopType ROLLBACK)
+        ("ecs", "TagResource"),  # the ecsbg.dev/owner tag on a service before the first write (domain.ownership)
         ("cloudwatch", "GetMetricData"),  # automated analysis: a template's cloudWatch metric
         ("sts", "AssumeRole"),  # spec.target.roleArn, refreshed by botocore's refreshable credentials
         ("ecr", "DescribeImages"),  # an EcsReleasePolicy's images.resolveDigests: tag -> digest (aws.digests)

@@ -62,6 +62,8 @@ TERMINAL_CODES: Mapping[str, str] = {
     "AlternateTargetGroupNotAssociated": "pre-flight: the alternate target group is on no listener rule",
     "ProductionWeightsNotSettled": "pre-flight: production weights are not where the last deployment left them",
     "NoHealthyTargets": "pre-flight: the serving target group has no healthy target",
+    "ResourceNotFoundException": "ECS TagResource: the service does not exist (any more)",
+    "ServiceOwnedElsewhere": "ecsbg: another operator's release holds the service's ecsbg.dev/owner tag",
     "PreflightUnavailable": "ecsbg: spec.preflight is set and the operator has no ELBv2 client",
     "AutoScalingUnavailable": "ecsbg: spec.autoScaling is set and the operator has no Application Auto Scaling client",
     "ValidationException": "Application Auto Scaling: the request is invalid (resource ID, dimension)",

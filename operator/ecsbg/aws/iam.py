@@ -134,6 +134,10 @@ def _ecs_statements() -> list[dict[str, Any]]:
         {"Sid": "TagTaskDefinitionsOnCreate", "Effect": "Allow", "Action": "ecs:TagResource",
          "Resource": f"{ECS}:task-definition/*",
          "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}},
+        # the ecsbg.dev/owner tag on the services it deploys (domain.ownership), and no other tag
+        {"Sid": "TagServicesWithTheirOwner", "Effect": "Allow", "Action": "ecs:TagResource",
+         "Resource": f"{ECS}:service/*/*",
+         "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["ecsbg.dev/owner"]}}},
     ]
 
 

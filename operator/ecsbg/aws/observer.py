@@ -158,7 +158,8 @@ class Observer:
 
     def _describe_services(self, key: ServicesKey, names: Sequence[str]) -> dict[str, Any]:
         client, cluster = key
-        response = self._clients(client).call("DescribeServices", cluster=cluster, services=list(names))
+        response = self._clients(client).call("DescribeServices", cluster=cluster, services=list(names),
+                                              include=["TAGS"])  # the ecsbg.dev/owner tag (domain.ownership)
         found: dict[str, Any] = {}
         for service in response.get("services", []):
             for name in names:  # the spec may name the service by name or ARN

@@ -28,6 +28,7 @@ from ecsbg.domain.model import (
     StrategySpec,
     TaskDefinitionSource,
 )
+from ecsbg.domain.ownership import AWS_OWNER_TAG
 
 TASKDEF_HASH_TAG = "ecsbg.dev/taskdef-hash"
 
@@ -65,7 +66,13 @@ def observed_service(service: Mapping[str, Any]) -> ObservedService:
         deployment_controller=service.get("deploymentController", {}).get("type", "ECS"),
         scheduling_strategy=service.get("schedulingStrategy", "REPLICA"),
         config=running_config(service),
+        owner_tag=owner_tag(service),
     )
+
+
+def owner_tag(service: Mapping[str, Any]) -> str | None:
+    """The ecsbg.dev/owner tag of a service described with include=[TAGS]."""
+    return next((t.get("value") for t in service.get("tags") or () if t.get("key") == AWS_OWNER_TAG), None)
 
 
 def running_config(service: Mapping[str, Any]) -> RunningConfig:

@@ -241,6 +241,8 @@ class ReleaseSpec:
     paused: bool = False  # spec.paused: hold the next attempt (status.plan shows what it would deploy)
     preflight: PreflightMode = PreflightMode.OFF  # spec.preflight: load balancer checks before UpdateService
     auto_scaling: AutoScalingMode | None = None  # spec.autoScaling (domain.autoscaling); None: not read
+    owner: str = ""  # this release's ecsbg.dev/owner tag value, set by the reconciler ("" : ownership tags off)
+    takeover: str | None = None  # the ecsbg.dev/take-over annotation: the owner this release may displace
 
 
 # ------------------------------------------------------------------------------------------ what ECS reports
@@ -327,6 +329,7 @@ class ObservedService:
     deployment_controller: str = "ECS"
     scheduling_strategy: str = "REPLICA"
     config: RunningConfig | None = None  # None: not read (unit tests); drift then compares task definitions only
+    owner_tag: str | None = None  # the service's ecsbg.dev/owner tag (domain.ownership.AWS_OWNER_TAG)
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,40 @@ def check(namespace: str, name: str, target: Mapping[str, Any], claims: Iterable
         raise ServiceOwnedElsewhere([
             f"spec.target: ECS service {cluster}/{service} in {where} is already released by {owner}; one "
             "release per service (the oldest owns it), this one takes over when that one is deleted"])
+
+
+# ------------------------------------------------------------------------------ ownership recorded in AWS itself
+# Releases are only compared among those one operator sees; another operator (another cluster, another install)
+# pointed at the same service would not know. So before its first write to a service an operator tags it with
+# AWS_OWNER_TAG = "<operator id>/<namespace>/<name>" (ecsbg.aws.apply), and a release whose service carries
+# another owner's tag is refused before any write, until a person takes it over explicitly.
+
+AWS_OWNER_TAG = "ecsbg.dev/owner"
+TAKEOVER_ANNOTATION = "ecsbg.dev/take-over"
+_TAG_VALUE_MAX = 256  # ECS tag values [doc: Tagging your Amazon ECS resources]
+
+
+def owner_value(operator_id: str, namespace: str, name: str) -> str:
+    """The tag value naming this release of this operator; "" when the operator has no id (ownership off)."""
+    if not operator_id:
+        return ""
+    value = f"{operator_id}/{namespace}/{name}"
+    if len(value) > _TAG_VALUE_MAX:  # keep it unique: a hash of the whole value replaces the tail
+        import hashlib
+
+        value = value[:_TAG_VALUE_MAX - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    return value
+
+
+def foreign_owner(tagged: str | None, mine: str, takeover: str | None) -> str | None:
+    """The other owner holding the service, or None when it is free, ours, or being taken over from exactly it."""
+    if not mine or not tagged or tagged == mine or takeover == tagged:
+        return None
+    return tagged
+
+
+def owned_in_aws(owner: str, service: str) -> ServiceOwnedElsewhere:
+    return ServiceOwnedElsewhere([
+        f"spec.target: ECS service {service} is owned by {owner} (tag {AWS_OWNER_TAG}: another operator or "
+        f"release deploys it); nothing is written. To take it over, annotate the release {TAKEOVER_ANNOTATION}="
+        f"'{owner}' after stopping the other one"])

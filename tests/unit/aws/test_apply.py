@@ -49,7 +49,7 @@ def ecs(metrics):
 
 def expect_describe_service(stub, svc=None):
     stub.add_response("describe_services", {"services": [svc or service()], "failures": []},
-                      {"cluster": "prod", "services": ["web"]})
+                      {"cluster": "prod", "services": ["web"], "include": ["TAGS"]})
 
 
 def expect_describe_td(stub, arn=TD_42, tags=()):
@@ -171,7 +171,7 @@ async def test_update_errors_come_back_classified(ecs):
 async def test_missing_service_at_start_is_terminal(ecs, metrics):
     applier, stub = ecs
     stub.add_response("describe_services", {"services": [], "failures": [{"arn": "x", "reason": "MISSING"}]},
-                      {"cluster": "prod", "services": ["web"]})
+                      {"cluster": "prod", "services": ["web"], "include": ["TAGS"]})
     result = await applier.apply(StartDeployment(1, spec(), TD_41, None), OBSERVED)
     assert result.problem.code == "ServiceNotFoundException" and metrics.operations("UpdateService") == 0
 

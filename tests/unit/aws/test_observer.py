@@ -190,7 +190,7 @@ async def test_real_client_params_with_stubber(metrics):
     derived = replace(spec(), task_definition=TaskDefinitionSource(containers=(ContainerOverride(name="app"),)))
     with Stubber(client) as stub:
         stub.add_response("describe_services", {"services": [service()], "failures": []},
-                          {"cluster": "prod", "services": ["web"]})
+                          {"cluster": "prod", "services": ["web"], "include": ["TAGS"]})
         stub.add_response("describe_service_deployments", {"serviceDeployments": [deployment()], "failures": []},
                           {"serviceDeploymentArns": [samples.DEPLOYMENT_ARN]})
         stub.add_response("describe_service_revisions",

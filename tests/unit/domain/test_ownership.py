@@ -63,3 +63,18 @@ def test_same_names_in_two_accounts_are_two_services():
     check("ns", "b", target_b, claims)  # no conflict
     with pytest.raises(ServiceOwnedElsewhere, match="account 111111111111, us-east-1 is already released by ns/a"):
         check("ns", "b", {**target_b, "roleArn": ROLE_A}, [(*claims[0],), ("2026-11-22T10:05:00Z", "ns/b", "111111111111")])
+
+
+def test_aws_owner_values_and_who_is_foreign():
+    from ecsbg.domain.ownership import foreign_owner, owner_value
+
+    mine = owner_value("cluster-a", "team", "web")
+    assert mine == "cluster-a/team/web" and owner_value("", "team", "web") == ""
+    long = owner_value("c" * 100, "n" * 63, "w" * 200)
+    assert len(long) == 256 and long != owner_value("c" * 100, "n" * 63, "w" * 199 + "x")
+    assert foreign_owner(None, mine, None) is None  # free: the first write claims it
+    assert foreign_owner(mine, mine, None) is None
+    assert foreign_owner("cluster-b/team/web", mine, None) == "cluster-b/team/web"
+    assert foreign_owner("cluster-b/team/web", mine, "cluster-b/team/web") is None  # an explicit takeover
+    assert foreign_owner("cluster-b/team/web", mine, "cluster-c/x/y") == "cluster-b/team/web"  # of someone else
+    assert foreign_owner("cluster-b/team/web", "", None) is None  # ownership off (no ECSBG_OPERATOR_ID)
