@@ -65,6 +65,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             memo.secrets = KubeSecretReader()
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
+        memo.events = _start_events(memo.deps)
 
     @kopf.on.probe(registry=registry, id="ecsbg")
     def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
@@ -80,6 +81,8 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         task = getattr(memo, "watchdog", None)
         if task is not None:
             task.cancel()
+        if getattr(memo, "events", None) is not None:
+            memo.events.stop()
         notifier = getattr(getattr(memo, "deps", None), "notifier", None)
         if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
             await notifier.close()
@@ -119,7 +122,12 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             secrets=memo.secrets, require_policy=deps.settings.require_policy,
             release_status=lambda ns, n: next(iter(release_images.get((ns, n), ())), None),
         )
-        await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state, stopped=stopped)
+        deps.wakers.register(memo.loop_state, target_key(shape.child(body, "spec", "target")), memo.loop_state.wake)
+        try:
+            await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state,
+                               stopped=stopped)
+        finally:
+            deps.wakers.unregister(memo.loop_state)
 
     _without_finalizer(registry, release)
 
@@ -134,6 +142,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             essence = _essence(body)
             if essence != state.essence:  # spec (generation), annotations or labels changed; not our status write
                 state.essence = essence
+                memo.deps.wakers.register(state, target_key(shape.child(body, "spec", "target")), state.wake)
                 state.wake.set()
         if type == "DELETED":  # no finalizer: this event is all the operator learns; end the loop, drop series
             state = getattr(memo, "loop_state", None)
@@ -177,6 +186,17 @@ def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:
     # a `when` filter, not field/value: kopf's field filter raises on a spec that is not an object (a body that
     # bypassed the schema), on every event of that release
     return shape.text(shape.child(body, "spec").get("onDelete")) == "Rollback"
+
+
+def _start_events(deps: Deps) -> Any:
+    """ECSBG_EVENTS_QUEUE_URL: the consumer of ECS events (ecsbg.aws.events), with the gateway's clients."""
+    url = deps.settings.events_queue_url
+    factory = getattr(deps.ecs, "factory", None)
+    if not url or factory is None:
+        return None
+    from ecsbg.aws.events import EventConsumer
+
+    return EventConsumer(factory.sqs(deps.settings.events_region()), url, deps.wakers.wake).start()
 
 
 def _drop_legacy_finalizer(body: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.notify import passes as notify_passes
 from ecsbg.notify.sender import Notifier
 from ecsbg.settings import Settings
+from ecsbg.wakeups import Wakers
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Deps:
     health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
     analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
     notifier: Notifier | None = None  # notifications (ecsbg.notify); None: status.notifications is only carried
+    wakers: Wakers = field(default_factory=Wakers)  # release loops by ECS service, for ECS events (ecsbg.aws.events)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,17 @@ class Settings:
     # names this operator in the ecsbg.dev/owner tag it puts on the ECS services it deploys (domain.ownership);
     # "" leaves services untagged and unchecked. Unique per operator install across the clusters of an account.
     operator_id: str = ""
+    # an SQS queue an EventBridge rule delivers ECS events to: they wake the releases of the services they name
+    # (ecsbg.aws.events); None: polling only
+    events_queue_url: str | None = None
+
+    def events_region(self) -> str:
+        """The queue's region: from its URL (https://sqs.<region>.amazonaws.com/...), else the operator's own."""
+        host = (self.events_queue_url or "").split("//", 1)[-1].split("/", 1)[0]
+        parts = host.split(".")
+        if len(parts) >= 3 and parts[0] == "sqs":
+            return parts[1]
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +93,7 @@ class Settings:
             unsafe_wire_logging=_choice(env, "ECSBG_UNSAFE_WIRE_LOGGING", ("false", "true"), "false") == "true",
             leader_election=_lease(env),
             operator_id=env.get("ECSBG_OPERATOR_ID", "").strip(),
+            events_queue_url=env.get("ECSBG_EVENTS_QUEUE_URL", "").strip() or None,
         )
 
 

@@ -54,7 +54,8 @@ def statements_for(action: str) -> list[dict]:
 
 
 def expected_actions() -> set[str]:
-    wanted = {f"{service}:{operation}" for service, operation in calls.OPERATIONS}
+    wanted = {calls.IAM_ACTION_OF.get((service, operation), f"{service}:{operation}")
+              for service, operation in calls.OPERATIONS}
     if any(service == "ecs" for service, _ in calls.OPERATIONS):
         wanted.add(PASS_ROLE)
     if ("ecs", "RegisterTaskDefinition") in calls.OPERATIONS:

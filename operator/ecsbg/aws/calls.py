@@ -31,6 +31,9 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("ecs", "UpdateService"),  # starts the deployment
         ("ecs", "ContinueServiceDeployment"),  # approve / reject a PAUSE hook
         ("ecs", "StopServiceDeployment"),  # abort (stopType ROLLBACK)
+        # ECSBG_EVENTS_QUEUE_URL (aws.events): ECS events EventBridge delivers to an SQS queue
+        ("sqs", "ReceiveMessage"),
+        ("sqs", "DeleteMessageBatch"),
         ("ecs", "TagResource"),  # the ecsbg.dev/owner tag on a service before the first write (domain.ownership)
         ("cloudwatch", "GetMetricData"),  # automated analysis: a template's cloudWatch metric
         ("sts", "AssumeRole"),  # spec.target.roleArn, refreshed by botocore's refreshable credentials
@@ -66,9 +69,15 @@ SINGLE_ATTEMPT: frozenset[str] = frozenset({"UpdateService", "RegisterTaskDefini
 EXTRA_IAM_ACTIONS: frozenset[str] = frozenset({"ecs:TagResource", "iam:PassRole", "sts:TagSession"})
 
 
+# Operations authorised as another IAM action: SQS batch actions are authorised as the single one
+# ([doc: Amazon SQS API permissions: Actions and resource reference]).
+IAM_ACTION_OF: dict[tuple[str, str], str] = {("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage"}
+
+
 def iam_actions() -> frozenset[str]:
     """Every IAM action the operator needs, e.g. for a least-privilege policy."""
-    return frozenset(f"{service}:{operation}" for service, operation in OPERATIONS) | EXTRA_IAM_ACTIONS
+    return frozenset(IAM_ACTION_OF.get((service, operation), f"{service}:{operation}")
+                     for service, operation in OPERATIONS) | EXTRA_IAM_ACTIONS
 
 
 class AwsError(Exception):

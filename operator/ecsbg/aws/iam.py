@@ -101,6 +101,9 @@ def render_policy(inputs: PolicyInputs) -> dict[str, Any]:
         {"Sid": "ReadServiceAutoScaling", "Effect": "Allow",
          "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"],
          "Resource": "*"},
+        # ECSBG_EVENTS_QUEUE_URL: the SQS queue EventBridge delivers ECS events to, in the operator's account
+        {"Sid": "ReadEcsEventsQueue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+         "Resource": "arn:aws:sqs:*:${aws:PrincipalAccount}:*"},
         {"Sid": "SuspendServiceAutoScalingDuringDeployments", "Effect": "Allow",
          "Action": "application-autoscaling:RegisterScalableTarget",
          "Resource": "arn:aws:application-autoscaling:*:${aws:PrincipalAccount}:scalable-target/*"},

@@ -123,6 +123,11 @@ class ClientFactory:
         """Application Auto Scaling for spec.autoScaling; endpoint botocore's (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING)."""
         return self._other("application-autoscaling", "application-autoscaling", key, None)
 
+    def sqs(self, region: str) -> AwsCalls:
+        """SQS with the operator's own credentials (the queue is the operator's); endpoint botocore's
+        (AWS_ENDPOINT_URL_SQS)."""
+        return self._other("sqs", "sqs", ClientKey(region=region), None)
+
     def _other(self, client_name: str, service: str, key: ClientKey, endpoint_url: str | None) -> AwsCalls:
         """A client for an AWS service other than ECS, one per (service, key), with the release's role."""
         with self._lock:
