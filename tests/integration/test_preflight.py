@@ -8,12 +8,15 @@ release deploys; Warn lets a faulty one deploy with a PreflightWarning Event.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
+from ecsbg.plugin import cli
 from ecsbg_emulators.ecs.elbv2 import Elbv2Sink
 from tests.integration.conftest import ReleaseEnv, release_manifest
 from tests.plugins.ecs import seed_service
@@ -80,7 +83,7 @@ FAULTS: dict[str, Callable[[dict[str, str], Any], None]] = {
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_enforce_refuses_each_fault_before_any_write(release_env: ReleaseEnv, elbv2_url: str, monkeypatch,
-                                                     fault: str) -> None:
+                                                     fault: str, tmp_path) -> None:
     env = release_env
     service = f"pf-{sorted(FAULTS).index(fault)}"
     arns, elb = _world(env, elbv2_url, service, monkeypatch)
@@ -94,6 +97,14 @@ def test_enforce_refuses_each_fault_before_any_write(release_env: ReleaseEnv, el
     assert "retry with ecsbg.dev/retry=1" in status["message"]
     assert _writes(env) == []
     assert any(fault in message for message in _events(env, service, "PreflightFailed"))
+
+    # `kubectl ecsrelease plan` says the same before anything is applied (reads only)
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(_manifest(env, service, arns, "Enforce")))
+    monkeypatch.setenv("ECSBG_AWS_ENDPOINT_URL", env.ecs.url)
+    out = io.StringIO()
+    assert cli.main(["plan", "-f", str(tmp_path / "r.yaml"), "--kubeconfig", str(tmp_path / "none")],
+                    out=out, err=out) == 0, out.getvalue()
+    assert f"pre-flight (Enforce) would refuse the attempt: {fault}" in out.getvalue()
 
 
 def test_enforce_passes_a_healthy_load_balancer_and_warn_deploys_despite_a_fault(

@@ -18,7 +18,8 @@ from ecsbg.aws.batching import Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.digests import DigestResolver
 from ecsbg.aws.observer import client_key
-from ecsbg.aws.preflight import PreflightRefused, read_views, serving_revision_arn
+from ecsbg.aws.preflight import PreflightRefused
+from ecsbg.aws.preflight import findings as preflight_findings
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, resolve_task_definition
 from ecsbg.aws.translate import RequestBuildError
@@ -39,7 +40,6 @@ from ecsbg.domain.autoscaling import ALL_SUSPENDED
 from ecsbg.domain.model import FINISHED_STATUSES, AwsProblem, Observation, ReleaseSpec, Target
 from ecsbg.domain.ownership import AWS_OWNER_TAG
 from ecsbg.domain.preflight import Finding, PreflightMode
-from ecsbg.domain.preflight import check as check_preflight
 
 MAX_STATUS_DIFF_LINES = 200  # status.plan stays small; `kubectl ecsrelease plan` prints the whole difference
 
@@ -102,8 +102,9 @@ class Applier:
         from ecsbg.aws.plan import plan_start  # ecsbg.aws.plan builds on this module's readers
 
         try:
-            found = plan_start(self._clients(client_key(action.spec.target)), self._tags, action.spec,
-                               base=action.base_task_definition_arn, scan_limit=self._scan_limit)
+            key = client_key(action.spec.target)
+            found = plan_start(self._clients(key), self._tags, action.spec, base=action.base_task_definition_arn,
+                               scan_limit=self._scan_limit, elbv2=self._elbv2(key) if self._elbv2 else None)
         except AwsError as exc:
             return ApplyResult(plan_error=f"{exc.problem.operation or 'AWS call'} failed with {exc.problem.code}: "
                                f"{exc.problem.message}")
@@ -168,15 +169,12 @@ class Applier:
         if self._elbv2 is None:
             raise RequestBuildError("PreflightUnavailable", "spec.preflight needs ELBv2 and this operator has no "
                                     "ELBv2 client; set spec.preflight to Off")
-        serving = serving_revision_arn(described)
-        revisions = calls.call("DescribeServiceRevisions", serviceRevisionArns=[serving]).get(
-            "serviceRevisions", []) if serving else []
-        views = read_views(self._elbv2(client_key(spec.target)), load_balancers, revisions, serving)
         current = observation.current
-        findings = check_preflight(views, settled=current is None or current.status in FINISHED_STATUSES)
-        if findings and spec.preflight is PreflightMode.ENFORCE:
-            raise PreflightRefused(findings)
-        return findings
+        found = preflight_findings(calls, self._elbv2(client_key(spec.target)), request, described,
+                                   settled=current is None or current.status in FINISHED_STATUSES)
+        if found and spec.preflight is PreflightMode.ENFORCE:
+            raise PreflightRefused(found)
+        return found
 
 
 # ECS tags have no compare-and-set: two operators claiming at once both write, and the later write stays. Each

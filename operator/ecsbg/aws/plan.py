@@ -18,6 +18,7 @@ from typing import Any
 from ecsbg.aws import translate
 from ecsbg.aws.apply import current_revisions, describe_service, needs_revisions
 from ecsbg.aws.calls import AwsCalls
+from ecsbg.aws.preflight import findings as preflight_findings
 from ecsbg.aws.taskdefs import (
     TaskDefinitionTags,
     check_images,
@@ -26,7 +27,8 @@ from ecsbg.aws.taskdefs import (
     template_request,
 )
 from ecsbg.domain import taskdefs
-from ecsbg.domain.model import ReleaseSpec, Target
+from ecsbg.domain.model import FINISHED_STATUSES, ReleaseSpec, Target
+from ecsbg.domain.preflight import Finding, PreflightMode
 
 READS = ("DescribeServices", "DescribeServiceRevisions", "DescribeTaskDefinition", "ListTaskDefinitions")
 
@@ -46,6 +48,7 @@ class StartPlan:
     diff: tuple[str, ...]  # unified diff: running -> deployed (registrable fields, sorted JSON)
     update_service: dict[str, Any]
     notes: tuple[str, ...] = ()
+    preflight: tuple[Finding, ...] | None = None  # spec.preflight's findings; None: Off, or no ELBv2 client
 
     def to_dict(self, *, max_diff_lines: int | None = None) -> dict[str, Any]:
         diff = list(self.diff)
@@ -58,12 +61,16 @@ class StartPlan:
             out["taskDefinition"]["arn"] = self.task_definition_arn
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.preflight is not None:
+            out["preflight"] = {"passed": not self.preflight,
+                                "findings": [{"code": f.code, "message": f.message} for f in self.preflight]}
         return out
 
 
 def plan_start(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpec, *, base: str | None = None,
-               scan_limit: int = 10) -> StartPlan:
-    """`base`: the task definition the `containers` form derives from (default: the one the service runs)."""
+               scan_limit: int = 10, elbv2: AwsCalls | None = None) -> StartPlan:
+    """`base`: the task definition the `containers` form derives from (default: the one the service runs);
+    `elbv2`: with spec.preflight Warn or Enforce, what the pre-flight would find now (reads only)."""
     described = describe_service(calls, spec.target)
     revisions = current_revisions(calls, described) if needs_revisions(spec, described) else []
     request = translate.update_service_request(spec, described, "", False, revisions)
@@ -77,9 +84,21 @@ def plan_start(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpec, *, 
         notes.append("the service already runs this task definition: forceNewDeployment starts a deployment")
     before = tags.content(calls, running) if running else {}
     diff = _diff(before, content, running or "(none)", arn or request["taskDefinition"])
+    found = None
+    if elbv2 is not None and spec.preflight is not PreflightMode.OFF:
+        current = describe_deployment(calls, described.get("currentServiceDeployment"))
+        found = preflight_findings(calls, elbv2, request, described, settled=current in (None, *FINISHED_STATUSES))
     return StartPlan(service=str(described.get("serviceArn") or _name(spec.target)), running=running,
                      task_definition=kind, task_definition_arn=arn, register=register, diff=diff,
-                     update_service=request, notes=tuple(notes))
+                     update_service=request, notes=tuple(notes), preflight=found)
+
+
+def describe_deployment(calls: AwsCalls, arn: str | None) -> str | None:
+    """The status of the service's current deployment (None: none)."""
+    if not arn:
+        return None
+    found = calls.call("DescribeServiceDeployments", serviceDeploymentArns=[arn]).get("serviceDeployments", [])
+    return found[0].get("status") if found else None
 
 
 def _task_definition(calls: AwsCalls, tags: TaskDefinitionTags, spec: ReleaseSpec, base: str | None,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.translate import RequestBuildError
-from ecsbg.domain.preflight import Finding, LoadBalancerView, RuleView, summary
+from ecsbg.domain.preflight import Finding, LoadBalancerView, RuleView, check, summary
 
 NOT_FOUND = frozenset({"RuleNotFound", "ListenerNotFound"})
 
@@ -24,6 +24,17 @@ class PreflightRefused(RequestBuildError):
     def __init__(self, findings: tuple[Finding, ...]) -> None:
         super().__init__(findings[0].code, "load balancer pre-flight refused the attempt: " + summary(findings))
         self.findings = findings
+
+
+def findings(calls: AwsCalls, elb: AwsCalls, request: Mapping[str, Any], described: Mapping[str, Any],
+             settled: bool) -> tuple[Finding, ...]:
+    """Everything pre-flight finds for the UpdateService `request` about to be sent to the `described` service
+    (the start and `kubectl ecsrelease plan` share it). `settled`: no ECS deployment is in flight."""
+    load_balancers = request.get("loadBalancers", described.get("loadBalancers")) or []
+    serving = serving_revision_arn(described)
+    revisions = calls.call("DescribeServiceRevisions", serviceRevisionArns=[serving]).get(
+        "serviceRevisions", []) if serving else []
+    return check(read_views(elb, load_balancers, revisions, serving), settled=settled)
 
 
 def read_views(elb: AwsCalls, load_balancers: Sequence[Mapping[str, Any]],

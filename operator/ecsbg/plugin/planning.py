@@ -54,7 +54,7 @@ def plan_release(body: Mapping[str, Any], *, assume_role: bool = True) -> tuple[
     # the operator's endpoint variable, so a plan can be taken against the local emulator like the demo
     factory = ClientFactory(NullRecorder(), ClientSettings(endpoint_url=os.environ.get("ECSBG_AWS_ENDPOINT_URL")))
     try:
-        return spec, plan_start(factory.ecs(key), TaskDefinitionTags(), spec)
+        return spec, plan_start(factory.ecs(key), TaskDefinitionTags(), spec, elbv2=factory.elbv2(key))
     except AwsError as error:
         problem = error.problem
         raise PluginError(f"{problem.operation or 'AWS call'} failed with {problem.code}: {problem.message}") from None
@@ -88,5 +88,12 @@ def render_plan(body: Mapping[str, Any], spec: Any, plan: Any, out: TextIO, *, a
     out.write("UpdateService request:\n" + json.dumps(plan.update_service, indent=2) + "\n")
     for note in plan.notes:
         out.write(f"note: {note}\n")
+    if plan.preflight is not None:
+        mode = spec.preflight.value
+        if not plan.preflight:
+            out.write(f"pre-flight ({mode}): passed\n")
+        for finding in plan.preflight:
+            verdict = "would refuse the attempt" if mode == "Enforce" else "would warn"
+            out.write(f"pre-flight ({mode}) {verdict}: {finding.code}: {finding.message}\n")
     out.write("nothing was written to AWS (reads only: DescribeServices, DescribeTaskDefinition, "
               "ListTaskDefinitions)\n")
