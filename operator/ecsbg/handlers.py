@@ -65,7 +65,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             memo.secrets = KubeSecretReader()
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
-        memo.events = _start_events(memo.deps)
+        memo.events = memo.deps.ecs_events = _start_events(memo.deps)
 
     @kopf.on.probe(registry=registry, id="ecsbg")
     def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:

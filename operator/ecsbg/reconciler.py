@@ -73,6 +73,7 @@ class Deps:
     analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
     notifier: Notifier | None = None  # notifications (ecsbg.notify); None: status.notifications is only carried
     wakers: Wakers = field(default_factory=Wakers)  # release loops by ECS service, for ECS events (ecsbg.aws.events)
+    ecs_events: Any = None  # the ECS event consumer (ecsbg.aws.events.EventConsumer) when ECSBG_EVENTS_QUEUE_URL is set
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,8 @@ async def release_loop(
         finally:
             deps.health.pass_finished(release)
         delay = _backoff(state, deps, namespace, name, delay, degraded)
+        if delay == deps.settings.poll_idle_seconds and deps.ecs_events is not None and deps.ecs_events.flowing():
+            delay = deps.settings.events_idle_seconds  # events wake it; polling is the safety net for lost ones
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)

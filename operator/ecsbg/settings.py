@@ -58,6 +58,8 @@ class Settings:
     # an SQS queue an EventBridge rule delivers ECS events to: they wake the releases of the services they name
     # (ecsbg.aws.events); None: polling only
     events_queue_url: str | None = None
+    # the idle poll while the events queue answers (events wake releases; this poll only catches lost ones)
+    events_idle_seconds: float = 1800.0
 
     def events_region(self) -> str:
         """The queue's region: from its URL (https://sqs.<region>.amazonaws.com/...), else the operator's own."""
@@ -94,6 +96,7 @@ class Settings:
             leader_election=_lease(env),
             operator_id=env.get("ECSBG_OPERATOR_ID", "").strip(),
             events_queue_url=env.get("ECSBG_EVENTS_QUEUE_URL", "").strip() or None,
+            events_idle_seconds=_positive(env, "ECSBG_EVENTS_IDLE_SECONDS", cls.events_idle_seconds),
         )
 
 

@@ -60,3 +60,14 @@ async def test_wakers_wake_the_loops_of_a_service_from_another_thread():
     wakers.unregister(owner)
     wakers.unregister(other)
     assert wakers.wake(("eu-west-1", "prod", "api")) == 0
+
+
+def test_events_flow_while_the_queue_answers():
+    now = [100.0]
+    consumer = EventConsumer(Sqs([]), "q", lambda key: 0, wait_seconds=20)
+    consumer._clock = lambda: now[0]
+    assert not consumer.flowing()  # never read: idle releases keep the normal poll
+    consumer.poll_once()
+    assert consumer.flowing()
+    now[0] += 2 * 20 + 5
+    assert not consumer.flowing()  # the queue stopped answering: back to the normal idle poll

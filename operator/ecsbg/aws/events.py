@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from ecsbg.aws.calls import AwsCalls, AwsError
@@ -30,6 +31,12 @@ class EventConsumer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ecsbg-events", daemon=True)
         self.received = self.woken = self.ignored = 0
+        self._clock = time.monotonic
+        self._read_at: float | None = None  # the last ReceiveMessage that answered
+
+    def flowing(self) -> bool:
+        """The queue answered within the last two long polls: events would reach the releases."""
+        return self._read_at is not None and self._clock() - self._read_at < 2 * self._wait + 5
 
     def start(self) -> EventConsumer:
         self._thread.start()
@@ -49,6 +56,7 @@ class EventConsumer:
     def poll_once(self) -> None:
         answer = self._sqs.call("ReceiveMessage", QueueUrl=self._url, MaxNumberOfMessages=BATCH,
                                 WaitTimeSeconds=self._wait)
+        self._read_at = self._clock()
         messages = answer.get("Messages") or []
         for message in messages:
             self.received += 1
