@@ -252,3 +252,6 @@ def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = 
     settings.networking.request_timeout = timeout
     settings.networking.connect_timeout = timeout
     settings.watching.connect_timeout = min(settings.watching.connect_timeout, timeout)
+    selector = (operator or Settings()).release_selector
+    if selector:  # sharding by label: the API server filters the list and the watch (kopf passes labelSelector)
+        settings.watching.label_selectors[GROUP, PLURAL] = selector

@@ -60,6 +60,8 @@ class Settings:
     events_queue_url: str | None = None
     # the idle poll while the events queue answers (events wake releases; this poll only catches lost ones)
     events_idle_seconds: float = 1800.0
+    # sharding by label: only releases matching this label selector (e.g. ecsbg.dev/shard=a) are seen at all
+    release_selector: str = ""
 
     def events_region(self) -> str:
         """The queue's region: from its URL (https://sqs.<region>.amazonaws.com/...), else the operator's own."""
@@ -97,6 +99,7 @@ class Settings:
             operator_id=env.get("ECSBG_OPERATOR_ID", "").strip(),
             events_queue_url=env.get("ECSBG_EVENTS_QUEUE_URL", "").strip() or None,
             events_idle_seconds=_positive(env, "ECSBG_EVENTS_IDLE_SECONDS", cls.events_idle_seconds),
+            release_selector=env.get("ECSBG_RELEASE_SELECTOR", "").strip(),
         )
 
 

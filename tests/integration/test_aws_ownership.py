@@ -15,11 +15,12 @@ from tests.plugins.process import OperatorProcess
 
 
 def _operator(env: ReleaseEnv, tmp_path: Path, namespace: str, operator_id: str) -> OperatorProcess:
+    shard = {"ECSBG_RELEASE_SELECTOR": f"ecsbg.dev/shard={operator_id[6:]}"} if operator_id.startswith("shard-") else {}
     return OperatorProcess(kubeconfig=env.kubeconfig, namespace=namespace, log_path=tmp_path / f"{operator_id}.log",
                            env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
                                 "ECSBG_POLL_FAST_SECONDS": "0.2", "ECSBG_POLL_IDLE_SECONDS": "1",
                                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                                "AWS_SECRET_ACCESS_KEY": "testing", "ECSBG_OPERATOR_ID": operator_id})
+                                "AWS_SECRET_ACCESS_KEY": "testing", "ECSBG_OPERATOR_ID": operator_id, **shard})
 
 
 def _status(env: ReleaseEnv, namespace: str, name: str = "web") -> dict:
@@ -78,3 +79,44 @@ def test_two_installs_on_one_service_exactly_one_deploys_until_an_explicit_takeo
     finally:
         a.stop()
         b.stop()
+
+
+def test_label_shards_each_see_only_their_releases(release_env: ReleaseEnv, tmp_path: Path) -> None:
+    """ECSBG_RELEASE_SELECTOR: two installs in one namespace, one per label value; each release is deployed by
+    its shard's operator alone (the owner tag on each service names it)."""
+    from tests.plugins.ecs import seed_service
+
+    env = release_env
+    seed_service(env.client, service="api")
+    shards = []
+    for shard in ("a", "b"):
+        process = _operator(env, tmp_path, env.namespace, f"shard-{shard}")
+        shards.append(process)
+    try:
+        for shard, service in (("a", "web"), ("b", "api")):
+            manifest = release_manifest(service, env.namespace, service=service)
+            manifest["metadata"]["labels"] = {"ecsbg.dev/shard": shard}
+            env.apply(manifest)
+        for service in ("web", "api"):
+            _wait_named(env, service, lambda s: s.get("phase") == "Succeeded")
+        tags = {s["serviceName"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in env.client.describe_services(
+            cluster="demo", services=["web", "api"], include=["TAGS"])["services"]}
+        assert tags["web"]["ecsbg.dev/owner"] == f"shard-a/{env.namespace}/web"
+        assert tags["api"]["ecsbg.dev/owner"] == f"shard-b/{env.namespace}/api"
+        for process, other in zip(shards, ("api", "web"), strict=True):  # never listed, never watched, never logged
+            assert f'"name": "{other}"' not in process.log()
+            assert f'"name": "{"web" if other == "api" else "api"}"' in process.log()
+    finally:
+        for process in shards:
+            process.stop()
+
+
+def _wait_named(env: ReleaseEnv, name: str, predicate, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    status: dict = {}
+    while time.monotonic() < deadline:
+        status = _status(env, env.namespace, name)
+        if predicate(status):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {name}: {status}")
