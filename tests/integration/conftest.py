@@ -62,6 +62,24 @@ def release_manifest(name: str, namespace: str, *, strategy: dict[str, Any] | No
     return body
 
 
+_RAISE = object()
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0, *, default: Any = _RAISE) -> Any:
+    """The first truthy value of `predicate`, polled every 50 ms; after `timeout`, `default` or AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if value:
+        return value
+    if default is not _RAISE:
+        return default
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @dataclass
 class ReleaseEnv:
     ecs: EmulatorServer
@@ -101,6 +119,13 @@ class ReleaseEnv:
 
     def wait_phase(self, name: str, *phases: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.wait_status(name, lambda s: s.get("phase") in phases, timeout, f"phase in {phases}")
+
+    def event_messages(self, name: str, reason: str, timeout: float = 10.0) -> list[str]:
+        """Messages of the release's Events of `reason`, waiting up to `timeout` for one (Events are posted after
+        the status patch that caused them)."""
+        return wait_for(lambda: [e["message"] for e in self.cluster.list("v1", "events", self.namespace)
+                                 if e["involvedObject"]["name"] == name and e["reason"] == reason],
+                        f"a {reason} Event", timeout, default=[])
 
     def calls(self, operation: str) -> list[dict[str, Any]]:
         """Successful requests of `operation` made since the environment was seeded (i.e. by the operator)."""

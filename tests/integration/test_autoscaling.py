@@ -8,7 +8,6 @@ killed (SIGKILL, a real `ecsbg run` process) mid-deployment and another one fini
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,16 +55,6 @@ def _normalised(state: dict[str, bool]) -> dict[str, bool]:
     return {key: state.get(key, False) for key in BEFORE}
 
 
-def _events(env: ReleaseEnv, name: str, reason: str, timeout: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e["message"] for e in env.cluster.list("v1", "events", env.namespace)
-                 if e["involvedObject"]["name"] == name and e["reason"] == reason]
-        if found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
-
-
 def _ended(env: ReleaseEnv, name: str, timeout: float = 30.0) -> dict[str, Any]:
     """The attempt is over and the restore has been written (status.autoScaling.restore is gone)."""
     return env.wait_status(name, lambda s: s.get("phase") in ("Succeeded", "RolledBack", "Failed")
@@ -96,8 +85,8 @@ def test_suspended_during_the_attempt_and_restored_exactly_after_the_operator_is
                                       "scheduledScaling": True}
         assert (scaling["minCapacity"], scaling["maxCapacity"], scaling["policies"]) == (
             1, 3, ["cpu50 (TargetTrackingScaling)"])
-        assert "maxCapacity 3" in _events(env, "as-ok", "ScalingCapacity")[0]  # 2 tasks run as up to 4
-        assert _events(env, "as-ok", "ScalingSuspended")
+        assert "maxCapacity 3" in env.event_messages("as-ok", "ScalingCapacity")[0]  # 2 tasks run as up to 4
+        assert env.event_messages("as-ok", "ScalingSuspended")
     finally:
         first.proc.kill()  # SIGKILL mid-deployment: the operator that suspended scaling is gone
         first.stop()
@@ -107,7 +96,7 @@ def test_suspended_during_the_attempt_and_restored_exactly_after_the_operator_is
         status = _ended(env, "as-ok", timeout=60)
         assert status["phase"] == "Succeeded", status["message"]
         assert _normalised(state()) == BEFORE, "exactly the state before: scheduled scaling stays suspended"
-        assert "suspended: scheduled" in _events(env, "as-ok", "ScalingRestored")[0]
+        assert "suspended: scheduled" in env.event_messages("as-ok", "ScalingRestored")[0]
     finally:
         second.stop()
 

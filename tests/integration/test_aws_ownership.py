@@ -6,11 +6,10 @@ explicit takeover annotation hands the service over, and the first then refuses 
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
-from tests.integration.conftest import ReleaseEnv, release_manifest
+from tests.integration.conftest import ReleaseEnv, release_manifest, wait_for
 from tests.plugins.process import OperatorProcess
 
 
@@ -27,15 +26,18 @@ def _status(env: ReleaseEnv, namespace: str, name: str = "web") -> dict:
     return (env.cluster.get("ecsbg.dev/v1alpha1", "ecsbluegreenreleases", namespace, name) or {}).get("status") or {}
 
 
-def _wait(env: ReleaseEnv, namespace: str, predicate, what: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
+def _wait(env: ReleaseEnv, namespace: str, predicate, what: str, name: str = "web") -> dict:
     status: dict = {}
-    while time.monotonic() < deadline:
-        status = _status(env, namespace)
-        if predicate(status):
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} in {namespace}: {status}")
+
+    def check() -> dict | None:
+        status.clear()
+        status.update(_status(env, namespace, name))
+        return dict(status) if predicate(status) else None
+
+    try:
+        return wait_for(check, what, timeout=60.0)
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what} in {namespace}: {status}") from None
 
 
 def _owner(env: ReleaseEnv) -> str | None:
@@ -98,7 +100,7 @@ def test_label_shards_each_see_only_their_releases(release_env: ReleaseEnv, tmp_
             manifest["metadata"]["labels"] = {"ecsbg.dev/shard": shard}
             env.apply(manifest)
         for service in ("web", "api"):
-            _wait_named(env, service, lambda s: s.get("phase") == "Succeeded")
+            _wait(env, env.namespace, lambda s: s.get("phase") == "Succeeded", f"{service} Succeeded", name=service)
         tags = {s["serviceName"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in env.client.describe_services(
             cluster="demo", services=["web", "api"], include=["TAGS"])["services"]}
         assert tags["web"]["ecsbg.dev/owner"] == f"shard-a/{env.namespace}/web"
@@ -109,14 +111,3 @@ def test_label_shards_each_see_only_their_releases(release_env: ReleaseEnv, tmp_
     finally:
         for process in shards:
             process.stop()
-
-
-def _wait_named(env: ReleaseEnv, name: str, predicate, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    status: dict = {}
-    while time.monotonic() < deadline:
-        status = _status(env, env.namespace, name)
-        if predicate(status):
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {name}: {status}")

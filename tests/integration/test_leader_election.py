@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.integration.conftest import ReleaseEnv, release_manifest
+from tests.integration.conftest import ReleaseEnv, release_manifest, wait_for
 from tests.plugins.apiserver import RELEASE_NAMESPACE
 from tests.plugins.process import OperatorProcess
 
@@ -40,16 +40,6 @@ def _holder(env: ReleaseEnv) -> str:
     return str((lease.get("spec") or {}).get("holderIdentity") or "")
 
 
-def _wait(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _reconciled(process: OperatorProcess) -> bool:
     return any(json.loads(line).get("logger", "").startswith("ecsbg.reconciler")
                for line in process.log().splitlines() if line.startswith("{"))
@@ -60,7 +50,7 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
     first = _replica(env, tmp_path, 1)
     second = None
     try:
-        _wait(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
+        wait_for(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
         second = _replica(env, tmp_path, 2)
         second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
         env.apply(release_manifest("web", env.namespace))
@@ -70,7 +60,7 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
 
         first.proc.kill()
         killed = time.monotonic()
-        _wait(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
+        wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
         handover = time.monotonic() - killed
         assert handover < 3 + 2 + 2, f"handover took {handover:.1f} s (lease 3 s)"
         env.apply(release_manifest("web", env.namespace, image="public.ecr.aws/nginx/nginx:1.30"))
@@ -87,13 +77,13 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
 def test_a_replica_shutting_down_hands_the_lease_over_at_once(release_env: ReleaseEnv, tmp_path) -> None:
     env = release_env
     first = _replica(env, tmp_path, 1)
-    _wait(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
+    wait_for(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
     second = _replica(env, tmp_path, 2)
     try:
         second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
         stopped = time.monotonic()
         first.stop()  # SIGTERM: the lease is given up
-        _wait(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
+        wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
         assert time.monotonic() - stopped < 3 + 2, "taken at the next try, not after a whole lease"
         assert first.proc.returncode == 0
     finally:

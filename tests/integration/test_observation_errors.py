@@ -6,13 +6,11 @@ finished-release counter counts each attempt once, also in an operator started a
 
 from __future__ import annotations
 
-import time
-
 import kopf
 
 from ecsbg.handlers import build_registry
 from ecsbg.metrics.prometheus import PrometheusRecorder
-from tests.integration.conftest import ReleaseEnv, make_deps, release_manifest
+from tests.integration.conftest import ReleaseEnv, make_deps, release_manifest, wait_for
 from tests.plugins.ecs import seed_service
 
 SERVICES = ("web", "api", "jobs")
@@ -40,16 +38,6 @@ def _reasons(env: ReleaseEnv) -> list[tuple[str, str]]:
     return [(e["involvedObject"]["name"], e["reason"]) for e in items]
 
 
-def _wait(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_denied_read_never_flaps_a_finished_release(release_env: ReleaseEnv, run_kopf) -> None:
     env = release_env
     for service in SERVICES[1:]:
@@ -63,12 +51,12 @@ def test_a_denied_read_never_flaps_a_finished_release(release_env: ReleaseEnv, r
     for service in SERVICES:
         env.wait_phase(service, "Succeeded", timeout=60)
     # the status is written before the metrics are recorded (ecsbg.reconciler): wait for the last one
-    _wait(lambda: _finished(metrics, "succeeded") == len(SERVICES), "every end counted")
+    wait_for(lambda: _finished(metrics, "succeeded") == len(SERVICES), "every end counted", timeout=60.0)
 
     env.ecs.control.set_faults(f"deny@DescribeServices#{len(SERVICES)}")
-    _wait(lambda: len([r for r in env.ecs.requests if r["errorCode"] == "AccessDeniedException"]) == len(SERVICES),
-          "every injected AccessDenied answered")
-    _wait(lambda: _all_recovered(env), "every release whose read failed to recover")
+    wait_for(lambda: len([r for r in env.ecs.requests if r["errorCode"] == "AccessDeniedException"]) == len(SERVICES),
+             "every injected AccessDenied answered", timeout=60.0)
+    wait_for(lambda: _all_recovered(env), "every release whose read failed to recover", timeout=60.0)
     reasons = _reasons(env)
     for service in SERVICES:
         assert env.status(service)["phase"] == "Succeeded"
@@ -81,7 +69,7 @@ def test_a_denied_read_never_flaps_a_finished_release(release_env: ReleaseEnv, r
     fresh = PrometheusRecorder()
     deps = make_deps(env.ecs.url, metrics=fresh)
     run_kopf(build_registry(deps.settings), namespaces=(env.namespace,), memo=kopf.Memo(deps=deps))
-    _wait(lambda: _passes(fresh) >= 3 * len(SERVICES), "a few passes of the restarted operator")
+    wait_for(lambda: _passes(fresh) >= 3 * len(SERVICES), "a few passes of the restarted operator", timeout=60.0)
     assert (_finished(fresh, "succeeded"), _finished(fresh, "failed")) == (0, 0)
 
 
@@ -108,7 +96,7 @@ def test_an_unreachable_ecs_endpoint_stalls_the_release_then_recovers(release_en
         assert conditions["ObservationFailed"]["reason"] == "EndpointUnreachable"
         assert "reading ECS has failed since" in status["message"] and "DescribeServices" in status["message"]
         assert status["phase"] == "Pending" and env.calls("UpdateService") == []
-        _wait(lambda: ("web", "Stalled") in _reasons(env), "a Stalled Warning")
+        wait_for(lambda: ("web", "Stalled") in _reasons(env), "a Stalled Warning", timeout=60.0)
         proxy.forward()
         status = env.wait_phase("web", "Succeeded", timeout=60)
         assert {c["type"] for c in status["conditions"]} == {"Ready"}

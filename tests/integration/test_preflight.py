@@ -9,7 +9,6 @@ release deploys; Warn lets a faulty one deploy with a PreflightWarning Event.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,17 +44,6 @@ def _manifest(env: ReleaseEnv, service: str, arns: dict[str, str], mode: str) ->
         "targetGroupArn": arns["blue"], "alternateTargetGroupArn": arns["green"],
         "productionListenerRule": arns["prod_rule"], "testListenerRule": arns["test_rule"], "roleArn": arns["role"]}]
     return manifest
-
-
-def _events(env: ReleaseEnv, name: str, reason: str, *, wait: bool = True) -> list[str]:
-    """Events of `reason`; with `wait`, up to 10 s for one (Events are posted after the status patch)."""
-    deadline = time.monotonic() + (10.0 if wait else 0.0)
-    while True:
-        found = [e["message"] for e in env.cluster.list("v1", "events", env.namespace)
-                 if e["involvedObject"]["name"] == name and e["reason"] == reason]
-        if found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _weights(elb: Any, rule: str) -> dict[str, int]:
@@ -96,7 +84,7 @@ def test_enforce_refuses_each_fault_before_any_write(release_env: ReleaseEnv, el
     assert stalled["reason"] == fault, status["conditions"]
     assert "retry with ecsbg.dev/retry=1" in status["message"]
     assert _writes(env) == []
-    assert any(fault in message for message in _events(env, service, "PreflightFailed"))
+    assert any(fault in message for message in env.event_messages(service, "PreflightFailed"))
 
     # `kubectl ecsrelease plan` says the same before anything is applied (reads only)
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(_manifest(env, service, arns, "Enforce")))
@@ -116,7 +104,7 @@ def test_enforce_passes_a_healthy_load_balancer_and_warn_deploys_despite_a_fault
     status = env.wait_phase("pf-ok", "Failed", "Succeeded", "RolledBack")
     assert status["phase"] == "Succeeded", status["message"]
     assert _writes(env) == ["RegisterTaskDefinition", "UpdateService"]
-    assert _events(env, "pf-ok", "PreflightFailed", wait=False) == []
+    assert env.event_messages("pf-ok", "PreflightFailed", timeout=0) == []
     # ECS (the emulator) moved production to green and rewrote the rule: the next attempt's pre-flight expects
     # all weight on green, the target group the serving revision now resolves to, and passes
     assert _weights(elb, arns["prod_rule"]) == {arns["blue"]: 0, arns["green"]: 100}
@@ -133,7 +121,7 @@ def test_enforce_passes_a_healthy_load_balancer_and_warn_deploys_despite_a_fault
     env.apply(_manifest(env, "pf-warn", arns, "Warn"))
     status = env.wait_phase("pf-warn", "Failed", "Succeeded", "RolledBack")
     assert status["phase"] == "Succeeded", status["message"]
-    warned = _events(env, "pf-warn", "PreflightWarning")
+    warned = env.event_messages("pf-warn", "PreflightWarning")
     assert len(warned) == 1 and "ProductionWeightsNotSettled" in warned[0] and "pf-warn-blue=50" in warned[0]
 
 
