@@ -196,7 +196,8 @@ def _start_events(deps: Deps) -> Any:
         return None
     from ecsbg.aws.events import EventConsumer
 
-    return EventConsumer(factory.sqs(deps.settings.events_region()), url, deps.wakers.wake).start()
+    return EventConsumer(factory.sqs(deps.settings.events_region()), url, deps.wakers.wake,
+                         record=lambda result: deps.metrics.ecs_event(result=result)).start()
 
 
 def _drop_legacy_finalizer(body: dict[str, Any]) -> None:

@@ -98,6 +98,9 @@ class RecordingMetrics:
     def events_dropped(self, *, count: int) -> None:
         self._record("events_dropped", count=count)
 
+    def ecs_event(self, *, result: str) -> None:
+        self._record("ecs_event", result=result)
+
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 

@@ -37,10 +37,12 @@ class Sqs:
 def test_the_consumer_wakes_what_events_name_and_deletes_everything_it_read():
     woken: list[tuple[str, str, str]] = []
     sqs = Sqs([event(SERVICE), "garbage", event(SERVICE.replace("/web", "/api"))])
-    consumer = EventConsumer(sqs, "q", lambda key: woken.append(key) or 1)
+    counted: list[str] = []
+    consumer = EventConsumer(sqs, "q", lambda key: woken.append(key) or int(key[2] == "web"), record=counted.append)
     consumer.poll_once()
     assert woken == [("eu-west-1", "prod", "web"), ("eu-west-1", "prod", "api")]
-    assert (consumer.received, consumer.woken, consumer.ignored) == (3, 2, 1)
+    assert (consumer.received, consumer.woken, consumer.ignored) == (3, 1, 1)
+    assert counted == ["woke", "ignored", "unmatched"]
     assert sqs.deleted == ["r0", "r1", "r2"]
 
 

@@ -24,9 +24,11 @@ BATCH = 10  # ReceiveMessage MaxNumberOfMessages: 1-10
 
 class EventConsumer:
     def __init__(self, sqs: AwsCalls, queue_url: str, wake: Callable[[ServiceKey], int],
-                 wait_seconds: int = WAIT_SECONDS, error_pause: float = 5.0) -> None:
-        """`wake(key)` wakes the releases of a service and returns how many it woke."""
-        self._sqs, self._url, self._wake = sqs, queue_url, wake
+                 wait_seconds: int = WAIT_SECONDS, error_pause: float = 5.0,
+                 record: Callable[[str], None] = lambda result: None) -> None:
+        """`wake(key)` wakes the releases of a service and returns how many it woke; `record(result)` counts each
+        event (woke, unmatched, ignored: the ecsbg_ecs_events_total metric)."""
+        self._sqs, self._url, self._wake, self._record = sqs, queue_url, wake, record
         self._wait, self._pause = wait_seconds, error_pause
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ecsbg-events", daemon=True)
@@ -63,9 +65,12 @@ class EventConsumer:
             keys = services_of(message.get("Body", ""))
             if keys is None:
                 self.ignored += 1
+                self._record("ignored")
                 logger.info("ignored a message on %s that is no ECS event (id %s)", self._url, message.get("MessageId"))
                 continue
-            self.woken += sum(self._wake(key) for key in keys)
+            woken = sum(self._wake(key) for key in keys)
+            self.woken += woken
+            self._record("woke" if woken else "unmatched")
         if messages:
             self._sqs.call("DeleteMessageBatch", QueueUrl=self._url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])

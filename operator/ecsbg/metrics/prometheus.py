@@ -148,6 +148,11 @@ class PrometheusRecorder:
             "ecsbg_events_dropped", "Kubernetes Events dropped because too many were waiting to be posted (the API "
             "server slow or unreachable; status still records every transition).", registry=r,
         )  # fmt: skip
+        self.ecs_events = Counter(
+            "ecsbg_ecs_events", "ECS events read from the events queue (ECSBG_EVENTS_QUEUE_URL): woke (a watched "
+            "release's service), unmatched (a service no release watches here), ignored (not an ECS event).",
+            ["result"], registry=r,
+        )  # fmt: skip
         self.notifications = Counter(
             "ecsbg_notifications", "Notification delivery tries, by provider, provider type, trigger and outcome "
             "(delivered, retry: a failed try that is retried, failed: given up, misconfigured: provider or Secret "
@@ -353,6 +358,9 @@ class PrometheusRecorder:
 
     def events_dropped(self, *, count: int) -> None:
         self.events_dropped_total.inc(count)
+
+    def ecs_event(self, *, result: str) -> None:
+        self.ecs_events.labels(v.one_of(result, ("woke", "unmatched", "ignored"), "ECS event result")).inc()
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self.loops_stuck.set(loops_stuck)

@@ -56,6 +56,8 @@ class MetricsRecorder(Protocol):
 
     def events_dropped(self, *, count: int) -> None: ...  # Kubernetes Events dropped from a full backlog
 
+    def ecs_event(self, *, result: str) -> None: ...  # an ECS event from SQS: woke | unmatched | ignored
+
 
 class NullRecorder:
     """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
@@ -106,4 +108,7 @@ class NullRecorder:
         pass
 
     def events_dropped(self, *, count: int) -> None:
+        pass
+
+    def ecs_event(self, *, result: str) -> None:
         pass
