@@ -162,6 +162,7 @@ def drive(m: MetricsRecorder) -> None:
     for step in steps():
         step(m)
     _notifications(m)
+    m.ecs_event(result="woke")  # an ECS event from the events queue woke the release
 
 
 def _notifications(m: MetricsRecorder) -> None:
