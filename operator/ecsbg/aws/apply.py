@@ -120,14 +120,15 @@ class Applier:
     def _start(self, calls: AwsCalls, action: StartDeployment, observation: Observation) -> ApplyResult:
         # Every check comes before the first write: the UpdateService request is built (target groups and Service
         # Connect ports the service must have) before a revision is registered, so a spec the service cannot
-        # take leaves no orphan revision behind.
+        # take leaves no orphan revision behind; the pre-flight reads come before it too, and only then does the
+        # release claim the service (its first write: the ecsbg.dev/owner tag).
         target = action.spec.target
         described = describe_service(calls, target)
-        if action.spec.owner and translate.owner_tag(described) != action.spec.owner:
-            described = claim(calls, target, described, action.spec.owner)
         revisions = current_revisions(calls, described) if needs_revisions(action.spec, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
         warnings = self._preflight(calls, action.spec, request, described, observation)
+        if action.spec.owner and translate.owner_tag(described) != action.spec.owner:
+            claim(calls, target, described, action.spec.owner)
         current = observation.service.task_definition_arn if observation.service else None
         rules = action.spec.image_rules
         pin = None
