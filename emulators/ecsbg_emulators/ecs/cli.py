@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regions", metavar="LIST",
                         help="comma-separated regions to serve (default: the AWS commercial regions); requests "
                              "signed for any other region get no answer, like an endpoint that does not exist")
+    parser.add_argument("--events-queue", metavar="URL",
+                        help="an SQS queue URL (moto's server) the emulator sends 'ECS Deployment State Change' events "
+                             "to, as an EventBridge rule with an SQS target would")
     parser.add_argument("--elbv2-endpoint", metavar="URL",
                         help="an ELBv2 endpoint (moto's server) whose listener rules the emulator rewrites as it "
                              "shifts traffic, as ECS does; unset: the weights live only in the emulator")
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: done.set())
     regions = [r.strip() for r in (args.regions or "").split(",") if r.strip()] or None
     srv = EmulatorServer(host=args.host, port=args.port, speed=args.speed, record_path=args.record,
-                         faults=args.faults, regions=regions, elbv2_url=args.elbv2_endpoint)
+                         faults=args.faults, regions=regions, elbv2_url=args.elbv2_endpoint,
+                         events_queue_url=args.events_queue)
     srv.start()
     print(f"ECS emulator listening on {srv.url} (speed {args.speed:g})", flush=True)
     try:

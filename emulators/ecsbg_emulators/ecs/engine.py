@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import elbv2, programs, stages
+from . import elbv2, events, programs, stages
 from .hooks import HookRunner
 from .model import ANY, Deployment, Revision, Service, World
 from .scheduler import Scheduler
@@ -328,4 +328,8 @@ class Engine:
             "testWeight": dep.target.test_weight,
         }
         if not dep.history or {k: dep.history[-1][k] for k in entry} != entry:
+            if self.world.events is not None and (not dep.history or dep.history[-1]["status"] != dep.status):
+                message = events.body(dep, dep.status)  # ECS emits an event for these status changes only
+                if message is not None:
+                    self.world.events.send(message)
             dep.history.append({"time": self.scheduler.iso(), **entry})

@@ -180,6 +180,7 @@ class World:
     alarms: dict[tuple[str, str, str], str] = field(default_factory=dict)
     hook_behaviours: dict[str, dict[str, Any]] = field(default_factory=dict)  # by function ARN
     hook_invocations: list[dict[str, Any]] = field(default_factory=list)
+    events: Any = None  # an events.SqsSink: deployment events to a queue, as EventBridge would deliver them
     elbv2: Any = None  # an elbv2.Elbv2Sink: listener rules rewritten as traffic shifts (None: weights stay internal)
 
     def store(self, account: str, region: str) -> Store:

@@ -28,6 +28,7 @@ from .control import Control
 from .control_http import route
 from .elbv2 import Elbv2Sink
 from .errors import EcsError
+from .events import SqsSink
 from .faults import Faults
 from .identity import Caller, caller
 from .scheduler import Scheduler
@@ -124,13 +125,15 @@ class EmulatorServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
                  record_path: str | None = None, faults: str | None = None,
-                 regions: set[str] | frozenset[str] | list[str] | None = None, elbv2_url: str | None = None) -> None:
+                 regions: set[str] | frozenset[str] | list[str] | None = None, elbv2_url: str | None = None,
+                 events_queue_url: str | None = None) -> None:
         """`regions`: the regions this endpoint serves (default: identity.AWS_REGIONS, the commercial regions);
         `elbv2_url`: an ELBv2 endpoint whose listener rules follow the traffic shifts (ecs.elbv2)."""
         self.host, self.port = host, port
         self.scheduler = Scheduler(speed)
         self.backend = Backend(self.scheduler, frozenset(regions) if regions else None)
         self.backend.world.elbv2 = Elbv2Sink(elbv2_url) if elbv2_url else None
+        self.backend.world.events = SqsSink(events_queue_url) if events_queue_url else None
         self.faults = Faults(faults)
         self.control = Control(self.backend, self.faults)
         self.recorder = Recorder(record_path)

@@ -1,0 +1,73 @@
+"""ECS service deployment events, as an EventBridge rule with an SQS target would deliver them (`--events-queue`).
+
+ECS emits "ECS Deployment State Change" events for service deployments ([doc: Amazon ECS service deployment state
+change events]): `source: aws.ecs`, `resources: [service ARN]`, `detail.eventName` SERVICE_DEPLOYMENT_IN_PROGRESS
+(a deployment or its rollback started), SERVICE_DEPLOYMENT_COMPLETED, SERVICE_DEPLOYMENT_FAILED (`eventType`
+ERROR), and `detail.deploymentId` the legacy `ecs-svc/...` id. An EventBridge rule with an SQS target puts the
+event JSON itself in the message body ([doc: Amazon EventBridge targets]). The emulator sends one message per
+status change of that list to the queue (SendMessage, SQS's query protocol, stdlib only); a failing send is
+logged and dropped, as EventBridge delivery is at least once, not guaranteed in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# deployment status -> (eventName, eventType)
+EVENTS = {
+    "IN_PROGRESS": ("SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO"),
+    "ROLLBACK_IN_PROGRESS": ("SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO"),
+    "SUCCESSFUL": ("SERVICE_DEPLOYMENT_COMPLETED", "INFO"),
+    "ROLLBACK_SUCCESSFUL": ("SERVICE_DEPLOYMENT_FAILED", "ERROR"),
+    "ROLLBACK_FAILED": ("SERVICE_DEPLOYMENT_FAILED", "ERROR"),
+}
+
+
+def body(dep: Any, status: str) -> str | None:
+    """The event JSON for a deployment that just reached `status`, or None when ECS emits none for it."""
+    found = EVENTS.get(status)
+    if found is None:
+        return None
+    service = dep.service
+    region, account = service.arn.split(":")[3:5]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps({
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+        "account": account, "time": now, "region": region, "resources": [service.arn],
+        "detail": {"eventType": found[1], "eventName": found[0], "deploymentId": dep.target.legacy_id,
+                   "updatedAt": now, "reason": dep.status_reason or f"ECS deployment {dep.target.legacy_id} {status}.",
+                   "clusterArn": service.cluster.arn}})
+
+
+class SqsSink:
+    def __init__(self, queue_url: str, timeout: float = 5.0) -> None:
+        self.queue_url = queue_url
+        self.timeout = timeout
+
+    def send(self, message: str) -> None:
+        params = {"Action": "SendMessage", "Version": "2012-11-05", "QueueUrl": self.queue_url,
+                  "MessageBody": message}
+        region = _region(self.queue_url)
+        request = urllib.request.Request(
+            self.queue_url, data=urllib.parse.urlencode(params).encode(), method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Authorization": f"AWS4-HMAC-SHA256 Credential=emulator/20260101/{region}/sqs/aws4_request, "
+                                      "SignedHeaders=host, Signature=0"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except OSError as exc:
+            logger.warning("sending an ECS event to %s failed: %s", self.queue_url, exc)
+
+
+def _region(url: str) -> str:
+    host = url.split("//", 1)[-1].split("/", 1)[0].split(".")
+    return host[1] if len(host) >= 3 and host[0] == "sqs" else "us-east-1"
