@@ -2,8 +2,9 @@
 
 - only the Lease holder operates: one release deployed with two replicas running makes exactly one
   RegisterTaskDefinition and one UpdateService, and the standby's log shows no reconcile;
-- SIGKILL of the holder: the standby takes over once the lease has run out and deploys the next change, again
-  exactly once; the handover time is measured from the kill.
+- SIGKILL of the holder while its release waits at a Pause hook: the standby takes over once the lease has run
+  out, acts on the approval (one ContinueServiceDeployment) and deploys the next change, again exactly once; the
+  handover time is measured from the kill.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tests.integration.conftest import ReleaseEnv, release_manifest, wait_for
 from tests.plugins.apiserver import RELEASE_NAMESPACE
 from tests.plugins.process import OperatorProcess
 
+PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
 LEASE = {"ECSBG_LEASE_SECONDS": "3", "ECSBG_LEASE_RENEW_DEADLINE_SECONDS": "2", "ECSBG_LEASE_RETRY_SECONDS": "0.5"}
 
 
@@ -53,16 +55,20 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
         wait_for(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
         second = _replica(env, tmp_path, 2)
         second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
-        env.apply(release_manifest("web", env.namespace))
-        assert env.wait_phase("web", "Succeeded", "Failed", "RolledBack", timeout=60)["phase"] == "Succeeded"
-        assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
+        env.apply(release_manifest("web", env.namespace, hooks=PAUSE))
+        env.wait_phase("web", "AwaitingApproval", timeout=60)
         assert _holder(env).startswith("replica-1_") and not _reconciled(second)
 
-        first.proc.kill()
+        first.proc.kill()  # SIGKILL while the attempt waits at its Pause hook
         killed = time.monotonic()
         wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
         handover = time.monotonic() - killed
+        print(f"handover after SIGKILL: {handover:.1f} s (lease 3 s, retry 0.5 s)")
         assert handover < 3 + 2 + 2, f"handover took {handover:.1f} s (lease 3 s)"
+        env.annotate("web", "approve", "1")  # acted on by the new holder
+        assert env.wait_phase("web", "Succeeded", "Failed", "RolledBack", timeout=60)["phase"] == "Succeeded"
+        assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
+        assert len(env.calls("ContinueServiceDeployment")) == 1
         env.apply(release_manifest("web", env.namespace, image="public.ecr.aws/nginx/nginx:1.30"))
         status = env.wait_status("web", lambda s: s.get("attempt") == 2 and s.get("phase") in (
             "Succeeded", "Failed", "RolledBack"), timeout=60)
