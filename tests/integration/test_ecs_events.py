@@ -1,5 +1,5 @@
 """Event-driven updates (ECSBG_EVENTS_QUEUE_URL; real kopf, real boto3, the ECS emulator, moto's SQS): with a
-20-second poll, a release whose pause was approved in ECS directly (nothing changed in Kubernetes to wake it) is
+10-second poll, a release whose pause was approved in ECS directly (nothing changed in Kubernetes to wake it) is
 Succeeded within seconds: the emulator sends the "ECS Deployment State Change" event ECS documents to the queue, as
 an EventBridge rule with an SQS target would. Consumed messages are deleted; with the queue deleted, polling still
 carries the next attempt to its end."""
@@ -20,7 +20,7 @@ from ecsbg_emulators.ecs.events import SqsSink
 from tests.integration.conftest import ReleaseEnv, make_deps, release_manifest
 from tests.plugins.moto import moto_server
 
-POLL = 20.0
+POLL = 10.0
 PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
 
 
