@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.conftest import release_manifest
-from tests.plugins.ecs import make_client, seed_service
 from tests.plugins.process import OperatorProcess
 
-from bench.soak import _wait_steady
+from bench.soak import prepare_cluster, seed_services
 
-ROOT = Path(__file__).resolve().parents[1]
 NAMESPACES = ("shard-a", "shard-b")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,17 +55,9 @@ def run(releases: int, idle: float, speed: float, shards: int, work: Path) -> li
     cluster = DevCluster(host="127.0.0.1", port=0)
     cluster.start()
     try:
-        kubeconfig = cluster.write_kubeconfig(work / f"kubeconfig-{shards}")
-        for path in sorted((ROOT / "crds").glob("*.yaml")):
-            cluster.apply(path)
-        for ns in NAMESPACES:
-            cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        kubeconfig = prepare_cluster(cluster, work / f"kubeconfig-{shards}", NAMESPACES)
         with EmulatorServer(host="127.0.0.1", port=0, speed=speed) as ecs:
-            client = make_client(ecs.url)
-            names = [f"svc-{i:03d}" for i in range(releases)]
-            for name in names:
-                seed_service(client, service=name, wait=False)
-            _wait_steady(ecs, len(names))
+            names = seed_services(ecs, releases)
             env = {"ECSBG_AWS_ENDPOINT_URL": ecs.url, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "b",
                    "AWS_SECRET_ACCESS_KEY": "b", "ECSBG_POLL_FAST_SECONDS": "1", "ECSBG_POLL_IDLE_SECONDS": "5"}
             # one install watches both namespaces (a kopf glob), or one install per namespace

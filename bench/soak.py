@@ -274,18 +274,11 @@ def run_soak(*, minutes: float, releases: int, speed: float, work: Path, seed: i
     cluster = DevCluster(host="127.0.0.1", port=0)
     cluster.start()
     try:
-        kubeconfig = cluster.write_kubeconfig(work / "kubeconfig")
-        for path in sorted((ROOT / "crds").glob("*.yaml")):
-            cluster.apply(path)
-        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        kubeconfig = prepare_cluster(cluster, work / "kubeconfig", (NAMESPACE,))
         host, port = cluster.url.split("//", 1)[1].rsplit(":", 1)
         proxy = TcpProxy((host, int(port)))
         with EmulatorServer(host="127.0.0.1", port=0, speed=speed) as ecs:
-            client = make_client(ecs.url)
-            names = [f"svc-{i:03d}" for i in range(releases)]
-            for name in names:
-                seed_service(client, service=name, wait=False)
-            _wait_steady(ecs, len(names))
+            names = seed_services(ecs, releases)
             seeded = len(ecs.requests)
             env = {"ECSBG_AWS_ENDPOINT_URL": ecs.url, "AWS_DEFAULT_REGION": "us-east-1",
                    "AWS_ACCESS_KEY_ID": "soak", "AWS_SECRET_ACCESS_KEY": "soak", "ECSBG_POLL_FAST_SECONDS": "1",
@@ -304,6 +297,26 @@ def run_soak(*, minutes: float, releases: int, speed: float, work: Path, seed: i
                 proxy.close()
     finally:
         cluster.stop()
+
+
+def prepare_cluster(cluster: Any, kubeconfig: Path, namespaces: tuple[str, ...]) -> Path:
+    """The project's CRDs and `namespaces` in a started DevCluster; returns the kubeconfig written for it."""
+    path = cluster.write_kubeconfig(kubeconfig)
+    for crd in sorted((ROOT / "crds").glob("*.yaml")):
+        cluster.apply(crd)
+    for namespace in namespaces:
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return path
+
+
+def seed_services(ecs: Any, count: int) -> list[str]:
+    """`count` blue/green-ready services svc-000... in the emulator, each past its first deployment."""
+    client = make_client(ecs.url)
+    names = [f"svc-{i:03d}" for i in range(count)]
+    for name in names:
+        seed_service(client, service=name, wait=False)
+    _wait_steady(ecs, len(names))
+    return names
 
 
 def _wait_steady(ecs: Any, services: int, timeout: float = 300.0) -> None:

@@ -65,7 +65,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             memo.secrets = KubeSecretReader()
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
-        memo.events = memo.deps.ecs_events = _start_events(memo.deps)
+        memo.deps.ecs_events = _start_events(memo.deps)
 
     @kopf.on.probe(registry=registry, id="ecsbg")
     def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
@@ -81,8 +81,9 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         task = getattr(memo, "watchdog", None)
         if task is not None:
             task.cancel()
-        if getattr(memo, "events", None) is not None:
-            memo.events.stop()
+        consumer = getattr(getattr(memo, "deps", None), "ecs_events", None)
+        if consumer is not None:
+            consumer.stop()
         notifier = getattr(getattr(memo, "deps", None), "notifier", None)
         if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
             await notifier.close()

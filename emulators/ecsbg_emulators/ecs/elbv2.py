@@ -6,19 +6,14 @@ canary deployments]); the weights are those of the revisions the deployment shif
 made in moto would keep the weights it was created with while the emulator reports traffic moved, and anything
 reading ELBv2 (the operator's pre-flight) would see a production rule ECS never left that way.
 
-Stdlib only (the emulators import neither boto3 nor botocore): ModifyRule / ModifyListener as ELBv2's query
-protocol, with an unsigned Authorization header whose credential scope names the Region (moto reads the Region
-from it and accepts any signature). A failing write is logged and dropped: ELBv2 is a neighbour, not the emulator.
+ModifyRule / ModifyListener, RegisterTargets / DeregisterTargets in ELBv2's query protocol (ecs.query).
 """
 
 from __future__ import annotations
 
-import logging
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 
-logger = logging.getLogger(__name__)
+from . import query
 
 API_VERSION = "2015-12-01"
 
@@ -56,20 +51,8 @@ class Elbv2Sink:
             params[f"{prefix}.ForwardConfig.TargetGroups.member.{i}.Weight"] = str(weight)
         self._post(params, rule_or_listener)
 
-    def _post(self, params: dict[str, str], arn: str) -> bool:
-        region = arn.split(":")[3]
-        request = urllib.request.Request(self.url, data=urllib.parse.urlencode(params).encode(), method="POST",
-                                         headers={"Content-Type": "application/x-www-form-urlencoded",
-                                                  "Authorization": "AWS4-HMAC-SHA256 Credential=emulator/20260101/"
-                                                  f"{region}/elasticloadbalancing/aws4_request, "
-                                                  "SignedHeaders=host, Signature=0"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-            return True
-        except OSError as exc:  # URLError and HTTPError are OSErrors
-            logger.warning("ELBv2 %s of %s failed: %s", params["Action"], arn, exc)
-            return False
+    def _post(self, params: dict[str, str], arn: str) -> None:
+        query.post(self.url, params, region=arn.split(":")[3], service="elasticloadbalancing", timeout=self.timeout)
 
 
 def publish(sink: Elbv2Sink | None, revisions: Sequence[object], rule_key: str, weight_of: str) -> None:

@@ -5,21 +5,18 @@ change events]): `source: aws.ecs`, `resources: [service ARN]`, `detail.eventNam
 (a deployment or its rollback started), SERVICE_DEPLOYMENT_COMPLETED, SERVICE_DEPLOYMENT_FAILED (`eventType`
 ERROR), and `detail.deploymentId` the legacy `ecs-svc/...` id. An EventBridge rule with an SQS target puts the
 event JSON itself in the message body ([doc: Amazon EventBridge targets]). The emulator sends one message per
-status change of that list to the queue (SendMessage, SQS's query protocol, stdlib only); a failing send is
+status change of that list to the queue (SendMessage in SQS's query protocol, ecs.query); a failing send is
 logged and dropped, as EventBridge delivery is at least once, not guaranteed in order.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from . import query
 
 # deployment status -> (eventName, eventType)
 EVENTS = {
@@ -55,17 +52,7 @@ class SqsSink:
     def send(self, message: str) -> None:
         params = {"Action": "SendMessage", "Version": "2012-11-05", "QueueUrl": self.queue_url,
                   "MessageBody": message}
-        region = _region(self.queue_url)
-        request = urllib.request.Request(
-            self.queue_url, data=urllib.parse.urlencode(params).encode(), method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Authorization": f"AWS4-HMAC-SHA256 Credential=emulator/20260101/{region}/sqs/aws4_request, "
-                                      "SignedHeaders=host, Signature=0"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-        except OSError as exc:
-            logger.warning("sending an ECS event to %s failed: %s", self.queue_url, exc)
+        query.post(self.queue_url, params, region=_region(self.queue_url), service="sqs", timeout=self.timeout)
 
 
 def _region(url: str) -> str:

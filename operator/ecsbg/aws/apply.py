@@ -18,7 +18,7 @@ from ecsbg.aws.batching import Runner, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.digests import DigestResolver
 from ecsbg.aws.observer import client_key
-from ecsbg.aws.preflight import PreflightRefused
+from ecsbg.aws.preflight import PreflightRefused, load_balancers_of
 from ecsbg.aws.preflight import findings as preflight_findings
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, resolve_task_definition
@@ -164,8 +164,7 @@ class Applier:
         """spec.preflight: what ELBv2 says about production before the first write. Enforce raises
         PreflightRefused on any finding; Warn returns them (a Warning Event); read errors follow the usual
         classification (throttling retries the start, AccessDenied fails it: the role lacks the Describe calls)."""
-        load_balancers = request.get("loadBalancers", described.get("loadBalancers")) or []
-        if spec.preflight is PreflightMode.OFF or not load_balancers:
+        if spec.preflight is PreflightMode.OFF or not load_balancers_of(request, described):
             return ()
         if self._elbv2 is None:
             raise RequestBuildError("PreflightUnavailable", "spec.preflight needs ELBv2 and this operator has no "

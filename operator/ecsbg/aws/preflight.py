@@ -26,11 +26,18 @@ class PreflightRefused(RequestBuildError):
         self.findings = findings
 
 
+def load_balancers_of(request: Mapping[str, Any], described: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The load balancers the start would leave on the service: the request's, else the service's own."""
+    return request.get("loadBalancers", described.get("loadBalancers")) or []
+
+
 def findings(calls: AwsCalls, elb: AwsCalls, request: Mapping[str, Any], described: Mapping[str, Any],
              settled: bool) -> tuple[Finding, ...]:
     """Everything pre-flight finds for the UpdateService `request` about to be sent to the `described` service
     (the start and `kubectl ecsrelease plan` share it). `settled`: no ECS deployment is in flight."""
-    load_balancers = request.get("loadBalancers", described.get("loadBalancers")) or []
+    load_balancers = load_balancers_of(request, described)
+    if not load_balancers:
+        return ()
     serving = serving_revision_arn(described)
     revisions = calls.call("DescribeServiceRevisions", serviceRevisionArns=[serving]).get(
         "serviceRevisions", []) if serving else []
