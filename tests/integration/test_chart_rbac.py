@@ -88,7 +88,9 @@ class Probe:
                                 "metadata": {"name": self.cluster_template},
                                 "spec": {"args": [{"name": "path", "value": "/bake"}], "metrics": [smoke]}})
         self.run_kopf(build_registry(deps.settings), namespaces=(f"{self.namespace}*",), memo=kopf.Memo(deps=deps))
-        strategy = {"type": "BlueGreen", "bakeTimeInMinutes": 10,
+        # 60 minutes at the emulator's speed 2000 is 1.8 s: the bake analysis starts only when BAKE_TIME is
+        # observed, and a 0.3 s bake (10 minutes) was missed by a loaded CI machine's poll
+        strategy = {"type": "BlueGreen", "bakeTimeInMinutes": 60,
                     "bakeAnalysis": {"templateName": self.cluster_template, "clusterScope": True}}
         hooks = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "analysis": {"templateName": "smoke"}}]
         notifications = [{"providerRef": {"kind": kind, "name": name}, "triggers": ["Succeeded"]} for kind, name in
