@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from ecsbg import gating, logs, measure
 from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
-from ecsbg.domain import actions, ownership, shape
+from ecsbg.domain import actions, ownership, schedule, shape
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import WARNING, EventRecord, transitions
@@ -301,6 +301,8 @@ async def release_loop(
         delay = _backoff(state, deps, namespace, name, delay, degraded)
         if delay == deps.settings.poll_idle_seconds and deps.ecs_events is not None and deps.ecs_events.flowing():
             delay = deps.settings.events_idle_seconds  # events wake it; polling is the safety net for lost ones
+        if not state.backoff and delay in _polls(deps.settings):  # a poll, not a next step or a back-off
+            delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body))
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)
@@ -424,6 +426,16 @@ async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, 
             deps.health.api_failed()
         raise
     deps.health.api_answered()
+
+
+def _polls(settings: Settings) -> tuple[float, ...]:
+    return settings.poll_fast_seconds, settings.poll_idle_seconds, settings.events_idle_seconds
+
+
+def _cluster_of(body: Mapping[str, Any]) -> str:
+    """The grid key of domain.schedule: releases of one ECS cluster read it together (batched calls)."""
+    target = shape.child(shape.child(body, "spec"), "target")
+    return f"{target.get('accountId', '')}/{target.get('region', '')}/{target.get('cluster', '')}"
 
 
 async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:

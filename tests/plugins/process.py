@@ -136,7 +136,7 @@ def kubeconfig_via(source: Path, server: str, target: Path) -> Path:
 
 
 class OperatorProcess:
-    def __init__(self, *, kubeconfig: Path, namespace: str, log_path: Path, env: dict[str, str],
+    def __init__(self, *, kubeconfig: Path, namespace: str | tuple[str, ...], log_path: Path, env: dict[str, str],
                  verbose: bool = False, source: Path | None = None) -> None:
         """`source`: another checkout's `operator/` directory to run instead of this one (bench baselines)."""
         binary = shutil.which("ecsbg", path=str(Path(sys.executable).parent)) or "ecsbg"
@@ -150,7 +150,8 @@ class OperatorProcess:
                     "ECSBG_METRICS_PORT": str(self.metrics_port), "ECSBG_LOG_FORMAT": "json", **env}
         self.log_path = log_path
         self._log = log_path.open("wb")
-        args = [*command, "run", "-n", namespace] + (["--verbose"] if verbose else [])
+        watched = (namespace,) if isinstance(namespace, str) else namespace
+        args = [*command, "run", *(a for ns in watched for a in ("-n", ns))] + (["--verbose"] if verbose else [])
         self.proc = subprocess.Popen(args, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:

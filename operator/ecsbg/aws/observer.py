@@ -56,6 +56,9 @@ class Observer:
         self._tags = tags or TaskDefinitionTags()
         self._revision_cache: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size,
                                                                                    max_idle=cache_idle_seconds)
+        # deployments in a final status: an idle release's pass then reads only DescribeServices (batched)
+        self._finished: BoundedCache[str, Mapping[str, Any]] = BoundedCache(revision_cache_size,
+                                                                            max_idle=cache_idle_seconds)
         self._services: Batcher[ServicesKey] = Batcher(
             self._describe_services, chunk=SERVICES_PER_CALL, window=window, run=run, split=_maybe_one_item)
         self._deployments: Batcher[ClientKey] = Batcher(
@@ -115,7 +118,7 @@ class Observer:
         self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None
     ) -> Observation:
         arns = [a for a in dict.fromkeys((service.current_deployment_arn, tracked_arn)) if a]
-        fetched = await asyncio.gather(*(self._deployments.get(key, arn) for arn in arns))
+        fetched = await asyncio.gather(*(self._deployment(key, arn) for arn in arns))
         deployments = dict(zip(arns, fetched, strict=True))
         revisions = await self._revisions_of(key, [d for d in deployments.values() if d])
         current_raw = deployments.get(service.current_deployment_arn or "")
@@ -128,6 +131,14 @@ class Observer:
             taskdef_hash = await self._taskdef_hash(key, target_td)
         return Observation(service=service, current=current, tracked=tracked,
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
+
+    async def _deployment(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
+        found, deployment = self._finished.lookup(arn)
+        if not found:
+            deployment = await self._deployments.get(key, arn)
+            if deployment is not None and deployment.get("status") in FINAL_DEPLOYMENT_STATUSES:
+                self._finished.put(arn, deployment)
+        return deployment
 
     async def _revisions_of(self, key: ClientKey, deployments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
@@ -187,6 +198,11 @@ class Observer:
 # Errors a single malformed item can cause for a whole batch (a service ARN of another cluster, a bad deployment
 # ARN): the chunk is retried item by item. AccessDenied, ClusterNotFound, throttling concern every item alike.
 ITEM_ERRORS = frozenset({"InvalidParameterException", "ClientException"})
+
+
+# ServiceDeployment.status values after which ECS changes the deployment no more (it starts a new one for a
+# rollback of a finished deployment): API reference, ServiceDeployment; botocore 1.44.5 model enum.
+FINAL_DEPLOYMENT_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
 
 
 def _maybe_one_item(exc: Exception) -> bool:

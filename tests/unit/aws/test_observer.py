@@ -78,6 +78,19 @@ async def test_revisions_are_cached_deployments_are_not():
     assert fake.count("DescribeServiceDeployments") == 2 and fake.count("DescribeServices") == 2
 
 
+async def test_a_finished_deployment_is_read_once_an_idle_pass_reads_only_the_service():
+    fake = world(2)
+    fake.deployments[f"{ARN}:service-deployment/prod/web-0/d0"]["status"] = "SUCCESSFUL"
+    observer = Observer(lambda key: fake, window=0.01)
+    for _ in range(3):
+        observed = await asyncio.gather(*(observer.observe(release(i), None) for i in range(2)))
+    assert observed[0].current.status == "SUCCESSFUL"
+    assert fake.count("DescribeServices") == 3
+    deployment_reads = [p["serviceDeploymentArns"] for op, p in fake.log if op == "DescribeServiceDeployments"]
+    assert sum(f"{ARN}:service-deployment/prod/web-0/d0" in arns for arns in deployment_reads) == 1
+    assert sum(f"{ARN}:service-deployment/prod/web-1/d1" in arns for arns in deployment_reads) == 3  # in progress
+
+
 async def test_other_clusters_and_roles_are_separate_batches():
     fake = world(2)
     observer = Observer(lambda key: fake, window=0.02)

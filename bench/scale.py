@@ -1,0 +1,364 @@
+"""The operator at scale (issue 12): the real `ecsbg run` with 1,000 releases against the ECS emulator and the dev
+cluster, each figure printed beside its target and, for API economy, beside a naive baseline measured in the run.
+
+    python -m bench.scale [--releases 1000] [--scales 100,500,1000,2000] [--idle 600] [--events-idle 300]
+    python -m bench.scale --smoke        # a short run with a few releases: the figures are not meaningful
+
+Sections, in order (the releases live in namespaces scale-1.. holding the increments of --scales, so a restart
+can watch 100, 500, 1,000 or 2,000 of them):
+1. created at once: the first --releases releases are applied together (8 writers); every status, every
+   UpdateService, and every stage change -> status (all of them in flight) are timed;
+2. the rest up to the largest scale are created, then the operator is restarted watching each scale in turn:
+   seconds until every watched release was reconciled once, counted from the process start;
+3. idle: --idle seconds with --releases releases, all Succeeded: RSS (and its slope), CPU, Describe* calls per
+   release-minute; then the naive baseline (one DescribeServices per release per poll, each release at its own
+   random instant, no batching) is counted against the same emulator for the same poll interval;
+4. a spec change on --changed releases while --releases exist: write -> UpdateService, stage -> status;
+5. with ECS events from SQS (moto): the same spec change, and --events-idle seconds of idle calls;
+6. handover: two replicas with leader election; the active is SIGKILLed while --handover releases roll out.
+Each section's operator process gets the same settings except what the section varies (events, replicas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import signal
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.integration.conftest import release_manifest
+from tests.plugins.process import OperatorProcess
+
+from bench.scale_naive import naive_rate
+from bench.scale_probe import Probe, percentile
+from bench.shards import cpu_seconds
+from bench.soak import prepare_cluster, seed_services, slope_per_10min
+
+GV, PLURAL = "ecsbg.dev/v1alpha1", "ecsbluegreenreleases"
+IMAGE = "public.ecr.aws/nginx/nginx:scale-{}"
+
+
+@dataclass
+class Figures:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, figure: str, target: str, measured: str, baseline: str = "") -> None:
+        self.rows.append((figure, target, measured, baseline))
+        print(f"  {figure}: {measured} (target {target}){'; ' + baseline if baseline else ''}", flush=True)
+
+    def table(self) -> str:
+        lines = ["| figure | target | measured | baseline |", "|---|---|---|---|"]
+        return "\n".join(lines + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in self.rows])
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path, cluster: Any, ecs: Any, queue: str | None) -> None:
+        self.args, self.work, self.cluster, self.ecs, self.queue = args, work, cluster, ecs, queue
+        self.probe = Probe(ecs, cluster)
+        self.figures = Figures()
+        self.scales = sorted(int(s) for s in args.scales.split(","))
+        self.kubeconfig = prepare_cluster(cluster, work / "kubeconfig", self.namespaces(len(self.scales)))
+        self.names = seed_services(ecs, self.scales[-1])  # svc-000...: release i targets service i
+        self.placed = {name: self._namespace(i) for i, name in enumerate(self.names)}
+        self.main = self.names[: args.releases]
+        self.budget = f"< {args.poll_fast + 1:g} s"  # stage -> status with polling: a poll plus 1 s
+        self.attempts = dict.fromkeys(self.names, 0)  # each apply writes a new image: one more attempt
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def namespaces(self, upto: int) -> tuple[str, ...]:
+        return tuple(f"scale-{i + 1}" for i in range(upto))
+
+    def _namespace(self, index: int) -> str:
+        return f"scale-{next(i for i, s in enumerate(self.scales) if index < s) + 1}"
+
+    def operator(self, label: str, watched: int, **extra: str) -> OperatorProcess:
+        env = {"ECSBG_AWS_ENDPOINT_URL": self.ecs.url, "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+               "ECSBG_POLL_FAST_SECONDS": f"{self.args.poll_fast:g}", "ECSBG_POLL_IDLE_SECONDS": f"{self.args.poll_idle:g}",
+               "ECSBG_EVENTS_IDLE_SECONDS": f"{6 * self.args.poll_idle:g}", **extra}
+        index = next(i for i, s in enumerate(self.scales) if s == watched) + 1
+        return OperatorProcess(kubeconfig=self.kubeconfig, namespace=self.namespaces(index), env=env,
+                               log_path=self.work / f"operator-{label}.log")
+
+    def apply(self, names: list[str], tag: str) -> dict[str, float]:
+        """Write each release (a new image) from 8 threads; name -> the instant its write returned."""
+        written: dict[str, float] = {}
+
+        def one(name: str) -> None:
+            self.cluster.apply(release_manifest(name, self.placed[name], service=name, image=IMAGE.format(tag)))
+            written[name] = time.monotonic()
+        for name in names:
+            self.attempts[name] += 1
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, names))
+        return written
+
+    def done(self, names: list[str]) -> int:
+        """How many of `names` have Succeeded with the attempt of their latest write."""
+        wanted, count = set(names), 0
+        for ns in {self.placed[n] for n in names}:
+            for obj in self.cluster.list(GV, PLURAL, ns):
+                name, status = obj["metadata"]["name"], obj.get("status") or {}
+                if name in wanted and status.get("phase") == "Succeeded" \
+                        and status.get("attempt") == self.attempts[name]:
+                    count += 1
+        return count
+
+    def wait_succeeded(self, names: list[str], timeout: float = 900.0) -> None:
+        if self._when(lambda: self.done(names) == len(names), timeout) == math.inf:
+            raise TimeoutError(f"{len(names) - self.done(names)} of {len(names)} releases did not succeed")
+
+    def reconciled(self, op: OperatorProcess) -> float:
+        """controller_runtime_reconcile_total summed over results: one per pass."""
+        total = 0.0
+        for line in op.metrics().splitlines():
+            if line.startswith("controller_runtime_reconcile_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    # -- sections ----------------------------------------------------------------------------------------------
+    def created_at_once(self) -> OperatorProcess:
+        n = len(self.main)
+        print(f"== {n} releases created at once", flush=True)
+        op = self.operator("rollout", self.args.releases)
+        op.wait_for(lambda: op.healthz() == 200, "the operator to start")
+        started = time.monotonic()
+        written = self.apply(self.main, "1")
+        created = max(written.values()) - started
+        statused = self._when(lambda: self.probe.with_status(self.main, started) == n, 120)
+        updated = self._when(lambda: self._updated(self.main, started) == n, 300)
+        self.wait_succeeded(self.main)
+        delays = self.probe.propagation(started, set(self.main))
+        self.figures.add(f"{n} created at once: every release has a status", "< 10 s",
+                         f"{statused - started:.1f} s (writes took {created:.1f} s)")
+        self.figures.add(f"{n} created at once: every UpdateService", "< 20 s", f"{updated - started:.1f} s")
+        self.figures.add(f"ECS change -> status, polling, {n} in flight (p99 of {len(delays)})",
+                         self.budget, _seconds(percentile(delays, 0.99)))
+        return op
+
+    def _updated(self, names: list[str], since: float) -> int:
+        wanted = set(names)
+        return len({_service(r) for r in self.probe.requests(since)
+                    if r["operation"] == "UpdateService" and r["statusCode"] == 200} & wanted)
+
+    def _when(self, predicate: Any, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return time.monotonic()
+            time.sleep(0.2)
+        return math.inf
+
+    def restarts(self, op: OperatorProcess) -> None:
+        rest = self.names[len(self.main):]
+        if rest:
+            print(f"== {len(rest)} more releases, up to {len(self.names)}", flush=True)
+            op.stop()
+            op = self.operator("rollout-rest", self.scales[-1])
+            self.apply(rest, "1")
+            self.wait_succeeded(rest)
+        op.stop()
+        took = {}
+        for scale in self.scales:
+            print(f"== restart watching {scale} releases", flush=True)
+            before = time.monotonic()
+            reads = len(self.probe.requests(before))
+            restarted = self.operator(f"restart-{scale}", scale)
+            done = self._when(lambda r=restarted, s=scale: self.reconciled(r) >= s, 300)
+            took[scale] = done - before
+            calls = len(self.probe.requests(before)) - reads
+            restarted.stop()
+            self.figures.add(f"restart with {scale} releases: every release reconciled",
+                             "< 5 s at 1,000, linear", f"{took[scale]:.1f} s ({calls} ECS calls)")
+        small, large = self.scales[0], self.scales[-1]
+        if small < large:
+            self.figures.add(f"restart growth {small} -> {large} releases",
+                             f"linear (x{large / small:g} or less)", f"x{took[large] / took[small]:.1f}")
+
+    def idle(self) -> None:
+        n = len(self.main)
+        print(f"== idle {self.args.idle:g} s with {n} releases", flush=True)
+        op = self.operator("idle", self.args.releases)
+        op.wait_for(lambda: self.reconciled(op) >= n, "every release reconciled", timeout=300)
+        time.sleep(min(self.args.poll_idle, self.args.idle / 4))  # the restart's first reads are over
+        samples, started, cpu0 = [], time.monotonic(), cpu_seconds(op.proc.pid)
+        while time.monotonic() - started < self.args.idle:
+            samples.append((time.monotonic() - started, _rss_mib(op.proc.pid)))
+            time.sleep(min(10.0, self.args.idle / 10))
+        ended, cpu1 = time.monotonic(), cpu_seconds(op.proc.pid)
+        samples.append((ended - started, _rss_mib(op.proc.pid)))
+        ours = self.probe.describes(started, ended) / n / ((ended - started) / 60)
+        by_operation: dict[str, int] = {}
+        for r in self.probe.requests(started, ended):
+            by_operation[r["operation"]] = by_operation.get(r["operation"], 0) + 1
+        op.stop()
+        window = self.args.naive_window or max(2 * self.args.poll_idle, 60.0)
+        naive = naive_rate(self.ecs.url, self.main, self.args.poll_idle, window, self.probe)
+        self.figures.add(f"RSS with {n} releases, idle", "< 200 MiB", f"{max(r for _, r in samples):.0f} MiB")
+        self.figures.add(f"RSS slope over {self.args.idle:g} s idle", "flat (< 5 MiB / 10 min)",
+                         f"{slope_per_10min(samples):+.1f} MiB / 10 min")
+        self.figures.add("idle CPU", "< 5 % of a core", f"{100 * (cpu1 - cpu0) / (ended - started):.1f} %")
+        self.figures.add("Describe* per release-minute, polling, idle", "<= 1/10 of naive",
+                         f"{ours:.3f} = {ours / naive:.3f} x naive", f"naive {naive:.3f}; calls: "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(by_operation.items())))
+        self.naive = naive
+
+    def spec_change(self, label: str, target: str, **extra: str) -> None:
+        k = self.args.changed
+        print(f"== spec change on {k} of {len(self.main)} releases ({label})", flush=True)
+        op = self.operator(label, self.args.releases, **extra)
+        op.wait_for(lambda: self.reconciled(op) >= len(self.main), "every release reconciled", timeout=300)
+        changed = self.main[:: max(1, len(self.main) // k)][:k]
+        since = time.monotonic()
+        written = self.apply(changed, label)
+        self.wait_succeeded(changed)
+        updates = self.probe.updates_after(written)
+        first = [v[0] if v else math.inf for v in updates.values()]
+        self.figures.add(f"spec change on {k} ({label}): write -> UpdateService p99", "< 1 s",
+                         _seconds(percentile(first, 0.99)))
+        delays = self.probe.propagation(since, set(changed))
+        self.figures.add(f"ECS change -> status, {label} (p99 of {len(delays)})", self.budget,
+                         _seconds(percentile(delays, 0.99)))
+        if extra:  # ECS publishes deployment status changes, not lifecycle stages: polling still finds those
+            delays = self.probe.propagation(since, set(changed), announced=True)
+            self.figures.add(f"ECS status change -> status, events (p99 of {len(delays)})", target,
+                             _seconds(percentile(delays, 0.99)))
+        if extra:
+            time.sleep(2.0)
+            started = time.monotonic()
+            time.sleep(self.args.events_idle)
+            ours = self.probe.describes(started, time.monotonic()) / len(self.main) / (self.args.events_idle / 60)
+            self.figures.add("Describe* per release-minute, events, idle", "<= 1/50 of naive",
+                             f"{ours:.4f} = {ours / self.naive:.4f} x naive", f"naive {self.naive:.3f}")
+        op.stop()
+
+    def handover(self) -> None:
+        h = min(self.args.handover, len(self.main))
+        print(f"== handover: SIGKILL of the active while {h} releases roll out", flush=True)
+        lease = {"ECSBG_LEADER_ELECTION_NAMESPACE": "scale-1", "ECSBG_LEASE_NAME": "ecsbg-scale",
+                 "ECSBG_LEASE_SECONDS": "3", "ECSBG_LEASE_RENEW_DEADLINE_SECONDS": "2",
+                 "ECSBG_LEASE_RETRY_SECONDS": "0.5"}
+        first = self.operator("active", self.args.releases, HOSTNAME="active", **lease)
+        first.wait_for(lambda: self.reconciled(first) >= len(self.main), "the active reconciled every release",
+                       timeout=300)
+        second = self.operator("standby", self.args.releases, HOSTNAME="standby", **lease)
+        second.wait_for(lambda: second.healthz() == 200, "the standby")
+        changed = self.main[:h]
+        since = time.monotonic()
+        self.apply(changed, "handover")
+        self._when(lambda: self._updated(changed, since) >= h // 2, 120)
+        os.kill(first.proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        holder = self._when(lambda: self._holder().startswith("standby"), 60)
+        self.wait_succeeded(changed)
+        updates = [r for r in self.probe.requests(since) if r["operation"] == "UpdateService"
+                   and r["statusCode"] == 200]
+        per_service: dict[str, int] = {}
+        for r in updates:
+            per_service[_service(r)] = per_service.get(_service(r), 0) + 1
+        doubles = sum(c - 1 for c in per_service.values() if c > 1)
+        lost, invented = self.probe.stage_faults(changed, since)
+        second.stop()
+        first.stop()
+        self.figures.add(f"handover after SIGKILL ({h} in flight)", "standby resumes every release",
+                         f"lease taken {holder - killed:.1f} s after the kill; {h}/{h} Succeeded")
+        self.figures.add("handover: double UpdateService / lost / invented transitions", "0 / 0 / 0",
+                         f"{doubles} / {lost} / {invented}")
+
+    def _holder(self) -> str:
+        lease = self.cluster.get("coordination.k8s.io/v1", "leases", "scale-1", "ecsbg-scale") or {}
+        return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def _service(request: dict[str, Any]) -> str:
+    """The service an UpdateService names (a name or an ARN)."""
+    return str((request.get("parameters") or {}).get("service", "")).rsplit("/", 1)[-1]
+
+
+def _seconds(value: float) -> str:
+    return "never" if math.isinf(value) else f"{value:.2f} s"
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--releases", type=int, default=1000)
+    parser.add_argument("--scales", default="100,500,1000,2000", help="restart sizes; must include --releases")
+    parser.add_argument("--idle", type=float, default=600.0, help="idle window, seconds")
+    parser.add_argument("--events-idle", type=float, default=300.0, help="idle window with events, seconds")
+    parser.add_argument("--poll-fast", type=float, default=5.0, help="ECSBG_POLL_FAST_SECONDS (the default)")
+    parser.add_argument("--poll-idle", type=float, default=30.0, help="ECSBG_POLL_IDLE_SECONDS for every run")
+    parser.add_argument("--naive-window", type=float, default=0.0, help="default: 2 idle polls, at least 60 s")
+    parser.add_argument("--changed", type=int, default=20)
+    parser.add_argument("--handover", type=int, default=100)
+    parser.add_argument("--speed", type=float, default=100.0, help="emulator speed (a 10-minute bake: 6 s)")
+    parser.add_argument("--smoke", action="store_true", help="a few releases and short windows")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 3.0, 2.0, 1.0
+        args.poll_idle, args.changed, args.handover, args.speed, args.naive_window = 2.0, 2, 3, 400.0, 4.0
+    if args.releases not in {int(s) for s in args.scales.split(",")}:
+        parser.error("--scales must include --releases")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tests.plugins.moto import moto_server
+
+    from ecsbg_emulators.devcluster import DevCluster
+    from ecsbg_emulators.ecs import EmulatorServer
+
+    args = parse(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every SQS request otherwise
+    work = Path(tempfile.mkdtemp(prefix="ecsbg-scale-"))
+    cluster = DevCluster(host="127.0.0.1", port=0)
+    cluster.start()
+    try:
+        with moto_server() as moto:
+            queue = _queue(moto)
+            with EmulatorServer(host="127.0.0.1", port=0, speed=args.speed, events_queue_url=queue) as ecs:
+                bench = Bench(args, work, cluster, ecs, queue)
+                bench.restarts(bench.created_at_once())
+                bench.idle()
+                bench.spec_change("polling", bench.budget)
+                _purge(moto, queue)  # what the earlier sections sent: a backlog no deployed consumer would have
+                bench.spec_change("events", "< 2 s", ECSBG_EVENTS_QUEUE_URL=queue,
+                                  AWS_ENDPOINT_URL_SQS=moto)
+                bench.handover()
+    finally:
+        cluster.stop()
+    print(f"\n{args.releases} releases (restarts up to {args.scales.split(',')[-1]}), emulator speed {args.speed:g}, "
+          f"poll {args.poll_fast:g} s in flight / {args.poll_idle:g} s idle; logs in {work}")
+    print(bench.figures.table())
+    return 0
+
+
+def _sqs(url: str) -> Any:
+    import boto3
+    return boto3.client("sqs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
+                        aws_secret_access_key="bench")
+
+
+def _queue(moto: str) -> str:
+    return str(_sqs(moto).create_queue(QueueName="ecs-events")["QueueUrl"])
+
+
+def _purge(moto: str, queue: str) -> None:
+    _sqs(moto).purge_queue(QueueUrl=queue)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,164 @@
+"""What bench.scale counts, taken from the two servers it runs in its own process (never from the operator):
+
+- every ECS request with the wall-clock instant it was answered (the emulator's record);
+- every ECS lifecycle transition the emulator makes (its engine's history hook), with the instant;
+- every write of a release's status to the dev cluster's store, with the instant and what the status said.
+
+From these: how long a stage change took to reach the status, how long a spec change took to become an
+UpdateService, how many Describe* calls a window held, and the stage histories compared with ECS's.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.faults import compare_stages
+
+RELEASES = "ecsbluegreenreleases"
+
+
+@dataclass(frozen=True)
+class Transition:
+    at: float
+    service: str
+    arn: str
+    stage: str | None
+    status: str
+    announced: bool  # a change of the deployment's status: ECS publishes an event for it (the emulator does too)
+
+
+@dataclass(frozen=True)
+class Write:
+    at: float
+    namespace: str
+    name: str
+    arn: str
+    stages: tuple[str, ...]
+    phase: str | None
+    status: str  # the ECS deployment status the release shows
+
+
+class Probe:
+    def __init__(self, ecs: Any, cluster: Any) -> None:
+        self.ecs, self.cluster = ecs, cluster
+        self.transitions: list[Transition] = []
+        self.writes: list[Write] = []
+        self._lock = threading.Lock()
+        self._stamp_requests(ecs.recorder)
+        self._watch_engine(ecs.backend.engine)
+        self._watch_store(cluster.store)
+
+    # -- hooks -----------------------------------------------------------------------------------------------
+    def _stamp_requests(self, recorder: Any) -> None:
+        add = recorder.add
+
+        def stamped(entry: dict[str, Any]) -> None:
+            entry["wall"] = time.monotonic()
+            add(entry)
+        recorder.add = stamped
+
+    def _watch_engine(self, engine: Any) -> None:
+        record = engine._record
+
+        def watched(dep: Any) -> None:
+            before = len(dep.history)
+            previous = dep.history[-1]["status"] if dep.history else None
+            record(dep)
+            if len(dep.history) > before and not dep.initial:
+                with self._lock:
+                    self.transitions.append(Transition(time.monotonic(), dep.service.name, dep.arn, dep.stage,
+                                                       dep.status, dep.status != previous))
+        engine._record = watched
+
+    def _watch_store(self, store: Any) -> None:
+        commit = store._commit
+
+        def watched(res: Any, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+            out = commit(res, obj, old)
+            if res.key == ("ecsbg.dev", RELEASES):
+                status = obj.get("status") or {}
+                if status and status != (old or {}).get("status"):
+                    meta = obj["metadata"]
+                    with self._lock:
+                        self.writes.append(Write(
+                            time.monotonic(), meta.get("namespace", ""), meta["name"],
+                            str((status.get("deployment") or {}).get("arn") or ""),
+                            tuple(str(s.get("stage")) for s in status.get("stages") or []), status.get("phase"),
+                            str((status.get("deployment") or {}).get("status") or "")))
+            return out
+        store._commit = watched
+
+    # -- figures ---------------------------------------------------------------------------------------------
+    def requests(self, since: float, until: float | None = None) -> list[dict[str, Any]]:
+        end = math.inf if until is None else until
+        return [r for r in list(self.ecs.requests) if since <= r.get("wall", -1.0) <= end]
+
+    def with_status(self, names: list[str], since: float) -> int:
+        """How many of `names` had a status written after `since`."""
+        with self._lock:
+            seen = {w.name for w in self.writes if w.at >= since and w.phase}
+        return len(seen & set(names))
+
+    def describes(self, since: float, until: float) -> int:
+        return sum(1 for r in self.requests(since, until) if r["operation"].startswith("Describe"))
+
+    def propagation(self, since: float, services: set[str] | None = None, announced: bool = False) -> list[float]:
+        """For each ECS transition after `since` (of the named services; `announced`: only those ECS publishes
+        an event for), seconds until the release's status first showed it for that deployment: the stage entered
+        while IN_PROGRESS, the deployment's status otherwise. One never shown counts as infinite."""
+        with self._lock:
+            transitions = [t for t in self.transitions if t.at >= since and (t.stage or t.status != "IN_PROGRESS")
+                           and (services is None or t.service in services) and (t.announced or not announced)]
+            writes: dict[str, list[Write]] = {}
+            for w in self.writes:
+                if w.at >= since:
+                    writes.setdefault(w.name, []).append(w)
+        delays = []
+        for t in transitions:
+            shown = next((w.at for w in writes.get(t.service, []) if w.at >= t.at and w.arn == t.arn
+                          and _shows(w, t)), math.inf)
+            delays.append(shown - t.at)
+        return delays
+
+    def updates_after(self, written: dict[str, float]) -> dict[str, list[float]]:
+        """service -> seconds from its release's spec write to each successful UpdateService of it after that."""
+        out: dict[str, list[float]] = {name: [] for name in written}
+        for r in self.requests(min(written.values(), default=0.0)):
+            service = str((r.get("parameters") or {}).get("service", "")).rsplit("/", 1)[-1]
+            if r["operation"] == "UpdateService" and r["statusCode"] == 200 and service in written \
+                    and r["wall"] >= written[service]:
+                out[service].append(r["wall"] - written[service])
+        return out
+
+    def stage_faults(self, names: list[str], since: float) -> tuple[int, int]:
+        """(lost, invented) over the newest deployment of each named service: ECS's history vs the status's."""
+        state = {s["service"]: s for s in self.ecs.control.state()["services"]}
+        lost = invented = 0
+        for name in names:
+            deployments = (state.get(name) or {}).get("deployments") or []
+            obj = self.cluster.get("ecsbg.dev/v1alpha1", RELEASES, self._namespace_of(name, since), name) or {}
+            if len(deployments) > 1:
+                a, b = compare_stages(deployments[-1]["history"], (obj.get("status") or {}).get("stages") or [])
+                lost, invented = lost + a, invented + b
+        return lost, invented
+
+    def _namespace_of(self, name: str, since: float) -> str:
+        with self._lock:
+            return next((w.namespace for w in reversed(self.writes) if w.name == name), "")
+
+
+def _shows(write: Write, t: Transition) -> bool:
+    if t.status == "IN_PROGRESS":
+        return t.stage in write.stages
+    return write.status == t.status
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
