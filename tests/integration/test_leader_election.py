@@ -4,12 +4,14 @@
   RegisterTaskDefinition and one UpdateService, and the standby's log shows no reconcile;
 - SIGKILL of the holder while its release waits at a Pause hook: the standby takes over once the lease has run
   out, acts on the approval (one ContinueServiceDeployment) and deploys the next change, again exactly once; the
-  handover time is measured from the kill.
+  handover time is measured from the kill;
+- a replica stopped (SIGTERM) gives the lease up at once, and the one that just won it stops at once too.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -92,5 +94,9 @@ def test_a_replica_shutting_down_hands_the_lease_over_at_once(release_env: Relea
         wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
         assert time.monotonic() - stopped < 3 + 2, "taken at the next try, not after a whole lease"
         assert first.proc.returncode == 0
+        stopped = time.monotonic()
+        second.stop()  # SIGTERM just as it won the lease: it ends (not ignoring it until stop() SIGKILLs it)
+        assert second.proc.returncode in (0, -signal.SIGTERM) and time.monotonic() - stopped < 10, (
+            second.proc.returncode, time.monotonic() - stopped)
     finally:
         second.stop()
