@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ecsbg.k8s.leader import LeaderElector
     from ecsbg.settings import Settings
 
 
@@ -49,20 +50,21 @@ def run(args: argparse.Namespace) -> int:
     return _run_elected(settings, operate)
 
 
-def _run_elected(settings: Settings, operate: Callable[[], None]) -> int:
+def _run_elected(settings: Settings, operate: Callable[[], None], elector: LeaderElector | None = None) -> int:
     """Standby until this replica holds the Lease, then the operator; losing the Lease ends the process (exit 1:
-    the kubelet restarts the container, which becomes a standby)."""
+    the kubelet restarts the container, which becomes a standby). `elector`: the tests' own."""
     import signal
-
-    from kubernetes import client, config
 
     from ecsbg.k8s.leader import LeaderElector, StandbyProbe
 
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    elector = LeaderElector(client.CoordinationV1Api(), settings.leader_election)
+    if elector is None:
+        from kubernetes import client, config
+
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        elector = LeaderElector(client.CoordinationV1Api(), settings.leader_election)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     probe = StandbyProbe(settings.health_port) if settings.health_port else None
@@ -76,6 +78,9 @@ def _run_elected(settings: Settings, operate: Callable[[], None]) -> int:
             probe.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if stop.is_set():  # SIGTERM came as the Lease was won (closing the probe takes up to 0.5 s): hand it back
+        elector.release()
+        return 0
     lost, done = threading.Event(), threading.Event()
 
     def on_lost() -> None:

@@ -5,6 +5,7 @@ when the holder must stop."""
 from __future__ import annotations
 
 import copy
+import signal
 import threading
 
 import pytest
@@ -12,7 +13,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ecsbg.k8s.leader import LeaderElector
-from ecsbg.settings import LeaseSettings
+from ecsbg.main import _run_elected
+from ecsbg.settings import LeaseSettings, Settings
 
 SETTINGS = LeaseSettings(namespace="ecsbg-system", lease_seconds=15, renew_deadline_seconds=10, retry_seconds=2)
 
@@ -111,3 +113,24 @@ def test_the_holder_gives_up_once_it_could_not_renew_for_the_renew_deadline():
 def test_settings_refuse_a_renew_deadline_past_the_lease():
     with pytest.raises(ValueError, match="retry < renew deadline < lease duration"):
         LeaseSettings(namespace="n", lease_seconds=10, renew_deadline_seconds=10)
+
+
+def test_a_sigterm_as_the_lease_is_won_hands_it_back_instead_of_operating():
+    """The kubelet stops a standby just as it wins the Lease (a rolling update, a drain), while the standby's own
+    SIGTERM handler is still installed: the process must end and give the Lease up, not ignore the signal, run
+    the operator and hold the Lease until the kubelet SIGKILLs it."""
+    store = Store()
+    elector = LeaderElector(store, SETTINGS)
+    wins = elector.acquire
+
+    def acquire(stop: threading.Event) -> bool:
+        held = wins(stop)
+        signal.raise_signal(signal.SIGTERM)
+        return held
+
+    elector.acquire = acquire
+    before = signal.getsignal(signal.SIGTERM)
+    operated = []
+    assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), lambda: operated.append(1), elector) == 0
+    assert not operated and store.lease.spec.holder_identity is None
+    assert signal.getsignal(signal.SIGTERM) is before
