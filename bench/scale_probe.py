@@ -40,6 +40,7 @@ class Write:
     stages: tuple[str, ...]
     phase: str | None
     status: str  # the ECS deployment status the release shows
+    attempt: int
 
 
 class Probe:
@@ -47,6 +48,8 @@ class Probe:
         self.ecs, self.cluster = ecs, cluster
         self.transitions: list[Transition] = []
         self.writes: list[Write] = []
+        self.latest: dict[str, Write] = {}  # release name -> its last status write
+        self.updated: dict[str, list[float]] = {}  # service -> instants of its successful UpdateService calls
         self._lock = threading.Lock()
         self._stamp_requests(ecs.recorder)
         self._watch_engine(ecs.backend.engine)
@@ -59,6 +62,10 @@ class Probe:
         def stamped(entry: dict[str, Any]) -> None:
             entry["wall"] = time.monotonic()
             add(entry)
+            if entry["operation"] == "UpdateService" and entry["statusCode"] == 200:
+                service = str((entry.get("parameters") or {}).get("service", "")).rsplit("/", 1)[-1]
+                with self._lock:
+                    self.updated.setdefault(service, []).append(entry["wall"])
         recorder.add = stamped
 
     def _watch_engine(self, engine: Any) -> None:
@@ -88,7 +95,8 @@ class Probe:
                             time.monotonic(), meta.get("namespace", ""), meta["name"],
                             str((status.get("deployment") or {}).get("arn") or ""),
                             tuple(str(s.get("stage")) for s in status.get("stages") or []), status.get("phase"),
-                            str((status.get("deployment") or {}).get("status") or "")))
+                            str((status.get("deployment") or {}).get("status") or ""), int(status.get("attempt") or 0)))
+                        self.latest[meta["name"]] = self.writes[-1]
             return out
         store._commit = watched
 
@@ -126,13 +134,16 @@ class Probe:
 
     def updates_after(self, written: dict[str, float]) -> dict[str, list[float]]:
         """service -> seconds from its release's spec write to each successful UpdateService of it after that."""
-        out: dict[str, list[float]] = {name: [] for name in written}
-        for r in self.requests(min(written.values(), default=0.0)):
-            service = str((r.get("parameters") or {}).get("service", "")).rsplit("/", 1)[-1]
-            if r["operation"] == "UpdateService" and r["statusCode"] == 200 and service in written \
-                    and r["wall"] >= written[service]:
-                out[service].append(r["wall"] - written[service])
-        return out
+        with self._lock:
+            return {name: [at - when for at in self.updated.get(name, []) if at >= when]
+                    for name, when in written.items()}
+
+    def succeeded(self, attempts: dict[str, int], names: list[str]) -> int:
+        """How many of `names` last wrote a Succeeded status for the attempt given."""
+        with self._lock:
+            latest = [self.latest.get(n) for n in names]
+        return sum(1 for n, w in zip(names, latest, strict=True)
+                   if w is not None and w.phase == "Succeeded" and w.attempt == attempts[n])
 
     def stage_faults(self, names: list[str], since: float) -> tuple[int, int]:
         """(lost, invented) over the newest deployment of each named service: ECS's history vs the status's."""

@@ -211,7 +211,7 @@ class ApiServer:
         try:
             await self._stream(resp, watcher, t, columns, _include(request),
                                float(query.get("timeoutSeconds") or WATCH_DEFAULT_TIMEOUT))
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.CancelledError):  # the client left (aiohttp: "Connection lost")
             pass
         finally:
             self.store.unwatch(watcher)
