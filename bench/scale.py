@@ -10,9 +10,11 @@ can watch 100, 500, 1,000 or 2,000 of them):
    UpdateService, and every stage change -> status (all of them in flight) are timed;
 2. the rest up to the largest scale are created, then the operator is restarted watching each scale in turn:
    seconds until every watched release was reconciled once, counted from the process start;
-3. idle: --idle seconds with --releases releases, all Succeeded: RSS (and its slope), CPU, Describe* calls per
-   release-minute; then the naive baseline (one DescribeServices per release per poll, each release at its own
-   random instant, no batching) is counted against the same emulator for the same poll interval;
+3. idle: --idle seconds with --releases releases, all Succeeded, at the default idle poll (--production-poll):
+   RSS (and its slope) and CPU;
+3b. API economy: Describe* calls per release-minute of the same idle releases at --poll-idle, then the naive
+   baseline (one DescribeServices per release per poll, each release at its own random instant, no batching)
+   counted against the same emulator, services and interval;
 4. a spec change on --changed releases while --releases exist: write -> UpdateService, stage -> status;
 5. with ECS events from SQS (moto): the same spec change, and --events-idle seconds of idle calls;
 6. handover: two replicas with leader election; the active is SIGKILLed while --handover releases roll out.
@@ -41,6 +43,7 @@ from bench.scale_probe import Probe, percentile
 from bench.shards import cpu_seconds
 from bench.soak import prepare_cluster, seed_services, slope_per_10min
 
+SECTIONS = ("restarts", "idle", "economy", "polling", "events", "handover")
 GV, PLURAL = "ecsbg.dev/v1alpha1", "ecsbluegreenreleases"
 IMAGE = "public.ecr.aws/nginx/nginx:scale-{}"
 
@@ -177,28 +180,42 @@ class Bench:
                              f"{first:.1f} vs {second:.1f} ms (x{second / first:.1f})")
 
     def idle(self) -> None:
-        n = len(self.main)
-        print(f"== idle {self.args.idle:g} s with {n} releases", flush=True)
-        op = self.operator("idle", self.args.releases)
+        """RSS and CPU of an idle operator as deployed: the default idle poll (`--production-poll`)."""
+        n, poll = len(self.main), self.args.production_poll
+        print(f"== idle {self.args.idle:g} s with {n} releases, idle poll {poll:g} s", flush=True)
+        op = self.operator("idle", self.args.releases, ECSBG_POLL_IDLE_SECONDS=f"{poll:g}")
         op.wait_for(lambda: self.reconciled(op) >= n, "every release reconciled", timeout=300)
-        time.sleep(min(self.args.poll_idle, self.args.idle / 4))  # the restart's first reads are over
+        time.sleep(min(10.0, self.args.idle / 4))  # the restart's first reads are over
         samples, started, cpu0 = [], time.monotonic(), cpu_seconds(op.proc.pid)
         while time.monotonic() - started < self.args.idle:
             samples.append((time.monotonic() - started, _rss_mib(op.proc.pid)))
             time.sleep(min(10.0, self.args.idle / 10))
         ended, cpu1 = time.monotonic(), cpu_seconds(op.proc.pid)
         samples.append((ended - started, _rss_mib(op.proc.pid)))
+        op.stop()
+        self.figures.add(f"RSS with {n} releases, idle", "< 200 MiB", f"{max(r for _, r in samples):.0f} MiB")
+        self.figures.add(f"RSS slope over {self.args.idle:g} s idle", "flat (< 5 MiB / 10 min)",
+                         f"{slope_per_10min(samples):+.1f} MiB / 10 min")
+        self.figures.add(f"idle CPU (idle poll {poll:g} s)", "< 5 % of a core",
+                         f"{100 * (cpu1 - cpu0) / (ended - started):.1f} %")
+
+    def economy(self) -> None:
+        """Describe* calls of idle releases against the naive poller, both at `--poll-idle` (the ratio does not
+        depend on the interval; a short one gives several polls per release in a short window)."""
+        n, poll = len(self.main), self.args.poll_idle
+        print(f"== API economy with {n} idle releases, idle poll {poll:g} s", flush=True)
+        op = self.operator("economy", self.args.releases)
+        op.wait_for(lambda: self.reconciled(op) >= n, "every release reconciled", timeout=300)
+        time.sleep(poll)  # the start's own reads are over
+        started = time.monotonic()
+        time.sleep(self.args.naive_window or max(2 * poll, 60.0))
+        ended = time.monotonic()
         ours = self.probe.describes(started, ended) / n / ((ended - started) / 60)
         by_operation: dict[str, int] = {}
         for r in self.probe.requests(started, ended):
             by_operation[r["operation"]] = by_operation.get(r["operation"], 0) + 1
         op.stop()
-        window = self.args.naive_window or max(2 * self.args.poll_idle, 60.0)
-        naive = naive_rate(self.ecs.url, self.main, self.args.poll_idle, window, self.probe)
-        self.figures.add(f"RSS with {n} releases, idle", "< 200 MiB", f"{max(r for _, r in samples):.0f} MiB")
-        self.figures.add(f"RSS slope over {self.args.idle:g} s idle", "flat (< 5 MiB / 10 min)",
-                         f"{slope_per_10min(samples):+.1f} MiB / 10 min")
-        self.figures.add("idle CPU", "< 5 % of a core", f"{100 * (cpu1 - cpu0) / (ended - started):.1f} %")
+        naive = naive_rate(self.ecs.url, self.main, poll, ended - started, self.probe)
         self.figures.add("Describe* per release-minute, polling, idle", "<= 1/10 of naive",
                          f"{ours:.3f} = {ours / naive:.3f} x naive", f"naive {naive:.3f}; calls: "
                          + ", ".join(f"{k} {v}" for k, v in sorted(by_operation.items())))
@@ -284,15 +301,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=600.0, help="idle window, seconds")
     parser.add_argument("--events-idle", type=float, default=300.0, help="idle window with events, seconds")
     parser.add_argument("--poll-fast", type=float, default=5.0, help="ECSBG_POLL_FAST_SECONDS (the default)")
-    parser.add_argument("--poll-idle", type=float, default=30.0, help="ECSBG_POLL_IDLE_SECONDS for every run")
+    parser.add_argument("--production-poll", type=float, default=300.0,
+                        help="ECSBG_POLL_IDLE_SECONDS of the idle section (the default)")
+    parser.add_argument("--poll-idle", type=float, default=30.0,
+                        help="ECSBG_POLL_IDLE_SECONDS of every other section")
     parser.add_argument("--naive-window", type=float, default=0.0, help="default: 2 idle polls, at least 60 s")
     parser.add_argument("--changed", type=int, default=20)
     parser.add_argument("--handover", type=int, default=100)
     parser.add_argument("--speed", type=float, default=100.0, help="emulator speed (a 10-minute bake: 6 s)")
+    parser.add_argument("--only", default="", help=f"sections after the first, comma-separated: {','.join(SECTIONS)}")
     parser.add_argument("--smoke", action="store_true", help="a few releases and short windows")
     args = parser.parse_args(argv)
     if args.smoke:
         args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 3.0, 2.0, 1.0
+        args.production_poll = 2.0
         args.poll_idle, args.changed, args.handover, args.speed, args.naive_window = 2.0, 2, 3, 400.0, 4.0
     if args.releases not in {int(s) for s in args.scales.split(",")}:
         parser.error("--scales must include --releases")
@@ -315,13 +337,23 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
             with EmulatorServer(host="127.0.0.1", port=0, speed=args.speed, events_queue_url=queue) as ecs:
                 sink, ecs.backend.world.events = ecs.backend.world.events, None  # sent in section 5 only
                 bench = Bench(args, work, cluster, ecs, queue)
-                bench.restarts(bench.created_at_once())
-                bench.idle()
-                bench.spec_change("polling", bench.budget)
+                first = bench.created_at_once()
+                wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
+                if "restarts" in wanted:
+                    bench.restarts(first)
+                first.stop()
+                if "idle" in wanted:
+                    bench.idle()
+                if {"economy", "events"} & wanted:
+                    bench.economy()
+                if "polling" in wanted:
+                    bench.spec_change("polling", bench.budget)
                 ecs.backend.world.events = sink
-                bench.spec_change("events", "< 2 s", ECSBG_EVENTS_QUEUE_URL=queue,
-                                  AWS_ENDPOINT_URL_SQS=moto)
-                bench.handover()
+                if "events" in wanted:
+                    bench.spec_change("events", "< 2 s", ECSBG_EVENTS_QUEUE_URL=queue,
+                                      AWS_ENDPOINT_URL_SQS=moto)
+                if "handover" in wanted:
+                    bench.handover()
     finally:
         cluster.stop()
     return bench.figures

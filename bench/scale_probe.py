@@ -153,7 +153,11 @@ class Probe:
             deployments = (state.get(name) or {}).get("deployments") or []
             obj = self.cluster.get("ecsbg.dev/v1alpha1", RELEASES, self._namespace_of(name, since), name) or {}
             if len(deployments) > 1:
-                a, b = compare_stages(deployments[-1]["history"], (obj.get("status") or {}).get("stages") or [])
+                ours = (obj.get("status") or {}).get("stages") or []
+                a, b = compare_stages(deployments[-1]["history"], ours)
+                if (a or b) and not lost + invented:  # one example, to tell a defect from a measuring error
+                    print(f"    {name}: ECS {[h.get('stage') for h in deployments[-1]['history']]}, status "
+                          f"{[s.get('stage') for s in ours]}", flush=True)
                 lost, invented = lost + a, invented + b
         return lost, invented
 
