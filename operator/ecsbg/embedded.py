@@ -25,6 +25,9 @@ class OperatorThread:
     def _run(self, namespaces: list[str], memo: Any, settings: Any) -> None:
         import kopf
 
+        memo = memo if memo is not None else kopf.Memo()
+        if getattr(memo, "watched_namespaces", None) is None:  # what ecsbg.releasebook lists at startup
+            memo.watched_namespaces = tuple(namespaces)
         try:
             asyncio.run(kopf.operator(registry=self.registry, settings=settings, standalone=True,
                                       namespaces=namespaces, memo=memo, stop_flag=self._stop,

@@ -26,7 +26,7 @@ import kopf
 from ecsbg import gating
 from ecsbg.deletion import FINALIZER, rollback_on_delete
 from ecsbg.domain import shape
-from ecsbg.domain.ownership import claim_account, target_key
+from ecsbg.domain.ownership import target_key
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
@@ -66,6 +66,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             memo.secrets = KubeSecretReader()
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
         memo.deps.ecs_events = _start_events(memo.deps)
+        await _fill_release_book(memo, logger)
 
     @kopf.on.probe(registry=registry, id="ecsbg")
     def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
@@ -92,19 +93,9 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
             await wiring.close_deps(memo.deps)
 
-    @kopf.index(*RESOURCE, registry=registry, id="release_targets")  # the kwarg name daemons receive
-    def release_targets(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return release_target_entry(namespace, name, body)
-
     @kopf.index(*POLICIES, registry=registry, id="release_policies")
     def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return {None: dict(body)}  # every EcsReleasePolicy, read whole by ecsbg.gating
-
-    @kopf.index(*RESOURCE, registry=registry, id="release_images")
-    def release_images(namespace: str, name: str, status: kopf.Status, **_: Any) -> dict[Any, Any]:
-        # what spec.promoteFrom of another release reads: the phase, attempt and pinned images of this one
-        return {(namespace, name): {"phase": status.get("phase"), "attempt": status.get("attempt"),
-                                    "images": list(status.get("images") or [])}}
 
     @kopf.index("", "v1", "namespaces", registry=registry, id="namespace_labels")
     def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
@@ -112,16 +103,15 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=10.0)
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
-                      release_targets: kopf.Index, release_policies: kopf.Index, namespace_labels: kopf.Index,
-                      release_images: kopf.Index, **_: Any) -> None:
+                      release_policies: kopf.Index, namespace_labels: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
-        memo.loop_state.claims = lambda key: list(release_targets.get(key, ()))
+        memo.loop_state.claims = deps.releases.claims
         memo.loop_state.policy = gating.PolicyContext(
             policies=lambda: list(release_policies.get(None, ())),
             namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
             secrets=memo.secrets, require_policy=deps.settings.require_policy,
-            release_status=lambda ns, n: next(iter(release_images.get((ns, n), ())), None),
+            release_status=deps.releases.state,
         )
         deps.wakers.register(memo.loop_state, target_key(shape.child(body, "spec", "target")), memo.loop_state.wake)
         try:
@@ -138,6 +128,10 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     @kopf.on.event(*RESOURCE, registry=registry)
     async def watched(type: str, body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, patch: kopf.Patch,
                       **_: Any) -> None:
+        if type == "DELETED":
+            memo.deps.releases.remove(namespace, name)
+        else:
+            memo.deps.releases.put(body)
         state = getattr(memo, "loop_state", None)
         if state is not None and type != "DELETED":
             essence = _essence(body)
@@ -189,6 +183,26 @@ def _rollback_on_delete(body: kopf.Body, **_: Any) -> bool:
     return shape.text(shape.child(body, "spec").get("onDelete")) == "Rollback"
 
 
+async def _fill_release_book(memo: kopf.Memo, logger: logging.Logger) -> None:
+    """Every watched release in ecsbg.releasebook before kopf starts watching (startup handlers run first), so a
+    release's first pass sees every other release's claim. `memo.watched_namespaces`: what kopf watches (set by
+    `ecsbg run` and ecsbg.embedded; absent, the book fills from the watch alone)."""
+    watched = getattr(memo, "watched_namespaces", None)
+    if watched is None:
+        return
+    from ecsbg.k8s.listing import list_releases
+
+    try:
+        listed = await list_releases(watched, timeout=memo.deps.settings.k8s_timeout_seconds)
+    except Exception as exc:  # kopf's own LIST decides whether the operator can run; the watch fills the book
+        logger.warning("listing the releases before watching failed (%s): each release's claims are known once "
+                       "the watch has delivered it", exc)
+        return
+    for obj in listed:
+        memo.deps.releases.put(obj)
+    logger.info("%d releases listed before watching", len(listed))
+
+
 def _start_events(deps: Deps) -> Any:
     """ECSBG_EVENTS_QUEUE_URL: the consumer of ECS events (ecsbg.aws.events), with the gateway's clients."""
     url = deps.settings.events_queue_url
@@ -223,15 +237,6 @@ async def watchdog(deps: Deps) -> None:
         deps.metrics.runtime_health(loops_stuck=len(deps.health.stuck()),
                                     api_unreachable_seconds=deps.health.api_unreachable_seconds())
         await asyncio.sleep(interval)
-
-
-def release_target_entry(namespace: str, name: str, body: Mapping[str, Any]) -> dict[Any, Any]:
-    """Which ECS service the release claims: one release per service (ecsbg.domain.ownership). Any JSON may
-    arrive here (a body that bypassed the schema): no usable target claims nothing."""
-    target = shape.child(body, "spec", "target")
-    key = target_key(target)
-    created = shape.text(shape.child(body, "metadata").get("creationTimestamp"))
-    return {key: (created, f"{namespace}/{name}", claim_account(target))} if key else {}
 
 
 def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = None) -> None:

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             standalone=True,  # kopf's peering is off: one active replica, chosen by ecsbg.k8s.leader
             namespaces=namespaces,
             clusterwide=not namespaces,
+            memo=kopf.Memo(watched_namespaces=namespaces),  # what ecsbg.releasebook lists at startup
             liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
         )
 

@@ -39,6 +39,7 @@ from ecsbg.k8s.status import ReleaseGone, StatusRefused, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.notify import passes as notify_passes
 from ecsbg.notify.sender import Notifier
+from ecsbg.releasebook import ReleaseBook
 from ecsbg.settings import Settings
 from ecsbg.wakeups import Wakers
 
@@ -72,6 +73,7 @@ class Deps:
     health: Health = field(default_factory=Health)  # stuck loops, Kubernetes API reachability (liveness)
     analysis: AnalysisRunner | None = None  # automated analysis (ecsbg.analysis); None: runs are only carried
     notifier: Notifier | None = None  # notifications (ecsbg.notify); None: status.notifications is only carried
+    releases: ReleaseBook = field(default_factory=ReleaseBook)  # every watched release's claim (ecsbg.releasebook)
     wakers: Wakers = field(default_factory=Wakers)  # release loops by ECS service, for ECS events (ecsbg.aws.events)
     ecs_events: Any = None  # the ECS event consumer (ecsbg.aws.events.EventConsumer) when ECSBG_EVENTS_QUEUE_URL is set
 

@@ -138,6 +138,21 @@ def test_one_release_per_service_the_newer_waits_for_the_owner(release_env: Rele
     assert len(env.calls("UpdateService")) == 2
 
 
+def test_two_releases_for_one_service_found_at_start_only_the_owner_deploys(release_env: ReleaseEnv) -> None:
+    """Both exist before the operator starts; the newer sorts first, so kopf delivers it first: the book the
+    operator lists before watching (ecsbg.releasebook) already knows the owner when the newer's first pass runs."""
+    env = release_env
+    env.apply(release_manifest("z-owner", env.namespace))
+    time.sleep(1.1)  # creationTimestamp has one-second resolution: the owner is the older one
+    env.apply(release_manifest("a-newer", env.namespace, image="public.ecr.aws/nginx/nginx:1.29"))
+    env.start_operator()
+    assert env.wait_phase("z-owner", "Succeeded")["attempt"] == 1
+    status = env.wait_phase("a-newer", "Invalid")
+    assert f"already released by {env.namespace}/z-owner" in status["message"], status["message"]
+    time.sleep(0.5)
+    assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
+
+
 @pytest.mark.parametrize("k8s_backend", ["devcluster"], indirect=True)  # writes past validation: its store only
 @pytest.mark.parametrize("spec", ["hello", {"target": ["us-east-1", "demo", "web"]}], ids=["spec-string",
                                                                                          "target-list"])
@@ -166,3 +181,23 @@ def test_a_body_that_bypassed_the_schema_is_invalid_without_tracebacks(release_e
         assert _writes(env) == 0
     finally:  # other tests list releases in every namespace
         env.cluster.delete("ecsbg.dev/v1alpha1", PLURAL, env.namespace, "web")
+
+
+async def test_the_startup_listing_covers_exactly_what_kopf_watches(release_env: ReleaseEnv) -> None:
+    """ecsbg.k8s.listing, which fills the release book before kopf watches: names, kopf patterns, everything."""
+    from ecsbg.k8s.listing import list_releases
+
+    env = release_env
+    other = f"{env.namespace}-b"
+    env.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    env.apply(release_manifest("one", env.namespace))
+    env.apply(release_manifest("two", other, service="api"))
+
+    async def names(*patterns: str) -> set[str]:
+        return {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in await list_releases(patterns)}
+
+    both = {f"{env.namespace}/one", f"{other}/two"}
+    assert await names(env.namespace) == {f"{env.namespace}/one"}
+    assert await names(f"{env.namespace}*") == both
+    assert await names(f"{env.namespace}*, !{other}") == {f"{env.namespace}/one"}
+    assert both <= await names()  # no namespaces given: every namespace

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ecsbg.domain.model import Observation
-from ecsbg.handlers import release_target_entry
 from ecsbg.reconciler import LoopState, _one_pass
+from ecsbg.releasebook import ReleaseBook
 from tests.fakes.ecs import FakeEcsGateway
 from tests.unit.test_reconciler import SERVICE, body, make_deps
 
@@ -74,15 +74,27 @@ async def test_a_body_that_bypassed_the_schema_is_invalid_once_and_never_raises(
 
 
 @pytest.mark.parametrize("hostile", list(HOSTILE.values()), ids=list(HOSTILE))
-def test_the_release_target_index_tolerates_any_body(hostile) -> None:
-    entry = release_target_entry("default", "web", hostile)
-    assert isinstance(entry, dict)
+def test_the_release_book_tolerates_any_body(hostile) -> None:
+    book = ReleaseBook()
+    book.put(copy.deepcopy(hostile))
+    assert len(book) == 1
     if not isinstance(hostile.get("spec"), dict) or not isinstance(hostile["spec"].get("target"), dict):
-        assert entry == {}
+        assert book.claims(("us-east-1", "demo", "web")) == []
 
 
-def test_the_release_target_index_keys_a_good_body() -> None:
+def test_the_release_book_keys_a_good_body_and_follows_its_changes() -> None:
     good = body()
-    good["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
-    assert release_target_entry("default", "web", good) == {
-        ("us-east-1", "demo", "web"): ("2026-01-01T00:00:00Z", "default/web", "")}  # no account named: ""
+    good["metadata"].update(name="web", creationTimestamp="2026-01-01T00:00:00Z")
+    book = ReleaseBook()
+    book.put(good)
+    assert book.claims(("us-east-1", "demo", "web")) == [
+        ("2026-01-01T00:00:00Z", "default/web", "")]  # no account named: ""
+    moved = copy.deepcopy(good)
+    moved["spec"]["target"]["service"] = "api"
+    moved["status"] = {"phase": "Succeeded", "attempt": 2, "images": ["a@sha256:1"]}
+    book.put(moved)
+    assert book.claims(("us-east-1", "demo", "web")) == []
+    assert book.claims(("us-east-1", "demo", "api")) == [("2026-01-01T00:00:00Z", "default/web", "")]
+    assert book.state("default", "web") == {"phase": "Succeeded", "attempt": 2, "images": ["a@sha256:1"]}
+    book.remove("default", "web")
+    assert book.claims(("us-east-1", "demo", "api")) == [] and book.state("default", "web") is None

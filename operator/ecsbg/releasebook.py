@@ -1,0 +1,73 @@
+"""What one release needs to know about the others: which ECS service each claims (one release per service,
+ecsbg.domain.ownership) and the phase, attempt and images each shows (spec.promoteFrom, ecsbg.gating).
+
+Why not kopf indexes, as before: with an index on a resource, kopf makes every object of its initial listing a
+toggle of one readiness set and wakes every waiting worker each time one is dropped, so a restart spends O(n^2)
+wakeups before the first pass: about 6 s with 1,000 releases and 21-26 s with 2,000 (issue 12). The book is filled
+by one LIST of the watched namespaces before kopf starts watching (ecsbg.k8s.listing; complete before any release
+is reconciled, as an index was) and kept current by the watch's events (ecsbg.handlers `watched`, which kopf runs
+before it spawns an object's daemon).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ecsbg.domain import shape
+from ecsbg.domain.ownership import claim_account, target_key
+
+Key = tuple[str, str, str]
+
+
+class ReleaseBook:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the startup LIST fills it from a worker thread
+        self._claims: dict[Key, dict[tuple[str, str], tuple[str, str, str]]] = {}
+        self._key_of: dict[tuple[str, str], Key] = {}
+        self._states: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def put(self, body: Mapping[str, Any]) -> None:
+        """Record a release as its latest body shows it (any JSON may arrive: a body that bypassed the schema
+        claims nothing)."""
+        meta = shape.child(body, "metadata")
+        ref = (shape.text(meta.get("namespace")), shape.text(meta.get("name")))
+        target = shape.child(body, "spec", "target")
+        key = target_key(target)
+        status = shape.child(body, "status")
+        state = {"phase": status.get("phase"), "attempt": status.get("attempt"),
+                 "images": list(status.get("images") or [])}
+        with self._lock:
+            self._drop_claim(ref)
+            if key is not None:
+                claim = (shape.text(meta.get("creationTimestamp")), f"{ref[0]}/{ref[1]}", claim_account(target))
+                self._claims.setdefault(key, {})[ref] = claim
+                self._key_of[ref] = key
+            self._states[ref] = state
+
+    def remove(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._drop_claim((namespace, name))
+            self._states.pop((namespace, name), None)
+
+    def claims(self, key: Key) -> list[tuple[str, str, str]]:
+        """(creationTimestamp, "namespace/name", account) of every release targeting the service."""
+        with self._lock:
+            return list(self._claims.get(key, {}).values())
+
+    def state(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._states.get((namespace, name))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._states)
+
+    def _drop_claim(self, ref: tuple[str, str]) -> None:
+        key = self._key_of.pop(ref, None)
+        if key is not None:
+            holders = self._claims.get(key, {})
+            holders.pop(ref, None)
+            if not holders:
+                self._claims.pop(key, None)
