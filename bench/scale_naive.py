@@ -31,13 +31,13 @@ def naive_rate(url: str, services: list[str], interval: float, window: float, pr
         client.describe_services(cluster=CLUSTER, services=[service])
 
     rng = random.Random(12)
-    started = time.monotonic()
+    started = time.time()
     due = [(started + rng.uniform(0, interval), s) for s in services]
     heapq.heapify(due)
     with ThreadPoolExecutor(8) as pool:
         while due and due[0][0] < started + window:
             at, service = heapq.heappop(due)
-            time.sleep(max(0.0, at - time.monotonic()))
+            time.sleep(max(0.0, at - time.time()))
             pool.submit(describe, service)
             heapq.heappush(due, (at + interval, service))
     ended = started + window

@@ -1,8 +1,8 @@
-"""What bench.scale counts, taken from the two servers it runs in its own process (never from the operator):
+"""What bench.scale counts, taken from the servers, never from the operator (instants are epoch seconds):
 
-- every ECS request with the wall-clock instant it was answered (the emulator's record);
-- every ECS lifecycle transition the emulator makes (its engine's history hook), with the instant;
-- every write of a release's status to the dev cluster's store, with the instant and what the status said.
+- every ECS request with the instant it arrived (the emulator's request record, bench.scale_emulator);
+- every ECS lifecycle transition the emulator made (each deployment's history in its control API's state);
+- every write of a release's status to the dev cluster's store (in the bench's process), with what it said.
 
 From these: how long a stage change took to reach the status, how long a spec change took to become an
 UpdateService, how many Describe* calls a window held, and the stage histories compared with ECS's.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.faults import compare_stages
+from bench.scale_emulator import epoch
 
 RELEASES = "ecsbluegreenreleases"
 
@@ -46,40 +47,34 @@ class Write:
 class Probe:
     def __init__(self, ecs: Any, cluster: Any) -> None:
         self.ecs, self.cluster = ecs, cluster
-        self.transitions: list[Transition] = []
         self.writes: list[Write] = []
         self.latest: dict[str, Write] = {}  # release name -> its last status write
         self.updated: dict[str, list[float]] = {}  # service -> instants of its successful UpdateService calls
+        self._seen = 0  # requests already looked at for `updated`
         self._lock = threading.Lock()
-        self._stamp_requests(ecs.recorder)
-        self._watch_engine(ecs.backend.engine)
         self._watch_store(cluster.store)
 
-    # -- hooks -----------------------------------------------------------------------------------------------
-    def _stamp_requests(self, recorder: Any) -> None:
-        add = recorder.add
-
-        def stamped(entry: dict[str, Any]) -> None:
-            entry["wall"] = time.monotonic()
-            add(entry)
+    def _sync(self) -> list[dict[str, Any]]:
+        requests = self.ecs.requests
+        for entry in requests[self._seen:]:
             if entry["operation"] == "UpdateService" and entry["statusCode"] == 200:
                 service = str((entry.get("parameters") or {}).get("service", "")).rsplit("/", 1)[-1]
-                with self._lock:
-                    self.updated.setdefault(service, []).append(entry["wall"])
-        recorder.add = stamped
+                self.updated.setdefault(service, []).append(entry["wall"])
+        self._seen = len(requests)
+        return requests
 
-    def _watch_engine(self, engine: Any) -> None:
-        record = engine._record
-
-        def watched(dep: Any) -> None:
-            before = len(dep.history)
-            previous = dep.history[-1]["status"] if dep.history else None
-            record(dep)
-            if len(dep.history) > before and not dep.initial:
-                with self._lock:
-                    self.transitions.append(Transition(time.monotonic(), dep.service.name, dep.arn, dep.stage,
-                                                       dep.status, dep.status != previous))
-        engine._record = watched
+    def transitions(self, since: float) -> list[Transition]:
+        out = []
+        for service in self.ecs.state()["services"]:
+            for dep in service["deployments"]:
+                previous = None
+                for h in dep.get("history") or []:
+                    at = epoch(h["time"])
+                    if at >= since:
+                        out.append(Transition(at, service["service"], dep["serviceDeploymentArn"], h.get("stage"),
+                                              h["status"], h["status"] != previous))
+                    previous = h["status"]
+        return out
 
     def _watch_store(self, store: Any) -> None:
         commit = store._commit
@@ -92,7 +87,7 @@ class Probe:
                     meta = obj["metadata"]
                     with self._lock:
                         self.writes.append(Write(
-                            time.monotonic(), meta.get("namespace", ""), meta["name"],
+                            time.time(), meta.get("namespace", ""), meta["name"],
                             str((status.get("deployment") or {}).get("arn") or ""),
                             tuple(str(s.get("stage")) for s in status.get("stages") or []), status.get("phase"),
                             str((status.get("deployment") or {}).get("status") or ""), int(status.get("attempt") or 0)))
@@ -103,7 +98,7 @@ class Probe:
     # -- figures ---------------------------------------------------------------------------------------------
     def requests(self, since: float, until: float | None = None) -> list[dict[str, Any]]:
         end = math.inf if until is None else until
-        return [r for r in list(self.ecs.requests) if since <= r.get("wall", -1.0) <= end]
+        return [r for r in self._sync() if since <= r["wall"] <= end]
 
     def with_status(self, names: list[str], since: float) -> int:
         """How many of `names` had a status written after `since`."""
@@ -118,9 +113,9 @@ class Probe:
         """For each ECS transition after `since` (of the named services; `announced`: only those ECS publishes
         an event for), seconds until the release's status first showed it for that deployment: the stage entered
         while IN_PROGRESS, the deployment's status otherwise. One never shown counts as infinite."""
+        transitions = [t for t in self.transitions(since) if (t.stage or t.status != "IN_PROGRESS")
+                       and (services is None or t.service in services) and (t.announced or not announced)]
         with self._lock:
-            transitions = [t for t in self.transitions if t.at >= since and (t.stage or t.status != "IN_PROGRESS")
-                           and (services is None or t.service in services) and (t.announced or not announced)]
             writes: dict[str, list[Write]] = {}
             for w in self.writes:
                 if w.at >= since:
@@ -134,9 +129,8 @@ class Probe:
 
     def updates_after(self, written: dict[str, float]) -> dict[str, list[float]]:
         """service -> seconds from its release's spec write to each successful UpdateService of it after that."""
-        with self._lock:
-            return {name: [at - when for at in self.updated.get(name, []) if at >= when]
-                    for name, when in written.items()}
+        self._sync()
+        return {name: [at - when for at in self.updated.get(name, []) if at >= when] for name, when in written.items()}
 
     def succeeded(self, attempts: dict[str, int], names: list[str]) -> int:
         """How many of `names` last wrote a Succeeded status for the attempt given."""
@@ -147,7 +141,7 @@ class Probe:
 
     def stage_faults(self, names: list[str], since: float) -> tuple[int, int]:
         """(lost, invented) over the newest deployment of each named service: ECS's history vs the status's."""
-        state = {s["service"]: s for s in self.ecs.control.state()["services"]}
+        state = {s["service"]: s for s in self.ecs.state()["services"]}
         lost = invented = 0
         for name in names:
             deployments = (state.get(name) or {}).get("deployments") or []
@@ -157,7 +151,8 @@ class Probe:
                 a, b = compare_stages(deployments[-1]["history"], ours)
                 if (a or b) and not lost + invented:  # one example, to tell a defect from a measuring error
                     print(f"    {name}: ECS {[h.get('stage') for h in deployments[-1]['history']]}, status "
-                          f"{[s.get('stage') for s in ours]}", flush=True)
+                          f"{[s.get('stage') for s in ours]}; deployment {(obj.get('status') or {}).get('deployment')}",
+                          flush=True)
                 lost, invented = lost + a, invented + b
         return lost, invented
 

@@ -20,7 +20,7 @@ def test_the_scale_smoke_runs_every_section(tmp_path: Path) -> None:
                in run(parse(["--smoke"]), tmp_path).rows}
     assert len(figures) == 16, sorted(figures)
     propagation = [measured for figure, (_, measured, _) in figures.items() if "-> status" in figure]
-    assert len(propagation) == 5 and not [m for m in propagation if m == "never"], propagation
+    assert len(propagation) == 4 and not [m for m in propagation if m == "never"], propagation
     assert figures["handover: double UpdateService / lost / invented transitions"][1] == "0 / 0 / 0"
     economy = [row for figure, row in figures.items() if figure.startswith("Describe* per release-minute")]
     assert len(economy) == 2 and all(float(baseline.split()[1].rstrip(";")) > 0 for _, _, baseline in economy)
