@@ -122,6 +122,14 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: EmulatorServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller killed mid-request (the fault campaign, bench.scale's handover) is not the emulator's error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class EmulatorServer:
     """A local Amazon ECS endpoint: `srv.start()`, then `boto3.client("ecs", endpoint_url=srv.url)`."""
