@@ -3,7 +3,7 @@ releases) and the wave parser, and each target's rendered child passes the relea
 
 from __future__ import annotations
 
-import jsonschema  # noqa: E402,I001
+import jsonschema
 import yaml
 
 from ecsbg.domain.waves.children import child_spec, template_errors

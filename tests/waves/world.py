@@ -24,6 +24,21 @@ def wave_body(waves: list[dict[str, Any]], targets: list[dict[str, Any]] | None 
                      "targets": targets, "waves": waves, "failurePolicy": {"rollback": rollback}}}
 
 
+def apply_json_patch(child: dict[str, Any], ops: list[dict[str, Any]]) -> None:
+    """The few JSON Patch ops the wave sends (add, replace, remove on objects); a spec change bumps generation."""
+    for op in ops:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].strip("/").split("/")]
+        node = child
+        for part in parts[:-1]:
+            node = node[part]
+        if op["op"] == "remove":
+            del node[parts[-1]]
+        else:
+            if parts[0] == "spec":
+                child["metadata"]["generation"] += 1
+            node[parts[-1]] = copy.deepcopy(op["value"])
+
+
 class World:
     def __init__(self, body: dict[str, Any]) -> None:
         self.body, self.children, self.now = body, {}, T0
@@ -47,18 +62,7 @@ class World:
         return out
 
     def _patch(self, name: str, ops: list[dict[str, Any]]) -> None:
-        child = self.children[name]
-        for op in ops:
-            parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].strip("/").split("/")]
-            node = child
-            for part in parts[:-1]:
-                node = node[part]
-            if op["op"] == "remove":
-                del node[parts[-1]]
-            else:
-                if parts == ["spec"] or parts[0] == "spec":
-                    child["metadata"]["generation"] += 1
-                node[parts[-1]] = copy.deepcopy(op["value"])
+        apply_json_patch(self.children[name], ops)
 
     def finish(self, name: str, phase: str = "Succeeded", source: str = "arn:td/web:1") -> None:
         """The child's operator observed its spec and its attempt ended in `phase`."""
