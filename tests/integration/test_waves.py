@@ -1,6 +1,8 @@
 """Release waves end to end: real kopf on the real kube-apiserver (the chart's RBAC), real boto3 against the ECS
 emulator serving two regions. The wave only writes child EcsBlueGreenReleases; the children deploy.
 
+Every phase a scenario passes through is judged, on the object the API server stores, by cli-utils' kstatus (what
+Flux calls) and by the wave's Argo CD health script in gopher-lua (deploy/argocd/.../EcsReleaseWave/health.lua).
 One success scenario proves order, maxParallel, a bake gate, a manual gate that waits until approved, operator
 restarts inside and between waves (no target started twice, no wave skipped) and the wave's kstatus in each phase;
 one failure scenario proves that a failure in wave two leaves wave three untouched and returns wave one (and wave
@@ -16,7 +18,16 @@ from typing import Any
 import boto3
 
 from tests.integration.conftest import GV, IMAGE_V2, ReleaseEnv, wait_for
+from tests.observability.engines import argocd_health, kstatus
+from tests.observability.tools import REPO
 from tests.plugins.ecs import elb_arns, seed_service
+
+HEALTH = REPO / "deploy" / "argocd" / "resource_customizations" / "ecsbg.dev" / "EcsReleaseWave" / "health.lua"
+# the promised verdicts (docs/api.md "Release waves"): (kstatus, Argo CD) per phase
+VERDICTS = {"Progressing": ("InProgress", "Progressing"), "AwaitingApproval": ("InProgress", "Suspended"),
+            "Succeeded": ("Current", "Healthy"), "Failed": ("Failed", "Degraded"),
+            "RollingBack": ("InProgress", "Progressing"), "RolledBack": ("Failed", "Degraded"),
+            "Invalid": ("Failed", "Degraded")}
 
 WAVES = "ecsreleasewaves"
 PAUSE = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"], "timeout": {"minutes": 1440, "action": "Rollback"}}]
@@ -50,12 +61,29 @@ def _wave(env: ReleaseEnv, waves: list[dict[str, Any]], *, rollback: bool = Fals
                      "waves": waves, "failurePolicy": {"rollback": rollback}}}
 
 
-def _status(env: ReleaseEnv) -> dict[str, Any]:
-    return dict((env.cluster.get(GV, WAVES, env.namespace, "rollout") or {}).get("status") or {})
+SEEN: dict[str, dict[str, Any]] = {}  # the first stored object of each phase, of the test running
 
 
-def _wait(env: ReleaseEnv, phase: str, timeout: float = 30.0) -> dict[str, Any]:
-    return wait_for(lambda: (s := _status(env)).get("phase") == phase and s, f"the wave {phase}", timeout)
+def _status(env: ReleaseEnv, name: str = "rollout") -> dict[str, Any]:
+    obj = env.cluster.get(GV, WAVES, env.namespace, name) or {}
+    status = dict(obj.get("status") or {})
+    if status.get("phase") and status.get("observedGeneration") == obj["metadata"].get("generation"):
+        SEEN.setdefault(status["phase"], obj)
+    return status
+
+
+def _wait(env: ReleaseEnv, phase: str, timeout: float = 30.0, name: str = "rollout") -> dict[str, Any]:
+    return wait_for(lambda: (s := _status(env, name)).get("phase") == phase and s, f"the wave {phase}", timeout)
+
+
+def _judged(phases: set[str]) -> None:
+    """kstatus and Argo CD give the promised verdict for each phase seen (at least `phases`)."""
+    assert phases <= set(SEEN), sorted(SEEN)
+    labels, objects = list(SEEN), list(SEEN.values())
+    flux = [v["status"] for v in kstatus(objects)]
+    argo = [v["status"] for v in argocd_health(objects, HEALTH)]
+    assert dict(zip(labels, zip(flux, argo, strict=True), strict=True)) == {p: VERDICTS[p] for p in labels}
+    SEEN.clear()
 
 
 def _conditions(status: dict[str, Any]) -> dict[str, str]:
@@ -82,13 +110,17 @@ def _reasons(env: ReleaseEnv, until: str) -> list[str]:
 
 def test_three_waves_two_regions_in_order_with_gates_and_restarts(release_env: ReleaseEnv) -> None:
     env = release_env
+    SEEN.clear()
     _seed(env)
     env.start_operator()
+    bad = _wave(env, [{"name": "one", "targets": ["use1-web", "nope"]}])
+    env.apply({**bad, "metadata": {**bad["metadata"], "name": "bad"}})
     env.apply(_wave(env, [{"name": "one", "targets": ["use1-web"], "gate": {"bake": "2s"}},
                           {"name": "two", "targets": ["use1-api", "euw1-web"], "maxParallel": 1,
                            "gate": {"approval": True}},
                           {"name": "three", "targets": ["euw1-api"]}]))
     wait_for(lambda: env.obj("rollout-use1-web"), "the first child")
+    _wait(env, "Progressing")
     env.stop_operators()  # inside wave one: its child is in flight
     assert _conditions(_status(env)) == {"Ready": "False", "Reconciling": "True"}
     env.start_operator()
@@ -117,10 +149,15 @@ def test_three_waves_two_regions_in_order_with_gates_and_restarts(release_env: R
     reasons = _reasons(env, "Succeeded")
     assert {"WaveStarted", "GatePassed", "AwaitingApproval", "Succeeded"} <= set(reasons)
     assert reasons.count("AwaitingApproval") == 1  # restarts announce nothing twice
+    invalid = _wait(env, "Invalid", name="bad")  # bad input: its reason, and no child
+    assert "UnknownTarget" in {c["reason"] for c in invalid["conditions"]} and "'nope'" in invalid["message"]
+    assert env.obj("bad-use1-web") == {}
+    _judged({"Progressing", "AwaitingApproval", "Succeeded", "Invalid"})
 
 
 def test_a_failure_in_wave_two_stops_wave_three_and_rolls_wave_one_back(release_env: ReleaseEnv) -> None:
     env = release_env
+    SEEN.clear()
     _seed(env)
     before = {name: _task_definition(env, region, service) for name, region, service in TARGETS}
     env.start_operator()
@@ -132,6 +169,7 @@ def test_a_failure_in_wave_two_stops_wave_three_and_rolls_wave_one_back(release_
              "wave two's paused target", 30)
     wait_for(lambda: (env.obj("rollout-use1-api").get("status") or {}).get("phase") == "Succeeded",
              "wave two's other target", 30)
+    _wait(env, "Progressing")
     env.kubectl("annotate", "-n", env.namespace, "ecsbluegreenreleases/rollout-euw1-web", "ecsbg.dev/reject=1")
     status = _wait(env, "RolledBack", timeout=40)
     assert _conditions(status) == {"Ready": "False", "Stalled": "True"}
@@ -146,3 +184,4 @@ def test_a_failure_in_wave_two_stops_wave_three_and_rolls_wave_one_back(release_
     assert rollbacks == [("us-east-1", "api"), ("us-east-1", "web")]
     reasons = _reasons(env, "RolledBack")
     assert {"WaveFailed", "RollbackStarted", "RolledBack"} <= set(reasons)
+    _judged({"Progressing", "RolledBack"})  # Failed and RollingBack are judged when a poll saw them
