@@ -307,3 +307,4 @@ def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = 
     selector = (operator or Settings()).release_selector
     if selector:  # sharding by label: the API server filters the list and the watch (kopf passes labelSelector)
         settings.watching.label_selectors[GROUP, PLURAL] = selector
+        settings.watching.label_selectors[GROUP, WAVES[2]] = selector  # a wave's children carry its labels

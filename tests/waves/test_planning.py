@@ -20,13 +20,14 @@ def _finish_all(world: World, *names: str, phase: str = "Succeeded") -> None:
 
 def test_three_waves_in_order_with_max_parallel_bake_and_approval() -> None:
     world = World(wave_body(THREE))
+    world.body["metadata"]["labels"] = {"shard": "a"}
     out = world.step()
     assert world.created == ["w-t0"] and out.status["phase"] == "Progressing" and out.status["attempt"] == 1
     assert {e.reason for e in out.events} == {"AttemptStarted", "WaveStarted"}
     child = world.children["w-t0"]
     assert child["metadata"]["ownerReferences"][0]["uid"] == "uid-w"
-    assert child["metadata"]["labels"] == {"ecsbg.dev/wave": "w", "ecsbg.dev/wave-step": "one",
-                                           "ecsbg.dev/wave-target": "t0"}
+    assert child["metadata"]["labels"] == {"shard": "a", "ecsbg.dev/wave": "w", "ecsbg.dev/wave-step": "one",
+                                           "ecsbg.dev/wave-target": "t0"}  # the wave's labels: sharding follows
     assert child["spec"]["target"] == {"region": "us-east-1", "cluster": "demo", "service": "s0"}
     assert world.step().writes == ()  # in flight: nothing more
     world.finish("w-t0")

@@ -88,7 +88,9 @@ def desired_body(body: Mapping[str, Any], step: str, target: Target, spec: Mappi
         "apiVersion": API_VERSION, "kind": "EcsBlueGreenRelease",
         "metadata": {
             "name": child_name(name, target.name), "namespace": text(meta.get("namespace")),
-            "labels": {LABEL_WAVE: name, LABEL_STEP: step, LABEL_TARGET: target.name},
+            # the wave's own labels too: a sharded install (ECSBG_RELEASE_SELECTOR) serves the children with the wave
+            "labels": {**{str(k): str(v) for k, v in mapping(meta.get("labels")).items()},
+                       LABEL_WAVE: name, LABEL_STEP: step, LABEL_TARGET: target.name},
             "annotations": {ANNOTATION_HASH: digest(spec), ANNOTATION_ATTEMPT: str(attempt)},
             # controller: the wave owns it (garbage-collected with it); no blockOwnerDeletion, which would need
             # the update permission on the wave's finalizers
