@@ -11,12 +11,14 @@ two's succeeded target) to the revision each ran before, in reverse order.
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import datetime
 from typing import Any
 
 import boto3
 
+from ecsbg.plugin import cli
 from tests.integration.conftest import GV, IMAGE_V2, ReleaseEnv, wait_for
 from tests.observability.engines import argocd_health, kstatus
 from tests.observability.tools import REPO
@@ -108,7 +110,7 @@ def _reasons(env: ReleaseEnv, until: str) -> list[str]:
     return wait_for(posted, f"a {until} Event", 10)
 
 
-def test_three_waves_two_regions_in_order_with_gates_and_restarts(release_env: ReleaseEnv) -> None:
+def test_three_waves_two_regions_in_order_with_gates_and_restarts(release_env: ReleaseEnv, real_cluster) -> None:
     env = release_env
     SEEN.clear()
     _seed(env)
@@ -136,7 +138,11 @@ def test_three_waves_two_regions_in_order_with_gates_and_restarts(release_env: R
     env.start_operator()
     time.sleep(1.0)
     assert _status(env)["phase"] == "AwaitingApproval" and len(_deploys(env)) == 3
-    env.kubectl("annotate", "-n", env.namespace, f"{WAVES}/rollout", "ecsbg.dev/approve=1:two")
+    plugin = ["--kubeconfig", str(real_cluster.admin_kubeconfig), "-n", env.namespace]
+    shown = io.StringIO()
+    assert cli.main([*plugin, "get", "wave", "rollout"], out=shown) == 0
+    assert "wave two: Gating   [gate approval: AwaitingApproval]" in shown.getvalue()
+    assert cli.main([*plugin, "approve", "wave", "rollout"], out=io.StringIO()) == 0  # names 1:two itself
     status = _wait(env, "Succeeded")
     assert status["progress"] == "4/4" and _conditions(status) == {"Ready": "True"}
     assert _deploys(env)[3:] == [("eu-west-1", "api")]  # each target started exactly once, restarts included
