@@ -149,3 +149,29 @@ def test_the_pass_is_a_pure_function_of_its_inputs() -> None:
     one = wave_pass(body, releases, lambda key: [], world.now)
     two = wave_pass(body, releases, lambda key: [], world.now)
     assert one == two
+
+
+def test_retry_of_a_failed_attempt_retries_the_failed_child_and_carries_on() -> None:
+    world = World(wave_body([{"name": "one", "targets": ["t0", "t1"]}, {"name": "two", "targets": ["t2"]}]))
+    world.step()
+    world.finish("w-t0")
+    world.finish("w-t1", "RolledBack")  # child attempt 1 of t1 failed
+    assert world.step().status["phase"] == "Failed"
+    world.body["metadata"]["annotations"]["ecsbg.dev/retry"] = "1"
+    out = world.step()
+    assert out.status["attempt"] == 2 and out.status["retried"] == {"t1": 1} and out.status["phase"] == "Progressing"
+    assert [w.name for w in out.writes] == ["w-t1"]  # only the failed child is retried, by its own request
+    assert world.children["w-t1"]["metadata"]["annotations"]["ecsbg.dev/retry"] == "1"
+    assert world.step().writes == ()  # asked once; the child has not acted yet: not a new failure either
+    world.body.pop("status")  # a lost status: the same baseline is found again, nothing written twice
+    world.body["status"] = {"attempt": 1, "phase": "Failed", "specHash": out.status["specHash"],
+                            "waves": out.status["waves"]}
+    assert world.step().writes == ()
+    world.finish("w-t1")  # the child's attempt 2 succeeded
+    out = world.step()
+    assert [w.name for w in out.writes] == ["w-t2"] and out.status["attempt"] == 2
+    world.finish("w-t2")
+    assert world.step().status["phase"] == "Succeeded"
+    world.body["metadata"]["annotations"]["ecsbg.dev/retry"] = "2"  # attempt 2 did not fail: nothing to retry
+    out = world.step()
+    assert out.status["attempt"] == 2 and out.writes == () and [e.reason for e in out.events] == ["StaleRequest"]

@@ -127,6 +127,11 @@ def abort_patch(attempt: int) -> list[dict[str, Any]]:
     return [{"op": "add", "path": "/metadata/annotations/ecsbg.dev~1abort", "value": str(attempt)}]
 
 
+def retry_patch(attempt: int) -> list[dict[str, Any]]:
+    """The child's own retry request, naming the attempt of it that failed."""
+    return [{"op": "add", "path": "/metadata/annotations/ecsbg.dev~1retry", "value": str(attempt)}]
+
+
 def observe(body: Mapping[str, Any]) -> Child:
     meta, status = child(body, "metadata"), child(body, "status")
     annotations = mapping(meta.get("annotations"))
@@ -142,4 +147,5 @@ def observe(body: Mapping[str, Any]) -> Child:
         task_definition_arn=text(child(body, "spec", "taskDefinition").get("arn")) or None,
         owner_uid=text(owners[0].get("uid")) if owners else None,
         abort=text(annotations.get("ecsbg.dev/abort")) or None,
+        retry=text(annotations.get("ecsbg.dev/retry")) or None,
     )

@@ -53,6 +53,7 @@ class TargetState(enum.Enum):
     ROLLING_BACK = "RollingBack"  # rewritten by the wave's rollback, not finished
     ROLLED_BACK = "RolledBack"  # the wave's rollback finished: the previous task definition serves again
     ROLLBACK_FAILED = "RollbackFailed"
+    RETRYING = "Retrying"  # failed in the attempt a retry replaced: its own retry is asked for, not yet acted on
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,4 @@ class Child:
     task_definition_arn: str | None  # spec.taskDefinition.arn, when set
     owner_uid: str | None  # the controller ownerReference's uid
     abort: str | None = None  # its ecsbg.dev/abort annotation (the wave's abort is passed on to in-flight children)
+    retry: str | None = None  # its ecsbg.dev/retry annotation (a wave's retry is passed on to its failed children)

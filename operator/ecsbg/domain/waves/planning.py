@@ -27,7 +27,7 @@ from ecsbg.domain.waves.model import Child, Phase, Requests, Step, StepPhase, Ta
 
 FAILED_PHASES = ("Failed", "RolledBack", "Invalid")
 STARTED = (TargetState.IN_FLIGHT, TargetState.SUCCEEDED, TargetState.FAILED, TargetState.ROLLING_BACK,
-           TargetState.ROLLED_BACK, TargetState.ROLLBACK_FAILED)
+           TargetState.ROLLED_BACK, TargetState.ROLLBACK_FAILED, TargetState.RETRYING)
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Pass:
     current: str | None = None  # the wave in progress
     done: int = 0  # targets succeeded (or rolled back, while rolling back)
     total: int = 0
+    retried: dict[str, int] = field(default_factory=dict)  # target -> its child's failed attempt a retry replaces
 
 
 @dataclass
@@ -62,6 +63,7 @@ class _Ctx:
     now: datetime
     requests: Requests
     attempt: int
+    retried: dict[str, int] = field(default_factory=dict)
 
     def child_of(self, target: str) -> Child | None:
         return self.children.get(kids.child_name(text(child(self.body, "metadata").get("name")), target))
@@ -72,10 +74,38 @@ class _Ctx:
         return next((mapping(s) for s in self.prior.get("waves") or [] if mapping(s).get("name") == name), {})
 
 
-def next_attempt(spec: WaveSpec, prior: Mapping[str, Any]) -> int:
-    """A new spec (its hash, `requests` aside) is a new attempt: numbered like a release's, from 1."""
+NO_REQUESTS = Requests()
+
+
+def next_attempt(spec: WaveSpec, prior: Mapping[str, Any], requests: Requests = NO_REQUESTS) -> int:
+    """A new spec (its hash, `requests` aside) is a new attempt, numbered like a release's from 1; so is
+    `ecsbg.dev/retry=<attempt>` of an attempt that ended Failed or RolledBack."""
     attempt = prior.get("attempt") if isinstance(prior.get("attempt"), int) else 0
-    return attempt if prior.get("specHash") == spec.spec_hash and attempt else attempt + 1
+    if prior.get("specHash") != spec.spec_hash or not attempt:
+        return attempt + 1
+    retry = attempt in requests.retry and prior.get("phase") in ("Failed", "RolledBack") and not _waits(prior)
+    return attempt + 1 if retry else attempt
+
+
+def _waits(prior: Mapping[str, Any]) -> bool:
+    """A failed attempt still waiting for targets in flight has not ended."""
+    return any(mapping(t).get("state") == "InFlight" for s in prior.get("waves") or []
+               for t in mapping(s).get("targets") or [])
+
+
+def _retried(ctx: _Ctx) -> dict[str, int]:
+    """Per target, the failed attempt of its child that this (retry) attempt replaces: recorded in status by the
+    attempt's first pass, so a child that has not acted on its retry yet is not a new failure."""
+    if ctx.prior.get("attempt") == ctx.attempt:
+        return {str(k): v for k, v in mapping(ctx.prior.get("retried")).items() if isinstance(v, int)}
+    if ctx.prior.get("specHash") != ctx.spec.spec_hash:
+        return {}
+    found = {}
+    for name in ctx.spec.targets:
+        child_ = ctx.child_of(name)
+        if child_ is not None and child_.attempt and child_.rollback_of is None and child_.phase in FAILED_PHASES:
+            found[name] = child_.attempt
+    return found
 
 
 def ownership_problems(body: Mapping[str, Any], spec: WaveSpec, claims: Any,
@@ -101,8 +131,10 @@ def ownership_problems(body: Mapping[str, Any], spec: WaveSpec, claims: Any,
 
 def plan(body: Mapping[str, Any], spec: WaveSpec, children: Mapping[str, Child], prior: Mapping[str, Any],
          now: datetime, requests: Requests) -> Pass:
-    ctx = _Ctx(body, spec, children, prior, now, requests, next_attempt(spec, prior))
-    states = {t: classify(ctx.child_of(t), _wanted_hash(ctx, t), ctx.attempt) for s in spec.steps for t in s.targets}
+    ctx = _Ctx(body, spec, children, prior, now, requests, next_attempt(spec, prior, requests))
+    ctx.retried = _retried(ctx)
+    states = {t: classify(ctx.child_of(t), _wanted_hash(ctx, t), ctx.attempt, ctx.retried.get(t))
+              for s in spec.steps for t in s.targets}
     failed = [t for t, st in states.items() if st in (TargetState.FAILED, TargetState.ROLLING_BACK,
                                                       TargetState.ROLLED_BACK, TargetState.ROLLBACK_FAILED)]
     aborted = ctx.attempt in requests.abort
@@ -111,9 +143,11 @@ def plan(body: Mapping[str, Any], spec: WaveSpec, children: Mapping[str, Child],
     return _forward(ctx, states)
 
 
-def classify(found: Child | None, wanted: str, attempt: int) -> TargetState:
+def classify(found: Child | None, wanted: str, attempt: int, retried: int | None = None) -> TargetState:
     if found is None:
         return TargetState.ABSENT
+    if retried is not None and found.attempt == retried and found.spec_hash == wanted and found.rollback_of is None:
+        return TargetState.RETRYING  # the failure this attempt retries: not a new one
     settled = found.observed_generation >= found.generation  # the child has read its latest spec
     if found.rollback_of == attempt:
         if not settled or found.phase not in ("Succeeded", *FAILED_PHASES):
@@ -159,17 +193,25 @@ def _forward(ctx: _Ctx, states: dict[str, TargetState]) -> Pass:
         message = f"wave {step.name!r}: deploying {', '.join(running) or 'nothing yet'}"
         steps.append(_step_status(ctx, step, states, StepPhase.PROGRESSING))
     done = sum(1 for s in states.values() if s is TargetState.SUCCEEDED)
-    return Pass(phase, message, phase.value, ctx.attempt, tuple(writes), tuple(steps), current, done, len(states))
+    return Pass(phase, message, phase.value, ctx.attempt, tuple(writes), tuple(steps), current, done, len(states),
+                ctx.retried)
 
 
 def _start(ctx: _Ctx, step: Step, states: dict[str, TargetState]) -> list[Write]:
     """Create or patch the wave's targets that are not current, at most maxParallel in flight."""
     limit = step.max_parallel or len(step.targets)
     room = limit - sum(1 for t in step.targets if states[t] is TargetState.IN_FLIGHT)
+    # a retried child takes its place first: it was started before the targets not yet started
     writes = []
     for name in step.targets:
         if room <= 0:
             break
+        if states[name] is TargetState.RETRYING:
+            found = ctx.child_of(name)
+            if found is not None and found.attempt and found.retry != str(found.attempt):
+                writes.append(Write("patch", found.name, ops=kids.retry_patch(found.attempt)))
+            room -= 1
+            continue
         if states[name] not in (TargetState.ABSENT, TargetState.STALE):
             continue
         target = ctx.spec.targets[name]
@@ -209,7 +251,7 @@ def _gate(ctx: _Ctx, step: Step, later_started: bool) -> tuple[dict[str, Any], s
 
 def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], aborted: bool) -> Pass:
     writes: list[Write] = []
-    in_flight = [t for t, s in states.items() if s is TargetState.IN_FLIGHT]
+    in_flight = [t for t, s in states.items() if s in (TargetState.IN_FLIGHT, TargetState.RETRYING)]
     if aborted:  # pass the abort on: each in-flight child stops its own deployment (ECS rolls it back)
         for name in in_flight:
             found = ctx.child_of(name)
@@ -234,7 +276,8 @@ def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], abort
     steps = tuple(_step_status(ctx, s, states, _failed_step_phase(s, states, s.name == rolling)) for s in ctx.spec.steps)
     reason = "Aborted" if aborted else phase.value
     done = sum(1 for s in states.values() if s in (TargetState.SUCCEEDED, TargetState.ROLLED_BACK))
-    return Pass(phase, message, reason, ctx.attempt, tuple(writes), steps, rolling or failing_step, done, len(states))
+    return Pass(phase, message, reason, ctx.attempt, tuple(writes), steps, rolling or failing_step, done, len(states),
+                ctx.retried)
 
 
 def _rollback(ctx: _Ctx, states: dict[str, TargetState]) -> tuple[str | None, list[Write]]:

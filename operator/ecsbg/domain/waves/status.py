@@ -66,6 +66,7 @@ def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec
         "waves": list(done.steps) if done.phase is not Phase.INVALID else prior.get("waves"),
         "requestErrors": list(requests.problems) or None,
         "requests": _seen(child(body, "metadata")) or None,
+        "retried": done.retried or None,
     }
     status["conditions"] = conditions(done.phase, done.reason, done.message, prior, generation, now)
     events = transitions(prior, status, done, requests)
@@ -150,6 +151,10 @@ def _request_events(prior: Mapping[str, Any], status: Mapping[str, Any], done: P
             events.append(EventRecord("Warning", "StaleRequest", f"approve {attempt}:{wave} ignored: attempt "
                                                                  f"{done.attempt} has no gate of wave {wave!r} "
                                                                  f"waiting"))
+    for attempt in requests.retry:
+        if seen.get("retry") != before.get("retry") and attempt != done.attempt - 1:
+            events.append(EventRecord("Warning", "StaleRequest", f"retry {attempt} ignored: the current attempt is "
+                                                                 f"{done.attempt}"))
     for attempt in requests.abort:
         if seen.get("abort") != before.get("abort") and attempt != done.attempt:
             events.append(EventRecord("Warning", "StaleRequest", f"abort {attempt} ignored: the current attempt is "
