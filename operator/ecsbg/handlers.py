@@ -32,6 +32,7 @@ from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+WAVES = (GROUP, VERSION, "ecsreleasewaves")  # release waves (ecsbg.waves), each owning child releases
 POLICIES = (GROUP, VERSION, "ecsreleasepolicies")  # cluster-scoped: watched cluster-wide whatever the namespaces
 # the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight, see `watched`
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
@@ -64,6 +65,12 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             from ecsbg.k8s.secrets import KubeSecretReader
 
             memo.secrets = KubeSecretReader()
+        if getattr(memo, "wave_loops", None) is None:  # set on the root memo, before any object's copy of it
+            memo.wave_loops = {}
+        if getattr(memo, "wave_api", None) is None:  # release waves' Kubernetes seam (tests may inject theirs)
+            from ecsbg.k8s.waves import KubeWaveApi
+
+            memo.wave_api = KubeWaveApi(memo.deps.settings.k8s_timeout_seconds)
         memo.watchdog = asyncio.create_task(watchdog(memo.deps), name="ecsbg-watchdog")
         memo.deps.ecs_events = _start_events(memo.deps)
         await _fill_release_book(memo, logger)
@@ -121,6 +128,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             deps.wakers.unregister(memo.loop_state)
 
     _without_finalizer(registry, release)
+    _register_waves(registry)
 
     # No kopf.on.update: an update handler makes kopf write its diff-base annotation on every release, and on a
     # release the API server refuses every write to (stored without a spec past an older schema) kopf then
@@ -159,6 +167,48 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         if outcome.retry:
             raise kopf.TemporaryError("StopServiceDeployment failed with a retryable error",
                                       delay=deps.settings.poll_fast_seconds)
+
+
+def _register_waves(registry: kopf.OperatorRegistry) -> None:
+    """EcsReleaseWave (docs/api.md "Release waves"): one loop per wave (ecsbg.waves), served without kopf's
+    finalizer like releases (its children carry an ownerReference: the garbage collector deletes them with it).
+    The loop polls and is woken by changes of the wave and of its children (label ecsbg.dev/wave)."""
+    from ecsbg.domain.waves.model import LABEL_WAVE
+    from ecsbg.waves import WaveDeps, WaveState, wave_loop
+
+    def loops(memo: kopf.Memo) -> dict[tuple[str, str], WaveState]:
+        # one dict shared by every object's memo (kopf copies the root memo shallowly), set at startup
+        found = getattr(memo, "wave_loops", None)
+        return found if found is not None else {}
+
+    @kopf.daemon(*WAVES, registry=registry, cancellation_timeout=10.0)
+    async def wave(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
+                   release_targets: kopf.Index, **_: Any) -> None:
+        deps: Deps = memo.deps
+        state = WaveState()
+        loops(memo)[namespace, name] = state
+        wave_deps = WaveDeps(api=memo.wave_api, events=deps.events, clock=deps.clock,
+                             poll_fast=deps.settings.poll_fast_seconds, poll_idle=deps.settings.poll_idle_seconds,
+                             backoff_max=deps.settings.backoff_max_seconds)
+        try:
+            await wave_loop(body, wave_deps, state, lambda key: list(release_targets.get(key, ())), stopped)
+        finally:
+            loops(memo).pop((namespace, name), None)
+
+    _without_finalizer(registry, wave)
+
+    @kopf.on.event(*WAVES, registry=registry)
+    def wave_watched(type: str, namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+        state = loops(memo).get((namespace, name))
+        if state is not None:
+            state.gone = state.gone or type == "DELETED"
+            state.wake.set()
+
+    @kopf.on.event(*RESOURCE, registry=registry, labels={LABEL_WAVE: kopf.PRESENT})
+    def child_watched(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+        state = loops(memo).get((namespace, str(labels.get(LABEL_WAVE))))
+        if state is not None:  # a child changed (its phase, say): its wave looks now, not at its next poll
+            state.wake.set()
 
 
 def _without_finalizer(registry: kopf.OperatorRegistry, daemon: Any) -> None:
@@ -262,3 +312,4 @@ def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = 
     selector = (operator or Settings()).release_selector
     if selector:  # sharding by label: the API server filters the list and the watch (kopf passes labelSelector)
         settings.watching.label_selectors[GROUP, PLURAL] = selector
+        settings.watching.label_selectors[GROUP, WAVES[2]] = selector  # a wave's children carry its labels

@@ -11,6 +11,8 @@ DESIGN = (ROOT / "docs" / "design.md").read_text()
 API_GROUPS = {
     "ecsbluegreenreleases": "ecsbg.dev",
     "ecsbluegreenreleases/status": "ecsbg.dev",
+    "ecsreleasewaves": "ecsbg.dev",
+    "ecsreleasewaves/status": "ecsbg.dev",
     "events": "",
     "customresourcedefinitions": "apiextensions.k8s.io",
     "namespaces": "",

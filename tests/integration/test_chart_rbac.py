@@ -8,6 +8,7 @@ The release has a Pause hook decided by an automated analysis whose argument com
 analysis from a ClusterEcsAnalysisTemplate, so the rules that analysis needs are exercised too.
 The release also subscribes to notifications through an EcsNotificationProvider and a
 ClusterEcsNotificationProvider (each URL in a Secret), delivered to a local webhook receiver.
+A one-target EcsReleaseWave on a second service exercises what waves need (its status, creating its child).
 The audit log (level Metadata) shows which verbs the operator really used.
 """
 
@@ -26,7 +27,7 @@ from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
 from ecsbg.wiring import build_analysis, build_notifier
 from tests.analysis.apps import Probe as WebEndpoint
-from tests.integration.conftest import GV, PLURAL, make_deps, operator_identity, release_manifest
+from tests.integration.conftest import GV, IMAGE_V2, PLURAL, make_deps, operator_identity, release_manifest
 from tests.plugins.apiserver import render_chart
 from tests.plugins.ecs import make_client, seed_service
 
@@ -98,6 +99,15 @@ class Probe:
         # onDelete: Rollback makes kopf add the finalizer: the one write to the release object the operator makes
         self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks,
                                                 notifications=notifications, onDelete="Rollback"))
+        seed_service(make_client(self.ecs.url), service="api")
+        self.real.client.apply({"apiVersion": GV, "kind": "EcsReleaseWave",
+                                "metadata": {"name": "waves", "namespace": self.namespace},
+                                "spec": {"template": {"taskDefinition": {"containers": [{"name": "app",
+                                                                                         "image": IMAGE_V2}]},
+                                                      "strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 0}},
+                                         "targets": [{"name": "api", "region": "us-east-1", "cluster": "demo",
+                                                      "service": "api"}],
+                                         "waves": [{"name": "all", "targets": ["api"]}]}})
 
     @property
     def cluster_template(self) -> str:
@@ -108,13 +118,15 @@ class Probe:
         deadline = time.monotonic() + timeout
         while True:
             obj = self.real.client.get(GV, PLURAL, self.namespace, "web") or {}
+            wave = self.real.client.get(GV, "ecsreleasewaves", self.namespace, "waves") or {}
             result = {"phase": (obj.get("status") or {}).get("phase"),
                       "events": len([e for e in self.real.client.list("v1", "events", self.namespace)
                                      if e["involvedObject"].get("name") == "web"]),
                       "finalizers": obj.get("metadata", {}).get("finalizers") or [],
                       "runs": [r.get("phase") for r in (obj.get("status") or {}).get("analysisRuns") or []],
                       "notified": sorted(d.get("state") for e in (obj.get("status") or {}).get("notifications") or []
-                                         for d in e.get("deliveries") or [])}
+                                         for d in e.get("deliveries") or []),
+                      "wave": (wave.get("status") or {}).get("phase")}
             if until(result) or time.monotonic() > deadline:
                 return result
             time.sleep(0.1)
@@ -128,7 +140,8 @@ def _resource(event: dict[str, Any]) -> str:
 def _healthy(result: dict[str, Any]) -> bool:
     """Succeeded with its Events, the pause promoted and the bake judged by their analyses, success notified."""
     return result["phase"] == "Succeeded" and bool(result["events"]) and result["runs"] == ["Successful"] * 2 \
-        and result["notified"] == ["Delivered"] * 2 and result["finalizers"] == ["ecsbg.dev/rollback-on-delete"]
+        and result["notified"] == ["Delivered"] * 2 and result["finalizers"] == ["ecsbg.dev/rollback-on-delete"] \
+        and result["wave"] == "Succeeded"
 
 
 @pytest.fixture
@@ -201,6 +214,8 @@ BREAKS = {
     (NAMESPACED, 3): "analysis-error",  # ecsanalysistemplates: the pause's analysis cannot read its template
     (NAMESPACED, 4): "analysis-error",  # secrets: the template's argument cannot be read
     (NAMESPACED, 5): "notify-error",    # ecsnotificationproviders: the team's provider cannot be read
+    (NAMESPACED, 6): "no-wave-status",  # ecsreleasewaves: kopf cannot watch the wave
+    (NAMESPACED, 7): "no-wave-status",  # ecsreleasewaves/status: the wave loop cannot record anything
 }
 
 
@@ -213,6 +228,9 @@ def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_c
         result = probe.observe(timeout=30, until=lambda r: "Error" in r["runs"])
     elif expected == "notify-error":  # the release succeeds; the delivery that cannot read its provider fails
         result = probe.observe(timeout=60, until=lambda r: "Failed" in r["notified"] and "Pending" not in r["notified"])
+    elif expected == "no-wave-status":  # the release succeeds; the wave never shows a phase
+        result = probe.observe(timeout=60, until=lambda r: r["phase"] == "Succeeded")
+        result = probe.observe(timeout=1.0)
     elif expected == "no-events":  # the release succeeds; its Events would have been posted by then
         probe.observe(timeout=60, until=lambda r: r["phase"] == "Succeeded")
         result = probe.observe(timeout=1.0)
@@ -224,6 +242,8 @@ def test_removing_any_chart_rule_breaks_something(probe, without, caplog, real_c
         assert result["phase"] is None, result
     elif expected == "no-events":
         assert result["phase"] == "Succeeded" and result["events"] == 0, result
+    elif expected == "no-wave-status":
+        assert result["phase"] == "Succeeded" and result["wave"] is None, result
     elif expected == "analysis-error":
         assert "Error" in result["runs"], result
     elif expected == "notify-error":

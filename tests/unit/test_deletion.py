@@ -19,8 +19,9 @@ STATUS = {"attempt": 2, "phase": "AwaitingApproval", "deployment": {"attempt": 2
 
 def test_only_the_rollback_delete_handler_asks_for_a_finalizer():
     registry = build_registry(Settings())
-    [daemon] = registry._spawning.get_all_handlers()
-    assert daemon.requires_finalizer is False, "kopf would otherwise block every release's deletion"
+    daemons = registry._spawning.get_all_handlers()  # the release loop and the release wave loop
+    assert len(daemons) == 2
+    assert not any(d.requires_finalizer for d in daemons), "kopf would otherwise block every deletion"
     wanting = [h for h in registry._changing.get_all_handlers() if h.requires_finalizer]
     [handler] = wanting
     assert handler.when(body=body(onDelete="Rollback")) is True

@@ -66,7 +66,7 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 # and patches finalizers (spec.onDelete: Rollback adds ecsbg.dev/rollback-on-delete); it never GETs a single object.
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsbluegreenreleases"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["list", "watch", "patch", "create"]
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsbluegreenreleases/status"]
   verbs: ["patch"]
@@ -86,6 +86,14 @@ Rules on the EcsBlueGreenRelease objects and the Events the operator posts, shar
 - apiGroups: ["ecsbg.dev"]
   resources: ["ecsnotificationproviders"]
   verbs: ["get"]
+# Release waves (ecsbg.waves): kopf lists and watches them, the wave loop patches their status; it lists the
+# namespace's releases and creates and patches its child releases (the first rule: list, create, patch).
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsreleasewaves"]
+  verbs: ["list", "watch"]
+- apiGroups: ["ecsbg.dev"]
+  resources: ["ecsreleasewaves/status"]
+  verbs: ["patch"]
 {{- end }}
 
 {{/* Cluster-scoped objects kopf observes at any scope: CRDs (resource discovery) and namespaces. */}}

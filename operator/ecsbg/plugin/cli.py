@@ -1,6 +1,8 @@
 """`kubectl ecsrelease`: see and steer EcsBlueGreenReleases (console script kubectl-ecsrelease).
 
     kubectl ecsrelease get NAME [--watch]     live view: phase, stage, attempt, traffic, hooks, stages, events
+    kubectl ecsrelease get wave NAME [--watch]          an EcsReleaseWave: its waves, gates and targets as a tree
+    kubectl ecsrelease approve|abort wave NAME          approve the waiting gate (--wave W), abort the attempt
     kubectl ecsrelease list [-A]              every release of the namespace (or of all namespaces)
     kubectl ecsrelease approve|reject NAME    continue or roll back the paused hooks of the current attempt
     kubectl ecsrelease abort NAME             roll back the current attempt's deployment
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", parents=[common], help="show a release")
     get.add_argument("name")
+    get.add_argument("wave_name", nargs="?", metavar="WAVE", help="with NAME `wave`: the EcsReleaseWave to show")
     get.add_argument("-w", "--watch", action="store_true", help="refresh until the attempt ends")
     get.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
     get.add_argument("--timeout", type=float, default=None, help="give up watching after this many seconds")
@@ -62,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
                        (RequestKind.RETRY, "start the rolled-back or failed attempt again")):  # fmt: skip
         request = sub.add_parser(kind.value, parents=[common], help=text)
         request.add_argument("name")
+        if kind in (RequestKind.APPROVE, RequestKind.ABORT):  # `approve wave NAME`: a wave's gate or attempt
+            request.add_argument("wave_name", nargs="?", metavar="WAVE", help="with NAME `wave`: an EcsReleaseWave")
+        if kind is RequestKind.APPROVE:
+            request.add_argument("--wave", default=None, help="with `wave`: the wave whose gate to approve "
+                                 "(default: the one waiting)")
         request.add_argument(
             "--attempt", type=int, default=None, help="the attempt meant (default: the current)"
         )
@@ -130,7 +138,55 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _wave(args: argparse.Namespace) -> str | None:
+    """NAME of `... wave NAME` (None: a release command)."""
+    if getattr(args, "wave_name", None) is None:
+        return None
+    if args.name != "wave":
+        raise kube.PluginError(f"unexpected {args.wave_name!r}: did you mean `{args.command} wave {args.wave_name}`?")
+    return args.wave_name
+
+
+def cmd_get_wave(api, namespace: str, name: str, args: argparse.Namespace, out: TextIO, *,
+                 clock: Callable[[], float] = time.monotonic, sleep=time.sleep) -> int:
+    from ecsbg.plugin import waves
+
+    deadline = None if args.timeout is None else clock() + args.timeout
+    last = None
+    while True:
+        wave = kube.get_wave(api, namespace, name).obj
+        if not args.watch:
+            out.write(waves.render_wave(wave, _now()))
+            return 0
+        if wave["metadata"].get("resourceVersion") != last:
+            out.write(waves.render_wave(wave, _now()) + "\n")
+            out.flush()
+            last = wave["metadata"].get("resourceVersion")
+        if waves.done(wave):
+            return 0 if wave["status"]["phase"] == "Succeeded" else 1
+        if deadline is not None and clock() >= deadline:
+            raise kube.PluginError(f"timed out after {args.timeout:g}s waiting for {name} to finish")
+        sleep(args.interval)
+
+
+def cmd_wave_request(api, namespace: str, name: str, args: argparse.Namespace, out: TextIO) -> int:
+    from ecsbg.plugin import waves
+
+    wave = kube.get_wave(api, namespace, name)
+    if args.command == "approve":
+        request = waves.approve(wave.obj, args.wave, args.attempt)
+    else:
+        request = waves.abort(wave.obj, args.attempt)
+    if not request.ok:
+        raise kube.PluginError(request.message)
+    kube.annotate(wave, request.annotation, request.value)
+    out.write(request.message + "\n")
+    return 0
+
+
 def cmd_get(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+    if (wave := _wave(args)) is not None:
+        return cmd_get_wave(api, namespace, wave, args, out)
     release = kube.get_release(api, namespace, args.name)
     if not args.watch:
         out.write(render.render_release(release.obj, kube.events_of(api, release), _now()))
@@ -264,6 +320,8 @@ def cmd_history(api, namespace: str, args: argparse.Namespace, out: TextIO) -> i
 
 def _request(kind: RequestKind) -> Callable[..., int]:
     def command(api, namespace: str, args: argparse.Namespace, out: TextIO) -> int:
+        if (wave := _wave(args)) is not None:
+            return cmd_wave_request(api, namespace, wave, args, out)
         release = kube.get_release(api, namespace, args.name)
         decision = decide(kind, release.obj, args.attempt)
         if not decision.ok:

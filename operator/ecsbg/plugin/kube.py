@@ -23,6 +23,12 @@ class EcsBlueGreenRelease(pykube.objects.NamespacedAPIObject):
     kind = "EcsBlueGreenRelease"
 
 
+class EcsReleaseWave(pykube.objects.NamespacedAPIObject):
+    version = GROUP_VERSION
+    endpoint = "ecsreleasewaves"
+    kind = "EcsReleaseWave"
+
+
 # Keys of a kubeconfig entry that name files: kubectl resolves them relative to the file they appear in.
 _FILE_KEYS = {"clusters": ("certificate-authority",), "users": ("client-certificate", "client-key", "tokenFile")}
 _SECTIONS = (("clusters", "cluster"), ("contexts", "context"), ("users", "user"))
@@ -103,6 +109,14 @@ def get_release(api: pykube.HTTPClient, namespace: str, name: str) -> EcsBlueGre
         return _call(f"reading {name}", query.get_by_name, name)
     except pykube.exceptions.ObjectDoesNotExist:
         raise PluginError(f'ecsbluegreenrelease "{name}" not found in namespace "{namespace}"') from None
+
+
+def get_wave(api: pykube.HTTPClient, namespace: str, name: str) -> EcsReleaseWave:
+    query = EcsReleaseWave.objects(api, namespace=namespace)
+    try:
+        return _call(f"reading {name}", query.get_by_name, name)
+    except pykube.exceptions.ObjectDoesNotExist:
+        raise PluginError(f'ecsreleasewave "{name}" not found in namespace "{namespace}"') from None
 
 
 def list_releases(api: pykube.HTTPClient, namespace: str | None) -> list[dict[str, Any]]:

@@ -96,6 +96,22 @@ def lint_object(obj: dict[str, Any], crd: Path = CRD) -> list[str]:
     return errors
 
 
+def lint_wave(obj: dict[str, Any], crd: Path = CRD) -> list[str]:
+    from ecsbg.domain.waves.children import child_spec
+    from ecsbg.domain.waves.parsing import InvalidWave, parse_wave
+
+    try:
+        spec = parse_wave(obj)
+    except InvalidWave as error:
+        return [f"{reason}: {message}" for reason, message in error.problems]
+    problems = []
+    for name, target in spec.targets.items():
+        child = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name},
+                 "spec": child_spec(spec.template, target)}
+        problems += [f"target {name}: {problem}" for problem in lint_object(child, crd)]
+    return problems
+
+
 def lint_file(path: Path, crd: Path = CRD) -> Iterator[tuple[str, list[str]]]:
     """(release name, problems) per EcsBlueGreenRelease document of the file."""
     try:
@@ -104,8 +120,11 @@ def lint_file(path: Path, crd: Path = CRD) -> Iterator[tuple[str, list[str]]]:
         yield "-", [f"cannot read: {error}"]
         return
     releases = [d for d in docs if isinstance(d, dict) and d.get("kind") == KIND]
-    if not releases:
+    wave_docs = [d for d in docs if isinstance(d, dict) and d.get("kind") == "EcsReleaseWave"]
+    if not releases and not wave_docs:
         yield "-", [f"no {KIND} document"]
+    for obj in wave_docs:  # the wave parser, and the release lint of each target's rendered child
+        yield (obj.get("metadata") or {}).get("name") or "<no name>", lint_wave(obj, crd)
     for obj in releases:
         name = (obj.get("metadata") or {}).get("name") or "<no name>"
         problems = [] if obj.get("apiVersion") == API_VERSION else [

@@ -1,0 +1,71 @@
+"""The Kubernetes seam of release waves: list the namespace's releases, create or patch a child release, patch a
+wave's status. The only I/O a wave does (it never calls AWS); the fake is tests/fakes/waves.py."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ecsbg.k8s.client import call as client_call
+from ecsbg.k8s.status import GROUP, PLURAL, VERSION, ReleaseGone
+
+WAVES = "ecsreleasewaves"
+
+
+class AlreadyExists(Exception):
+    """409 on create: a deterministic child name already taken (our own earlier create, or a release of
+    someone else, which the next pass reports as TargetOwnedByRelease)."""
+
+
+class WaveApi(Protocol):
+    async def list_releases(self, namespace: str) -> list[dict[str, Any]]: ...
+    async def create_release(self, namespace: str, body: dict[str, Any]) -> None: ...
+    async def patch_release(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> None: ...
+    async def patch_wave_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+
+
+class KubeWaveApi:
+    """Through the official `kubernetes` client (sync, run in a thread), like KubeStatusWriter."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        from kubernetes import client, config
+
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        configuration = client.Configuration.get_default_copy()
+        configuration.retries = False  # the wave loop retries with backoff (KubeStatusWriter says why)
+        self._api = client.CustomObjectsApi(client.ApiClient(configuration))
+        self._timeout = (timeout, timeout)
+
+    async def list_releases(self, namespace: str) -> list[dict[str, Any]]:
+        answer = await client_call(self._api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
+                                   _request_timeout=self._timeout)
+        return list(answer.get("items") or [])
+
+    async def create_release(self, namespace: str, body: dict[str, Any]) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            await client_call(self._api.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, body,
+                              _request_timeout=self._timeout)
+        except ApiException as exc:
+            if exc.status == 409:
+                raise AlreadyExists(body["metadata"]["name"]) from exc
+            raise
+
+    async def patch_release(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> None:
+        await client_call(self._api.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, ops,
+                          _content_type="application/json-patch+json", _request_timeout=self._timeout)
+
+    async def patch_wave_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            await client_call(self._api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, WAVES,
+                              name, {"status": status}, _content_type="application/merge-patch+json",
+                              _request_timeout=self._timeout)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ReleaseGone(f"{namespace}/{name}") from exc
+            raise

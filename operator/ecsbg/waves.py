@@ -1,0 +1,96 @@
+"""The release wave loop: one per EcsReleaseWave (a kopf daemon in ecsbg.handlers), thin around the pure pass.
+
+list the namespace's releases -> domain.waves.status.wave_pass -> create/patch children (idempotent) -> status
+patch -> Events. Children are written before the status that records them: a kill in between leaves children
+the next pass recognises as current (their spec-hash annotation), so nothing is started twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecsbg.clock import Clock
+from ecsbg.domain import shape
+from ecsbg.domain.waves.planning import Write
+from ecsbg.domain.waves.status import Outcome, wave_pass
+from ecsbg.k8s.events import EventSink
+from ecsbg.k8s.status import ReleaseGone
+from ecsbg.k8s.waves import AlreadyExists, WaveApi
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WaveState:
+    """Per-wave memory of the loop: only what makes it responsive, never what decides (that is the children's)."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_status: dict[str, Any] | None = None  # fresher than kopf's body right after our own patch
+    failure: str | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True)
+class WaveDeps:
+    api: WaveApi
+    events: EventSink
+    clock: Clock
+    poll_fast: float
+    poll_idle: float
+    backoff_max: float
+
+
+async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
+                    claims: Callable[[Any], Any]) -> Outcome:
+    meta = shape.child(body, "metadata")
+    namespace, name = shape.text(meta.get("namespace")), shape.text(meta.get("name"))
+    prior = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
+    current = {**body, "status": prior}
+    outcome = wave_pass(current, await deps.api.list_releases(namespace), claims, deps.clock.now())
+    for write in outcome.writes:
+        await _write(deps.api, namespace, write)
+    if outcome.status != {k: prior.get(k) for k in outcome.status}:
+        await deps.api.patch_wave_status(namespace, name, outcome.status)
+    state.last_status = {**prior, **outcome.status}
+    deps.events.emit(body, outcome.events)
+    return outcome
+
+
+async def _write(api: WaveApi, namespace: str, write: Write) -> None:
+    if write.kind == "create":
+        try:
+            await api.create_release(namespace, write.body)
+        except AlreadyExists:  # created by a pass that died before its status: the next pass sees it
+            logger.info("child release %s already exists", write.name)
+        return
+    await api.patch_release(namespace, write.name, write.ops)
+
+
+async def wave_loop(body: Mapping[str, Any], deps: WaveDeps, state: WaveState, claims: Callable[[Any], Any],
+                    stopped: Any) -> None:
+    backoff = 0.0
+    while not stopped and not state.gone:
+        try:
+            outcome = await wave_once(body, deps, state, claims)
+            delay, backoff = (deps.poll_fast if outcome.active else deps.poll_idle), 0.0
+            if state.failure is not None:
+                logger.info("wave passes work again")
+                state.failure = None
+        except ReleaseGone:
+            return
+        except Exception as exc:  # logged once per kind of error; the loop keeps going with backoff
+            backoff = min(deps.backoff_max, max(deps.poll_fast, backoff * 2))
+            delay = backoff
+            text = f"{type(exc).__name__}: {exc}"
+            if text != state.failure:
+                logger.warning("wave pass failed: %s", text, exc_info=state.failure is None)
+                state.failure = text
+        try:
+            await asyncio.wait_for(state.wake.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+        state.wake.clear()
