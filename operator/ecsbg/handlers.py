@@ -182,8 +182,7 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
         return found if found is not None else {}
 
     @kopf.daemon(*WAVES, registry=registry, cancellation_timeout=10.0)
-    async def wave(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
-                   release_targets: kopf.Index, **_: Any) -> None:
+    async def wave(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any, **_: Any) -> None:
         deps: Deps = memo.deps
         state = WaveState()
         loops(memo)[namespace, name] = state
@@ -191,7 +190,7 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
                              poll_fast=deps.settings.poll_fast_seconds, poll_idle=deps.settings.poll_idle_seconds,
                              backoff_max=deps.settings.backoff_max_seconds)
         try:
-            await wave_loop(body, wave_deps, state, lambda key: list(release_targets.get(key, ())), stopped)
+            await wave_loop(body, wave_deps, state, deps.releases.claims, stopped)
         finally:
             loops(memo).pop((namespace, name), None)
 
