@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ("emulator", "devcluster", "operator")
+ORDER = ("emulator", "devcluster", "operator", "scale")
 
 
 def main(argv: list[str]) -> int:
