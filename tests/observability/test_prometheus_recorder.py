@@ -72,14 +72,25 @@ def test_one_info_series_per_release_carrying_its_state(recorder):
         assert labels["service"] == labels["name"] and labels["cluster"] == "prod"
 
 
-def test_phase_and_stage_state_sets_have_exactly_one_active_value(recorder):
-    for (namespace, name), (phase, stage) in FINAL.items():
-        phases = series(recorder, "ecsbg_release_phase", namespace=namespace, name=name)
-        assert sorted(s["phase"] for s, _ in phases) == sorted(v.PHASES)
-        assert [s["phase"] for s, value in phases if value == 1] == [phase]
-        stages = series(recorder, "ecsbg_release_stage", namespace=namespace, name=name)
-        assert {s["stage"] for s, _ in stages} >= set(v.ECS_STAGES)
-        assert [s["stage"] for s, value in stages if value == 1] == ([stage] if stage else [])
+def test_a_state_change_moves_the_info_series_and_no_state_set_repeats_it(recorder):
+    def state(phase: str, stage: str | None) -> None:
+        recorder.release_state(
+            namespace="shop", name="web", strategy="BlueGreen", cluster="prod", service="web",
+            phase=phase, stage=stage, production=None, test=None,
+        )  # fmt: skip
+
+    state("Deploying", "SCALE_UP")
+    state("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT")
+    infos = series(recorder, "ecsbg_release_info", namespace="shop", name="web")
+    assert [(s["phase"], s["stage"]) for s, _ in infos] == [("AwaitingApproval", "POST_TEST_TRAFFIC_SHIFT")]
+    # The info series is the only per-release state: a 0/1 series per phase and stage would say it 20 times.
+    names = {family.name for family in recorder.registry.collect()}
+    assert not names & {"ecsbg_release_phase", "ecsbg_release_stage"}
+    per_release = [
+        s for family in recorder.registry.collect() for s in family.samples
+        if s.labels.get("namespace") == "shop" and s.labels.get("name") == "web"
+    ]  # fmt: skip
+    assert len(per_release) <= 6  # info, traffic (no weights now), step, steps, drifted, backoff
 
 
 def test_traffic_follows_the_reported_weights(recorder):
@@ -99,6 +110,7 @@ def test_series_of_a_deleted_release_disappear(recorder):
     recorder.forget_release(namespace="shop", name="web")
     text = generate_latest(recorder.registry).decode()
     assert 'name="web"' not in text and 'name="api"' in text
+    assert series(recorder, "ecsbg_release_info", name="web") == []
     recorder.forget_release(namespace="shop", name="web")  # idempotent: a second delete event is harmless
 
 

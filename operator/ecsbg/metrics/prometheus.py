@@ -1,11 +1,12 @@
 """The Prometheus implementation of MetricsRecorder, on its own CollectorRegistry, and its /metrics server.
 
-Names, types and labels: docs/design.md "Metrics". Per-release gauges follow two established patterns:
-`ecsbg_release_info` is the info pattern of Argo Rollouts' `rollout_info` (one series whose labels carry the
-state), `ecsbg_release_phase`/`ecsbg_release_stage` the StateSet pattern of kube-state-metrics'
-`kube_pod_status_phase` (one 0/1 series per possible value, so `== 1` selects the current one and a state
-timeline needs no label juggling). controller_runtime_* mirror controller-runtime's names, labels and buckets
-(pkg/internal/controller/metrics/metrics.go) so dashboards and alerts written for Go operators work unchanged.
+Names, types and labels: docs/design.md "Metrics". A release's state is one series, `ecsbg_release_info`, the
+info pattern of Argo Rollouts' `rollout_info` (its labels carry phase, ECS stage and target): select a phase
+with `ecsbg_release_info{phase="Failed"}`, count with `count by (phase) (ecsbg_release_info)`. No StateSet
+gauges (one 0/1 series per possible phase and stage) repeat it: they were 20 series per release, most of the
+registry's memory and of each scrape's time at 1,000 releases (issue 12). controller_runtime_* mirror
+controller-runtime's names, labels and buckets (pkg/internal/controller/metrics/metrics.go) so dashboards and
+alerts written for Go operators work unchanged.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ class _Series:
     """The label values of one release's series, so a state change or a deletion removes exactly those."""
 
     info: tuple[str, ...]
-    stages: set[str] = field(default_factory=set)
     listeners: set[str] = field(default_factory=set)
     stepped: bool = False
 
@@ -86,14 +86,6 @@ class PrometheusRecorder:
             [*_RELEASE, "phase", "stage", "strategy", "cluster", "service"],
             registry=r,
         )
-        self.release_phase = Gauge(
-            "ecsbg_release_phase", "1 for the release's current phase, 0 for every other phase.",
-            [*_RELEASE, "phase"], registry=r,
-        )  # fmt: skip
-        self.release_stage = Gauge(
-            "ecsbg_release_stage", "1 for the ECS lifecycle stage the release is in, 0 for the others.",
-            [*_RELEASE, "stage"], registry=r,
-        )  # fmt: skip
         self.traffic = Gauge(
             "ecsbg_release_traffic_percent", "Share of the listener's traffic on the green (target) revision.",
             [*_RELEASE, "listener"], registry=r,
@@ -281,13 +273,6 @@ class PrometheusRecorder:
                 self.release_info.remove(*series.info)
                 series.info = info
             self.release_info.labels(*info).set(1)
-            for known in v.PHASES:
-                self.release_phase.labels(namespace, name, known).set(1 if known == phase else 0)
-            series.stages.update(v.ECS_STAGES)
-            if stage is not None:
-                series.stages.add(stage)
-            for known in series.stages:
-                self.release_stage.labels(namespace, name, known).set(1 if known == stage else 0)
             self._set_traffic(series, namespace, name, {"production": production, "test": test})
 
     def _set_traffic(
@@ -380,10 +365,6 @@ class PrometheusRecorder:
             if series is None:
                 return
             self.release_info.remove(*series.info)
-            for phase in v.PHASES:
-                self.release_phase.remove(namespace, name, phase)
-            for stage in series.stages:
-                self.release_stage.remove(namespace, name, stage)
             for listener in series.listeners:
                 self.traffic.remove(namespace, name, listener)
             if series.stepped:
