@@ -77,9 +77,8 @@ def epoch(iso: str) -> float:
 
 
 @contextlib.contextmanager
-def moto_process(work: Path) -> Iterator[str]:
-    """moto's server (`moto_server`, from moto[server]) in its own process; yields its URL."""
-    port = free_port()
+def moto_process(work: Path, port: int) -> Iterator[str]:
+    """moto's server (`moto_server`, from moto[server]) in its own process on `port`; yields its URL."""
     binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     with (work / "moto.log").open("wb") as log:
         proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
