@@ -303,7 +303,7 @@ async def release_loop(
         delay = _backoff(state, deps, namespace, name, delay, degraded)
         if delay == deps.settings.poll_idle_seconds and deps.ecs_events is not None and deps.ecs_events.flowing():
             delay = deps.settings.events_idle_seconds  # events wake it; polling is the safety net for lost ones
-        if not state.backoff and delay in _polls(deps.settings):  # a poll, not a next step or a back-off
+        if not state.backoff and delay in _polls(deps.settings):  # an idle poll, not a next step or a back-off
             delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body))
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
@@ -431,7 +431,10 @@ async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, 
 
 
 def _polls(settings: Settings) -> tuple[float, ...]:
-    return settings.poll_fast_seconds, settings.poll_idle_seconds, settings.events_idle_seconds
+    """The idle polls, put on the cluster's grid (domain.schedule). In-flight polls keep their own phase: with
+    1,000 deployments in flight, one burst every fast poll made the last of them wait for the rest (stage ->
+    status p99 18.9 s against 10.8 s unaligned, bench.scale)."""
+    return settings.poll_idle_seconds, settings.events_idle_seconds
 
 
 def _cluster_of(body: Mapping[str, Any]) -> str:
