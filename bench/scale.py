@@ -269,7 +269,7 @@ class Bench:
         since = time.time()
         # a bake outlasting the handover: ECS keeps no stage history, so stages walked while no replica is active
         # cannot be mirrored by anyone (a deployment that ends in that gap is a known gap, docs/design.md)
-        self.apply(changed, "handover", bake_seconds=20.0)
+        self.apply(changed, "handover", bake_seconds=self.args.handover_bake)
         self._when(lambda: self._updated(changed, since) >= h // 2, 120)
         os.kill(first.proc.pid, signal.SIGKILL)
         killed = time.time()
@@ -314,13 +314,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-window", type=float, default=0.0, help="default: 2 idle polls, at least 60 s")
     parser.add_argument("--changed", type=int, default=20)
     parser.add_argument("--handover", type=int, default=100)
+    parser.add_argument("--handover-bake", type=float, default=20.0, help="seconds the handover's bake lasts")
     parser.add_argument("--speed", type=float, default=100.0, help="emulator speed (a 10-minute bake: 6 s)")
     parser.add_argument("--only", default="", help=f"sections after the first, comma-separated: {','.join(SECTIONS)}")
     parser.add_argument("--smoke", action="store_true", help="a few releases and short windows")
     args = parser.parse_args(argv)
     if args.smoke:
         args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 3.0, 2.0, 1.0
-        args.production_poll = 2.0
+        args.production_poll, args.handover_bake = 2.0, 8.0
         args.poll_idle, args.changed, args.handover, args.speed, args.naive_window = 2.0, 2, 3, 400.0, 4.0
     if args.releases not in {int(s) for s in args.scales.split(",")}:
         parser.error("--scales must include --releases")
