@@ -314,7 +314,7 @@ def seed_services(ecs: Any, count: int) -> list[str]:
     client = make_client(ecs.url)
     names = [f"svc-{i:03d}" for i in range(count)]
     for name in names:
-        seed_service(client, service=name, wait=False)
+        seed_service(client, service=name, wait=False, family=name)  # a family per service, as in most estates
     _wait_steady(ecs, len(names))
     return names
 

@@ -69,6 +69,7 @@ def seed_service(
     load_balancer: dict[str, str] | None = None,
     wait: bool = True,
     timeout: float = 10.0,
+    family: str = "web",
 ) -> dict[str, Any]:
     """Create cluster + task definition `web` + a blue/green-ready service; return DescribeServices' service.
 
@@ -77,7 +78,7 @@ def seed_service(
     """
     client.create_cluster(clusterName=cluster)
     td = client.register_task_definition(
-        family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
         containerDefinitions=[{"name": "app", "image": IMAGE, "essential": True,
                                "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}],
     )["taskDefinition"]
