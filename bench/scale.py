@@ -320,9 +320,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few releases and short windows")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 3.0, 2.0, 1.0
-        args.production_poll, args.handover_bake = 2.0, 8.0
-        args.poll_idle, args.changed, args.handover, args.speed, args.naive_window = 2.0, 2, 3, 400.0, 4.0
+        args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 2.0, 1.0, 1.0
+        args.production_poll, args.handover_bake = 1.0, 6.0
+        args.poll_idle, args.changed, args.handover, args.speed, args.naive_window = 1.0, 2, 3, 400.0, 2.0
     if args.releases not in {int(s) for s in args.scales.split(",")}:
         parser.error("--scales must include --releases")
     return args

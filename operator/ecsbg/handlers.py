@@ -242,7 +242,9 @@ async def _fill_release_book(memo: kopf.Memo, logger: logging.Logger) -> None:
     from ecsbg.k8s.listing import list_releases
 
     try:
-        listed = await list_releases(watched, timeout=memo.deps.settings.k8s_timeout_seconds)
+        settings = memo.deps.settings
+        listed = await list_releases(watched, timeout=settings.k8s_timeout_seconds,
+                                     label_selector=settings.release_selector)
     except Exception as exc:  # kopf's own LIST decides whether the operator can run; the watch fills the book
         logger.warning("listing the releases before watching failed (%s): each release's claims are known once "
                        "the watch has delivered it", exc)

@@ -15,7 +15,9 @@ from tests.plugins.process import OperatorProcess
 
 def _operator(env: ReleaseEnv, tmp_path: Path, namespace: str, operator_id: str) -> OperatorProcess:
     shard = {"ECSBG_RELEASE_SELECTOR": f"ecsbg.dev/shard={operator_id[6:]}"} if operator_id.startswith("shard-") else {}
+    # verbose: kopf's per-object lines (DEBUG then) show which releases a shard saw
     return OperatorProcess(kubeconfig=env.kubeconfig, namespace=namespace, log_path=tmp_path / f"{operator_id}.log",
+                           verbose=True,
                            env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
                                 "ECSBG_POLL_FAST_SECONDS": "0.2", "ECSBG_POLL_IDLE_SECONDS": "1",
                                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",

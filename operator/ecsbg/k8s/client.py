@@ -29,6 +29,21 @@ def lost_ssl_error(exc: BaseException) -> bool:
         "kubernetes/client/api_client.py")
 
 
+def api_client() -> Any:
+    """The official client as every seam here uses it: in-cluster credentials, else KUBECONFIG; no urllib3 retries
+    (the callers' loops retry with backoff and log once per error state, where urllib3 would resend each request,
+    a timed-out GET three more times, with a warning per attempt)."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    configuration = client.Configuration.get_default_copy()
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
 def call_sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)

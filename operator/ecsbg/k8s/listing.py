@@ -8,37 +8,32 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ecsbg.k8s.client import call
+from ecsbg.k8s.client import api_client, call
 
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 _PLAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a namespace name: no pattern to expand
 
 
-async def list_releases(namespaces: Iterable[str], timeout: float = 30.0) -> list[dict[str, Any]]:
-    from kubernetes import client, config
+async def list_releases(namespaces: Iterable[str], timeout: float = 30.0, label_selector: str = "") -> list[dict[str, Any]]:
+    """`label_selector`: ECSBG_RELEASE_SELECTOR, the shard's releases only (what kopf's watch sees too)."""
+    from kubernetes import client
 
+    shared = api_client()
     try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    configuration = client.Configuration.get_default_copy()
-    configuration.retries = False  # the caller decides what a failure means
-    api_client = client.ApiClient(configuration)
-    try:
-        custom = client.CustomObjectsApi(api_client)
+        custom = client.CustomObjectsApi(shared)
         patterns = list(namespaces)
         if not patterns:
             listed = await call(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL,
-                                _request_timeout=timeout)
+                                label_selector=label_selector, _request_timeout=timeout)
             return list(listed.get("items") or [])
         out: list[dict[str, Any]] = []
-        for namespace in await _namespaces(client.CoreV1Api(api_client), patterns, timeout):
+        for namespace in await _namespaces(client.CoreV1Api(shared), patterns, timeout):
             listed = await call(custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                _request_timeout=timeout)
+                                label_selector=label_selector, _request_timeout=timeout)
             out.extend(listed.get("items") or [])
         return out
     finally:
-        api_client.close()
+        shared.close()
 
 
 async def _namespaces(core: Any, patterns: list[str], timeout: float) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from ecsbg.k8s.client import api_client
 from ecsbg.k8s.client import call as client_call
 
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
@@ -48,19 +49,11 @@ class KubeStatusWriter:
     """Writes through the official `kubernetes` client (sync, run in a thread)."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        from kubernetes import client, config
+        from kubernetes import client
 
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config()
-        configuration = client.Configuration.get_default_copy()
-        # No urllib3 retries: the release loop retries with backoff and logs once per error state, where urllib3
-        # would resend each request (a timed-out GET three more times) with a warning per attempt.
-        configuration.retries = False
-        api_client = client.ApiClient(configuration)
-        self._api = client.CustomObjectsApi(api_client)
-        self._version = client.VersionApi(api_client)
+        shared = api_client()
+        self._api = client.CustomObjectsApi(shared)
+        self._version = client.VersionApi(shared)
         # (connect, read): a half-open connection (bytes swallowed, no reset) fails after `timeout` s, instead of
         # freezing the release loop forever (the client's default is no timeout at all)
         self._timeout = (timeout, timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ecsbg.k8s.client import api_client
 from ecsbg.k8s.client import call as client_call
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION, ReleaseGone
 
@@ -27,15 +28,9 @@ class KubeWaveApi:
     """Through the official `kubernetes` client (sync, run in a thread), like KubeStatusWriter."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        from kubernetes import client, config
+        from kubernetes import client
 
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config()
-        configuration = client.Configuration.get_default_copy()
-        configuration.retries = False  # the wave loop retries with backoff (KubeStatusWriter says why)
-        self._api = client.CustomObjectsApi(client.ApiClient(configuration))
+        self._api = client.CustomObjectsApi(api_client())
         self._timeout = (timeout, timeout)
 
     async def list_releases(self, namespace: str) -> list[dict[str, Any]]:
