@@ -62,8 +62,8 @@ class Figures:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, work: Path, cluster: Any, ecs: Any, queue: str | None) -> None:
-        self.args, self.work, self.cluster, self.ecs, self.queue = args, work, cluster, ecs, queue
+    def __init__(self, args: argparse.Namespace, work: Path, cluster: Any, ecs: Any) -> None:
+        self.args, self.work, self.cluster, self.ecs = args, work, cluster, ecs
         self.probe = Probe(ecs, cluster)
         self.figures = Figures()
         self.scales = sorted(int(s) for s in args.scales.split(","))
@@ -276,7 +276,7 @@ class Bench:
         holder = self._when(lambda: self._holder().startswith("standby"), 60)
         self.wait_succeeded(changed)
         doubles = sum(max(len(times) - 1, 0) for times in self.probe.updates_after(dict.fromkeys(changed, since)).values())
-        lost, invented = self.probe.stage_faults(changed, since)
+        lost, invented = self.probe.stage_faults({name: self.placed[name] for name in changed})
         second.stop()
         first.stop()
         self.figures.add(f"handover after SIGKILL ({h} in flight)", "standby resumes every release",
@@ -342,7 +342,7 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
         queue = f"http://127.0.0.1:{port}/123456789012/ecs-events"
         ecs = RemoteEmulator(work, args.speed, queue)
         try:
-            bench = Bench(args, work, cluster, ecs, queue)
+            bench = Bench(args, work, cluster, ecs)
             first = bench.created_at_once()
             wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
             if "restarts" in wanted:

@@ -139,13 +139,14 @@ class Probe:
         return sum(1 for n, w in zip(names, latest, strict=True)
                    if w is not None and w.phase == "Succeeded" and w.attempt == attempts[n])
 
-    def stage_faults(self, names: list[str], since: float) -> tuple[int, int]:
-        """(lost, invented) over the newest deployment of each named service: ECS's history vs the status's."""
+    def stage_faults(self, placed: dict[str, str]) -> tuple[int, int]:
+        """(lost, invented) over the newest deployment of each release (name -> namespace; it targets the service of
+        its name): ECS's history vs the status's."""
         state = {s["service"]: s for s in self.ecs.state()["services"]}
         lost = invented = 0
-        for name in names:
+        for name, namespace in placed.items():
             deployments = (state.get(name) or {}).get("deployments") or []
-            obj = self.cluster.get("ecsbg.dev/v1alpha1", RELEASES, self._namespace_of(name, since), name) or {}
+            obj = self.cluster.get("ecsbg.dev/v1alpha1", RELEASES, namespace, name) or {}
             if len(deployments) > 1:
                 ours = (obj.get("status") or {}).get("stages") or []
                 a, b = compare_stages(deployments[-1]["history"], ours)
@@ -155,10 +156,6 @@ class Probe:
                           flush=True)
                 lost, invented = lost + a, invented + b
         return lost, invented
-
-    def _namespace_of(self, name: str, since: float) -> str:
-        with self._lock:
-            return next((w.namespace for w in reversed(self.writes) if w.name == name), "")
 
 
 def _shows(write: Write, t: Transition) -> bool:

@@ -133,12 +133,8 @@ class Observer:
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
 
     async def _deployment(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
-        found, deployment = self._finished.lookup(arn)
-        if not found:
-            deployment = await self._deployments.get(key, arn)
-            if deployment is not None and deployment.get("status") in FINAL_DEPLOYMENT_STATUSES:
-                self._finished.put(arn, deployment)
-        return deployment
+        return await _read_through(self._finished, self._deployments, key, arn,
+                                   keep=lambda d: d.get("status") in FINAL_DEPLOYMENT_STATUSES)
 
     async def _revisions_of(self, key: ClientKey, deployments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
@@ -146,12 +142,7 @@ class Observer:
         return {arn: revision for arn, revision in zip(arns, revisions, strict=True) if revision is not None}
 
     async def _revision(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
-        found, revision = self._revision_cache.lookup(arn)
-        if not found:
-            revision = await self._revisions.get(key, arn)
-            if revision is not None:  # a MISSING revision is not cached: it may be a read-after-write lag
-                self._revision_cache.put(arn, revision)
-        return revision
+        return await _read_through(self._revision_cache, self._revisions, key, arn, keep=lambda r: True)
 
     async def _taskdef_hash(self, key: ClientKey, arn: str, *, named: bool = False) -> str:
         """`named`: the ARN is spec.taskDefinition.arn, so ECS refusing to describe it means it does not exist."""
@@ -203,6 +194,18 @@ ITEM_ERRORS = frozenset({"InvalidParameterException", "ClientException"})
 # ServiceDeployment.status values after which ECS changes the deployment no more (it starts a new one for a
 # rollback of a finished deployment): API reference, ServiceDeployment; botocore 1.44.5 model enum.
 FINAL_DEPLOYMENT_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+
+
+async def _read_through(cache: BoundedCache[str, Mapping[str, Any]], batcher: Batcher[ClientKey], key: ClientKey,
+                        arn: str, keep: Callable[[Mapping[str, Any]], bool]) -> Mapping[str, Any] | None:
+    """The cached value of `arn`, else the batched read, kept when `keep` says it can no longer change. A MISSING
+    item (None) is never kept: it may be a read-after-write lag."""
+    found, value = cache.lookup(arn)
+    if not found:
+        value = await batcher.get(key, arn)
+        if value is not None and keep(value):
+            cache.put(arn, value)
+    return value
 
 
 def _maybe_one_item(exc: Exception) -> bool:

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ecsbg.k8s.client import api_client, call
+from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 
-GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 _PLAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a namespace name: no pattern to expand
 
 
