@@ -80,7 +80,7 @@ class Observer:
         prior = prior or ReleaseStatus()
         tracked_arn = prior.deployment.arn if prior.deployment is not None else None
         try:
-            observation = await self._deployment_view(key, spec, service, tracked_arn)
+            observation = await self._deployment_view(key, spec, service, tracked_arn, _starting(prior))
             return await self._with_task_definitions(key, spec, prior, observation)
         except AwsError as exc:
             return Observation(service=service, problem=exc.problem)
@@ -91,7 +91,7 @@ class Observer:
         about to start. Read only when needed: an attempt is about to start, or the ARNs differ (drift)."""
         service = observation.service
         assert service is not None
-        starting = prior.attempt > 0 and (prior.deployment is None or prior.deployment.attempt < prior.attempt)
+        starting = _starting(prior)
         serving = drift.serving_revision(observation.current)
         arns = [a for a in dict.fromkeys((service.task_definition_arn,
                                           spec.task_definition.arn if starting else None,
@@ -115,7 +115,7 @@ class Observer:
         return replace(observation, taskdef_hashes=dict(zip(arns, hashes, strict=True)), base_task_definition=base)
 
     async def _deployment_view(
-        self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None
+        self, key: ClientKey, spec: ReleaseSpec, service: ObservedService, tracked_arn: str | None, starting: bool
     ) -> Observation:
         arns = [a for a in dict.fromkeys((service.current_deployment_arn, tracked_arn)) if a]
         fetched = await asyncio.gather(*(self._deployment(key, arn) for arn in arns))
@@ -127,7 +127,9 @@ class Observer:
         tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
         target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
         taskdef_hash = None
-        if spec.task_definition.registers and target_td:  # to recognise (adopt) the deployment an attempt started
+        # to recognise (adopt) the deployment an attempt started: only the planner's `_start` compares it, so only an
+        # attempt about to start reads it (else a restart described every release's task definition: 1,000 calls)
+        if starting and spec.task_definition.registers and target_td:
             taskdef_hash = await self._taskdef_hash(key, target_td)
         return Observation(service=service, current=current, tracked=tracked,
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
@@ -206,6 +208,11 @@ async def _read_through(cache: BoundedCache[str, Mapping[str, Any]], batcher: Ba
         if value is not None and keep(value):
             cache.put(arn, value)
     return value
+
+
+def _starting(prior: ReleaseStatus) -> bool:
+    """An attempt is recorded but its deployment is not yet (planning's `_start` decides: adopt, reuse or start)."""
+    return prior.attempt > 0 and (prior.deployment is None or prior.deployment.attempt < prior.attempt)
 
 
 def _maybe_one_item(exc: Exception) -> bool:

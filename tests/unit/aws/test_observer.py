@@ -139,18 +139,23 @@ async def test_tracked_deployment_is_read_in_the_same_call_as_the_current_one():
     assert fake.count("DescribeServiceDeployments") == 1
 
 
-async def test_taskdef_hash_only_for_the_containers_form_and_read_once():
+async def test_taskdef_hash_only_for_the_containers_form_about_to_start_and_read_once():
     fake = world(2)
     observer = Observer(lambda key: fake, window=0.01)
+    starting = ReleaseStatus(attempt=1)  # the attempt is recorded, its deployment not yet: planning's _start
     by_arn = await observer.observe(release(0), None)
     assert by_arn.current_target_taskdef_hash is None and fake.count("DescribeTaskDefinition") == 0
     derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
-    results = await asyncio.gather(*(observer.observe(release(i, task_definition=derived), None) for i in (0, 1)))
-    await observer.observe(release(0, task_definition=derived), None)
+    settled = await observer.observe(release(0, task_definition=derived), None)
+    assert settled.current_target_taskdef_hash is None and fake.count("DescribeTaskDefinition") == 0
+    results = await asyncio.gather(*(observer.observe(release(i, task_definition=derived), starting)
+                                     for i in (0, 1)))
+    await observer.observe(release(0, task_definition=derived), starting)
     assert [r.current_target_taskdef_hash for r in results] == [content_of(fake, TD_42)] * 2
-    assert fake.count("DescribeTaskDefinition") == 1
-    params = next(p for op, p in fake.log if op == "DescribeTaskDefinition")
-    assert params == {"taskDefinition": TD_42, "include": ["TAGS"]}
+    # each task definition once for all three passes: the target's (for the hash) and the base (the service's)
+    described = sorted(p["taskDefinition"] for op, p in fake.log if op == "DescribeTaskDefinition")
+    assert described == sorted([TD_41, TD_42])
+    assert all(p["include"] == ["TAGS"] for op, p in fake.log if op == "DescribeTaskDefinition")
 
 
 async def test_an_idle_release_in_step_with_ecs_reads_no_task_definition():
@@ -198,7 +203,8 @@ async def test_draining_service_is_reported_as_not_active():
 
 
 async def test_real_client_params_with_stubber(metrics):
-    """One release, in order, against the real model: the exact requests the observer sends."""
+    """One settled release of the containers form, in order, against the real model: the exact requests the
+    observer sends (no DescribeTaskDefinition: only an attempt about to start compares task definitions)."""
     client = samples.stubbable()
     derived = replace(spec(), task_definition=TaskDefinitionSource(containers=(ContainerOverride(name="app"),)))
     with Stubber(client) as stub:
@@ -210,16 +216,12 @@ async def test_real_client_params_with_stubber(metrics):
                           {"serviceRevisions": [revision(REV_BLUE, TD_41), revision(REV_GREEN, TD_42)],
                            "failures": []},
                           {"serviceRevisionArns": [REV_BLUE, REV_GREEN]})
-        described = {"taskDefinitionArn": TD_42, "family": "web"}
-        stub.add_response("describe_task_definition",
-                          {"taskDefinition": described, "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]},
-                          {"taskDefinition": TD_42, "include": ["TAGS"]})
         observed = await Observer(lambda key: AwsCalls(client, metrics), window=0).observe(derived, None)
         stub.assert_no_pending_responses()
-    assert observed.problem is None and observed.current_target_taskdef_hash == content_hash(described)
+    assert observed.problem is None and observed.current_target_taskdef_hash is None
     assert observed.current.hooks[0].status == "AWAITING_ACTION"
     assert [op for _, op, _ in metrics.calls] == ["DescribeServices", "DescribeServiceDeployments",
-                                                  "DescribeServiceRevisions", "DescribeTaskDefinition"]
+                                                  "DescribeServiceRevisions"]
 
 
 async def test_one_malformed_service_does_not_fail_its_batch_neighbours():
