@@ -37,6 +37,8 @@ class TaskDefinitionTags:
         self._cache: BoundedCache[str, str | None] = BoundedCache(size, max_idle)
         self._content_hashes: BoundedCache[str, str] = BoundedCache(size, max_idle)
         self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)
+        # whole DescribeTaskDefinition responses (the base a revision is rendered from, with its tags)
+        self._responses: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)
 
     def cached(self, arn: str) -> tuple[bool, str | None]:
         return self._cache.lookup(arn)
@@ -53,7 +55,15 @@ class TaskDefinitionTags:
         for name in {arn, full_arn}:  # the service may name it by ARN, the spec by family:revision
             self._content_hashes.put(name, taskdefs.content_hash(content))
             self._contents.put(name, content)
+            self._responses.put(name, response)
         return response
+
+    def response(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
+        """The DescribeTaskDefinition(include=[TAGS]) response, read once: the observer described the base of an
+        attempt about to start a moment before the start renders from it (one call per start saved). Callers
+        must not change it (translate.register_task_definition_request renders a copy)."""
+        found, value = self._responses.lookup(arn)
+        return value if found and value is not None else self.describe(calls, arn)
 
     def content_hash(self, calls: AwsCalls, arn: str) -> str:
         found, value = self._content_hashes.lookup(arn)
@@ -110,17 +120,17 @@ def resolve_task_definition(
     seen: dict[str, dict[str, Any]] = {}
     wanted = action.taskdef_hash
     if wanted is None:  # the planner could not render it: render here, raising the precise error if it cannot fit
-        seen[base] = tags.describe(calls, base)
+        seen[base] = tags.response(calls, base)
         wanted = taskdefs.content_hash(translate.register_task_definition_request(seen[base], source, ""))
     family = translate.task_definition_family(base)
     if rules is not None:  # images the release does not override come from the base: check the rendered whole
-        described = seen.get(base) or tags.describe(calls, base)
+        described = seen.get(base) or tags.response(calls, base)
         seen[base] = described
         rendered = translate.register_task_definition_request(described, source, wanted)
         check_images(rendered, rules, f"the task definition rendered from {base}")
 
     def build() -> dict[str, Any]:
-        described = seen.get(base) or tags.describe(calls, base)
+        described = seen.get(base) or tags.response(calls, base)
         return translate.register_task_definition_request(described, source, wanted)
 
     return _reuse_or_register(calls, tags, family, wanted, build, scan_limit, seen, pin, pinned_out)

@@ -10,6 +10,7 @@ from botocore.stub import Stubber
 from ecsbg.aws import translate
 from ecsbg.aws.apply import Applier
 from ecsbg.aws.calls import AwsCalls
+from ecsbg.aws.taskdefs import TaskDefinitionTags
 from ecsbg.domain.actions import (
     AdoptDeployment,
     ApplyResult,
@@ -274,3 +275,27 @@ async def test_a_task_definition_over_the_size_quota_is_not_registered(ecs, metr
     assert result.problem.code == "TaskDefinitionTooLarge" and result.problem.terminal
     assert "65536" in result.problem.message
     assert metrics.operations("RegisterTaskDefinition") == 0 and metrics.operations("UpdateService") == 0
+
+
+async def test_a_start_renders_from_the_base_the_observer_already_described(metrics):
+    """The observer describes the base of an attempt about to start (its content hash); the start a moment later
+    renders the new revision from that same response: one DescribeTaskDefinition per start, not two."""
+    client = samples.stubbable()
+    tags = TaskDefinitionTags()
+    with Stubber(client) as stub:
+        calls = AwsCalls(client, metrics)
+        applier = Applier(lambda key: calls, tags=tags)
+        stub.add_response("describe_task_definition", BASE_TASK_DEFINITION,
+                          {"taskDefinition": TD_41, "include": ["TAGS"]})
+        tags.content(calls, TD_41)  # what the observer's pass did
+        expect_describe_service(stub)
+        stub.add_response("list_task_definitions", {"taskDefinitionArns": [TD_41]},
+                          {"familyPrefix": "web", "sort": "DESC", "maxResults": 100})
+        registered = f"{TD}web:42"
+        stub.add_response("register_task_definition", tagged(registered, "h2"),
+                          translate.register_task_definition_request(BASE_TASK_DEFINITION, [OVERRIDE], "h2"))
+        expect_update(stub, containers_spec(OVERRIDE), registered, force_new=False)
+        result = await applier.apply(StartDeployment(1, containers_spec(OVERRIDE), TD_41, "h2"), OBSERVED)
+        stub.assert_no_pending_responses()
+    assert result.task_definition_arn == registered and result.problem is None
+    assert metrics.operations("DescribeTaskDefinition") == 1
