@@ -20,6 +20,7 @@ from ecsbg.domain.waves.status import Outcome, wave_pass
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone
 from ecsbg.k8s.waves import AlreadyExists, WaveApi
+from ecsbg.metrics.recorder import MetricsRecorder, NullRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class WaveDeps:
     poll_fast: float
     poll_idle: float
     backoff_max: float
+    metrics: MetricsRecorder = field(default_factory=NullRecorder)
 
 
 async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
@@ -57,7 +59,26 @@ async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
         await deps.api.patch_wave_status(namespace, name, outcome.status)
     state.last_status = {**prior, **outcome.status}
     deps.events.emit(body, outcome.events)
+    _report(deps.metrics, namespace, name, prior, outcome)
     return outcome
+
+
+def _report(metrics: MetricsRecorder, namespace: str, name: str, prior: Mapping[str, Any], outcome: Outcome) -> None:
+    """The wave's gauges every pass; its counters on transitions only, found by comparing with the status the pass
+    started from: a restarted operator reads the recorded status back and counts nothing twice."""
+    status = outcome.status
+    metrics.wave_state(namespace=namespace, name=name, phase=status["phase"], current_wave=status.get("currentWave"),
+                       done=outcome.done, total=outcome.total)
+    same_attempt = prior.get("attempt") == status.get("attempt")
+    if outcome.ended and not (same_attempt and prior.get("phase") == status["phase"]
+                              and prior.get("message") == status.get("message")):
+        metrics.wave_finished(result=outcome.ended)
+    before = {shape.mapping(s).get("name"): shape.mapping(shape.mapping(s).get("gate"))
+              for s in prior.get("waves") or []} if same_attempt else {}
+    for step in status.get("waves") or []:
+        verdict = shape.mapping(step.get("gate")).get("verdict")
+        if verdict and verdict != before.get(step["name"], {}).get("verdict"):
+            metrics.wave_gate(verdict=verdict)
 
 
 async def _write(api: WaveApi, namespace: str, write: Write) -> None:

@@ -30,6 +30,11 @@ class Phase(enum.Enum):
     INVALID = "Invalid"
 
 
+# gate.verdict once a gate passed or failed: Passed when a later wave was found started (a process that recorded
+# the verdict died first); ecsbg_wave_gate_verdicts counts these
+GATE_VERDICTS = ("Baked", "Approved", "Passed", "AnalysisSuccessful", "AnalysisFailed")
+
+
 class StepPhase(enum.Enum):
     """One entry of spec.waves."""
 

@@ -52,6 +52,7 @@ class Pass:
     done: int = 0  # targets succeeded (or rolled back, while rolling back)
     total: int = 0
     retried: dict[str, int] = field(default_factory=dict)  # target -> its child's failed attempt a retry replaces
+    ended: str | None = None  # how the attempt ended, once nothing more will happen in it (metrics.WAVE_RESULTS)
 
 
 @dataclass
@@ -194,7 +195,7 @@ def _forward(ctx: _Ctx, states: dict[str, TargetState]) -> Pass:
         steps.append(_step_status(ctx, step, states, StepPhase.PROGRESSING))
     done = sum(1 for s in states.values() if s is TargetState.SUCCEEDED)
     return Pass(phase, message, phase.value, ctx.attempt, tuple(writes), tuple(steps), current, done, len(states),
-                ctx.retried)
+                ctx.retried, "succeeded" if phase is Phase.SUCCEEDED else None)
 
 
 def _start(ctx: _Ctx, step: Step, states: dict[str, TargetState]) -> list[Write]:
@@ -276,8 +277,13 @@ def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], abort
     steps = tuple(_step_status(ctx, s, states, _failed_step_phase(s, states, s.name == rolling)) for s in ctx.spec.steps)
     reason = "Aborted" if aborted else phase.value
     done = sum(1 for s in states.values() if s in (TargetState.SUCCEEDED, TargetState.ROLLED_BACK))
+    ended = None
+    if phase is Phase.ROLLED_BACK:
+        ended = "rolled_back"
+    elif phase is Phase.FAILED and not in_flight:  # a failure still waiting for targets in flight has not ended
+        ended = "aborted" if aborted else "failed"
     return Pass(phase, message, reason, ctx.attempt, tuple(writes), steps, rolling or failing_step, done, len(states),
-                ctx.retried)
+                ctx.retried, ended)
 
 
 def _rollback(ctx: _Ctx, states: dict[str, TargetState]) -> tuple[str | None, list[Write]]:

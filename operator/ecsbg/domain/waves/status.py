@@ -29,6 +29,9 @@ class Outcome:
     status: dict[str, Any]
     events: tuple[EventRecord, ...]
     active: bool  # poll soon: something is in flight or a gate is timing
+    done: int = 0  # targets succeeded (rolled back, while rolling back) of `total`, for ecsbg_wave_targets*
+    total: int = 0
+    ended: str | None = None  # how the attempt ended, once it has (planning.Pass.ended)
 
 
 def wave_pass(body: Mapping[str, Any], releases: Iterable[Mapping[str, Any]],
@@ -70,7 +73,7 @@ def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec
     }
     status["conditions"] = conditions(done.phase, done.reason, done.message, prior, generation, now)
     events = transitions(prior, status, done, requests)
-    return Outcome(done.writes, status, tuple(events), done.phase in ACTIVE)
+    return Outcome(done.writes, status, tuple(events), done.phase in ACTIVE, done.done, done.total, done.ended)
 
 
 def _seen(meta: Mapping[str, Any]) -> dict[str, str]:
