@@ -188,7 +188,8 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
         loops(memo)[namespace, name] = state
         wave_deps = WaveDeps(api=memo.wave_api, events=deps.events, clock=deps.clock,
                              poll_fast=deps.settings.poll_fast_seconds, poll_idle=deps.settings.poll_idle_seconds,
-                             backoff_max=deps.settings.backoff_max_seconds, metrics=deps.metrics)
+                             backoff_max=deps.settings.backoff_max_seconds, metrics=deps.metrics,
+                             analysis=deps.analysis)
         try:
             await wave_loop(body, wave_deps, state, deps.releases.claims, stopped)
         finally:

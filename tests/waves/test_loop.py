@@ -102,3 +102,46 @@ async def test_a_failure_waiting_for_targets_in_flight_ends_once_when_they_finis
     for _ in range(2):
         await wave_once(body, deps, state, lambda key: [])
     assert metrics.of("wave_finished") == [{"result": "failed"}]
+
+
+async def test_an_analysis_gate_is_measured_by_the_releases_runner_and_its_verdict_lets_wave_two_go() -> None:
+    from ecsbg.analysis.runner import AnalysisRunner
+    from tests.fakes.analysis import FakeProvider, FakeTemplateSource
+    from tests.waves.test_gates import ANALYSIS, TEMPLATE
+
+    source, provider, clock = FakeTemplateSource(), FakeProvider(), FixedClock(T0)
+    source.add(TEMPLATE)
+    provider.script(0.01)
+    runner = AnalysisRunner(templates=source, providers={"prometheus": provider}, clock=clock)
+    api, events = FakeWaveApi(), RecordingEvents()
+    deps = WaveDeps(api=api, events=events, clock=clock, poll_fast=0.01, poll_idle=0.05, backoff_max=0.02,
+                    analysis=runner)
+    body, state = wave_body([{**WAVES[0], "gate": {"analysis": ANALYSIS}}, WAVES[1]]), WaveState()
+    await wave_once(body, deps, state, lambda key: [])
+    _finish(api, "w-t0")
+    _finish(api, "w-t1")
+    await wave_once(body, deps, state, lambda key: [])  # the gate's run starts (recorded, nothing measured yet)
+    assert state.last_status["waves"][0]["gate"]["state"] == "Analyzing" and provider.seen == []
+    await wave_once(body, deps, state, lambda key: [])  # measured: successful, wave two starts in the same pass
+    assert provider.seen == [{"address": "http://prom:9090", "query": "errors{service='web'}"}]  # args resolved
+    gate = state.last_status["waves"][0]["gate"]
+    assert gate["verdict"] == "AnalysisSuccessful" and gate["analysis"]["metrics"][0]["successful"] == 1
+    assert api.creates == ["w-t0", "w-t1", "w-t2"]
+    assert {"AnalysisStarted", "AnalysisSuccessful", "GatePassed"} <= set(events.reasons())
+    await wave_once(body, deps, state, lambda key: [])
+    assert len(provider.seen) == 1  # a run with its verdict is never measured again
+
+
+async def test_a_gate_whose_template_is_missing_creates_no_child() -> None:
+    from ecsbg.analysis.runner import AnalysisRunner
+    from tests.fakes.analysis import FakeTemplateSource
+    from tests.waves.test_gates import ANALYSIS
+
+    runner = AnalysisRunner(templates=FakeTemplateSource(), providers={}, clock=FixedClock(T0))
+    api, events = FakeWaveApi(), RecordingEvents()
+    deps = WaveDeps(api=api, events=events, clock=FixedClock(T0), poll_fast=0.01, poll_idle=0.05, backoff_max=0.02,
+                    analysis=runner)
+    await wave_once(wave_body([{**WAVES[0], "gate": {"analysis": ANALYSIS}}, WAVES[1]]), deps, WaveState(),
+                    lambda key: [])
+    assert api.creates == [] and api.statuses[-1]["phase"] == "Invalid"
+    assert events.reasons() == ["AnalysisTemplateNotFound"]
