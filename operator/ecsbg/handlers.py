@@ -188,7 +188,8 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
         loops(memo)[namespace, name] = state
         wave_deps = WaveDeps(api=memo.wave_api, events=deps.events, clock=deps.clock,
                              poll_fast=deps.settings.poll_fast_seconds, poll_idle=deps.settings.poll_idle_seconds,
-                             backoff_max=deps.settings.backoff_max_seconds)
+                             backoff_max=deps.settings.backoff_max_seconds, metrics=deps.metrics,
+                             analysis=deps.analysis)
         try:
             await wave_loop(body, wave_deps, state, deps.releases.claims, stopped)
         finally:
@@ -202,6 +203,8 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
         if state is not None:
             state.gone = state.gone or type == "DELETED"
             state.wake.set()
+        if type == "DELETED":  # no finalizer: this event is all the operator learns; drop the wave's series
+            memo.deps.metrics.forget_wave(namespace=namespace, name=name)
 
     @kopf.on.event(*RESOURCE, registry=registry, labels={LABEL_WAVE: kopf.PRESENT})
     def child_watched(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:

@@ -13,13 +13,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecsbg.analysis.runner import AnalysisRunner
 from ecsbg.clock import Clock
 from ecsbg.domain import shape
+from ecsbg.domain.analysis.model import AnalysisRun
+from ecsbg.domain.waves import gates
 from ecsbg.domain.waves.planning import Write
 from ecsbg.domain.waves.status import Outcome, wave_pass
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone
 from ecsbg.k8s.waves import AlreadyExists, WaveApi
+from ecsbg.metrics.recorder import MetricsRecorder, NullRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ class WaveDeps:
     poll_fast: float
     poll_idle: float
     backoff_max: float
+    metrics: MetricsRecorder = field(default_factory=NullRecorder)
+    analysis: AnalysisRunner | None = None  # the releases' analysis engine, for analysis gates; None: none here
 
 
 async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
@@ -50,14 +56,55 @@ async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
     namespace, name = shape.text(meta.get("namespace")), shape.text(meta.get("name"))
     prior = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     current = {**body, "status": prior}
-    outcome = wave_pass(current, await deps.api.list_releases(namespace), claims, deps.clock.now())
+    templates, analyses = await _analyses(current, namespace, name, deps)
+    outcome = wave_pass(current, await deps.api.list_releases(namespace), claims, deps.clock.now(),
+                        templates=templates, analyses=analyses)
     for write in outcome.writes:
         await _write(deps.api, namespace, write)
     if outcome.status != {k: prior.get(k) for k in outcome.status}:
         await deps.api.patch_wave_status(namespace, name, outcome.status)
     state.last_status = {**prior, **outcome.status}
     deps.events.emit(body, outcome.events)
+    _report(deps.metrics, namespace, name, prior, outcome)
     return outcome
+
+
+def _report(metrics: MetricsRecorder, namespace: str, name: str, prior: Mapping[str, Any], outcome: Outcome) -> None:
+    """The wave's gauges every pass; its counters on transitions only, found by comparing with the status the pass
+    started from: a restarted operator reads the recorded status back and counts nothing twice."""
+    status = outcome.status
+    metrics.wave_state(namespace=namespace, name=name, phase=status["phase"], current_wave=status.get("currentWave"),
+                       done=outcome.done, total=outcome.total)
+    same_attempt = prior.get("attempt") == status.get("attempt")
+    if outcome.ended and not (same_attempt and prior.get("phase") == status["phase"]
+                              and prior.get("message") == status.get("message")):
+        metrics.wave_finished(result=outcome.ended)
+    before = {shape.mapping(s).get("name"): shape.mapping(shape.mapping(s).get("gate"))
+              for s in prior.get("waves") or []} if same_attempt else {}
+    for step in status.get("waves") or []:
+        verdict = shape.mapping(step.get("gate")).get("verdict")
+        if verdict and verdict != before.get(step["name"], {}).get("verdict"):
+            metrics.wave_gate(verdict=verdict)
+
+
+async def _analyses(body: Mapping[str, Any], namespace: str, name: str,
+                    deps: WaveDeps) -> tuple[dict[gates.TemplateKey, Any] | None, dict[str, AnalysisRun]]:
+    """Observe for the analysis gates: the templates they reference (the pass refuses a missing one before any
+    child exists) and, measured by the releases' runner, each run a prior pass started and recorded."""
+    refs = gates.references(body)
+    if deps.analysis is None:
+        return (None if refs else {}), {}
+    templates = {}
+    for ref in {(r.kind, r.template_name): r for r in refs.values()}.values():
+        templates[ref.kind, ref.template_name] = await deps.analysis.templates.template(ref.kind, namespace,
+                                                                                         ref.template_name)
+    measured = {}
+    for wave, (run, ref) in gates.live(shape.child(body, "status"), refs).items():
+        if not run.metrics:  # its first measurement: the verdict series exist from now on (runner.step does so)
+            deps.analysis.metrics.analysis_started(template=run.template)
+        measured[wave] = await deps.analysis.advance(run, ref, namespace, gates.facts(namespace, name, run.attempt,
+                                                                                       wave))
+    return templates, measured
 
 
 async def _write(api: WaveApi, namespace: str, write: Write) -> None:

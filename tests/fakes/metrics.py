@@ -101,6 +101,20 @@ class RecordingMetrics:
     def ecs_event(self, *, result: str) -> None:
         self._record("ecs_event", result=result)
 
+    def wave_state(self, *, namespace: str, name: str, phase: str, current_wave: str | None, done: int,
+                   total: int) -> None:
+        self._record("wave_state", namespace=namespace, name=name, phase=phase, current_wave=current_wave,
+                     done=done, total=total)
+
+    def wave_finished(self, *, result: str) -> None:
+        self._record("wave_finished", result=result)
+
+    def wave_gate(self, *, verdict: str) -> None:
+        self._record("wave_gate", verdict=verdict)
+
+    def forget_wave(self, *, namespace: str, name: str) -> None:
+        self._record("forget_wave", namespace=namespace, name=name)
+
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 

@@ -91,6 +91,18 @@ def _analysis(m: MetricsRecorder, phase: str, verdict: str | None = None) -> Non
         m.analysis_run(template="EcsAnalysisTemplate/error-rate", verdict=verdict)  # type: ignore[attr-defined]
 
 
+def _wave(m: MetricsRecorder, namespace: str, name: str, phase: str, current: str | None, done: int,
+          gate: str | None = None, result: str | None = None) -> None:
+    """Release wave metrics (ecsbg.waves): a wave of 4 targets, its gate verdicts and its end."""
+    if getattr(m, "wave_state", None) is None:
+        return
+    m.wave_state(namespace=namespace, name=name, phase=phase, current_wave=current, done=done, total=4)
+    if gate is not None:
+        m.wave_gate(verdict=gate)
+    if result is not None:
+        m.wave_finished(result=result)
+
+
 def steps() -> Iterator[Step]:
     web = ScriptedRelease("shop", "web", "BlueGreen")
     api = ScriptedRelease("shop", "api", "Canary")
@@ -104,6 +116,8 @@ def steps() -> Iterator[Step]:
         for r in [*everyone, gone]:
             r.report(m)
         m.aws_call(service="ecs", operation="UpdateService", seconds=0.3, error_code=None)
+        _wave(m, "shop", "rollout", "Progressing", "staging", 0)
+        _wave(m, "ops", "fleet", "Progressing", "canary", 0)
         _round(m, everyone)
 
     def scale(m: MetricsRecorder) -> None:
@@ -129,6 +143,8 @@ def steps() -> Iterator[Step]:
         api.move(m, "RollingBack", "POST_TEST_TRAFFIC_SHIFT")
         m.request(request="approve", result="stale")  # an approval naming an earlier attempt
         _analysis(m, "Successful")  # shop/web's pause analysis measures...
+        _wave(m, "shop", "rollout", "AwaitingApproval", "staging", 2, gate="Baked")  # its bake passed; approval
+        _wave(m, "ops", "fleet", "RollingBack", "canary", 0, gate="AnalysisFailed")  # its canary's analysis failed
         _round(m, everyone, throttled=True)
 
     def approve(m: MetricsRecorder) -> None:
@@ -140,6 +156,8 @@ def steps() -> Iterator[Step]:
         # ops/admin's first step is in flight, paused before its production shift
         admin.move(m, "AwaitingApproval", "PRE_PRODUCTION_TRAFFIC_SHIFT", step=(1, 10))
         api.finish(m, "RolledBack", "rolled_back")
+        _wave(m, "shop", "rollout", "Progressing", "production", 2, gate="Approved")
+        _wave(m, "ops", "fleet", "RolledBack", "canary", 1, result="rolled_back")
         _round(m, everyone)
 
     def bake(m: MetricsRecorder) -> None:
@@ -149,6 +167,7 @@ def steps() -> Iterator[Step]:
     def succeed(m: MetricsRecorder) -> None:
         web.move(m, "Deploying", "CLEAN_UP")
         web.finish(m, "Succeeded", "succeeded")
+        _wave(m, "shop", "rollout", "Succeeded", None, 4, result="succeeded")
         # then someone runs aws ecs update-service on it
         web.drifted = True
         m.release_drift(namespace=web.namespace, name=web.name, drifted=True, detected=("taskDefinition",))

@@ -27,7 +27,7 @@ def test_a_good_wave_resolves_names_and_selectors_in_order() -> None:
     ([{"name": "a", "targets": ["nope"]}], None, "UnknownTarget", "no target named 'nope'"),
     ([{"name": "a", "selector": {"matchLabels": {"tier": "none"}}}], None, "EmptyWave", "has no target"),
     ([{"name": "a", "targets": []}], None, "EmptyWave", "has no target"),
-    ([{"name": "a", "targets": ["t0"], "gate": {}}], None, "EmptyGate", "needs bake or approval"),
+    ([{"name": "a", "targets": ["t0"], "gate": {}}], None, "EmptyGate", "needs bake, analysis or approval"),
     ([{"name": "a", "targets": ["t0"], "gate": {"bake": "ten minutes"}}], None, "InvalidSpec", "a duration"),
     ([], None, "InvalidSpec", "spec.waves"),
 ])

@@ -45,10 +45,13 @@ class World:
         self.claims: dict[Any, list[Any]] = {}
         self.created: list[str] = []
         self.patched: list[str] = []
+        self.templates: dict[tuple[str, str], Any] | None = {}  # analysis templates that exist (None: no analysis)
+        self.analyses: dict[str, Any] = {}  # gate runs as the loop measured them before the next pass
 
     def step(self, seconds: float = 1.0) -> Outcome:
         self.now += timedelta(seconds=seconds)
-        out = wave_pass(self.body, list(self.children.values()), lambda key: self.claims.get(key, []), self.now)
+        out = wave_pass(self.body, list(self.children.values()), lambda key: self.claims.get(key, []), self.now,
+                        templates=self.templates, analyses=self.analyses)
         for write in out.writes:
             if write.kind == "create":
                 assert write.name not in self.children, f"created twice: {write.name}"

@@ -82,14 +82,14 @@ class AnalysisRunner:
             place = by_key.get(run.key)
             if place is None or run.finished_at is not None:
                 continue
-            run = await self._advance(run, place.ref, namespace, {**facts, "hookId": run.hook_id or ""})
+            run = await self.advance(run, place.ref, namespace, {**facts, "hookId": run.hook_id or ""})
             if may_act:
                 run = await self._act(run, status, apply)
             runs[i] = run
         new_status = places.describe(replace(status, analysis_runs=tuple(runs)), runs)
         return new_status, places.run_events(prior.analysis_runs, runs)
 
-    async def _advance(self, run: AnalysisRun, ref: AnalysisRef, namespace: str,
+    async def advance(self, run: AnalysisRun, ref: AnalysisRef, namespace: str,
                        facts: Mapping[str, Any]) -> AnalysisRun:
         try:
             template = await self._resolved(ref, namespace, facts)

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 import ecsbg
 from ecsbg.metrics import vocabulary as v
 from ecsbg.metrics.analysis import PrometheusAnalysisMetrics
+from ecsbg.metrics.waves import PrometheusWaveMetrics
 
 # Releases take minutes to hours; stages seconds to a day (bakeTimeInMinutes and hook timeouts go to 1440 min).
 _RELEASE_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 21600, 43200, 86400)
@@ -65,6 +66,7 @@ class PrometheusRecorder:
               ["version", "revision", "python_version"], registry=self.registry).labels(
             version=ecsbg.__version__, revision=revision or "unknown", python_version=platform.python_version()).set(1)
         self._analysis = PrometheusAnalysisMetrics(self.registry)
+        self._waves = PrometheusWaveMetrics(self.registry)
 
     # automated analysis (ecsbg.analysis.runner.AnalysisMetrics), on the same registry
     def analysis_started(self, *, template: str) -> None:
@@ -75,6 +77,21 @@ class PrometheusRecorder:
 
     def analysis_measurement(self, *, template: str, metric: str, phase: str, seconds: float) -> None:
         self._analysis.analysis_measurement(template=template, metric=metric, phase=phase, seconds=seconds)
+
+    # release waves (ecsbg.waves), on the same registry: ecsbg.metrics.waves
+    def wave_state(self, *, namespace: str, name: str, phase: str, current_wave: str | None, done: int,
+                   total: int) -> None:
+        self._waves.wave_state(namespace=namespace, name=name, phase=phase, current_wave=current_wave, done=done,
+                               total=total)
+
+    def wave_finished(self, *, result: str) -> None:
+        self._waves.wave_finished(result=result)
+
+    def wave_gate(self, *, verdict: str) -> None:
+        self._waves.wave_gate(verdict=verdict)
+
+    def forget_wave(self, *, namespace: str, name: str) -> None:
+        self._waves.forget_wave(namespace=namespace, name=name)
 
     # ------------------------------------------------------------------------------------------ definitions
 
@@ -325,6 +342,7 @@ class PrometheusRecorder:
 
     def policy_refused(self, *, reason: str) -> None:
         self.policy_refusals.labels(v.one_of(reason, v.POLICY_REFUSALS, "policy refusal reason")).inc()
+
     def release_drift(self, *, namespace: str, name: str, drifted: bool, detected: tuple[str, ...] = ()) -> None:
         for drift_field in detected:
             self.drift_detected.labels(v.one_of(drift_field, v.DRIFT_FIELDS, "drift field")).inc()

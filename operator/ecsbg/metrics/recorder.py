@@ -58,6 +58,16 @@ class MetricsRecorder(Protocol):
 
     def ecs_event(self, *, result: str) -> None: ...  # an ECS event from SQS: woke | unmatched | ignored
 
+    # release waves (ecsbg.waves): one info series and two target gauges per wave, closed-set counters
+    def wave_state(self, *, namespace: str, name: str, phase: str, current_wave: str | None, done: int,
+                   total: int) -> None: ...
+
+    def wave_finished(self, *, result: str) -> None: ...  # succeeded | failed | rolled_back | aborted
+
+    def wave_gate(self, *, verdict: str) -> None: ...  # a gate between waves reached a verdict (GATE_VERDICTS)
+
+    def forget_wave(self, *, namespace: str, name: str) -> None: ...
+
 
 class NullRecorder:
     """Records nothing: for tools (the kubectl plugin, scripts) that reuse operator code without metrics."""
@@ -111,4 +121,16 @@ class NullRecorder:
         pass
 
     def ecs_event(self, *, result: str) -> None:
+        pass
+
+    def wave_state(self, **_: object) -> None:
+        pass
+
+    def wave_finished(self, *, result: str) -> None:
+        pass
+
+    def wave_gate(self, *, verdict: str) -> None:
+        pass
+
+    def forget_wave(self, *, namespace: str, name: str) -> None:
         pass

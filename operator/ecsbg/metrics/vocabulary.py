@@ -13,6 +13,7 @@ import re
 from ecsbg.domain import drift, notifications
 from ecsbg.domain.model import LIFECYCLE_STAGES, Phase, RequestKind, Strategy
 from ecsbg.domain.validation import HOOK_STAGES
+from ecsbg.domain.waves import model as waves
 
 CONTROLLER = "ecsbluegreenrelease"
 
@@ -36,6 +37,10 @@ DRIFT_FIELDS = drift.FIELDS  # the ECS members domain.drift compares
 NOTIFICATION_TRIGGERS = notifications.TRIGGERS
 NOTIFICATION_TYPES = ("slack", "msteams", "discord", "webhook", "unknown")  # unknown: the provider was not read
 NOTIFICATION_OUTCOMES = ("delivered", "retry", "failed", "misconfigured")
+
+WAVE_PHASES: tuple[str, ...] = tuple(p.value for p in waves.Phase)
+WAVE_RESULTS = ("succeeded", "failed", "rolled_back", "aborted")  # how a wave attempt ended
+WAVE_GATE_VERDICTS = waves.GATE_VERDICTS
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")

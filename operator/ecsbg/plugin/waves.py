@@ -60,8 +60,10 @@ def _gate(step: Mapping[str, Any]) -> str:
     gate = shape.child(step, "gate")
     if not gate:
         return ""
-    parts = [f"bake {gate['bakeSeconds']}s" if gate.get("bakeSeconds") else "", "approval" if gate.get("approval")
-             else ""]
+    analysis = shape.child(gate, "analysis")
+    parts = [f"bake {gate['bakeSeconds']}s" if gate.get("bakeSeconds") else "",
+             f"analysis {analysis.get('template')} {analysis.get('phase')}" if analysis else "",
+             "approval" if gate.get("approval") else ""]
     what = " + ".join(p for p in parts if p)
     return f"   [gate {what}: {gate.get('state') or 'not started'}]"
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecsbg.domain.hashing import digest
+from ecsbg.domain.ownership import target_key
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.shape import child, integer, mapping, text
 from ecsbg.domain.waves.model import (
@@ -149,3 +150,24 @@ def observe(body: Mapping[str, Any]) -> Child:
         abort=text(annotations.get("ecsbg.dev/abort")) or None,
         retry=text(annotations.get("ecsbg.dev/retry")) or None,
     )
+
+
+def ownership_problems(body: Mapping[str, Any], spec: WaveSpec, claims: Any,
+                       foreign: frozenset[str]) -> list[tuple[str, str]]:
+    """A target whose service another release claims, or whose child name a release not made by this wave holds:
+    `claims(key)` lists (created, "namespace/name", account) per service, like the release ownership index."""
+    meta = child(body, "metadata")
+    namespace, name = text(meta.get("namespace")), text(meta.get("name"))
+    problems = []
+    for target in spec.targets.values():
+        mine = child_name(name, target.name)
+        if mine in foreign:
+            problems.append(("TargetOwnedByRelease", f"target {target.name!r}: a release named {mine!r} exists "
+                                                     f"and was not created by this wave"))
+            continue
+        others = [c for c in claims(target_key(child_spec({}, target)["target"])) or ()
+                  if len(c) > 1 and c[1] != f"{namespace}/{mine}"]
+        if others:
+            problems.append(("TargetOwnedByRelease", f"target {target.name!r}: {'/'.join(target.key)} is "
+                                                     f"deployed by release {others[0][1]}"))
+    return problems

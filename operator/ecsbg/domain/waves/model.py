@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRef
+
 KIND = "EcsReleaseWave"
 PLURAL = "ecsreleasewaves"
 PREFIX = "ecsbg.dev/"
@@ -28,6 +30,11 @@ class Phase(enum.Enum):
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
     INVALID = "Invalid"
+
+
+# gate.verdict once a gate passed or failed: Passed when a later wave was found started (a process that recorded
+# the verdict died first); ecsbg_wave_gate_verdicts counts these
+GATE_VERDICTS = ("Baked", "Approved", "Passed", "AnalysisSuccessful", "AnalysisFailed")
 
 
 class StepPhase(enum.Enum):
@@ -74,15 +81,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Gate:
-    """What must hold after a wave's targets all succeeded, before the next wave starts. Both, when both set:
-    the bake first, then the approval."""
+    """What must hold after a wave's targets all succeeded, before the next wave starts. In this order, each
+    when set: the bake, the analysis (domain.waves.gates), the approval."""
 
     bake_seconds: int = 0
     approval: bool = False
+    analysis: AnalysisRef | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.bake_seconds and not self.approval
+        return not self.bake_seconds and not self.approval and self.analysis is None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ecsbg.domain.analysis.templates import parse_ref
 from ecsbg.domain.hashing import digest
 from ecsbg.domain.shape import child, mapping, text
 from ecsbg.domain.waves.model import PREFIX, Gate, Requests, Step, Target, WaveSpec
@@ -151,9 +152,11 @@ def _gate(node: Any, path: str, problems: list[tuple[str, str]]) -> Gate:
         if bake is None:
             problems.append(("InvalidSpec", f"{path}.bake: a duration like 90s, 10m or 1h30m, got {gate['bake']!r}"))
             bake = 0
-    made = Gate(bake_seconds=bake, approval=gate.get("approval") is True)
-    if made.empty and "bake" not in gate:  # `gate: {}`: a gate that waits for nothing is a mistake, say so
-        problems.append(("EmptyGate", f"{path}: a gate needs bake or approval: true"))
+    analysis, wrong = parse_ref(gate.get("analysis"), f"{path}.analysis")
+    problems += [("InvalidSpec", problem) for problem in wrong]
+    made = Gate(bake_seconds=bake, approval=gate.get("approval") is True, analysis=analysis)
+    if made.empty and "bake" not in gate and not wrong:  # `gate: {}` waits for nothing: a mistake, say so
+        problems.append(("EmptyGate", f"{path}: a gate needs bake, analysis or approval: true"))
     return made
 
 

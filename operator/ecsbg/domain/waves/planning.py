@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRun, Verdict
 from ecsbg.domain.hashing import digest
-from ecsbg.domain.ownership import target_key
 from ecsbg.domain.shape import child, mapping, text
 from ecsbg.domain.waves import children as kids
+from ecsbg.domain.waves import gates
 from ecsbg.domain.waves.model import Child, Phase, Requests, Step, StepPhase, TargetState, WaveSpec
 
 FAILED_PHASES = ("Failed", "RolledBack", "Invalid")
@@ -52,6 +53,7 @@ class Pass:
     done: int = 0  # targets succeeded (or rolled back, while rolling back)
     total: int = 0
     retried: dict[str, int] = field(default_factory=dict)  # target -> its child's failed attempt a retry replaces
+    ended: str | None = None  # how the attempt ended, once nothing more will happen in it (metrics.WAVE_RESULTS)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class _Ctx:
     requests: Requests
     attempt: int
     retried: dict[str, int] = field(default_factory=dict)
+    analyses: Mapping[str, AnalysisRun] = field(default_factory=dict)  # gate runs the loop measured this pass
 
     def child_of(self, target: str) -> Child | None:
         return self.children.get(kids.child_name(text(child(self.body, "metadata").get("name")), target))
@@ -108,39 +111,32 @@ def _retried(ctx: _Ctx) -> dict[str, int]:
     return found
 
 
-def ownership_problems(body: Mapping[str, Any], spec: WaveSpec, claims: Any,
-                       foreign: frozenset[str]) -> list[tuple[str, str]]:
-    """A target whose service another release claims, or whose child name a release not made by this wave holds:
-    `claims(key)` lists (created, "namespace/name", account) per service, like the release ownership index."""
-    meta = child(body, "metadata")
-    namespace, name = text(meta.get("namespace")), text(meta.get("name"))
-    problems = []
-    for target in spec.targets.values():
-        mine = kids.child_name(name, target.name)
-        if mine in foreign:
-            problems.append(("TargetOwnedByRelease", f"target {target.name!r}: a release named {mine!r} exists "
-                                                     f"and was not created by this wave"))
-            continue
-        others = [c for c in claims(target_key(kids.child_spec({}, target)["target"])) or ()
-                  if len(c) > 1 and c[1] != f"{namespace}/{mine}"]
-        if others:
-            problems.append(("TargetOwnedByRelease", f"target {target.name!r}: {'/'.join(target.key)} is "
-                                                     f"deployed by release {others[0][1]}"))
-    return problems
-
-
 def plan(body: Mapping[str, Any], spec: WaveSpec, children: Mapping[str, Child], prior: Mapping[str, Any],
-         now: datetime, requests: Requests) -> Pass:
+         now: datetime, requests: Requests, analyses: Mapping[str, AnalysisRun] | None = None) -> Pass:
     ctx = _Ctx(body, spec, children, prior, now, requests, next_attempt(spec, prior, requests))
-    ctx.retried = _retried(ctx)
+    ctx.retried, ctx.analyses = _retried(ctx), analyses or {}
     states = {t: classify(ctx.child_of(t), _wanted_hash(ctx, t), ctx.attempt, ctx.retried.get(t))
               for s in spec.steps for t in s.targets}
     failed = [t for t, st in states.items() if st in (TargetState.FAILED, TargetState.ROLLING_BACK,
                                                       TargetState.ROLLED_BACK, TargetState.ROLLBACK_FAILED)]
     aborted = ctx.attempt in requests.abort
-    if failed or aborted:
-        return _failing(ctx, states, failed, aborted)
+    gate = _failed_gate(ctx)
+    if failed or aborted or gate:
+        return _failing(ctx, states, failed, aborted, gate)
     return _forward(ctx, states)
+
+
+def _failed_gate(ctx: _Ctx) -> tuple[Step, AnalysisRun] | None:
+    """The first wave whose analysis gate failed in this attempt: a failure of that wave (failurePolicy applies)."""
+    for step in ctx.spec.steps:
+        if step.gate.analysis is None:
+            continue
+        run = ctx.analyses.get(step.name)
+        run = run if run is not None and run.attempt == ctx.attempt else gates.recorded(
+            mapping(ctx.prior_step(step.name).get("gate")), ctx.attempt)
+        if run is not None and run.phase is Verdict.FAILED:
+            return step, run
+    return None
 
 
 def classify(found: Child | None, wanted: str, attempt: int, retried: int | None = None) -> TargetState:
@@ -194,7 +190,7 @@ def _forward(ctx: _Ctx, states: dict[str, TargetState]) -> Pass:
         steps.append(_step_status(ctx, step, states, StepPhase.PROGRESSING))
     done = sum(1 for s in states.values() if s is TargetState.SUCCEEDED)
     return Pass(phase, message, phase.value, ctx.attempt, tuple(writes), tuple(steps), current, done, len(states),
-                ctx.retried)
+                ctx.retried, "succeeded" if phase is Phase.SUCCEEDED else None)
 
 
 def _start(ctx: _Ctx, step: Step, states: dict[str, TargetState]) -> list[Write]:
@@ -236,20 +232,37 @@ def _gate(ctx: _Ctx, step: Step, later_started: bool) -> tuple[dict[str, Any], s
     started = text(before.get("startedAt")) or _stamp(ctx.now)
     gate["startedAt"] = started
     if text(before.get("passedAt")) or later_started:
-        return {**gate, "state": "Passed", "passedAt": text(before.get("passedAt")) or _stamp(ctx.now),
+        kept = {"analysis": before["analysis"]} if isinstance(before.get("analysis"), Mapping) else {}
+        return {**gate, **kept, "state": "Passed", "passedAt": text(before.get("passedAt")) or _stamp(ctx.now),
                 "verdict": before.get("verdict") or "Passed"}, None
     elapsed = (ctx.now - _parse(started)).total_seconds()
     if elapsed < step.gate.bake_seconds:
         left = int(step.gate.bake_seconds - elapsed + 0.999)
         return {**gate, "state": "Baking"}, f"wave {step.name!r}: baking, {left}s left before the next wave"
-    if step.gate.approval and (ctx.attempt, step.name) not in ctx.requests.approve:
+    approved, verdict = (ctx.attempt, step.name) in ctx.requests.approve, "Baked"
+    if step.gate.analysis is not None:
+        gate, waiting, verdict = _analysis_gate(ctx, step, gate, before, approved)
+        if waiting is not None:
+            return gate, waiting
+    if step.gate.approval and not approved:
         return {**gate, "state": "AwaitingApproval"}, (
             f"wave {step.name!r}: waiting for approval: annotate ecsbg.dev/approve={ctx.attempt}:{step.name}")
-    verdict = "Approved" if step.gate.approval else "Baked"
+    verdict = "Approved" if step.gate.approval else verdict
     return {**gate, "state": "Passed", "passedAt": _stamp(ctx.now), "verdict": verdict}, None
 
 
-def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], aborted: bool) -> Pass:
+def _analysis_gate(ctx: _Ctx, step: Step, gate: dict[str, Any], before: Mapping[str, Any],
+                   approved: bool) -> tuple[dict[str, Any], str | None, str]:
+    """After the bake: the gate's analysis run (started by this pass, measured by the loop before later ones)."""
+    assert step.gate.analysis is not None
+    run = gates.finished(gates.current(ctx.analyses.get(step.name), before, ctx.attempt, step.gate.analysis,
+                                       ctx.now), ctx.now)
+    state, waiting, verdict = gates.decide(run, step.name, ctx.attempt, approved)
+    return {**gate, "analysis": gates.run_status(run), **({"state": state} if state else {})}, waiting, verdict
+
+
+def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], aborted: bool,
+             gate: tuple[Step, AnalysisRun] | None = None) -> Pass:
     writes: list[Write] = []
     in_flight = [t for t, s in states.items() if s in (TargetState.IN_FLIGHT, TargetState.RETRYING)]
     if aborted:  # pass the abort on: each in-flight child stops its own deployment (ECS rolls it back)
@@ -257,8 +270,11 @@ def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], abort
             found = ctx.child_of(name)
             if found is not None and found.attempt and found.abort != str(found.attempt):
                 writes.append(Write("patch", found.name, ops=kids.abort_patch(found.attempt)))
-    cause = "aborted by ecsbg.dev/abort" if aborted else f"target {failed[0]!r} failed"
-    failing_step = next((s.name for s in ctx.spec.steps if any(t in failed for t in s.targets)), None)
+    cause = "aborted by ecsbg.dev/abort" if aborted else (
+        f"the analysis gate after wave {gate[0].name!r} failed: {gate[1].message}" if gate
+        else f"target {failed[0]!r} failed")
+    failing_step = gate[0].name if gate else next((s.name for s in ctx.spec.steps
+                                                   if any(t in failed for t in s.targets)), None)
     rolling = None
     if ctx.spec.rollback and not in_flight:
         rolling, more = _rollback(ctx, states)
@@ -273,11 +289,16 @@ def _failing(ctx: _Ctx, states: dict[str, TargetState], failed: list[str], abort
         phase, message = Phase.FAILED, f"{cause}; the rollback of a target failed"
     else:
         phase, message = Phase.ROLLED_BACK, f"{cause}; completed waves rolled back"
-    steps = tuple(_step_status(ctx, s, states, _failed_step_phase(s, states, s.name == rolling)) for s in ctx.spec.steps)
+    steps = tuple(_failed_step(ctx, s, states, s.name == rolling, gate) for s in ctx.spec.steps)
     reason = "Aborted" if aborted else phase.value
     done = sum(1 for s in states.values() if s in (TargetState.SUCCEEDED, TargetState.ROLLED_BACK))
+    ended = None
+    if phase is Phase.ROLLED_BACK:
+        ended = "rolled_back"
+    elif phase is Phase.FAILED and not in_flight:  # a failure still waiting for targets in flight has not ended
+        ended = "aborted" if aborted else "failed"
     return Pass(phase, message, reason, ctx.attempt, tuple(writes), steps, rolling or failing_step, done, len(states),
-                ctx.retried)
+                ctx.retried, ended)
 
 
 def _rollback(ctx: _Ctx, states: dict[str, TargetState]) -> tuple[str | None, list[Write]]:
@@ -301,6 +322,18 @@ def _previous(ctx: _Ctx, target: str) -> str | None:
     if found is None or not found.source_task_definition:
         return None
     return found.source_task_definition if found.source_task_definition != found.task_definition_arn else None
+
+
+def _failed_step(ctx: _Ctx, step: Step, states: dict[str, TargetState], rolling: bool,
+                 gate: tuple[Step, AnalysisRun] | None) -> dict[str, Any]:
+    phase = _failed_step_phase(step, states, rolling)
+    if gate is None or gate[0].name != step.name:
+        return _step_status(ctx, step, states, phase)
+    # the wave whose analysis gate failed: Failed itself (its targets succeeded), the verdict in its gate
+    before = mapping(ctx.prior_step(step.name).get("gate"))
+    record = {"bakeSeconds": step.gate.bake_seconds, "approval": step.gate.approval, **before, "state": "Failed",
+              "verdict": "AnalysisFailed", "analysis": gates.run_status(gates.finished(gate[1], ctx.now))}
+    return _step_status(ctx, step, states, StepPhase.FAILED if phase is StepPhase.SUCCEEDED else phase, record)
 
 
 def _failed_step_phase(step: Step, states: dict[str, TargetState], rolling: bool) -> StepPhase:

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ecsbg.domain.analysis.model import AnalysisRun
 from ecsbg.domain.events import EventRecord
 from ecsbg.domain.shape import child, integer, mapping, text
 from ecsbg.domain.waves import children as kids
+from ecsbg.domain.waves import gates
 from ecsbg.domain.waves.model import LABEL_WAVE, PREFIX, Phase
 from ecsbg.domain.waves.parsing import InvalidWave, parse_requests, parse_wave
-from ecsbg.domain.waves.planning import Pass, Write, next_attempt, ownership_problems, plan
+from ecsbg.domain.waves.planning import Pass, Write, next_attempt, plan
 
 ACTIVE = (Phase.PENDING, Phase.PROGRESSING, Phase.AWAITING_APPROVAL, Phase.ROLLING_BACK)
 RECONCILING = {Phase.PENDING, Phase.PROGRESSING, Phase.AWAITING_APPROVAL, Phase.ROLLING_BACK}
@@ -29,10 +31,17 @@ class Outcome:
     status: dict[str, Any]
     events: tuple[EventRecord, ...]
     active: bool  # poll soon: something is in flight or a gate is timing
+    done: int = 0  # targets succeeded (rolled back, while rolling back) of `total`, for ecsbg_wave_targets*
+    total: int = 0
+    ended: str | None = None  # how the attempt ended, once it has (planning.Pass.ended)
 
 
 def wave_pass(body: Mapping[str, Any], releases: Iterable[Mapping[str, Any]],
-              claims: Callable[[Any], Any], now: datetime) -> Outcome:
+              claims: Callable[[Any], Any], now: datetime, *,
+              templates: Mapping[gates.TemplateKey, Mapping[str, Any] | None] | None = None,
+              analyses: Mapping[str, AnalysisRun] | None = None) -> Outcome:
+    """`templates`: the analysis templates the gates reference, as read (None: no analysis in this operator);
+    `analyses`: the gates' runs the loop measured before this pass (domain.waves.gates)."""
     meta, prior = child(body, "metadata"), dict(child(body, "status"))
     name, uid = text(meta.get("name")), text(meta.get("uid"))
     mine, foreign = {}, set()
@@ -46,14 +55,15 @@ def wave_pass(body: Mapping[str, Any], releases: Iterable[Mapping[str, Any]],
     requests = parse_requests(mapping(meta.get("annotations")))
     try:
         spec = parse_wave(body)
-        problems = kids.template_errors(spec) + ownership_problems(body, spec, claims, frozenset(foreign))
+        problems = kids.template_errors(spec) + gates.template_problems(spec, templates) + kids.ownership_problems(body, spec, claims, frozenset(foreign))
         if problems:
             raise InvalidWave(problems)
     except InvalidWave as exc:
         attempt = integer(prior.get("attempt"), 0)
         done = Pass(Phase.INVALID, str(exc), exc.reason, attempt)
         return _outcome(body, prior, done, None, requests, now)
-    return _outcome(body, prior, plan(body, spec, mine, prior, now, requests), spec.spec_hash, requests, now)
+    done = plan(body, spec, mine, prior, now, requests, analyses)
+    return _outcome(body, prior, done, spec.spec_hash, requests, now)
 
 
 def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec_hash: str | None, requests: Any,
@@ -70,7 +80,7 @@ def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec
     }
     status["conditions"] = conditions(done.phase, done.reason, done.message, prior, generation, now)
     events = transitions(prior, status, done, requests)
-    return Outcome(done.writes, status, tuple(events), done.phase in ACTIVE)
+    return Outcome(done.writes, status, tuple(events), done.phase in ACTIVE, done.done, done.total, done.ended)
 
 
 def _seen(meta: Mapping[str, Any]) -> dict[str, str]:
@@ -127,6 +137,7 @@ def _step_events(old: Mapping[str, Any], new: Mapping[str, Any], attempt: int) -
     if was == "Pending" and now != "Pending":
         events.append(EventRecord("Normal", "WaveStarted", f"wave {name!r} of attempt {attempt} started"))
     gate, old_gate = mapping(new.get("gate")), mapping(old.get("gate"))
+    events += _analysis_events(name, attempt, mapping(old_gate.get("analysis")), mapping(gate.get("analysis")))
     if gate.get("state") == "AwaitingApproval" and old_gate.get("state") != "AwaitingApproval":
         events.append(EventRecord("Normal", "AwaitingApproval", f"wave {name!r} succeeded; the next wave waits for "
                                                                 f"ecsbg.dev/approve={attempt}:{name}"))
@@ -137,6 +148,24 @@ def _step_events(old: Mapping[str, Any], new: Mapping[str, Any], attempt: int) -
     return events
 
 
+_VERDICTS = {"Successful": ("Normal", "AnalysisSuccessful"), "Failed": ("Warning", "AnalysisFailed"),
+             "Inconclusive": ("Warning", "AnalysisInconclusive"), "Error": ("Warning", "AnalysisError")}
+
+
+def _analysis_events(wave: str, attempt: int, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[EventRecord]:
+    """The gate's analysis: started, and each verdict (or a changed error) once."""
+    if not new:
+        return []
+    where = f"gate after wave {wave!r} of attempt {attempt}: analysis {new.get('template')}"
+    events = [EventRecord("Normal", "AnalysisStarted", f"{where} started")] if not old else []
+    phase = new.get("phase")
+    if phase in _VERDICTS and (phase != old.get("phase") or (phase == "Error" and new.get("message") != old.get(
+            "message"))):
+        kind, reason = _VERDICTS[phase]
+        events.append(EventRecord(kind, reason, f"{where} {phase}: {new.get('message')}"))
+    return events
+
+
 def _request_events(prior: Mapping[str, Any], status: Mapping[str, Any], done: Pass,
                     requests: Any) -> list[EventRecord]:
     events = []
@@ -144,7 +173,7 @@ def _request_events(prior: Mapping[str, Any], status: Mapping[str, Any], done: P
         events.append(EventRecord("Warning", "InvalidRequest", "; ".join(status["requestErrors"])))
     seen, before = mapping(status.get("requests")), mapping(prior.get("requests"))
     waiting = {(done.attempt, s["name"]) for s in done.steps if mapping(s.get("gate")).get("state")
-               in ("AwaitingApproval", "Baking")}
+               in ("AwaitingApproval", "Baking", gates.ANALYZING)}
     passed = {(done.attempt, s["name"]) for s in done.steps if mapping(s.get("gate")).get("passedAt")}
     for attempt, wave in requests.approve:
         if seen.get("approve") != before.get("approve") and (attempt, wave) not in waiting | passed:
