@@ -39,7 +39,7 @@ from ecsbg.k8s.status import ReleaseGone, StatusRefused, StatusWriter
 from ecsbg.metrics.recorder import MetricsRecorder
 from ecsbg.notify import passes as notify_passes
 from ecsbg.notify.sender import Notifier
-from ecsbg.releasebook import ReleaseBook
+from ecsbg.releasebook import ReleaseBook, cluster_of
 from ecsbg.settings import Settings
 from ecsbg.wakeups import Wakers
 
@@ -304,7 +304,8 @@ async def release_loop(
         if delay == deps.settings.poll_idle_seconds and deps.ecs_events is not None and deps.ecs_events.flowing():
             delay = deps.settings.events_idle_seconds  # events wake it; polling is the safety net for lost ones
         if not state.backoff and delay in _polls(deps.settings):  # an idle poll, not a next step or a back-off
-            delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body))
+            slot, slots = deps.releases.poll_slot(namespace, name)
+            delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body), slot, slots)
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)
@@ -438,9 +439,7 @@ def _polls(settings: Settings) -> tuple[float, ...]:
 
 
 def _cluster_of(body: Mapping[str, Any]) -> str:
-    """The grid key of domain.schedule: releases of one ECS cluster read it together (batched calls)."""
-    target = shape.child(shape.child(body, "spec"), "target")
-    return f"{target.get('accountId', '')}/{target.get('region', '')}/{target.get('cluster', '')}"
+    return cluster_of(shape.child(shape.child(body, "spec"), "target"))
 
 
 async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ecsbg.domain import shape
 from ecsbg.domain.ownership import claim_account, target_key
+from ecsbg.domain.schedule import slot_of
 
 Key = tuple[str, str, str]
 
@@ -27,6 +28,10 @@ class ReleaseBook:
         self._claims: dict[Key, dict[tuple[str, str], tuple[str, str, str]]] = {}
         self._key_of: dict[tuple[str, str], Key] = {}
         self._states: dict[tuple[str, str], dict[str, Any]] = {}
+        # ECS cluster (domain.schedule's grid key) -> its releases; their ranks, rebuilt when membership changes
+        self._cluster_of: dict[tuple[str, str], str] = {}
+        self._members: dict[str, set[tuple[str, str]]] = {}
+        self._ranks: dict[str, dict[tuple[str, str], int]] = {}
 
     def put(self, body: Mapping[str, Any]) -> None:
         """Record a release as its latest body shows it (any JSON may arrive: a body that bypassed the schema
@@ -45,11 +50,25 @@ class ReleaseBook:
                 self._claims.setdefault(key, {})[ref] = claim
                 self._key_of[ref] = key
             self._states[ref] = state
+            self._join(ref, cluster_of(target))
 
     def remove(self, namespace: str, name: str) -> None:
         with self._lock:
             self._drop_claim((namespace, name))
             self._states.pop((namespace, name), None)
+            self._join((namespace, name), None)
+
+    def poll_slot(self, namespace: str, name: str) -> tuple[int, int]:
+        """(group, groups) of the release among its ECS cluster's (domain.schedule.slot_of); (0, 1) unknown."""
+        ref = (namespace, name)
+        with self._lock:
+            cluster = self._cluster_of.get(ref)
+            if cluster is None:
+                return 0, 1
+            ranks = self._ranks.get(cluster)
+            if ranks is None:  # sorted by name: a release keeps its group while others come and go around it
+                ranks = self._ranks[cluster] = {r: i for i, r in enumerate(sorted(self._members[cluster]))}
+            return slot_of(ranks[ref], len(ranks))
 
     def claims(self, key: Key) -> list[tuple[str, str, str]]:
         """(creationTimestamp, "namespace/name", account) of every release targeting the service."""
@@ -64,6 +83,23 @@ class ReleaseBook:
         with self._lock:
             return len(self._states)
 
+    def _join(self, ref: tuple[str, str], cluster: str | None) -> None:
+        """Move `ref` to `cluster`'s members (None: out of every cluster); called on every watch event, so a
+        status write (same cluster) changes nothing."""
+        before = self._cluster_of.get(ref)
+        if before == cluster:
+            return
+        if before is not None:
+            self._members[before].discard(ref)
+            self._ranks.pop(before, None)
+            if not self._members[before]:
+                del self._members[before]
+            del self._cluster_of[ref]
+        if cluster is not None:
+            self._members.setdefault(cluster, set()).add(ref)
+            self._ranks.pop(cluster, None)
+            self._cluster_of[ref] = cluster
+
     def _drop_claim(self, ref: tuple[str, str]) -> None:
         key = self._key_of.pop(ref, None)
         if key is not None:
@@ -71,3 +107,8 @@ class ReleaseBook:
             holders.pop(ref, None)
             if not holders:
                 self._claims.pop(key, None)
+
+
+def cluster_of(target: Mapping[str, Any]) -> str:
+    """The grid key of domain.schedule: releases of one ECS cluster read it together (batched calls)."""
+    return f"{target.get('accountId', '')}/{target.get('region', '')}/{target.get('cluster', '')}"
