@@ -267,8 +267,8 @@ class Bench:
         second.wait_for(lambda: second.healthz() == 200, "the standby")
         changed = self.main[:h]
         since = time.time()
-        # a bake outlasting the handover: ECS keeps no stage history, so stages walked while no replica is active
-        # cannot be mirrored by anyone (a deployment that ends in that gap is a known gap, docs/design.md)
+        # a bake outlasting the handover, so the standby takes the deployments over in flight (ECS keeps no stage
+        # history: one that ends while no replica is active is adopted finished, its stages unseen; docs/design.md)
         self.apply(changed, "handover", bake_seconds=self.args.handover_bake)
         self._when(lambda: self._updated(changed, since) >= h // 2, 120)
         os.kill(first.proc.pid, signal.SIGKILL)

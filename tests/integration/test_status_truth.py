@@ -6,16 +6,27 @@
   hooks and with Linear steps, and their results produce Events;
 - after a rollback REVISION is the revision serving production, targetRevision the rejected one, STAGE is empty
   and TRAFFIC a percent;
-- a request annotation that is no attempt number leaves a Succeeded release alone (Warning + status note).
+- a request annotation that is no attempt number leaves a Succeeded release alone (Warning + status note);
+- an operator killed as its UpdateService reaches ECS, which then finishes (or rolls back) the deployment before
+  a new operator process first reads it: the attempt records that deployment (adopted, not reused), its outcome
+  and its stages, and ECS got one UpdateService (issue 12).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.faults import compare_stages
 
 from ecsbg.domain.model import Strategy, StrategySpec
 from ecsbg.domain.stagepath import stage_path
-from tests.integration.conftest import PLURAL, ReleaseEnv, release_manifest
+from ecsbg_emulators.ecs.faults import Outcome
+from tests.integration.conftest import PLURAL, ReleaseEnv, release_manifest, wait_for
+from tests.plugins.process import OperatorProcess
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:smoke-test"
 OTHER = "arn:aws:lambda:us-east-1:123456789012:function:load-test"
@@ -224,3 +235,76 @@ def test_a_typo_annotation_leaves_a_succeeded_release_alone(release_env: Release
     status = env.wait_status("web", lambda s: not s.get("requestErrors"), what="the request error cleared")
     assert status["phase"] == "Succeeded" and status["attempt"] == 1
     assert len(env.calls("UpdateService")) == 1
+
+
+def _operator(env: ReleaseEnv, tmp_path: Path, n: int) -> OperatorProcess:
+    return OperatorProcess(kubeconfig=env.kubeconfig, namespace=env.namespace, log_path=tmp_path / f"op-{n}.log",
+                           env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
+                                "ECSBG_POLL_FAST_SECONDS": "0.2", "AWS_DEFAULT_REGION": "us-east-1",
+                                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+
+
+def _kill_on_arrival(env: ReleaseEnv, monkeypatch, victim: OperatorProcess, operation: str) -> threading.Event:
+    """SIGKILL `victim` the moment `operation` reaches the emulator, which then handles it (bench.faults' `lost`
+    kill point): the write happened in ECS, and the operator that sent it never learnt its answer."""
+    decide, fired = env.ecs.faults.decide, threading.Event()
+
+    def kill_then_handle(op: str) -> Outcome:
+        if op != operation or fired.is_set():
+            return decide(op)
+        victim.proc.kill()
+        victim.proc.wait(timeout=30)
+        fired.set()
+        return Outcome(lost=True)
+
+    monkeypatch.setattr(env.ecs.faults, "decide", kill_then_handle)
+    return fired
+
+
+def _last_ecs_deployment(env: ReleaseEnv) -> dict[str, Any]:
+    [service] = [s for s in env.ecs.control.state()["services"] if s["service"] == "web"]
+    return service["deployments"][-1]
+
+
+@pytest.mark.parametrize(("hook", "ecs_status", "phase"), [
+    (None, "SUCCESSFUL", "Succeeded"),
+    ({"kind": "fail"}, "ROLLBACK_SUCCESSFUL", "RolledBack"),
+], ids=["succeeded", "rolled-back"])
+def test_a_deployment_ecs_finished_while_no_operator_ran_is_the_attempts(
+        release_env: ReleaseEnv, monkeypatch, tmp_path: Path, hook: dict | None, ecs_status: str, phase: str) -> None:
+    env = release_env
+    hooks = None
+    if hook is not None:  # the smoke test fails: ECS rolls the deployment back on its own
+        env.ecs.control.set_hook_behaviour(FUNCTION, hook)
+        hooks = [_lambda(FUNCTION, "POST_SCALE_UP")]
+    seeded = _last_ecs_deployment(env)["serviceDeploymentArn"]  # the service's first deployment
+    first = _operator(env, tmp_path, 1)
+    killed = _kill_on_arrival(env, monkeypatch, first, "UpdateService")
+    try:
+        env.apply(release_manifest("web", env.namespace, hooks=hooks))
+        wait_for(killed.is_set, "the operator's UpdateService to reach ECS", timeout=60)
+    finally:
+        first.stop()
+    intent = env.status("web")
+    assert intent["attempt"] == 1 and "deployment" not in intent, intent
+    assert intent.get("attemptStartedAt") and intent["baseDeploymentArn"] == seeded, intent
+    # at speed 2000 ECS is done within a second, long before a new operator's first read
+    ecs = wait_for(lambda: (d := _last_ecs_deployment(env))["status"] == ecs_status and d, f"ECS {ecs_status}")
+    second = _operator(env, tmp_path, 2)
+    try:
+        status = env.wait_phase("web", "Succeeded", "RolledBack", "Failed", timeout=60)
+    finally:
+        second.stop()
+
+    assert status["phase"] == phase, status["message"]
+    assert status["deployment"] == {**status["deployment"], "attempt": 1, "arn": ecs["serviceDeploymentArn"],
+                                    "status": ecs_status, "adopted": True}
+    assert "reused" not in status["deployment"]
+    assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
+    # no poll saw it run: whatever is recorded was passed unseen, and nothing ECS did not walk is listed
+    assert status["stages"] and all(s.get("observed") is False for s in status["stages"]), status["stages"]
+    lost, invented = compare_stages(ecs["history"], status["stages"])
+    assert invented == 0 and (lost == 0 or ecs_status != "SUCCESSFUL"), (ecs["history"], status["stages"])
+    [started] = env.event_messages("web", "DeploymentStarted")
+    assert ecs["serviceDeploymentArn"] in started and "adopted" in started and ecs_status in started, started
+    assert not _events(env, "web", "DeploymentSkipped")

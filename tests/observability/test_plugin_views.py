@@ -130,6 +130,13 @@ def test_a_reused_attempt_says_no_deployment_was_needed():
     assert "Deployment:  none needed (attempt 2: ECS already ran this spec)" in render.render_release(reused, [], NOW)
 
 
+def test_an_adopted_deployment_says_so():
+    adopted = release("Succeeded", hooks=False)
+    adopted["status"]["deployment"].update(status="SUCCESSFUL", adopted=True)
+    view = render.render_release(adopted, [], NOW)
+    assert "Deployment:  SUCCESSFUL (adopted after a restart or lost answer)  started" in view
+
+
 def test_list_view():
     other = release("Succeeded", hooks=False)
     other["metadata"].update(name="api", namespace="ops")

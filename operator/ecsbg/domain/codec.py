@@ -37,12 +37,12 @@ from ecsbg.domain.model import (
 )
 
 # Every key status_to_dict may write, per object, so status_patch can null the absent ones.
-_TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "specHash", "baseTaskDefinitionArn",
-             "revision", "targetRevision", "deployment", "source", "target", "traffic", "hooks", "stages", "step",
-             "requests", "requestErrors", "conditions", "drift",
+_TOP_KEYS = ("observedGeneration", "phase", "stage", "message", "attempt", "attemptStartedAt", "specHash",
+             "baseTaskDefinitionArn", "baseDeploymentArn", "revision", "targetRevision", "deployment", "source",
+             "target", "traffic", "hooks", "stages", "step", "requests", "requestErrors", "conditions", "drift",
              "analysisRuns", "plan", "autoScaling")
 _DEPLOYMENT_KEYS = ("attempt", "arn", "status", "statusReason", "startedAt", "finishedAt", "rollbackReason",
-                    "reused")
+                    "reused", "adopted")
 _REVISION_KEYS = ("revisionArn", "taskDefinitionArn")
 _TRAFFIC_KEYS = ("production", "test", "summary")
 _STEP_KEYS = ("number", "count", "trafficPercent")
@@ -78,8 +78,10 @@ def status_to_dict(status: ReleaseStatus) -> dict[str, Any]:
         "stage": status.stage,
         "message": status.message,
         "attempt": status.attempt,
+        "attemptStartedAt": format_time(status.attempt_started_at),
         "specHash": status.spec_hash,
         "baseTaskDefinitionArn": status.base_task_definition_arn,
+        "baseDeploymentArn": status.base_deployment_arn,
         "revision": status.revision,
         "targetRevision": status.target_revision,
         "deployment": _deployment_to_dict(status.deployment),
@@ -164,8 +166,10 @@ def status_from_dict(data: Mapping[str, Any] | None) -> ReleaseStatus:
         stage=_str(data.get("stage")),
         message=_str(data.get("message")) or "",
         attempt=_int(data.get("attempt"), 0),
+        attempt_started_at=parse_time(data.get("attemptStartedAt")),
         spec_hash=_str(data.get("specHash")),
         base_task_definition_arn=_str(data.get("baseTaskDefinitionArn")),
+        base_deployment_arn=_str(data.get("baseDeploymentArn")),
         revision=_str(data.get("revision")),
         target_revision=_str(data.get("targetRevision")),
         deployment=_deployment_from_dict(data.get("deployment")),
@@ -197,7 +201,7 @@ def _deployment_to_dict(d: DeploymentRecord | None) -> dict[str, Any] | None:
         return _compact({"attempt": d.attempt, "reused": True, "arn": d.arn or None})
     return _compact({"attempt": d.attempt, "arn": d.arn, "status": d.status, "statusReason": d.status_reason,
                      "startedAt": format_time(d.started_at), "finishedAt": format_time(d.finished_at),
-                     "rollbackReason": d.rollback_reason})
+                     "rollbackReason": d.rollback_reason, "adopted": True if d.adopted else None})
 
 
 def _deployment_from_dict(data: Any) -> DeploymentRecord | None:
@@ -209,7 +213,7 @@ def _deployment_from_dict(data: Any) -> DeploymentRecord | None:
     return DeploymentRecord(attempt=_int(data.get("attempt"), 0), arn=str(data["arn"]),
                             status=_str(data.get("status")) or "", status_reason=_str(data.get("statusReason")),
                             started_at=parse_time(data.get("startedAt")), finished_at=parse_time(data.get("finishedAt")),
-                            rollback_reason=_str(data.get("rollbackReason")))
+                            rollback_reason=_str(data.get("rollbackReason")), adopted=data.get("adopted") is True)
 
 
 def _revision_to_dict(r: RevisionRecord | None) -> dict[str, Any] | None:

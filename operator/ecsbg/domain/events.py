@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from ecsbg.domain.actions import ApplyResult, ContinueHooks, RecordIntent, StopDeployment
 from ecsbg.domain.autoscaling import Suspended
 from ecsbg.domain.conditions import OBSERVATION_FAILED, STALLED, find
-from ecsbg.domain.model import Phase, ReleaseStatus, RequestKind, StepInfo
+from ecsbg.domain.model import (
+    FINISHED_STATUSES,
+    DeploymentRecord,
+    Phase,
+    ReleaseStatus,
+    RequestKind,
+    StepInfo,
+)
 from ecsbg.domain.preflight import summary
 
 NORMAL = "Normal"
@@ -75,8 +82,8 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
                                   "configuration; no deployment started"))
     elif new.deployment and new.deployment.attempt == new.attempt and (
             prior.deployment is None or prior.deployment.arn != new.deployment.arn):
-        events.append(EventRecord(NORMAL, "DeploymentStarted",
-                                  f"attempt {new.attempt}: ECS service deployment {new.deployment.arn}"))
+        events.append(EventRecord(NORMAL, "DeploymentStarted", f"attempt {new.attempt}: ECS service deployment "
+                                  f"{new.deployment.arn}{_adopted(new.deployment)}"))
     if new.stage and (new.stage, new.step) != (prior.stage, prior.step):
         events.append(EventRecord(NORMAL, "StageChanged", f"attempt {new.attempt}: ECS lifecycle stage "
                                   f"{_at(new.stage, new.step)}" + (f" (was {_at(prior.stage, prior.step)})"
@@ -84,6 +91,15 @@ def transitions(prior: ReleaseStatus, new: ReleaseStatus, plan: object | None = 
     # what ECS reported first, then what this reconcile asked of it
     return (events + _hooks(prior, new) + _phase(prior, new) + _requests(plan, result, by) + _aws_error(prior, new)
             + _observation(prior, new) + _held(prior, new) + _preflight(result) + _scaling(prior, new, result))
+
+
+def _adopted(deployment: DeploymentRecord) -> str:
+    """How the ARN of a deployment found in ECS (not in UpdateService's answer) came to be recorded late."""
+    if not deployment.adopted:
+        return ""
+    over = f"; ECS had finished it ({deployment.status})" if deployment.status in FINISHED_STATUSES else ""
+    return (" (adopted: started by an earlier pass that stopped before recording it, after an operator restart or a "
+            f"lost UpdateService answer{over})")
 
 
 def _scaling(prior: ReleaseStatus, new: ReleaseStatus, result: ApplyResult | None) -> list[EventRecord]:

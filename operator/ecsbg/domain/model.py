@@ -396,7 +396,9 @@ class StageRecord:
 class DeploymentRecord:
     """The ECS deployment of an attempt. `reused`: the attempt needed none, because ECS already ran exactly
     what the spec asks; `arn` is then ECS's current deployment at that moment (not started by this attempt, kept
-    so it is never adopted as the attempt's own) and `status` is empty."""
+    so it is never adopted as the attempt's own) and `status` is empty. `adopted`: the ARN was found in ECS, not
+    read from UpdateService's answer (the pass that started it stopped before recording it: a restart, a lost
+    answer)."""
 
     attempt: int
     arn: str
@@ -406,6 +408,7 @@ class DeploymentRecord:
     finished_at: datetime | None = None
     rollback_reason: str | None = None
     reused: bool = False
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -449,8 +452,12 @@ class ReleaseStatus:
     stage: str | None = None
     message: str = ""
     attempt: int = 0
+    attempt_started_at: datetime | None = None  # when the intent of `attempt` was written (the operator's clock)
     spec_hash: str | None = None
     base_task_definition_arn: str | None = None
+    # ECS's currentServiceDeployment when the intent was written: a current deployment other than it is newer, so
+    # one that deploys the spec is the attempt's own, even finished (domain.planning._newer_than_intent)
+    base_deployment_arn: str | None = None
     revision: str | None = None  # the revision serving production
     target_revision: str | None = None  # the revision the current attempt deploys
     deployment: DeploymentRecord | None = None

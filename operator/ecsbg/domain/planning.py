@@ -3,8 +3,8 @@
 
 Rules are tried in order and the first that returns an action wins. Every rule is a pure function of the
 inputs, so re-running the planner after a crash at any point picks up where the last run stopped: the intent
-(attempt, specHash, base task definition) is in status before any AWS write, and a deployment started but not
-recorded is recognised in ECS and adopted instead of started twice.
+(attempt, its time, specHash, base task definition) is in status before any AWS write, and a deployment started
+but not recorded is recognised in ECS and adopted instead of started twice, also when ECS finished it meanwhile.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ecsbg.domain.actions import (
 )
 from ecsbg.domain.drift import already_running, drift, serving_revision
 from ecsbg.domain.model import (
+    FINISHED_STATUSES,
     ONGOING_STATUSES,
     STOPPABLE_STATUSES,
     DriftPolicy,
@@ -161,16 +162,23 @@ def _start(i: _Inputs) -> Action | None:
         return Wait(f"attempt {i.prior.attempt} failed to start; retry it or change the spec")
     wanted_hash = _wanted_taskdef_hash(i)
     current = i.obs.current
+    unrecorded = current is not None and current.arn != (recorded.arn if recorded else None)
+    candidate = current if unrecorded and _targets_desired(i, current) else None
+    own = _newer_than_intent(i, candidate) if candidate is not None else None
+    if candidate is not None and own:  # this attempt's, from a pass that stopped before recording it; maybe over
+        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=candidate.arn)
     if already_running(i.spec, i.obs, wanted_hash):  # no surprise redeploys: nothing new to deploy
-        # (checked first: a finished deployment that brought in what runs was not started by this attempt, except
-        # when the operator was down for all of it; then "reused" is still what ECS shows)
+        # (checked before the adoption below: a finished deployment that brought in what runs and was current at
+        # the intent, or of a status that does not say, was not started by this attempt)
         assert i.obs.service is not None
         serving = serving_revision(current)
         return ReuseRunning(attempt=i.prior.attempt, task_definition_arn=i.obs.service.task_definition_arn,
                             revision_arn=serving.arn if serving else None,
                             current_deployment_arn=current.arn if current else None)
-    if current is not None and current.arn != (recorded.arn if recorded else None) and _targets_desired(i, current):
-        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=current.arn)
+    # A deployment in flight that deploys the spec is adopted rather than stopped by a second UpdateService; a
+    # finished one that was already current at the intent is not the attempt's, nor is its outcome.
+    if candidate is not None and (own is None or candidate.status not in FINISHED_STATUSES):
+        return AdoptDeployment(attempt=i.prior.attempt, deployment_arn=candidate.arn)
     return StartDeployment(attempt=i.prior.attempt, spec=i.spec,
                            base_task_definition_arn=i.prior.base_task_definition_arn, taskdef_hash=wanted_hash,
                            suspend_scaling=autoscaling.suspend_for_start(i.prior.auto_scaling, i.spec.auto_scaling))
@@ -277,6 +285,18 @@ def _targets_desired(i: _Inputs, deployment: ObservedDeployment) -> bool:
         return i.obs.current_target_taskdef_hash is not None and i.obs.current_target_taskdef_hash == _wanted_taskdef_hash(i)
     target = deployment.target_revision
     return target is not None and target.task_definition_arn == i.spec.task_definition.arn
+
+
+def _newer_than_intent(i: _Inputs, deployment: ObservedDeployment) -> bool | None:
+    """Was `deployment` created after this attempt's intent was written? ECS's currentServiceDeployment is the
+    service's newest deployment, so one other than the deployment current when the intent was written
+    (status.baseDeploymentArn, None when there was none) is newer than the intent: no clocks are compared (ECS's
+    createdAt and the operator's attemptStartedAt come from two clocks, and a service created seconds before the
+    release would have its creation deployment taken for the attempt's). None for a status an older operator
+    wrote (no attemptStartedAt): it keeps the behaviour it had."""
+    if i.prior.attempt_started_at is None:
+        return None
+    return deployment.arn != i.prior.base_deployment_arn
 
 
 def _current_attempt_deployment(i: _Inputs) -> ObservedDeployment | None:

@@ -2,8 +2,10 @@
 
 Only the deployment of the current attempt is mirrored (stage, hooks, traffic, revisions); the stage history is
 domain.stagepath's, hook attribution domain.hookstages'. `revision` is what serves production, `targetRevision`
-what the attempt deploys. A new attempt clears them (but the serving revision); the previous attempt's
-`deployment` block stays until the new one is started (docs/design.md, intent step).
+what the attempt deploys. A new attempt clears them (but the serving revision) and records when it started
+(`attemptStartedAt`) and ECS's deployment at that moment (`baseDeploymentArn`, for domain.planning to tell the
+attempt's own deployment from older ones); the previous attempt's `deployment` block stays until the new one is
+started (docs/design.md, intent step).
 """
 
 from __future__ import annotations
@@ -40,10 +42,7 @@ def progress(spec: ReleaseSpec, obs: Observation, action: object, result: ApplyR
     record, observed, started = _deployment(obs, action, result, prior, attempt)
     base = replace(prior, attempt=attempt)
     if fresh:
-        base = replace(base, spec_hash=action.spec_hash, base_task_definition_arn=action.base_task_definition_arn,
-                       stage=None, stages=(), step=None, hooks=(), source=None, target=None,
-                       production_traffic=None, test_traffic=None, target_revision=_short(spec.task_definition.arn),
-                       revision=base.revision or _short(obs.service.task_definition_arn if obs.service else None))
+        base = _intent(base, spec, obs, action, now)
     base = replace(base, deployment=record)
     if isinstance(action, ReuseRunning):  # nothing deployed: what runs is the attempt's target
         return Progress(status=replace(base, stage=None, stages=(), step=None, hooks=(), production_traffic=None,
@@ -61,6 +60,17 @@ def progress(spec: ReleaseSpec, obs: Observation, action: object, result: ApplyR
     return Progress(status=base, observed=observed, started_now=started)
 
 
+def _intent(base: ReleaseStatus, spec: ReleaseSpec, obs: Observation, action: RecordIntent,
+            now: datetime) -> ReleaseStatus:
+    """A new attempt: what it deploys, when it started and from what (ECS's service at this moment)."""
+    service = obs.service
+    return replace(base, spec_hash=action.spec_hash, base_task_definition_arn=action.base_task_definition_arn,
+                   attempt_started_at=now, base_deployment_arn=service.current_deployment_arn if service else None,
+                   stage=None, stages=(), step=None, hooks=(), source=None, target=None, production_traffic=None,
+                   test_traffic=None, target_revision=_short(spec.task_definition.arn),
+                   revision=base.revision or _short(service.task_definition_arn if service else None))
+
+
 def _deployment(obs: Observation, action: object, result: ApplyResult | None, prior: ReleaseStatus,
                 attempt: int) -> tuple[DeploymentRecord | None, ObservedDeployment | None, bool]:
     """(deployment record, ECS's view of the current attempt's deployment, started by this action)."""
@@ -72,13 +82,16 @@ def _deployment(obs: Observation, action: object, result: ApplyResult | None, pr
     elif isinstance(action, StartDeployment) and result is not None and result.problem is None:
         arn = result.deployment_arn
     if arn:
+        adopted = isinstance(action, AdoptDeployment)
         observed = _find(obs, arn)
-        return _record(attempt, observed) if observed else DeploymentRecord(attempt, arn, "PENDING"), observed, True
+        record = _record(attempt, observed, adopted) if observed else DeploymentRecord(attempt, arn, "PENDING",
+                                                                                        adopted=adopted)
+        return record, observed, True
     recorded = prior.deployment
     if recorded is None or recorded.reused:
         return recorded, None, False
     observed = _find(obs, recorded.arn)
-    record = _record(recorded.attempt, observed) if observed else recorded
+    record = _record(recorded.attempt, observed, recorded.adopted) if observed else recorded
     return record, (observed if recorded.attempt == attempt else None), False
 
 
@@ -122,10 +135,10 @@ def _find(obs: Observation, arn: str) -> ObservedDeployment | None:
     return next((d for d in (obs.tracked, obs.current) if d is not None and d.arn == arn), None)
 
 
-def _record(attempt: int, d: ObservedDeployment) -> DeploymentRecord:
+def _record(attempt: int, d: ObservedDeployment, adopted: bool) -> DeploymentRecord:
     return DeploymentRecord(attempt=attempt, arn=d.arn, status=d.status, status_reason=d.status_reason,
                             started_at=d.started_at or d.created_at, finished_at=d.finished_at,
-                            rollback_reason=d.rollback_reason)
+                            rollback_reason=d.rollback_reason, adopted=adopted)
 
 
 def _short(task_definition_arn: str | None) -> str | None:

@@ -168,6 +168,7 @@ def _deployment_lines(status: Obj, now: datetime) -> list[str]:
         took = _between(d.get("startedAt"), d.get("finishedAt"))
         when += f", finished {d['finishedAt']}" + (f" after {took}" if took else "")
     which = "" if d.get("attempt") == status.get("attempt") else f" (attempt {d.get('attempt')})"
+    which += " (adopted after a restart or lost answer)" if d.get("adopted") else ""
     lines = [f"Deployment:  {d.get('status') or '-'}{which}  {when}"]
     reason = d.get("rollbackReason") or d.get("statusReason")
     if reason:

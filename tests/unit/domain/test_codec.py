@@ -32,9 +32,11 @@ from tests.unit.domain.crd import open_api_schema, schema_errors
 STEP = StepInfo(2, 4, 50.0)
 FULL = ReleaseStatus(
     observed_generation=4, phase=Phase.AWAITING_APPROVAL, stage="POST_TEST_TRAFFIC_SHIFT", message="waiting",
-    attempt=3, spec_hash="1f0c9a2b7d3e4f50", base_task_definition_arn=b.BASE_TD_ARN, revision="web:42",
+    attempt=3, attempt_started_at=b.at(-1), spec_hash="1f0c9a2b7d3e4f50", base_task_definition_arn=b.BASE_TD_ARN,
+    base_deployment_arn="arn:aws:ecs:us-east-1:1:service-deployment/demo/web/old", revision="web:42",
     deployment=DeploymentRecord(attempt=3, arn="arn:aws:ecs:us-east-1:1:service-deployment/demo/web/abc",
-                                status="IN_PROGRESS", status_reason="hook", started_at=b.at(0), finished_at=None),
+                                status="IN_PROGRESS", status_reason="hook", started_at=b.at(0), finished_at=None,
+                                adopted=True),
     source=RevisionRecord("arn:rev/1", b.BASE_TD_ARN), target=RevisionRecord("arn:rev/2", b.TD_ARN),
     production_traffic=0.0, test_traffic=100.0,
     hooks=(HookDetail(hook_id="ecs-pause-1", target_type="PAUSE", status="AWAITING_ACTION",
@@ -60,11 +62,13 @@ def test_full_status_round_trips():
 
 def test_camel_case_names_of_the_design():
     d = status_to_dict(FULL)
-    assert list(d) == ["observedGeneration", "phase", "stage", "message", "attempt", "specHash",
-                       "baseTaskDefinitionArn", "revision", "targetRevision", "deployment", "source", "target",
-                       "traffic", "hooks", "stages", "step", "requests", "requestErrors", "conditions"]
+    assert list(d) == ["observedGeneration", "phase", "stage", "message", "attempt", "attemptStartedAt",
+                       "specHash", "baseTaskDefinitionArn", "baseDeploymentArn", "revision", "targetRevision",
+                       "deployment", "source", "target", "traffic", "hooks", "stages", "step", "requests",
+                       "requestErrors", "conditions"]
     assert d["deployment"] == {"attempt": 3, "arn": FULL.deployment.arn, "status": "IN_PROGRESS",
-                               "statusReason": "hook", "startedAt": "2026-11-22T10:00:00Z"}
+                               "statusReason": "hook", "startedAt": "2026-11-22T10:00:00Z", "adopted": True}
+    assert d["attemptStartedAt"] == "2026-11-22T09:59:00Z"
     assert d["hooks"] == [{"hookId": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT", "type": "PAUSE",
                            "status": "AWAITING_ACTION", "expiresAt": "2026-11-22T11:00:00Z",
                            "timeoutAction": "ROLLBACK"},
@@ -123,7 +127,8 @@ def test_patch_nulls_cleared_fields_at_every_level():
     assert patch["stage"] is None and patch["revision"] is None and patch["traffic"] is None
     assert patch["hooks"] == [] and patch["stages"] == []
     assert patch["deployment"] == {"attempt": 3, "arn": "arn:d", "status": "SUCCESSFUL", "statusReason": None,
-                                   "startedAt": None, "finishedAt": None, "rollbackReason": None, "reused": None}
+                                   "startedAt": None, "finishedAt": None, "rollbackReason": None, "reused": None,
+                                   "adopted": None}
     assert _merge(status_to_dict(FULL), patch) == status_to_dict(later)
 
 

@@ -10,11 +10,12 @@ from ecsbg.domain.actions import (
     AdoptDeployment,
     ContinueHooks,
     RecordIntent,
+    ReuseRunning,
     StartDeployment,
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import Observation, Phase, RequestKind
+from ecsbg.domain.model import Observation, Phase, RequestKind, RunningConfig
 from ecsbg.domain.planning import plan
 from ecsbg.domain.taskdefs import content_hash, render
 from tests.unit.domain import builders as b
@@ -28,6 +29,24 @@ WANTED = content_hash(render(b.BASE_CONTENT, CONTAINERS.task_definition.containe
 
 def _with(spec_release, annotations):
     return b.release(b.containers_spec() if spec_release is CONTAINERS else b.arn_spec(), annotations)
+
+
+# The service runs the `arn` spec's deployment configuration (domain.drift.already_running reads it).
+RUNNING_CONFIG = RunningConfig(strategy="BLUE_GREEN", bake_time_minutes=10)
+# Attempt 2's intent was written at b.at(0), when ECS's current deployment was attempt 1's (d1, recorded); ECS
+# reports d7 now: created after the intent. CURRENT_AT_INTENT: d7 was already ECS's current deployment then.
+AFTER_INTENT = b.prior(HA, 2, Phase.PENDING, deployment_attempt=1, status="SUCCESSFUL", base=None,
+                       attempt_started_at=b.at(0), base_deployment_arn=b.dep_arn(1))
+CURRENT_AT_INTENT = replace(AFTER_INTENT, base_deployment_arn=b.dep_arn(7))
+
+
+def _done(status="SUCCESSFUL", td=b.TD_ARN, **kw):
+    """ECS's deployment d7, over: a SUCCESSFUL one brought in `td`, what the service then runs."""
+    return b.deployment(7, status, stage="CLEAN_UP" if status == "SUCCESSFUL" else "TEST_TRAFFIC_SHIFT", td=td, **kw)
+
+
+def _ran(deployment):
+    return b.observe(deployment, config=RUNNING_CONFIG)
 
 
 # (id, release, observation, prior status, expected action)
@@ -69,6 +88,23 @@ ROWS = [
     ("previous-attempts-deployment-is-not-adopted", ARN, b.observe(b.deployment(1, "ROLLBACK_SUCCESSFUL")),
      b.prior(HA, 2, Phase.PENDING, deployment_attempt=1, status="ROLLBACK_SUCCESSFUL", base=None), StartDeployment),
     ("refused-start-waits-for-retry", CONTAINERS, b.observe(), b.prior(H, 1, Phase.FAILED), Wait),
+    # --- ...or finished it while no operator ran (issue 12): a deployment newer than the one current at the intent
+    ("finished-after-intent-is-adopted", ARN, _ran(_done()), AFTER_INTENT,
+     AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("finished-when-none-was-current-at-intent-is-adopted", ARN, _ran(_done()),
+     replace(AFTER_INTENT, base_deployment_arn=None), AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("finished-before-intent-is-reused", ARN, _ran(_done()), CURRENT_AT_INTENT, ReuseRunning),
+    ("no-intent-time-is-reused-as-before", ARN, _ran(_done()), replace(AFTER_INTENT, attempt_started_at=None),
+     ReuseRunning),
+    ("rolled-back-after-intent-is-adopted", ARN, _ran(_done("ROLLBACK_SUCCESSFUL")), AFTER_INTENT,
+     AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("rolled-back-before-intent-is-not-the-attempts", ARN, _ran(_done("ROLLBACK_SUCCESSFUL")), CURRENT_AT_INTENT,
+     StartDeployment),
+    ("rolled-back-without-intent-time-is-adopted-as-before", ARN, _ran(_done("ROLLBACK_SUCCESSFUL")),
+     replace(CURRENT_AT_INTENT, attempt_started_at=None), AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("in-flight-before-intent-is-adopted-not-stopped", ARN, _ran(b.deployment(7)), CURRENT_AT_INTENT,
+     AdoptDeployment(attempt=2, deployment_arn=b.dep_arn(7))),
+    ("other-taskdef-after-intent-is-not-adopted", ARN, _ran(_done(td=b.NEW_TD_ARN)), AFTER_INTENT, StartDeployment),
     # --- deploying or deployed: the same spec is never deployed twice
     ("deploying-waits", CONTAINERS, b.observe(b.deployment(1)), b.prior(H, 1, deployment_attempt=1), Wait),
     ("succeeded-waits", CONTAINERS, b.observe(b.deployment(1, "SUCCESSFUL")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ecsbg.domain.actions import (
@@ -13,10 +15,10 @@ from ecsbg.domain.actions import (
     Wait,
 )
 from ecsbg.domain.codec import status_to_dict
-from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, StageRecord
+from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, RunningConfig, StageRecord
 from ecsbg.domain.parsing import InvalidSpec
-from ecsbg.domain.planning import Plan
-from ecsbg.domain.status import compute_status
+from ecsbg.domain.planning import Plan, plan
+from ecsbg.domain.status import compute_status, transitions
 from tests.unit.domain import builders as b
 from tests.unit.domain.crd import open_api_schema, schema_errors
 
@@ -302,3 +304,80 @@ def test_reads_failing_longer_than_stall_after_stall_the_release_and_recover(cod
     assert late.message.startswith(ended.message)
     recovered = step(b.observe(b.deployment(1, "SUCCESSFUL")), late, 13)
     assert _conds(recovered) == {"Ready": ("True", "Succeeded")} and recovered.message == ended.message
+
+
+# ------------------------------------------------------------------ a handover around the start (issue 12)
+# The operator wrote attempt 2's intent at b.at(0) (ECS's current deployment then: attempt 1's), sent UpdateService
+# and stopped before recording the deployment; ECS created it at b.at(1) and finished it at b.at(3), before the next
+# operator's first read at b.at(5).
+ARN_SPEC = b.release(b.arn_spec())
+INTENT = b.prior(ARN_SPEC.spec_hash, 2, Phase.PENDING, deployment_attempt=1, status="SUCCESSFUL", base=None,
+                 attempt_started_at=b.at(0), base_deployment_arn=b.dep_arn(1))
+OVER = dict(created_at=b.at(1), started_at=b.at(1), finished_at=b.at(3))
+PASSED = dict(started_at=b.at(1), finished_at=b.at(3), observed=False)
+BLUE_GREEN_PATH = ("PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT",
+                   "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
+                   "BAKE_TIME", "CLEAN_UP")
+
+
+def _pass(obs, prior):
+    decided = plan(ARN_SPEC, obs, prior, generation=7)
+    status = compute_status(spec=ARN_SPEC, invalid=None, observation=obs, plan=decided, result=None, prior=prior,
+                            generation=7, now=b.at(5))
+    assert schema_errors(status_to_dict(status), open_api_schema()["properties"]["status"]) == []
+    return decided, status, transitions(prior, status, decided)
+
+
+# (id, ECS's deployment, prior, phase, stage history, Events)
+HANDOVERS = [
+    # ECS passed every stage of the path (SUCCESSFUL): each is recorded as passed unseen, within ECS's own times
+    ("succeeded-while-no-operator-ran", b.deployment(7, "SUCCESSFUL", stage="CLEAN_UP", production=100.0, **OVER),
+     INTENT, Phase.SUCCEEDED, tuple(StageRecord(s, **PASSED) for s in BLUE_GREEN_PATH),
+     ["DeploymentStarted", "Succeeded"]),
+    # on the way back nothing is inferred: only the stage ECS still reports
+    ("rolled-back-while-no-operator-ran",
+     b.deployment(7, "ROLLBACK_SUCCESSFUL", stage="TEST_TRAFFIC_SHIFT", rollback_reason="alarm web-5xx",
+                  rollback_started_at=b.at(2), **OVER),
+     INTENT, Phase.ROLLED_BACK, (StageRecord("TEST_TRAFFIC_SHIFT", b.at(2), b.at(3), observed=False, rollback=True),),
+     ["DeploymentStarted", "RolledBack"]),
+]
+
+
+@pytest.mark.parametrize(("deployment", "prior", "phase", "stages", "reasons"), [r[1:] for r in HANDOVERS],
+                         ids=[r[0] for r in HANDOVERS])
+def test_a_deployment_ecs_finished_before_the_restart_is_the_attempts(deployment, prior, phase, stages, reasons):
+    obs = b.observe(deployment, config=RunningConfig(strategy="BLUE_GREEN", bake_time_minutes=10))
+    decided, status, events = _pass(obs, prior)
+    assert decided.action == AdoptDeployment(2, b.dep_arn(7))
+    record = status.deployment
+    assert (record.attempt, record.arn, record.status, record.reused, record.adopted) == (
+        2, b.dep_arn(7), deployment.status, False, True)
+    assert (record.started_at, record.finished_at) == (b.at(1), b.at(3))
+    assert status.phase is phase and status.stages == stages and status.stage is None
+    assert [e.reason for e in events] == reasons
+    assert "adopted" in events[0].message and f"ECS had finished it ({deployment.status})" in events[0].message
+    assert status_to_dict(status)["deployment"]["adopted"] is True
+    again, later, more = _pass(obs, status)
+    assert again.action == Wait("nothing to do") and later.deployment == record and later.stages == stages
+    assert more == []
+
+
+def test_without_the_intents_time_a_finished_deployment_is_reused_as_before():
+    """A status written before status.attemptStartedAt existed: today's answer, nothing is claimed."""
+    obs = b.observe(b.deployment(7, "SUCCESSFUL", stage="CLEAN_UP", production=100.0, **OVER),
+                    config=RunningConfig(strategy="BLUE_GREEN", bake_time_minutes=10))
+    _, status, events = _pass(obs, replace(INTENT, attempt_started_at=None))
+    assert status.deployment.reused and status.stages == () and status.phase is Phase.SUCCEEDED
+    assert [e.reason for e in events] == ["DeploymentSkipped", "Succeeded"]
+
+
+def test_the_intent_records_when_and_from_which_deployment_the_attempt_started():
+    seeded = b.deployment(9, "SUCCESSFUL", td=b.BASE_TD_ARN)
+    status = _status(b.observe(seeded), b.prior(None, 0, None), RecordIntent(1, H, b.BASE_TD_ARN), now=b.at(4))
+    assert (status.attempt_started_at, status.base_deployment_arn) == (b.at(4), b.dep_arn(9))
+    written = status_to_dict(status)
+    assert (written["attemptStartedAt"], written["baseDeploymentArn"]) == ("2026-11-22T10:04:00Z", b.dep_arn(9))
+    later = _status(b.observe(b.deployment(1)), replace(status, deployment=RUNNING.deployment), now=b.at(6))
+    assert (later.attempt_started_at, later.base_deployment_arn) == (b.at(4), b.dep_arn(9)), "kept for the attempt"
+    none_yet = _status(b.observe(), b.prior(None, 0, None), RecordIntent(1, H, b.BASE_TD_ARN), now=b.at(4))
+    assert none_yet.base_deployment_arn is None and "baseDeploymentArn" not in status_to_dict(none_yet)
