@@ -129,10 +129,12 @@ def runs(tmp_path: Path) -> int:
 
 
 def test_an_exec_plugin_runs_once_per_token_lifetime(tmp_path: Path):
-    source = from_kubeconfig(str(plugin(tmp_path, expires_in=900))).token
+    path = plugin(tmp_path, expires_in=900)
+    source = from_kubeconfig(str(path)).token
     token, expires = source.get()
     assert token == "exec-1" and expires is not None and expires > datetime.now(UTC) + timedelta(seconds=800)
     assert source.get()[0] == "exec-1" and runs(tmp_path) == 1, "cached until it expires"
+    assert from_kubeconfig(str(path)).token.get()[0] == "exec-1", "every client of the process shares the cache"
     env = json.loads((tmp_path / "env.json").read_text())
     assert env["AWS_PROFILE"] == "prod"
     info = json.loads(env["KUBERNETES_EXEC_INFO"])

@@ -218,9 +218,23 @@ def _token(user: dict[str, Any], base: Path, cluster: dict[str, Any]) -> TokenSo
     if user.get("exec"):
         info = {"server": cluster.get("server"), "insecure-skip-tls-verify": bool(cluster.get("insecure-skip-tls-verify")),
                 "certificate-authority-data": cluster.get("certificate-authority-data")}
-        return ExecToken(user["exec"], base, {k: v for k, v in info.items() if v})
+        return _shared_exec(user["exec"], base, {k: v for k, v in info.items() if v})
     cached = ((user.get("auth-provider") or {}).get("config") or {}).get("access-token")  # what kopf also reads
     return StaticToken(str(cached)) if cached else None
+
+
+def _shared_exec(spec: dict[str, Any], base: Path, cluster: dict[str, Any]) -> ExecToken:
+    """One ExecToken per plugin configuration in the process, as client-go caches them: each seam has its own
+    client and kopf logs in too, and `aws eks get-token` takes about a second per run."""
+    key = json.dumps([spec, str(base), cluster], sort_keys=True, default=str)
+    with _EXEC_LOCK:
+        if key not in _EXEC_TOKENS:
+            _EXEC_TOKENS[key] = ExecToken(spec, base, cluster)
+        return _EXEC_TOKENS[key]
+
+
+_EXEC_TOKENS: dict[str, ExecToken] = {}
+_EXEC_LOCK = threading.Lock()
 
 
 def _path(value: Any, base: Path) -> str | None:
