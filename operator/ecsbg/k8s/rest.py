@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 from urllib3 import exceptions as u3
 
-from ecsbg.k8s.credentials import Credentials
+from ecsbg.k8s.credentials import Credentials, load
 
 JSON, MERGE_PATCH, JSON_PATCH = "application/json", "application/merge-patch+json", "application/json-patch+json"
 DEFAULT_TIMEOUT = 30.0
@@ -72,8 +72,6 @@ class RestClient:
     @classmethod
     def from_environment(cls, timeout: Timeout = DEFAULT_TIMEOUT, kubeconfig: str | None = None) -> RestClient:
         """The pod's service account, else KUBECONFIG or ~/.kube/config (k8s.credentials.load)."""
-        from ecsbg.k8s.credentials import load
-
         return cls(load(kubeconfig), timeout)
 
     def get(self, path: str, *, query: Mapping[str, Any] | None = None, timeout: Timeout | None = None) -> Any:
