@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "ecsrelease"
 # What the plugin imports (ecsbg.plugin, and ecsbg.aws for `plan`); the project's wheel is installed without its
-# own dependencies, which are the operator's (kopf, kubernetes, aiohttp, ...).
+# own dependencies, which are the operator's (kopf, aiohttp, ...).
 REQUIREMENTS = ("pykube-ng", "PyYAML", "requests", "jsonschema", "cel-python", "boto3", "prometheus-client")
 PYTHONS = ("3.11", "3.12", "3.13")
 PLATFORMS = {  # krew selector -> pip platform tags (wheels built for older glibc/macOS run on newer ones)

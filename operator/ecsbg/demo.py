@@ -184,6 +184,9 @@ def _analysed(release: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 def _start_operator() -> Any:
+    from ecsbg.k8s.login import keep_other_clients_out
+
+    keep_other_clients_out()  # what `ecsbg run` does, before kopf's first import
     from ecsbg.embedded import OperatorThread
     from ecsbg.handlers import build_registry
     from ecsbg.logs import configure
@@ -253,14 +256,14 @@ def _approve_if_waiting(name: str, status: dict[str, Any], approved: set[tuple[s
     if status.get("phase") != "AwaitingApproval" or (name, attempt) in approved:
         return
     approved.add((name, attempt))
-    from kubernetes import client, config
+    from ecsbg.k8s.rest import RestClient, custom_path
 
-    config.load_kube_config()
-    client.CustomObjectsApi().patch_namespaced_custom_object(
-        "ecsbg.dev", "v1alpha1", "default", "ecsbluegreenreleases", name,
-        {"metadata": {"annotations": {"ecsbg.dev/approve": str(attempt)}}},
-        _content_type="application/merge-patch+json",
-    )
+    api = RestClient.from_environment()  # KUBECONFIG: the demo's cluster
+    try:
+        api.patch(custom_path("ecsbg.dev", "v1alpha1", "ecsbluegreenreleases", "default", name),
+                  {"metadata": {"annotations": {"ecsbg.dev/approve": str(attempt)}}})
+    finally:
+        api.close()
     _say(f"           {name:<16} approved attempt {attempt} "
          f"(what `kubectl ecsrelease approve {name}` does: annotation ecsbg.dev/approve={attempt})")
 

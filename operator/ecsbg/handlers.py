@@ -27,6 +27,7 @@ from ecsbg import gating
 from ecsbg.deletion import FINALIZER, rollback_on_delete
 from ecsbg.domain import shape
 from ecsbg.domain.ownership import target_key
+from ecsbg.k8s import login as k8s_login
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
 from ecsbg.reconciler import Deps, LoopState, release_loop
 from ecsbg.settings import Settings
@@ -50,8 +51,8 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # A fresh registry has no login handler (kopf adds them only to its default registry at import):
-        # in a pod, the service account; elsewhere, KUBECONFIG or ~/.kube/config.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        # in a pod, the service account; elsewhere, KUBECONFIG or ~/.kube/config, exec plugins included
+        return k8s_login.connection_info(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
@@ -282,7 +283,7 @@ async def watchdog(deps: Deps) -> None:
     while True:
         if ping is not None:
             try:
-                # the client may retry a GET that timed out (urllib3): the whole ping is bounded by one timeout
+                # the request has its own timeouts (connect, read); this bounds the whole ping, connect included
                 await asyncio.wait_for(ping(), timeout=deps.settings.k8s_timeout_seconds)
                 deps.health.api_answered()
             except Exception:

@@ -3,9 +3,9 @@
 - `RedactingFilter` (installed on every handler by `configure`, kopf's Event poster included) rewrites each record
   before any handler formats it: AWS access key ids, secret keys, session tokens, ExternalIds, Authorization
   and security-token headers, bearer tokens, and every value registered with `register_secret`.
-- botocore, boto3, urllib3 and the kubernetes client log whole requests and responses (signed headers, the
-  AssumeRole answer) at DEBUG: `configure` floors them at INFO unless the documented unsafe switch
-  (ECSBG_UNSAFE_WIRE_LOGGING=true) is set, so `--verbose` never dumps the wire.
+- botocore, boto3 and urllib3 (under botocore and the operator's Kubernetes client, k8s.rest) log requests and
+  responses (signed headers, the AssumeRole answer) at DEBUG: `configure` floors them at INFO unless the
+  documented unsafe switch (ECSBG_UNSAFE_WIRE_LOGGING=true) is set, so `--verbose` never dumps the wire.
 - `release_context(namespace, name)` binds the release a task works on (a contextvar, so each release loop has
   its own); the filter copies it onto the record and the JSON formatter writes `namespace` and `name` keys.
 """
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 8
-WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.client.rest")
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 _RELEASE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("ecsbg_release", default=None)
 
 _KEYS = (r"SecretAccessKey|secret_access_key|aws_secret_access_key|secret_key|SessionToken|session_token|"

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecsbg.k8s.login import keep_other_clients_out
+
+    keep_other_clients_out()  # before kopf's first import: it would load the official client and pykube
     import kopf
 
     from ecsbg.handlers import build_registry
@@ -56,16 +59,10 @@ def _run_elected(settings: Settings, operate: Callable[[], None], elector: Leade
     the kubelet restarts the container, which becomes a standby). `elector`: the tests' own."""
     import signal
 
-    from ecsbg.k8s.leader import LeaderElector, StandbyProbe
+    from ecsbg.k8s.leader import KubeLeases, LeaderElector, StandbyProbe
 
     if elector is None:
-        from kubernetes import client, config
-
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config()
-        elector = LeaderElector(client.CoordinationV1Api(), settings.leader_election)
+        elector = LeaderElector(KubeLeases(settings.leader_election), settings.leader_election)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     probe = StandbyProbe(settings.health_port) if settings.health_port else None

@@ -41,7 +41,7 @@ class Settings:
     require_policy: bool = False
     # reads of a release failing (endpoint unreachable, access denied) this long make it Stalled
     observation_stall_seconds: float = 900.0
-    # UNSAFE: let botocore/urllib3/kubernetes log requests and responses at DEBUG (signed headers, credentials)
+    # UNSAFE: let botocore/urllib3 log requests and responses at DEBUG (signed headers, credentials)
     unsafe_wire_logging: bool = False
     k8s_timeout_seconds: float = 30.0  # every Kubernetes API request (status patch, Events, kopf's requests)
     loop_stuck_seconds: float = 600.0  # a release pass running longer is stuck: logged, counted, liveness fails

@@ -184,15 +184,15 @@ def test_the_chart_rbac_is_enough_and_every_granted_verb_is_used(probe, real_clu
 
 def test_the_leader_election_role_lets_the_operator_take_renew_and_release_its_lease(probe, real_cluster) -> None:
     """`ecsbg run` with leader election (the chart's default) as the chart's ServiceAccount: create, get, update."""
-    from kubernetes import client, config
-
-    from ecsbg.k8s.leader import LeaderElector
+    from ecsbg.k8s.leader import KubeLeases, LeaderElector
+    from ecsbg.k8s.rest import RestClient
     from ecsbg.settings import LeaseSettings
 
     user = probe.install()
     started = len(real_cluster.audit())
-    api = client.CoordinationV1Api(config.new_client_from_config(str(probe.tmp_path / "probe.kubeconfig")))
-    elector = LeaderElector(api, LeaseSettings(namespace=probe.namespace, name=probe.release))
+    settings = LeaseSettings(namespace=probe.namespace, name=probe.release)
+    api = KubeLeases(settings, RestClient.from_environment(kubeconfig=str(probe.tmp_path / "probe.kubeconfig")))
+    elector = LeaderElector(api, settings)
     assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()
     elector.release()
     time.sleep(0.5)  # the audit log is written in batches of at most 100 ms

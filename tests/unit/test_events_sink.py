@@ -32,15 +32,19 @@ def test_every_reason_has_an_action_and_long_messages_are_cut():
 
 
 class Api:
+    """k8s.rest.RestClient's `post`, recording (namespace, Event) from the core/v1 events path."""
+
     def __init__(self, fail: bool = False) -> None:
         self.posted: list[tuple[str, dict]] = []
         self.timeouts: list[float | None] = []
         self.fail = fail
 
-    def create_namespaced_event(self, namespace, body, _request_timeout=None):
-        self.timeouts.append(_request_timeout)
+    def post(self, path, body, *, query=None, timeout=None):
+        self.timeouts.append(timeout)
         if self.fail:
             raise RuntimeError("403 forbidden")
+        prefix, namespace, resource = path.rsplit("/", 2)
+        assert (prefix, resource) == ("/api/v1/namespaces", "events"), path
         self.posted.append((namespace, body))
 
 
@@ -66,9 +70,9 @@ class SlowApi(Api):
 
         self.gate = threading.Event()
 
-    def create_namespaced_event(self, namespace, body, _request_timeout=None):
+    def post(self, path, body, *, query=None, timeout=None):
         self.gate.wait(10)
-        super().create_namespaced_event(namespace, body, _request_timeout)
+        super().post(path, body, timeout=timeout)
 
 
 def _release(name: str) -> dict:

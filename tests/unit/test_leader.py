@@ -9,10 +9,9 @@ import signal
 import threading
 
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from ecsbg.k8s.leader import LeaderElector
+from ecsbg.k8s.rest import ApiError
 from ecsbg.main import _run_elected
 from ecsbg.settings import LeaseSettings, Settings
 
@@ -20,34 +19,34 @@ SETTINGS = LeaseSettings(namespace="ecsbg-system", lease_seconds=15, renew_deadl
 
 
 class Store:
-    """CoordinationV1Api's three calls on one Lease."""
+    """KubeLeases' three calls on one Lease (its JSON form, as the API server sends it)."""
 
     def __init__(self) -> None:
-        self.lease: client.V1Lease | None = None
+        self.lease: dict | None = None
         self.version = 0
         self.fail = False
 
-    def read_namespaced_lease(self, name, namespace):
+    def read(self, namespace, name):
         if self.fail:
-            raise ApiException(status=503)
+            raise ApiError(503, "Service Unavailable")
         if self.lease is None:
-            raise ApiException(status=404)
+            raise ApiError(404, "Not Found")
         return copy.deepcopy(self.lease)
 
-    def create_namespaced_lease(self, namespace, body):
+    def create(self, namespace, body):
         if self.lease is not None:
-            raise ApiException(status=409)
+            raise ApiError(409, "Conflict")
         self.version += 1
-        body.metadata.resource_version = str(self.version)
+        body["metadata"]["resourceVersion"] = str(self.version)
         self.lease = copy.deepcopy(body)
 
-    def replace_namespaced_lease(self, name, namespace, body):
+    def replace(self, namespace, name, body):
         if self.fail:
-            raise ApiException(status=503)
-        if body.metadata.resource_version != self.lease.metadata.resource_version:
-            raise ApiException(status=409)
+            raise ApiError(503, "Service Unavailable")
+        if body["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict")
         self.version += 1
-        body.metadata.resource_version = str(self.version)
+        body["metadata"]["resourceVersion"] = str(self.version)
         self.lease = copy.deepcopy(body)
 
 
@@ -70,8 +69,8 @@ def test_one_holder_and_a_standby_takes_over_only_after_a_whole_lease_of_silence
     clock.now = 28.0
     assert not b.try_acquire_or_renew()
     clock.now = 43.5
-    assert b.try_acquire_or_renew() and store.lease.spec.holder_identity == b.identity
-    assert store.lease.spec.lease_transitions == 1
+    assert b.try_acquire_or_renew() and store.lease["spec"]["holderIdentity"] == b.identity
+    assert store.lease["spec"]["leaseTransitions"] == 1
     assert not a.try_acquire_or_renew()  # the old holder sees it lost
 
 
@@ -79,11 +78,11 @@ def test_a_stale_write_loses_to_the_one_that_read_later():
     store, clock = Store(), Clock()
     a = LeaderElector(store, SETTINGS, clock=clock)
     assert a.try_acquire_or_renew()
-    stale = store.read_namespaced_lease("x", "y")
+    stale = store.read("y", "x")
     assert a.try_acquire_or_renew()  # a renews: the version moves on
-    stale.spec.holder_identity = "intruder"
-    with pytest.raises(ApiException) as refused:
-        store.replace_namespaced_lease("x", "y", stale)
+    stale["spec"]["holderIdentity"] = "intruder"
+    with pytest.raises(ApiError) as refused:
+        store.replace("y", "x", stale)
     assert refused.value.status == 409
 
 
@@ -92,7 +91,7 @@ def test_a_released_lease_is_taken_at_once():
     a, b = LeaderElector(store, SETTINGS, clock=clock), LeaderElector(store, SETTINGS, clock=clock)
     assert a.try_acquire_or_renew()
     a.release()
-    assert store.lease.spec.holder_identity is None
+    assert store.lease["spec"]["holderIdentity"] is None
     assert b.try_acquire_or_renew()
 
 
@@ -132,5 +131,5 @@ def test_a_sigterm_as_the_lease_is_won_hands_it_back_instead_of_operating():
     before = signal.getsignal(signal.SIGTERM)
     operated = []
     assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), lambda: operated.append(1), elector) == 0
-    assert not operated and store.lease.spec.holder_identity is None
+    assert not operated and store.lease["spec"]["holderIdentity"] is None
     assert signal.getsignal(signal.SIGTERM) is before

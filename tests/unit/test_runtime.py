@@ -1,6 +1,6 @@
 """We test the operator's runtime safety nets with fakes (issue 18 defects 2, 3 and 6):
 
-- the redacting log filter removes every kind of credential botocore and the kubernetes client would print, and
+- the redacting log filter removes every kind of credential botocore and urllib3 would print, and
   adds the release a task works on; wire loggers are floored at INFO unless the unsafe switch is set;
 - Health reports a stuck loop once (naming the release) and an API unreachable for too long;
 - a release loop backs off while AWS throttles (doubling, bounded, visible as a metric) and resets on success.

@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from ecsbg.k8s.rest import RestClient
 
 FIELD_MANAGER = "ecsbg-crds-upgrade"
 
@@ -29,25 +32,33 @@ def load_crds(directory: Path) -> list[dict[str, Any]]:
     return found
 
 
-def upgrade(api: Any, crds: list[dict[str, Any]]) -> list[str]:
+def upgrade(api: RestClient, crds: list[dict[str, Any]]) -> list[str]:
     """Create each CRD that does not exist and replace each that does; one line per CRD for the Job's log."""
-    from kubernetes.client.exceptions import ApiException
+    from ecsbg.k8s.rest import ApiError
 
+    manager = {"fieldManager": FIELD_MANAGER}
     lines = []
     for crd in crds:
         name = crd["metadata"]["name"]
         try:
-            live = api.read_custom_resource_definition(name)
-        except ApiException as exc:
+            live = api.get(_crd_path(name))
+        except ApiError as exc:
             if exc.status != 404:
                 raise
-            api.create_custom_resource_definition(crd, field_manager=FIELD_MANAGER)
+            api.post(_crd_path(), crd, query=manager)
             lines.append(f"created {name}")
             continue
-        wanted = {**crd, "metadata": {**crd["metadata"], "resourceVersion": live.metadata.resource_version}}
-        api.replace_custom_resource_definition(name, wanted, field_manager=FIELD_MANAGER)
-        lines.append(f"replaced {name} (was resourceVersion {live.metadata.resource_version})")
+        version = live["metadata"]["resourceVersion"]
+        wanted = {**crd, "metadata": {**crd["metadata"], "resourceVersion": version}}
+        api.put(_crd_path(name), wanted, query=manager)
+        lines.append(f"replaced {name} (was resourceVersion {version})")
     return lines
+
+
+def _crd_path(name: str | None = None) -> str:
+    from ecsbg.k8s.rest import custom_path
+
+    return custom_path("apiextensions.k8s.io", "v1", "customresourcedefinitions", name=name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,21 +67,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
+    from ecsbg.k8s import credentials
+    from ecsbg.k8s.rest import ApiError, RestClient
 
     crds = load_crds(args.directory)
     if not crds:
         print(f"crds-upgrade: no CustomResourceDefinition in {args.directory}", file=sys.stderr)
         return 2
     if args.kubeconfig:
-        config.load_kube_config(config_file=args.kubeconfig)
+        found = credentials.from_kubeconfig(args.kubeconfig)
     else:
-        config.load_incluster_config()
+        found = credentials.in_cluster()
+        if found is None:
+            print("crds-upgrade: not in a pod (no service account): pass --kubeconfig", file=sys.stderr)
+            return 2
     try:
-        for line in upgrade(client.ApiextensionsV1Api(), crds):
+        for line in upgrade(RestClient(found), crds):
             print(line)
-    except ApiException as exc:
+    except ApiError as exc:
         print(f"crds-upgrade: the API server refused the CRD: {exc.status} {exc.reason}: {exc.body}",
               file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """The Kubernetes Events seam. Events are emitted only on transitions (domain.events.transitions).
 
-`KubeEventSink` posts core/v1 Events itself, through the official `kubernetes` client the status writer uses, so
+`KubeEventSink` posts core/v1 Events itself, through the client the status writer uses (k8s.rest), so
 each Event says who made it (`source.component` and `reportingComponent` `ecsbg-operator`, the "From" of
 `kubectl describe`) and what was done (`action`, from domain.events.ACTIONS) instead of kopf's `kopf` and
 `Action?`. kopf's own posting is switched off (handlers.configure_kopf). Posting never blocks or fails a
@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ecsbg.domain import shape
+from ecsbg.k8s.rest import core_path
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +68,15 @@ def event_body(obj: Mapping[str, Any], record: Any, *, instance: str, now: datet
 
 
 class KubeEventSink:
-    """Posts core/v1 Events with the `kubernetes` client (sync, on `workers` threads, in order per release)."""
+    """Posts core/v1 Events with k8s.rest (sync, on `workers` threads, in order per release). `api`: a
+    k8s.rest.RestClient (tests: anything with its `post`)."""
 
     def __init__(self, api: Any = None, instance: str | None = None, timeout: float = 30.0, *, workers: int = 4,
                  backlog: int = 2000, on_drop: Callable[[int], None] | None = None) -> None:
         if api is None:
-            from kubernetes import client, config
+            from ecsbg.k8s.client import api_client
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                config.load_kube_config()
-            api = client.CoreV1Api()
+            api = api_client(timeout)
         self._api = api
         self._timeout = timeout  # seconds per request: a half-open connection must not hold Events forever
         self.instance = instance or os.environ.get("POD_NAME") or socket.gethostname()
@@ -154,7 +152,7 @@ class KubeEventSink:
 
     def _post(self, event: dict[str, Any]) -> None:
         try:
-            self._api.create_namespaced_event(event["metadata"]["namespace"], event, _request_timeout=self._timeout)
+            self._api.post(core_path("events", event["metadata"]["namespace"]), event, timeout=self._timeout)
         except Exception as exc:  # Events are auxiliary: never fail a reconcile for one
             logger.warning("could not post Event %s about %s/%s: %s", event["reason"],
                            event["metadata"]["namespace"], event["involvedObject"].get("name"), exc)

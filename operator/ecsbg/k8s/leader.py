@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ecsbg.k8s.client import api_client
+from ecsbg.k8s.rest import ApiError, RestClient, custom_path
 from ecsbg.settings import LeaseSettings
 
 logger = logging.getLogger(__name__)
@@ -41,8 +43,30 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class KubeLeases:
+    """The three Lease calls over k8s.rest. Each request is bounded by the renew deadline: a holder whose renewal
+    hangs must still notice in time that it has to stop."""
+
+    def __init__(self, settings: LeaseSettings, api: RestClient | None = None) -> None:
+        self._api = api or api_client(settings.renew_deadline_seconds)
+
+    def read(self, namespace: str, name: str) -> dict[str, Any]:
+        return dict(self._api.get(_lease_path(namespace, name)))
+
+    def create(self, namespace: str, body: dict[str, Any]) -> None:
+        self._api.post(_lease_path(namespace), body)
+
+    def replace(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        self._api.put(_lease_path(namespace, name), body)
+
+
+def _lease_path(namespace: str, name: str | None = None) -> str:
+    return custom_path("coordination.k8s.io", "v1", "leases", namespace, name)
+
+
 class LeaderElector:
-    """`api` is a kubernetes.client.CoordinationV1Api; `clock` a monotonic clock (tests pass their own)."""
+    """`api`: KubeLeases (tests: an in-memory store with the API server's optimistic concurrency); `clock` a
+    monotonic clock (tests pass their own). A Lease is its JSON form, as the API server sends it."""
 
     def __init__(self, api: Any, settings: LeaseSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self._api = api
@@ -54,31 +78,30 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when this candidate holds the Lease afterwards."""
-        from kubernetes.client.exceptions import ApiException
-
         s = self.settings
         try:
-            lease = self._api.read_namespaced_lease(s.name, s.namespace)
-        except ApiException as exc:
+            lease = self._api.read(s.namespace, s.name)
+        except ApiError as exc:
             if exc.status != 404:
                 raise
             return self._create()
-        spec = lease.spec
-        record = (spec.holder_identity, spec.renew_time)
+        spec = lease.setdefault("spec", {})
+        holder = spec.get("holderIdentity")
+        record = (holder, spec.get("renewTime"))
         now = self._clock()
         if self._seen is None or self._seen[0] != record:
             self._seen = (record, now)
-        held_by_other = spec.holder_identity not in (None, "", self.identity)
-        if held_by_other and now - self._seen[1] < (spec.lease_duration_seconds or s.lease_seconds):
+        held_by_other = holder not in (None, "", self.identity)
+        if held_by_other and now - self._seen[1] < (spec.get("leaseDurationSeconds") or s.lease_seconds):
             return False
-        if spec.holder_identity != self.identity:
-            spec.acquire_time = _now()
-            spec.lease_transitions = (spec.lease_transitions or 0) + 1
-        spec.holder_identity, spec.renew_time = self.identity, _now()
-        spec.lease_duration_seconds = int(s.lease_seconds)
+        if holder != self.identity:
+            spec["acquireTime"] = _now()
+            spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+        spec["holderIdentity"], spec["renewTime"] = self.identity, _now()
+        spec["leaseDurationSeconds"] = int(s.lease_seconds)
         try:
-            self._api.replace_namespaced_lease(s.name, s.namespace, lease)  # carries the resourceVersion read
-        except ApiException as exc:
+            self._api.replace(s.namespace, s.name, lease)  # carries the metadata.resourceVersion read
+        except ApiError as exc:
             if exc.status == 409:  # another candidate wrote first
                 return False
             raise
@@ -86,17 +109,14 @@ class LeaderElector:
         return True
 
     def _create(self) -> bool:
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-
         s = self.settings
-        body = client.V1Lease(metadata=client.V1ObjectMeta(name=s.name, namespace=s.namespace),
-                              spec=client.V1LeaseSpec(holder_identity=self.identity, acquire_time=_now(),
-                                                      renew_time=_now(), lease_duration_seconds=int(s.lease_seconds),
-                                                      lease_transitions=0))
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": s.name, "namespace": s.namespace},
+                "spec": {"holderIdentity": self.identity, "acquireTime": _now(), "renewTime": _now(),
+                         "leaseDurationSeconds": int(s.lease_seconds), "leaseTransitions": 0}}
         try:
-            self._api.create_namespaced_lease(s.namespace, body)
-        except ApiException as exc:
+            self._api.create(s.namespace, body)
+        except ApiError as exc:
             if exc.status == 409:
                 return False
             raise
@@ -132,12 +152,14 @@ class LeaderElector:
 
     def release(self) -> None:
         """Give the Lease up (graceful shutdown): the standby takes over at its next try."""
+        s = self.settings
         try:
-            lease = self._api.read_namespaced_lease(self.settings.name, self.settings.namespace)
-            if lease.spec.holder_identity != self.identity:
+            lease = self._api.read(s.namespace, s.name)
+            spec = lease.setdefault("spec", {})
+            if spec.get("holderIdentity") != self.identity:
                 return
-            lease.spec.holder_identity, lease.spec.lease_duration_seconds = None, 1
-            self._api.replace_namespaced_lease(self.settings.name, self.settings.namespace, lease)
+            spec["holderIdentity"], spec["leaseDurationSeconds"] = None, 1
+            self._api.replace(s.namespace, s.name, lease)
             logger.info("leader election: lease %s released", self.settings.name)
         except Exception as exc:  # the standby takes over after the lease anyway
             logger.warning("leader election: releasing lease %s failed: %s", self.settings.name, exc)

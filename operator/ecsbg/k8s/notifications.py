@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ecsbg.domain.notifications import CLUSTER_PROVIDER_KIND, PROVIDER_KIND
+from ecsbg.k8s.rest import custom_path
 from ecsbg.k8s.status import GROUP, VERSION
 from ecsbg.k8s.templates import KubeTemplateSource
 
@@ -23,7 +24,5 @@ class KubeProviderSource(KubeTemplateSource):
     async def provider(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         plural = PLURALS[kind]
         if kind == CLUSTER_PROVIDER_KIND:
-            return await self._cached(("p", kind, name), self._custom.get_cluster_custom_object,
-                                      GROUP, VERSION, plural, name)
-        return await self._cached(("p", kind, namespace, name), self._custom.get_namespaced_custom_object,
-                                  GROUP, VERSION, namespace, plural, name)
+            return await self._cached(("p", kind, name), custom_path(GROUP, VERSION, plural, name=name))
+        return await self._cached(("p", kind, namespace, name), custom_path(GROUP, VERSION, plural, namespace, name))

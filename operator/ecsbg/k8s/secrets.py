@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Protocol
 
+from ecsbg.k8s.client import api_client
 from ecsbg.k8s.client import call as client_call
+from ecsbg.k8s.rest import ApiError, core_path
 
 
 class SecretUnavailable(Exception):
@@ -22,23 +24,14 @@ class SecretReader(Protocol):
 
 class KubeSecretReader:
     def __init__(self) -> None:
-        from kubernetes import client, config
-
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config()
-        self._api = client.CoreV1Api()
+        self._api = api_client(10)
 
     async def read(self, *, namespace: str, name: str, key: str) -> str:
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            secret: Any = await client_call(self._api.read_namespaced_secret, name, namespace,
-                                                  _request_timeout=10)
-        except ApiException as exc:
+            secret: Any = await client_call(self._api.get, core_path("secrets", namespace, name))
+        except ApiError as exc:
             raise SecretUnavailable(f"Secret {namespace}/{name}: {exc.status} {exc.reason}") from exc
-        data = secret.data or {}
+        data = secret.get("data") or {}
         if key not in data:
             raise SecretUnavailable(f"Secret {namespace}/{name} has no key {key!r}")
         return base64.b64decode(data[key]).decode()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from ecsbg.k8s.client import api_client
 from ecsbg.k8s.client import call as client_call
+from ecsbg.k8s.rest import MERGE_PATCH, ApiError, custom_path
 
 GROUP, VERSION, PLURAL = "ecsbg.dev", "v1alpha1", "ecsbluegreenreleases"
 
@@ -46,28 +47,21 @@ class StatusWriter(Protocol):
 
 
 class KubeStatusWriter:
-    """Writes through the official `kubernetes` client (sync, run in a thread)."""
+    """Writes through k8s.rest (sync, run in a thread)."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        from kubernetes import client
-
-        shared = api_client()
-        self._api = client.CustomObjectsApi(shared)
-        self._version = client.VersionApi(shared)
         # (connect, read): a half-open connection (bytes swallowed, no reset) fails after `timeout` s, instead of
-        # freezing the release loop forever (the client's default is no timeout at all)
-        self._timeout = (timeout, timeout)
+        # freezing the release loop forever
+        self._api = api_client((timeout, timeout))
 
     async def ping(self) -> None:
         """GET /version: raises when the API cannot be reached (the liveness watchdog, ecsbg.handlers)."""
-        await client_call(self._version.get_code, _request_timeout=self._timeout)
+        await client_call(self._api.get, "/version")
 
     async def patch_status(self, *, namespace: str, name: str, status: dict[str, Any]) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             await self._patch(namespace, name, status)
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 404:
                 raise ReleaseGone(f"{namespace}/{name}") from exc
             refused = refused_for_the_object(exc.status, exc.body)
@@ -76,16 +70,6 @@ class KubeStatusWriter:
             raise
 
     async def _patch(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await client_call(
-            self._api.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": status},
-            # The client would pick application/json (a strategic-merge guess) for a dict body; CRs need
-            # a JSON merge patch.
-            _content_type="application/merge-patch+json",
-            _request_timeout=self._timeout,
-        )
+        # a JSON merge patch: custom resources take no strategic merge patch
+        await client_call(self._api.patch, custom_path(GROUP, VERSION, PLURAL, namespace, name, "status"),
+                          {"status": status}, content_type=MERGE_PATCH)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from ecsbg.k8s.client import api_client
 from ecsbg.k8s.client import call as client_call
+from ecsbg.k8s.rest import JSON_PATCH, MERGE_PATCH, ApiError, custom_path
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION, ReleaseGone
 
 WAVES = "ecsreleasewaves"
@@ -25,42 +26,32 @@ class WaveApi(Protocol):
 
 
 class KubeWaveApi:
-    """Through the official `kubernetes` client (sync, run in a thread), like KubeStatusWriter."""
+    """Through k8s.rest (sync, run in a thread), like KubeStatusWriter."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        from kubernetes import client
-
-        self._api = client.CustomObjectsApi(api_client())
-        self._timeout = (timeout, timeout)
+        self._api = api_client((timeout, timeout))
 
     async def list_releases(self, namespace: str) -> list[dict[str, Any]]:
-        answer = await client_call(self._api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                   _request_timeout=self._timeout)
+        answer = await client_call(self._api.get, custom_path(GROUP, VERSION, PLURAL, namespace))
         return list(answer.get("items") or [])
 
     async def create_release(self, namespace: str, body: dict[str, Any]) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            await client_call(self._api.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, body,
-                              _request_timeout=self._timeout)
-        except ApiException as exc:
+            await client_call(self._api.post, custom_path(GROUP, VERSION, PLURAL, namespace), body)
+        except ApiError as exc:
             if exc.status == 409:
                 raise AlreadyExists(body["metadata"]["name"]) from exc
             raise
 
     async def patch_release(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> None:
-        await client_call(self._api.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, ops,
-                          _content_type="application/json-patch+json", _request_timeout=self._timeout)
+        await client_call(self._api.patch, custom_path(GROUP, VERSION, PLURAL, namespace, name), ops,
+                          content_type=JSON_PATCH)
 
     async def patch_wave_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            await client_call(self._api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, WAVES,
-                              name, {"status": status}, _content_type="application/merge-patch+json",
-                              _request_timeout=self._timeout)
-        except ApiException as exc:
+            await client_call(self._api.patch, custom_path(GROUP, VERSION, WAVES, namespace, name, "status"),
+                              {"status": status}, content_type=MERGE_PATCH)
+        except ApiError as exc:
             if exc.status == 404:
                 raise ReleaseGone(f"{namespace}/{name}") from exc
             raise
