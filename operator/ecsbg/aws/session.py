@@ -12,10 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import botocore.session
+import botocore.utils
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
 
@@ -84,7 +86,7 @@ class ClientFactory:
     ) -> None:
         self._metrics = metrics
         self._settings = settings or ClientSettings()
-        self._new_botocore_session = base_session
+        self._new_botocore_session = lambda: with_fast_timestamps(base_session())
         self._lock = threading.RLock()
         self._ecs: dict[ClientKey, AwsCalls] = {}
         self._others: dict[tuple[str, ClientKey], AwsCalls] = {}  # ECR, CloudWatch, ELBv2, Auto Scaling
@@ -190,3 +192,19 @@ class ClientFactory:
         core = self._new_botocore_session()
         core.get_component("credential_provider").insert_before("env", _AssumeRoleProvider(fetch))
         return boto3.Session(botocore_session=core)
+
+
+def with_fast_timestamps(session: botocore.session.Session) -> botocore.session.Session:
+    """Clients of `session` parse epoch timestamps (what the JSON protocols of ECS and most services carry) as UTC
+    datetimes directly. botocore's default builds a dateutil tzlocal() for each one, about 8.6 us a timestamp:
+    one DescribeServices of ten services carries hundreds (each service's last 100 events), and at 1,000
+    releases that parsing was 4 % of the operator's CPU. Same instants, aware as before; strings (ISO 8601, as
+    STS answers) still go through botocore's parser."""
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return session
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return botocore.utils.parse_timestamp(value)

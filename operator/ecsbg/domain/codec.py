@@ -16,7 +16,6 @@ Two writers:
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any

@@ -153,3 +153,52 @@ def test_a_policy_role_session_names_the_release_tags_it_and_sends_the_policys_e
         stub.add_response("assume_role", credentials("ASIAFIRSTKEY00001", timedelta(hours=1)), expected)
         factory.ecs(key).call("DescribeServices", cluster="prod", services=["web"])
         stub.assert_no_pending_responses()
+
+
+
+def answering(body: dict):
+    """A one-answer ECS JSON endpoint (the real HTTP path: botocore parses in the endpoint, not the client)."""
+    payload = json.dumps(body).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_epoch_timestamps_parse_as_the_same_instants_in_utc(metrics, static_env):
+    """The factory's clients parse ECS's epoch timestamps without dateutil (ecsbg.aws.session.with_fast_timestamps):
+    the same instant as botocore's default, aware, in UTC; ISO 8601 strings still parse."""
+    import botocore.session
+    import botocore.utils
+
+    from ecsbg.aws.session import _timestamp
+
+    server = answering({"services": [{"serviceName": "web", "createdAt": 1764835200.25,
+                                      "events": [{"id": "e1", "createdAt": 1764835201, "message": "m"}]}],
+                        "failures": []})
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        calls = ClientFactory(metrics, ClientSettings(endpoint_url=url)).ecs(ClientKey("eu-west-1"))
+        service = calls.call("DescribeServices", cluster="prod", services=["web"])["services"][0]
+        reference = botocore.session.get_session().create_client(
+            "ecs", region_name="eu-west-1", endpoint_url=url, aws_access_key_id="a", aws_secret_access_key="b",
+        ).describe_services(cluster="prod", services=["web"])["services"][0]
+    finally:
+        server.shutdown()
+    assert service["createdAt"] == reference["createdAt"] == datetime(2025, 12, 4, 8, 0, 0, 250000, tzinfo=UTC)
+    assert service["createdAt"].tzinfo is UTC and service["events"][0]["createdAt"].tzinfo is UTC
+    assert reference["createdAt"].tzinfo is not UTC  # botocore's own: dateutil's tzlocal()
+    assert service["events"][0]["createdAt"] == reference["events"][0]["createdAt"]
+    assert _timestamp("2026-12-04T07:00:00Z") == botocore.utils.parse_timestamp("2026-12-04T07:00:00Z")
