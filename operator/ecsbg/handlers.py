@@ -115,12 +115,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
         memo.loop_state.claims = deps.releases.claims
-        memo.loop_state.policy = gating.PolicyContext(
-            policies=lambda: list(release_policies.get(None, ())),
-            namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
-            secrets=memo.secrets, require_policy=deps.settings.require_policy,
-            release_status=deps.releases.state,
-        )
+        memo.loop_state.policy = policy_context(memo, release_policies, namespace_labels)
         deps.wakers.register(memo.loop_state, target_key(shape.child(body, "spec", "target")), memo.loop_state.wake)
         try:
             await release_loop(body=body, namespace=namespace, name=name, deps=deps, state=memo.loop_state,
@@ -170,6 +165,19 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
                                       delay=deps.settings.poll_fast_seconds)
 
 
+def policy_context(memo: kopf.Memo, release_policies: kopf.Index, namespace_labels: kopf.Index
+                   ) -> gating.PolicyContext:
+    """The EcsReleasePolicy gate's view (kopf indexes, Secrets): a release's admission, and a wave's digest
+    pinning (who resolves its images, and whether the project pins them: ecsbg.pinning)."""
+    deps: Deps = memo.deps
+    return gating.PolicyContext(
+        policies=lambda: list(release_policies.get(None, ())),
+        namespace_labels=lambda ns: next(iter(namespace_labels.get(ns, ())), None),
+        secrets=memo.secrets, require_policy=deps.settings.require_policy,
+        release_status=deps.releases.state,
+    )
+
+
 def _register_waves(registry: kopf.OperatorRegistry) -> None:
     """EcsReleaseWave (docs/api.md "Release waves"): one loop per wave (ecsbg.waves), served without kopf's
     finalizer like releases (its children carry an ownerReference: the garbage collector deletes them with it).
@@ -183,14 +191,16 @@ def _register_waves(registry: kopf.OperatorRegistry) -> None:
         return found if found is not None else {}
 
     @kopf.daemon(*WAVES, registry=registry, cancellation_timeout=10.0)
-    async def wave(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any, **_: Any) -> None:
+    async def wave(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
+                   release_policies: kopf.Index, namespace_labels: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         state = WaveState()
         loops(memo)[namespace, name] = state
         wave_deps = WaveDeps(api=memo.wave_api, events=deps.events, clock=deps.clock,
                              poll_fast=deps.settings.poll_fast_seconds, poll_idle=deps.settings.poll_idle_seconds,
                              backoff_max=deps.settings.backoff_max_seconds, metrics=deps.metrics,
-                             analysis=deps.analysis)
+                             analysis=deps.analysis, digests=deps.digests,
+                             policy=policy_context(memo, release_policies, namespace_labels))
         try:
             await wave_loop(body, wave_deps, state, deps.releases.claims, stopped)
         finally:

@@ -76,6 +76,7 @@ class Deps:
     releases: ReleaseBook = field(default_factory=ReleaseBook)  # every watched release's claim (ecsbg.releasebook)
     wakers: Wakers = field(default_factory=Wakers)  # release loops by ECS service, for ECS events (ecsbg.aws.events)
     ecs_events: Any = None  # the ECS event consumer (ecsbg.aws.events.EventConsumer) when ECSBG_EVENTS_QUEUE_URL is set
+    digests: Any = None  # image registries for release waves (ecsbg.aws.digests.ImageDigests); None: waves pin nothing
 
 
 @dataclass(frozen=True)

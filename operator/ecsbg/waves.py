@@ -1,8 +1,9 @@
 """The release wave loop: one per EcsReleaseWave (a kopf daemon in ecsbg.handlers), thin around the pure pass.
 
-list the namespace's releases -> domain.waves.status.wave_pass -> create/patch children (idempotent) -> status
-patch -> Events. Children are written before the status that records them: a kill in between leaves children
-the next pass recognises as current (their spec-hash annotation), so nothing is started twice.
+list the namespace's releases (and, at a new spec's start, resolve its image tags: ecsbg.pinning) ->
+domain.waves.status.wave_pass -> create/patch children (idempotent) -> status patch -> Events. Children are
+written before the status that records them: a kill in between leaves children the next pass recognises as
+current (their spec-hash annotation), so nothing is started twice; resolved digests are recorded before both.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecsbg import pinning
 from ecsbg.analysis.runner import AnalysisRunner
+from ecsbg.aws.digests import ImageDigests
 from ecsbg.clock import Clock
 from ecsbg.domain import shape
 from ecsbg.domain.analysis.model import AnalysisRun
 from ecsbg.domain.waves import gates
 from ecsbg.domain.waves.planning import Write
 from ecsbg.domain.waves.status import Outcome, wave_pass
+from ecsbg.gating import PolicyContext
 from ecsbg.k8s.events import EventSink
 from ecsbg.k8s.status import ReleaseGone
 from ecsbg.k8s.waves import AlreadyExists, WaveApi
@@ -48,6 +52,8 @@ class WaveDeps:
     backoff_max: float
     metrics: MetricsRecorder = field(default_factory=NullRecorder)
     analysis: AnalysisRunner | None = None  # the releases' analysis engine, for analysis gates; None: none here
+    digests: ImageDigests | None = None  # image registries, to pin a new spec's tags once (ecsbg.pinning)
+    policy: PolicyContext | None = None  # EcsReleasePolicies: who resolves, and whether the project pins digests
 
 
 async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
@@ -57,8 +63,12 @@ async def wave_once(body: Mapping[str, Any], deps: WaveDeps, state: WaveState,
     prior = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
     current = {**body, "status": prior}
     templates, analyses = await _analyses(current, namespace, name, deps)
+    resolved = await pinning.resolve(current, deps.digests, deps.policy)
     outcome = wave_pass(current, await deps.api.list_releases(namespace), claims, deps.clock.now(),
-                        templates=templates, analyses=analyses)
+                        templates=templates, analyses=analyses, resolved=resolved)
+    if isinstance(resolved, Mapping) and outcome.status.get("images") != prior.get("images"):
+        # recorded before any child carries them: a process killed in between reuses them, never resolves again
+        await deps.api.patch_wave_status(namespace, name, {"images": outcome.status["images"]})
     for write in outcome.writes:
         await _write(deps.api, namespace, write)
     if outcome.status != {k: prior.get(k) for k in outcome.status}:

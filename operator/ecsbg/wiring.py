@@ -41,6 +41,7 @@ async def build_deps(settings: Settings) -> Deps:
 
     deps.analysis = build_analysis(clock, metrics, CloudWatchProvider(ecs.factory.cloudwatch))
     deps.notifier = build_notifier(settings, events, metrics)
+    deps.digests = ecs.digests  # release waves resolve image tags once, with the releases' resolver
     deps.closers.append(ecs.close)  # the AWS worker threads
     deps.closers.append(events.close)  # posts what is queued, then stops its threads
     if server is not None:

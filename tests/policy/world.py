@@ -91,7 +91,7 @@ class PolicyWorld:
         gateway = Boto3EcsGateway(coalesce_seconds=0, metrics=self.metrics, clock=SystemClock(), settings=aws,
                                   registry=OciResolver())
         deps = Deps(ecs=gateway, clock=SystemClock(), events=KubeEventSink(), status=KubeStatusWriter(),
-                    metrics=self.metrics, settings=settings)
+                    metrics=self.metrics, settings=settings, digests=gateway.digests)  # as ecsbg.wiring does
         return self.run_kopf(build_registry(settings), namespaces=namespaces, memo=kopf.Memo(deps=deps))
 
     def status(self, namespace: str, name: str) -> dict[str, Any]:

@@ -28,6 +28,16 @@ def test_the_tree_shows_waves_gates_and_targets() -> None:
     assert not waves.done(world.body)
 
 
+def test_the_tree_shows_the_digests_every_target_deploys() -> None:
+    from tests.waves.world import IMAGE
+
+    digest = "sha256:" + "1" * 64
+    world = World(wave_body(GATED))
+    world.step(resolved={IMAGE: digest})
+    assert f"  image {IMAGE} = {digest} (resolved by attempt 1)" in waves.render_wave(world.body, world.now)
+    assert "  image " not in waves.render_wave(_waiting().body, world.now)  # nothing resolved, nothing shown
+
+
 def test_approve_names_the_waiting_gate_and_refuses_the_others() -> None:
     world = _waiting()
     assert waves.approve(world.body, None, None).value == "1:one"

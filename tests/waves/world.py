@@ -48,10 +48,11 @@ class World:
         self.templates: dict[tuple[str, str], Any] | None = {}  # analysis templates that exist (None: no analysis)
         self.analyses: dict[str, Any] = {}  # gate runs as the loop measured them before the next pass
 
-    def step(self, seconds: float = 1.0) -> Outcome:
+    def step(self, seconds: float = 1.0, resolved: Any = None) -> Outcome:
+        """`resolved`: what the loop's ecsbg.pinning found for this pass (digests, Unresolved, or None)."""
         self.now += timedelta(seconds=seconds)
         out = wave_pass(self.body, list(self.children.values()), lambda key: self.claims.get(key, []), self.now,
-                        templates=self.templates, analyses=self.analyses)
+                        templates=self.templates, analyses=self.analyses, resolved=resolved)
         for write in out.writes:
             if write.kind == "create":
                 assert write.name not in self.children, f"created twice: {write.name}"

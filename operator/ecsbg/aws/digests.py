@@ -9,14 +9,17 @@ write (RequestBuildError `ImageDigestUnresolved`); throttling and 5xx stay retry
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ecsbg.aws.calls import AwsCalls, AwsError
+from ecsbg.aws.observer import client_key
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain.images import ImageRef, parse_image, pinned
+from ecsbg.domain.model import Target
 
 # DescribeImages errors that mean "this tag does not resolve" ([doc: DescribeImages, Amazon ECR API Reference,
 # Errors]); ecsbg.aws.errors does not know ECR's codes, and these must not be retried forever.
@@ -75,3 +78,28 @@ class DigestResolver:
             return self._oci.digest(ref, creds)
         except LookupError as exc:
             raise RequestBuildError("ImageDigestUnresolved", str(exc)) from exc
+
+
+class ImageDigests(Protocol):
+    """The release waves' seam to image registries (ecsbg.pinning; the fake: tests/fakes/digests.py)."""
+
+    async def digest(self, image: str, target: Target, credentials: tuple[tuple[str, str, str], ...] = ()) -> str:
+        """The `sha256:...` digest `image`'s tag names now, looked up as a release of `target` would (its role and
+        session; ECR in the registry's own region). Raises LookupError when it cannot be resolved (no such tag,
+        access denied, registry unreachable); any other error is transient (throttling, 5xx): try again later."""
+        ...
+
+
+class AsyncDigests:
+    """ImageDigests through DigestResolver, run on the AWS layer's worker threads (boto3 and urllib block)."""
+
+    def __init__(self, resolver: DigestResolver, run: Callable[[Callable[[], Any]], Awaitable[Any]]) -> None:
+        self._resolver = resolver
+        self._run = run
+
+    async def digest(self, image: str, target: Target, credentials: tuple[tuple[str, str, str], ...] = ()) -> str:
+        try:
+            found = await self._run(functools.partial(self._resolver.pin, image, client_key(target), credentials))
+        except RequestBuildError as exc:
+            raise LookupError(str(exc)) from exc
+        return str(found).partition("@")[2]

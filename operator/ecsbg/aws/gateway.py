@@ -19,7 +19,7 @@ from ecsbg.aws import scaling
 from ecsbg.aws.apply import Applier
 from ecsbg.aws.batching import BoundedCache
 from ecsbg.aws.calls import AwsError
-from ecsbg.aws.digests import DigestResolver, TagResolver
+from ecsbg.aws.digests import AsyncDigests, DigestResolver, TagResolver
 from ecsbg.aws.observer import Observer, client_key
 from ecsbg.aws.session import ClientFactory, ClientSettings
 from ecsbg.aws.taskdefs import TaskDefinitionTags
@@ -84,9 +84,11 @@ class Boto3EcsGateway:
         tags = TaskDefinitionTags(max_idle=idle)
         self._observer = Observer(self.factory.ecs, window=settings.coalesce_seconds, run=self._run, tags=tags,
                                   cache_idle_seconds=idle)
+        resolver = DigestResolver(lambda key: self.factory.ecr(key), registry)
+        self.digests = AsyncDigests(resolver, self._run)  # release waves resolve their tags once (ecsbg.pinning)
         self._applier = Applier(self.factory.ecs, run=self._run, tags=tags,
                                 family_scan_limit=settings.family_scan_limit,
-                                digests=DigestResolver(lambda key: self.factory.ecr(key), registry),
+                                digests=resolver,
                                 elbv2=lambda key: self.factory.elbv2(key),
                                 autoscaling=lambda key: self.factory.autoscaling(key))
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's

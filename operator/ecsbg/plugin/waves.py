@@ -42,6 +42,10 @@ def render_wave(wave: Mapping[str, Any], now: datetime) -> str:
              f"age {since(meta.get('creationTimestamp'), now)}"]
     if status.get("message"):
         lines.append(f"  {status['message']}")
+    pinned = shape.mapping(status.get("images"))
+    for found in map(shape.mapping, pinned.get("digests") or []):  # one image, promoted: what every target deploys
+        lines.append(f"  image {found.get('image')} = {found.get('digest')} (resolved by attempt "
+                     f"{pinned.get('attempt')})")
     steps = [shape.mapping(s) for s in status.get("waves") or []]
     for i, step in enumerate(steps):
         last = i == len(steps) - 1

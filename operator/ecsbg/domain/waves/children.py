@@ -16,6 +16,7 @@ from ecsbg.domain.hashing import digest
 from ecsbg.domain.ownership import target_key
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.shape import child, integer, mapping, text
+from ecsbg.domain.waves import images
 from ecsbg.domain.waves.model import (
     ANNOTATION_ATTEMPT,
     ANNOTATION_HASH,
@@ -36,17 +37,24 @@ def child_name(wave: str, target: str) -> str:
     return f"{wave}-{target}"
 
 
-def child_spec(template: Mapping[str, Any], target: Target) -> dict[str, Any]:
+def child_spec(template: Mapping[str, Any], target: Target, pins: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The template, the target's overrides merged in (JSON merge patch, RFC 7386: lists replace), its image
-    registry applied, and its target."""
+    registry applied, each image the wave resolved pinned by digest (`pins`, domain.waves.images), and its
+    target."""
     spec = merge_patch(copy.deepcopy(dict(template)), target.overrides)
     if target.image_registry:
         for container in mapping(spec.get("taskDefinition")).get("containers") or []:
             if isinstance(container, dict) and isinstance(container.get("image"), str):
                 container["image"] = with_registry(container["image"], target.image_registry)
+    spec = images.pin_spec(spec, pins or {})
     spec["target"] = {"region": target.region, "cluster": target.cluster, "service": target.service,
                       **({"roleArn": target.role_arn} if target.role_arn else {})}
     return spec
+
+
+def rendered(wave: WaveSpec) -> list[tuple[str, dict[str, Any]]]:
+    """(target, child spec before pinning) of every target, in wave order (the order targets are started)."""
+    return [(name, child_spec(wave.template, wave.targets[name])) for step in wave.steps for name in step.targets]
 
 
 def merge_patch(base: Any, patch: Any) -> Any:

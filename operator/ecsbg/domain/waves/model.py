@@ -110,6 +110,9 @@ class WaveSpec:
     steps: tuple[Step, ...]
     rollback: bool  # failurePolicy.rollback: return the waves that completed to their previous task definition
     spec_hash: str
+    resolve_digests: bool = False  # spec.images.resolveDigests (a target's EcsReleasePolicy may ask it too)
+    # image as rendered -> image@sha256:... for every child (domain.waves.images), set by the pass, not parsed
+    pins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,17 @@ def parse_wave(body: Mapping[str, Any]) -> WaveSpec:
         problems.append(("InvalidSpec", "spec.template.target: not allowed, each target comes from spec.targets"))
     targets = _targets(spec.get("targets"), problems)
     steps = _steps(spec.get("waves"), targets, problems)
+    images = spec.get("images") or {}
+    if not isinstance(images, Mapping) or not isinstance(images.get("resolveDigests", False), bool):
+        problems.append(("InvalidSpec", "spec.images: {resolveDigests: true|false}"))
+        images = {}
     if problems:
         raise InvalidWave(problems)
     policy = child(spec, "failurePolicy")
     deployed = {k: v for k, v in spec.items() if k not in NOT_DEPLOYED}
     return WaveSpec(template=dict(template), targets=targets, steps=steps,
-                    rollback=policy.get("rollback") is True, spec_hash=digest(deployed))
+                    rollback=policy.get("rollback") is True, spec_hash=digest(deployed),
+                    resolve_digests=images.get("resolveDigests") is True)
 
 
 def _targets(node: Any, problems: list[tuple[str, str]]) -> dict[str, Target]:

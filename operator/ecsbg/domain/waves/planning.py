@@ -159,7 +159,7 @@ def classify(found: Child | None, wanted: str, attempt: int, retried: int | None
 
 
 def _wanted_hash(ctx: _Ctx, target: str) -> str:
-    return digest(kids.child_spec(ctx.spec.template, ctx.spec.targets[target]))
+    return digest(kids.child_spec(ctx.spec.template, ctx.spec.targets[target], ctx.spec.pins))
 
 
 def _forward(ctx: _Ctx, states: dict[str, TargetState]) -> Pass:
@@ -211,7 +211,7 @@ def _start(ctx: _Ctx, step: Step, states: dict[str, TargetState]) -> list[Write]
         if states[name] not in (TargetState.ABSENT, TargetState.STALE):
             continue
         target = ctx.spec.targets[name]
-        spec = kids.child_spec(ctx.spec.template, target)
+        spec = kids.child_spec(ctx.spec.template, target, ctx.spec.pins)
         found = ctx.child_of(name)
         if found is None:
             body = kids.desired_body(ctx.body, step.name, target, spec, attempt=ctx.attempt)

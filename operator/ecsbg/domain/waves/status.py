@@ -7,7 +7,7 @@ parse (InvalidWave) -> ownership and template checks (no child for any refused t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from ecsbg.domain.analysis.model import AnalysisRun
 from ecsbg.domain.events import EventRecord
 from ecsbg.domain.shape import child, integer, mapping, text
 from ecsbg.domain.waves import children as kids
-from ecsbg.domain.waves import gates
+from ecsbg.domain.waves import gates, images
 from ecsbg.domain.waves.model import LABEL_WAVE, PREFIX, Phase
 from ecsbg.domain.waves.parsing import InvalidWave, parse_requests, parse_wave
 from ecsbg.domain.waves.planning import Pass, Write, next_attempt, plan
@@ -23,6 +23,7 @@ from ecsbg.domain.waves.planning import Pass, Write, next_attempt, plan
 ACTIVE = (Phase.PENDING, Phase.PROGRESSING, Phase.AWAITING_APPROVAL, Phase.ROLLING_BACK)
 RECONCILING = {Phase.PENDING, Phase.PROGRESSING, Phase.AWAITING_APPROVAL, Phase.ROLLING_BACK}
 STALLED = {Phase.FAILED, Phase.ROLLED_BACK, Phase.INVALID}
+_KEEP = object()  # status.images as it was (a pass that does not start or continue an attempt of a valid spec)
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,11 @@ class Outcome:
 def wave_pass(body: Mapping[str, Any], releases: Iterable[Mapping[str, Any]],
               claims: Callable[[Any], Any], now: datetime, *,
               templates: Mapping[gates.TemplateKey, Mapping[str, Any] | None] | None = None,
-              analyses: Mapping[str, AnalysisRun] | None = None) -> Outcome:
+              analyses: Mapping[str, AnalysisRun] | None = None,
+              resolved: Mapping[str, str] | images.Unresolved | None = None) -> Outcome:
     """`templates`: the analysis templates the gates reference, as read (None: no analysis in this operator);
-    `analyses`: the gates' runs the loop measured before this pass (domain.waves.gates)."""
+    `analyses`: the gates' runs the loop measured before this pass (domain.waves.gates); `resolved`: the image
+    digests the loop resolved for this pass (domain.waves.images.pending asked for them), or why it could not."""
     meta, prior = child(body, "metadata"), dict(child(body, "status"))
     name, uid = text(meta.get("name")), text(meta.get("uid"))
     mine, foreign = {}, set()
@@ -62,12 +65,34 @@ def wave_pass(body: Mapping[str, Any], releases: Iterable[Mapping[str, Any]],
         attempt = integer(prior.get("attempt"), 0)
         done = Pass(Phase.INVALID, str(exc), exc.reason, attempt)
         return _outcome(body, prior, done, None, requests, now)
+    if isinstance(resolved, images.Unresolved):  # the attempt does not start: no child, the spec not recorded
+        done = Pass(Phase.INVALID, resolved.message, images.REASON, integer(prior.get("attempt"), 0))
+        return _outcome(body, prior, done, None, requests, now)
+    digests = dict(resolved) if resolved is not None else images.recorded(prior, spec.spec_hash)
+    spec = replace(spec, pins=images.pins(digests or {}))
     done = plan(body, spec, mine, prior, now, requests, analyses)
-    return _outcome(body, prior, done, spec.spec_hash, requests, now)
+    pinned = dict(mapping(prior.get("images"))) if digests is not None else None
+    if resolved is not None:
+        pinned = images.block(spec.spec_hash, done.attempt, now, resolved, images.references(kids.rendered(spec)))
+    # announced with the attempt they start (an earlier process may have recorded them and died before that)
+    fresh = pinned is not None and prior.get("attempt") != done.attempt and pinned.get("attempt") == done.attempt
+    return _outcome(body, prior, done, spec.spec_hash, requests, now, pinned,
+                    _resolved_events(done.attempt, digests or {}) if fresh else [])
+
+
+def _resolved_events(attempt: int, resolved: Mapping[str, str]) -> list[EventRecord]:
+    if not resolved:
+        return []
+    events = [EventRecord("Normal", "ImagesResolved", f"attempt {attempt}: every target deploys " + ", ".join(
+        f"{image} as {digest}" for image, digest in resolved.items()))]
+    events += [EventRecord("Warning", "ImageDigestsDiffer", f"attempt {attempt}: the registries of these replicas "
+                                                            f"answer different digests: {found}")
+               for found in images.differing(resolved)]
+    return events
 
 
 def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec_hash: str | None, requests: Any,
-             now: datetime) -> Outcome:
+             now: datetime, pinned: Any = _KEEP, announced: Iterable[EventRecord] = ()) -> Outcome:
     generation = integer(child(body, "metadata").get("generation"), 0)
     status: dict[str, Any] = {
         "observedGeneration": generation, "phase": done.phase.value, "attempt": done.attempt or None,
@@ -77,9 +102,12 @@ def _outcome(body: Mapping[str, Any], prior: Mapping[str, Any], done: Pass, spec
         "requestErrors": list(requests.problems) or None,
         "requests": _seen(child(body, "metadata")) or None,
         "retried": done.retried or None,
+        "images": prior.get("images") if pinned is _KEEP else pinned,
     }
     status["conditions"] = conditions(done.phase, done.reason, done.message, prior, generation, now)
     events = transitions(prior, status, done, requests)
+    at = 1 if events and events[0].reason == "AttemptStarted" else 0  # right after the attempt they belong to
+    events[at:at] = announced
     return Outcome(done.writes, status, tuple(events), done.phase in ACTIVE, done.done, done.total, done.ended)
 
 
