@@ -56,7 +56,7 @@ class TlsConnectionFailed(ApiUnreachable):
 class RestClient:
     """One connection pool to one API server; safe to share between threads."""
 
-    def __init__(self, credentials: Credentials, timeout: Timeout = DEFAULT_TIMEOUT, pool_size: int = 10) -> None:
+    def __init__(self, credentials: Credentials, timeout: Timeout = DEFAULT_TIMEOUT, pool_size: int = 16) -> None:
         self.credentials = credentials
         self.timeout = timeout
         url = urlsplit(credentials.server)
