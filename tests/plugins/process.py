@@ -166,9 +166,12 @@ class OperatorProcess:
         except OSError:
             return 0
 
-    def metrics(self) -> str:
+    def metrics(self, *names: str) -> str:
+        """/metrics, or only the series of `names` (prometheus_client's `name[]` filter: a full scrape of 1,000
+        releases renders thousands of lines, which polling it for a figure would charge to the operator)."""
+        query = "?" + "&".join(f"name[]={n}" for n in names) if names else ""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as answer:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics{query}", timeout=5) as answer:
                 return answer.read().decode()
         except OSError:
             return ""

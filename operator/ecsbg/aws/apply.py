@@ -8,9 +8,10 @@ current load balancers and deploymentConfiguration.
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ecsbg.aws import scaling, translate
@@ -77,6 +78,8 @@ class Applier:
         if isinstance(action, AdoptDeployment):
             return ApplyResult(deployment_arn=action.deployment_arn)
         try:
+            if isinstance(action, StartDeployment):
+                return await self._start(action, observation)
             return await self._run(functools.partial(self._dispatch, action, observation, target))
         except AwsError as exc:
             return ApplyResult(problem=exc.problem)
@@ -87,8 +90,6 @@ class Applier:
 
     def _dispatch(self, action: Action, observation: Observation, target: Target | None) -> ApplyResult:
         """Synchronous, in a worker thread (creating a client loads the botocore model: not on the loop)."""
-        if isinstance(action, StartDeployment):
-            return self._start(self._clients(client_key(action.spec.target)), action, observation)
         if isinstance(action, ContinueHooks):
             return _continue_hooks(self._calls_for(action.deployment_arn, target), action)
         if isinstance(action, StopDeployment):
@@ -117,18 +118,34 @@ class Applier:
             return self._clients(client_key(target))
         return self._clients(ClientKey(region=deployment_arn.split(":")[3]))  # arn:aws:ecs:<region>:...
 
-    def _start(self, calls: AwsCalls, action: StartDeployment, observation: Observation) -> ApplyResult:
+    async def _start(self, action: StartDeployment, observation: Observation) -> ApplyResult:
+        """Checks and the claim, the claim's settle time (on the loop, not holding one of the AWS threads: 1,000
+        first starts at once would otherwise queue behind 16 sleeping threads), then the writes."""
+        prepared = await self._run(functools.partial(self._prepare_start, action, observation))
+        if prepared.claimed:
+            await asyncio.sleep(CLAIM_SETTLE_SECONDS)
+        return await self._run(functools.partial(self._finish_start, action, observation, prepared))
+
+    def _prepare_start(self, action: StartDeployment, observation: Observation) -> _Prepared:
         # Every check comes before the first write: the UpdateService request is built (target groups and Service
         # Connect ports the service must have) before a revision is registered, so a spec the service cannot
         # take leaves no orphan revision behind; the pre-flight reads come before it too, and only then does the
         # release claim the service (its first write: the ecsbg.dev/owner tag).
-        target = action.spec.target
-        described = describe_service(calls, target)
+        calls = self._clients(client_key(action.spec.target))
+        described = describe_service(calls, action.spec.target)
         revisions = current_revisions(calls, described) if needs_revisions(action.spec, described) else []
         request = translate.update_service_request(action.spec, described, "", False, revisions)
         warnings = self._preflight(calls, action.spec, request, described, observation)
-        if action.spec.owner and translate.owner_tag(described) != action.spec.owner:
-            claim(calls, target, described, action.spec.owner)
+        claimed = bool(action.spec.owner) and translate.owner_tag(described) != action.spec.owner
+        if claimed:
+            tag_owner(calls, described, action.spec.owner)
+        return _Prepared(calls, described, request, warnings, claimed)
+
+    def _finish_start(self, action: StartDeployment, observation: Observation, prepared: _Prepared) -> ApplyResult:
+        calls, described, request = prepared.calls, prepared.described, prepared.request
+        target = action.spec.target
+        if prepared.claimed:
+            described = confirm_claim(calls, target, action.spec.owner)
         current = observation.service.task_definition_arn if observation.service else None
         rules = action.spec.image_rules
         pin = None
@@ -151,7 +168,7 @@ class Applier:
             if arn == described.get("currentServiceDeployment"):
                 arn = None
         return ApplyResult(deployment_arn=arn, task_definition_arn=task_definition, images=tuple(images),
-                           preflight=warnings, scaling_suspended=action.suspend_scaling)
+                           preflight=prepared.warnings, scaling_suspended=action.suspend_scaling)
 
     def _scaling_calls(self, target: Target) -> AwsCalls:
         if self._autoscaling is None:
@@ -183,10 +200,24 @@ class Applier:
 CLAIM_SETTLE_SECONDS = 1.0
 
 
-def claim(calls: AwsCalls, target: Target, described: dict[str, Any], owner: str) -> dict[str, Any]:
-    """Tag the service as ours before the first write to it, and make sure the tag stayed ours."""
+@dataclass(frozen=True)
+class _Prepared:
+    """A start's checks passed (and its claim written when `claimed`): what its writes build on."""
+
+    calls: AwsCalls
+    described: dict[str, Any]
+    request: dict[str, Any]
+    warnings: tuple[Finding, ...]
+    claimed: bool
+
+
+def tag_owner(calls: AwsCalls, described: dict[str, Any], owner: str) -> None:
+    """Tag the service as ours before the first write to it (confirm_claim, CLAIM_SETTLE_SECONDS later)."""
     calls.call("TagResource", resourceArn=described["serviceArn"], tags=[{"key": AWS_OWNER_TAG, "value": owner}])
-    time.sleep(CLAIM_SETTLE_SECONDS)
+
+
+def confirm_claim(calls: AwsCalls, target: Target, owner: str) -> dict[str, Any]:
+    """The service read again after the settle time; refused when another operator's tag replaced ours."""
     again = describe_service(calls, target)
     holder = translate.owner_tag(again)
     if holder != owner:

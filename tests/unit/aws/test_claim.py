@@ -1,7 +1,11 @@
-"""ecsbg.aws.apply.claim: the ecsbg.dev/owner tag is written, read back after the settle time, and a start goes on
-only when it stayed ours (ECS tags have no compare-and-set: the later of two concurrent writers keeps the tag)."""
+"""ecsbg.aws.apply's claim: the ecsbg.dev/owner tag is written, read back after the settle time, and a start goes
+on only when it stayed ours (ECS tags have no compare-and-set: the later of two concurrent writers keeps the tag)."""
 
 from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
 
 import pytest
 
@@ -35,14 +39,36 @@ def no_settle(monkeypatch):
 
 def test_a_claim_that_stayed_ours_goes_on():
     calls = Calls(racer=None)
-    again = apply.claim(calls, TARGET, {"serviceArn": ARN}, "cluster-a/team/web")
+    apply.tag_owner(calls, {"serviceArn": ARN}, "cluster-a/team/web")
+    again = apply.confirm_claim(calls, TARGET, "cluster-a/team/web")
     assert calls.log == ["TagResource", "DescribeServices"]
     assert again["tags"] == [{"key": "ecsbg.dev/owner", "value": "cluster-a/team/web"}]
 
 
 def test_a_claim_overwritten_by_a_concurrent_one_backs_off_before_any_deployment():
     calls = Calls(racer="cluster-b/team/web")
+    apply.tag_owner(calls, {"serviceArn": ARN}, "cluster-a/team/web")
     with pytest.raises(RequestBuildError) as refused:
-        apply.claim(calls, TARGET, {"serviceArn": ARN}, "cluster-a/team/web")
+        apply.confirm_claim(calls, TARGET, "cluster-a/team/web")
     assert refused.value.code == "ServiceOwnedElsewhere" and "cluster-b/team/web" in str(refused.value)
     assert "UpdateService" not in calls.log
+
+
+async def test_the_settle_time_holds_no_aws_thread(monkeypatch):
+    """Two first starts with one AWS worker thread: both settle at once on the loop (about one settle time, not
+    two); with the settle slept in the thread, the second start waited for the first's."""
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.3)
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    async def run(fn):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    applier = apply.Applier(lambda key: Calls(racer=None), run=run)
+    monkeypatch.setattr(applier, "_prepare_start", lambda action, observation: apply._Prepared(
+        Calls(racer=None), {"serviceArn": ARN}, {}, (), claimed=True))
+    monkeypatch.setattr(applier, "_finish_start", lambda action, observation, prepared: apply.ApplyResult(
+        deployment_arn="d"))
+    began = time.monotonic()
+    results = await asyncio.gather(applier._start(None, None), applier._start(None, None))
+    assert [r.deployment_arn for r in results] == ["d", "d"]
+    assert time.monotonic() - began < 0.5
