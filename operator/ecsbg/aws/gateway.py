@@ -90,7 +90,8 @@ class Boto3EcsGateway:
                                 family_scan_limit=settings.family_scan_limit,
                                 digests=resolver,
                                 elbv2=lambda key: self.factory.elbv2(key),
-                                autoscaling=lambda key: self.factory.autoscaling(key))
+                                autoscaling=lambda key: self.factory.autoscaling(key),
+                                describe=self._observer.service)
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
         self._targets: BoundedCache[str, Target] = BoundedCache(8192, max_idle=idle)

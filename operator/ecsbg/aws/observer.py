@@ -85,6 +85,10 @@ class Observer:
         except AwsError as exc:
             return Observation(service=service, problem=exc.problem)
 
+    async def service(self, target: Target) -> Mapping[str, Any] | None:
+        """ECS's description of `target`'s service (with tags), read now in the cluster's batch (None: MISSING)."""
+        return await self._services.get((client_key(target), target.cluster), target.service)
+
     async def _with_task_definitions(self, key: ClientKey, spec: ReleaseSpec, prior: ReleaseStatus,
                                      observation: Observation) -> Observation:
         """Content hashes of the task definitions the planner compares, and the base of a `containers` attempt

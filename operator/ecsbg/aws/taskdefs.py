@@ -33,7 +33,9 @@ class TaskDefinitionTags:
     content of a few recent ones (the bases of attempts). Never stale (a revision's content never changes, and we
     set the tag when registering, never later); dropped when unused for `max_idle` seconds (BoundedCache)."""
 
-    def __init__(self, size: int = 4096, contents: int = 256, max_idle: float | None = None) -> None:
+    # `contents`: bases of attempts starting at once. 256 was too few: with 1,000 releases created at once, each
+    # base was evicted between the observer's read and the start's, and described two or three times (bench.scale)
+    def __init__(self, size: int = 4096, contents: int = 2048, max_idle: float | None = None) -> None:
         self._cache: BoundedCache[str, str | None] = BoundedCache(size, max_idle)
         self._content_hashes: BoundedCache[str, str] = BoundedCache(size, max_idle)
         self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)

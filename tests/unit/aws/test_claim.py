@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -40,7 +41,7 @@ def no_settle(monkeypatch):
 def test_a_claim_that_stayed_ours_goes_on():
     calls = Calls(racer=None)
     apply.tag_owner(calls, {"serviceArn": ARN}, "cluster-a/team/web")
-    again = apply.confirm_claim(calls, TARGET, "cluster-a/team/web")
+    again = apply.check_claim(apply.describe_service(calls, TARGET), TARGET, "cluster-a/team/web")
     assert calls.log == ["TagResource", "DescribeServices"]
     assert again["tags"] == [{"key": "ecsbg.dev/owner", "value": "cluster-a/team/web"}]
 
@@ -49,7 +50,7 @@ def test_a_claim_overwritten_by_a_concurrent_one_backs_off_before_any_deployment
     calls = Calls(racer="cluster-b/team/web")
     apply.tag_owner(calls, {"serviceArn": ARN}, "cluster-a/team/web")
     with pytest.raises(RequestBuildError) as refused:
-        apply.confirm_claim(calls, TARGET, "cluster-a/team/web")
+        apply.check_claim(apply.describe_service(calls, TARGET), TARGET, "cluster-a/team/web")
     assert refused.value.code == "ServiceOwnedElsewhere" and "cluster-b/team/web" in str(refused.value)
     assert "UpdateService" not in calls.log
 
@@ -63,12 +64,16 @@ async def test_the_settle_time_holds_no_aws_thread(monkeypatch):
     async def run(fn):
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
-    applier = apply.Applier(lambda key: Calls(racer=None), run=run)
-    monkeypatch.setattr(applier, "_prepare_start", lambda action, observation: apply._Prepared(
+    async def describe(target):
+        return {"serviceArn": ARN, "tags": [{"key": "ecsbg.dev/owner", "value": "o"}]}
+
+    applier = apply.Applier(lambda key: Calls(racer=None), run=run, describe=describe)
+    monkeypatch.setattr(applier, "_prepare_start", lambda action, observation, described: apply._Prepared(
         Calls(racer=None), {"serviceArn": ARN}, {}, (), claimed=True))
     monkeypatch.setattr(applier, "_finish_start", lambda action, observation, prepared: apply.ApplyResult(
         deployment_arn="d"))
     began = time.monotonic()
-    results = await asyncio.gather(applier._start(None, None), applier._start(None, None))
+    action = SimpleNamespace(spec=SimpleNamespace(target=TARGET, owner="o"))
+    results = await asyncio.gather(applier._start(action, None), applier._start(action, None))
     assert [r.deployment_arn for r in results] == ["d", "d"]
     assert time.monotonic() - began < 0.5
