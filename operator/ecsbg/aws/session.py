@@ -9,6 +9,7 @@ never uses stale ones. AssumeRole itself goes through AwsCalls, so it is metered
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,7 +202,26 @@ def with_fast_timestamps(session: botocore.session.Session) -> botocore.session.
     releases that parsing was 4 % of the operator's CPU. Same instants, aware as before; strings (ISO 8601, as
     STS answers) still go through botocore's parser."""
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    session.register("before-parse.ecs.DescribeServices", _without_service_events)
     return session
+
+
+def _without_service_events(response_dict: dict[str, Any], **_: Any) -> None:
+    """Drop each service's `events` (its last 100 event messages) before botocore parses the answer: nothing in
+    ecsbg reads them, and parsing them made a DescribeServices of ten services 4.4 ms instead of 1.3 ms (with
+    the json round trip this costs), hundreds of calls per idle poll of 1,000 releases."""
+    if response_dict.get("status_code") != 200:
+        return
+    try:
+        answer = json.loads(response_dict["body"])
+    except (KeyError, TypeError, ValueError):
+        return  # botocore reports what it cannot parse
+    services = answer.get("services") if isinstance(answer, dict) else None
+    if isinstance(services, list) and any(isinstance(s, dict) and "events" in s for s in services):
+        for service in services:
+            if isinstance(service, dict):
+                service.pop("events", None)
+        response_dict["body"] = json.dumps(answer).encode()
 
 
 def _timestamp(value: Any) -> datetime:
