@@ -54,7 +54,8 @@ EXTERNAL_ID_IGNORED = EventRecord(WARNING, "ExternalIdIgnored", "spec.target.ext
 
 
 class EcsGateway(Protocol):
-    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus) -> Observation: ...
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus,
+                      reuse: Observation | None = None) -> Observation: ...
 
     async def apply(self, action: actions.Action, observation: Observation) -> actions.ApplyResult: ...
 
@@ -90,6 +91,7 @@ class Outcome:
     requeue_after: float
     policy_refusal: str | None = None  # the reason, on a pass where an EcsReleasePolicy refusal is announced
     degraded: bool = False  # reading ECS failed or a write hit a retryable error: the loop backs off
+    observation: Observation | None = None  # what ECS showed this pass (None: no read)
 
 
 @dataclass
@@ -117,12 +119,15 @@ class LoopState:
     backoff: float = 0.0  # the loop's own extra delay while passes fail or AWS throttles (reset on success)
     essence: tuple[Any, ...] | None = None  # what the watch last showed of spec/annotations/labels (handlers)
     refused: str | None = None  # the API server's reason for refusing every write to this release, once told
+    # (when, what ECS showed) on a pass that recorded an intent: the start that follows at once reuses the read
+    carried: tuple[float, Observation] | None = None
 
 
 async def reconcile(
     body: Mapping[str, Any], prior_dict: Mapping[str, Any], deps: Deps,
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None,
     policy: gating.PolicyContext | None = None,
+    reuse: Observation | None = None,
 ) -> Outcome:
     """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
     now = deps.clock.now()
@@ -150,7 +155,8 @@ async def reconcile(
             outcome = replace(outcome, requeue_after=deps.settings.poll_fast_seconds)
         return outcome
     spec = _with_owner(spec, metadata, deps.settings)
-    observation = await deps.ecs.observe(spec, prior)
+    observation = (await deps.ecs.observe(spec, prior, reuse=reuse) if reuse is not None
+                   else await deps.ecs.observe(spec, prior))
     foreign = ownership.foreign_owner(observation.service.owner_tag if observation.service else None, spec.owner,
                                       spec.takeover)
     if foreign is not None:  # another operator's release owns the service (its tag): refuse before any write
@@ -173,7 +179,8 @@ async def reconcile(
     status, analysis_events = await _analyse(spec, metadata, status, prior, decided, observation, deps)
     degraded = observation.problem is not None or (result is not None and result.problem is not None
                                                    and not result.problem.terminal)
-    outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded)
+    outcome = replace(_outcome(status, prior, decided, result, deps.settings, metadata), degraded=degraded,
+                      observation=observation)
     outcome = _with_images(replace(outcome, events=[*outcome.events, *analysis_events]), result, prior_dict)
     if spec.target.external_id is not None and prior.observed_generation != generation:  # once per spec change
         outcome = replace(outcome, events=[*outcome.events, EXTERNAL_ID_IGNORED])
@@ -365,7 +372,7 @@ async def _one_pass(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState
 ) -> tuple[float, bool]:
     prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
-    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy)
+    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy, reuse=_carried(state))
     outcome, notified = _with_notifications(outcome, body, prior_dict, deps, namespace, name)
     if outcome.status_dict != prior_dict:
         try:
@@ -374,6 +381,7 @@ async def _one_pass(
             return _refused(state, deps, body, outcome, refused)
     state.refused = None
     state.last_status = outcome.status_dict
+    state.carried = _carry(outcome)
     deps.events.emit(body, outcome.events)
     if deps.notifier is not None and notified is not None:  # sent only once the transition is persisted
         notify_passes.written(deps.notifier, body, outcome.status_dict, notified, namespace=namespace, name=name,
@@ -385,6 +393,26 @@ async def _one_pass(
         prior=outcome.prior, outcome=outcome, body=body, now=deps.clock.now(),
     )
     return outcome.requeue_after, outcome.degraded
+
+
+CARRY_SECONDS = 1.0  # how old a read the start after an intent may reuse (it follows NEXT_STEP_DELAY later)
+
+
+def _carry(outcome: Outcome) -> tuple[float, Observation] | None:
+    """A spec change is read from ECS once, not twice: the pass that records the intent keeps its read for the
+    start that follows (planning's two phases; the start describes the service again before it writes)."""
+    if outcome.plan is None or not isinstance(outcome.plan.action, actions.RecordIntent):
+        return None
+    if outcome.observation is None or outcome.observation.problem is not None:
+        return None
+    return time.monotonic(), outcome.observation
+
+
+def _carried(state: LoopState) -> Observation | None:
+    carried, state.carried = state.carried, None
+    if carried is None or time.monotonic() - carried[0] > CARRY_SECONDS:
+        return None
+    return carried[1]
 
 
 def _refused(state: LoopState, deps: Deps, body: Mapping[str, Any], outcome: Outcome,

@@ -43,6 +43,7 @@ class AppliedCall:
 class FakeEcsGateway:
     observation: Observation = field(default_factory=Observation)
     observed: list[tuple[ReleaseSpec, ReleaseStatus | None]] = field(default_factory=list)
+    reused: list[Observation | None] = field(default_factory=list)  # each observe's `reuse` argument
     applied: list[AppliedCall] = field(default_factory=list)
     _next_observations: deque[Observation] = field(default_factory=deque)
     _results: deque[ApplyResult] = field(default_factory=deque)
@@ -57,7 +58,10 @@ class FakeEcsGateway:
         """The applied actions that would have written to AWS (UpdateService, Continue/Stop)."""
         return [c.action for c in self.applied if isinstance(c.action, AWS_WRITES)]
 
-    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None,
+                      reuse: Observation | None = None) -> Observation:
+        """`reuse` is recorded (`reused`) and otherwise ignored: the fake's answer is what the test set."""
+        self.reused.append(reuse)
         self.observed.append((spec, prior))
         if self._next_observations:
             self.observation = self._next_observations.popleft()

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from ecsbg import reconciler
 from ecsbg.domain import actions
 from ecsbg.domain.model import Observation, ObservedDeployment, ObservedService
-from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile, release_loop
+from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, _one_pass, reconcile, release_loop
 from ecsbg.settings import Settings
 from tests.fakes.clock import FixedClock
 from tests.fakes.ecs import FakeEcsGateway
@@ -80,6 +81,28 @@ async def test_start_is_two_phase_intent_then_update_service() -> None:
     assert second.status.deployment is not None and second.status.deployment.attempt == 1
     assert second.requeue_after == deps.settings.poll_fast_seconds
     assert "DeploymentStarted" in [e.reason for e in second.events]
+
+
+async def test_the_start_reuses_the_read_of_the_pass_that_recorded_the_intent(monkeypatch) -> None:
+    """A spec change is read from ECS once: the intent pass's observation goes to the start that follows (only
+    within CARRY_SECONDS; a later pass, or one after another kind of pass, reads afresh)."""
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps, state = make_deps(gateway), LoopState()
+    await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)  # the intent
+    assert state.carried is not None
+    await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)  # the start
+    assert gateway.reused[0] is None and gateway.reused[1] is state_observation(gateway)
+    assert len(gateway.writes()) == 1 and state.carried is None  # a start's read is not carried further
+    await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)
+    assert gateway.reused[2] is None
+    state.carried = (0.0, Observation(service=SERVICE))  # an old read (the loop was busy): not reused
+    monkeypatch.setattr(reconciler.time, "monotonic", lambda: reconciler.CARRY_SECONDS + 1.0)
+    await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)
+    assert gateway.reused[3] is None
+
+
+def state_observation(gateway: FakeEcsGateway) -> Observation:
+    return gateway.observation  # the fake answers every read with this object
 
 
 async def test_finished_release_polls_slowly_and_stays_quiet() -> None:

@@ -131,7 +131,7 @@ async def test_the_loop_backs_off_while_aws_throttles_and_resets_on_success(monk
     delays: list[float] = []
     script = [Observation(service=SERVICE)] * 2 + [throttled] * 6 + [Observation(service=SERVICE)]
 
-    async def observe(spec: Any, prior: Any) -> Observation:
+    async def observe(spec: Any, prior: Any, reuse: Any = None) -> Observation:
         return script.pop(0) if len(script) > 1 else script[0]
 
     async def sleep(wake: Any, stop: Any, delay: float) -> None:

@@ -32,7 +32,8 @@ ENDPOINT_ENV = "ECSBG_AWS_ENDPOINT_URL"
 
 
 class EcsGateway(Protocol):
-    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation: ...
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None,
+                      reuse: Observation | None = None) -> Observation: ...
 
     async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
         """`target` (the release's spec.target) picks region/role for actions that carry no spec."""
@@ -99,9 +100,10 @@ class Boto3EcsGateway:
     async def _run(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
-        observation = await self._observer.observe(spec, prior)
-        if spec.auto_scaling is not None and observation.problem is None:
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None,
+                      reuse: Observation | None = None) -> Observation:
+        observation = await self._observer.observe(spec, prior, reuse)
+        if spec.auto_scaling is not None and observation.problem is None and observation.scaling is None:
             observation = await self._with_scaling(spec, observation)
         arns = (observation.service.current_deployment_arn if observation.service else None,
                 observation.current.arn if observation.current else None,

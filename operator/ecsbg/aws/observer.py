@@ -68,8 +68,14 @@ class Observer:
         self._taskdefs: Batcher[ClientKey] = Batcher(self._content_hash, chunk=1, window=window, run=run)
         self._bases: Batcher[ClientKey] = Batcher(self._content, chunk=1, window=window, run=run)
 
-    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None) -> Observation:
+    async def observe(self, spec: ReleaseSpec, prior: ReleaseStatus | None,
+                      reuse: Observation | None = None) -> Observation:
+        """`reuse`: what the pass that recorded the attempt's intent read a moment ago; an attempt about to start
+        then reads only what the start compares (task definitions), not the service and its deployments again."""
         key = client_key(spec.target)
+        if reuse is not None and reuse.service is not None and reuse.problem is None and prior is not None \
+                and _starting(prior):
+            return await self._for_start(key, spec, prior, reuse)
         try:
             described = await self._services.get((key, spec.target.cluster), spec.target.service)
         except AwsError as exc:
@@ -84,6 +90,17 @@ class Observer:
             return await self._with_task_definitions(key, spec, prior, observation)
         except AwsError as exc:
             return Observation(service=service, problem=exc.problem)
+
+    async def _for_start(self, key: ClientKey, spec: ReleaseSpec, prior: ReleaseStatus,
+                         observation: Observation) -> Observation:
+        current = observation.current
+        target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
+        try:
+            if spec.task_definition.registers and target_td:
+                observation = replace(observation, current_target_taskdef_hash=await self._taskdef_hash(key, target_td))
+            return await self._with_task_definitions(key, spec, prior, observation)
+        except AwsError as exc:
+            return Observation(service=observation.service, problem=exc.problem)
 
     async def service(self, target: Target) -> Mapping[str, Any] | None:
         """ECS's description of `target`'s service (with tags), read now in the cluster's batch (None: MISSING)."""

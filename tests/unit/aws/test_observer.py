@@ -256,3 +256,23 @@ async def test_a_task_definition_that_cannot_be_described_is_compared_by_arn_whe
     starting = ReleaseStatus(attempt=1, base_task_definition_arn=TD_41)
     observed = await Observer(lambda key: fake, window=0).observe(release(0), starting)
     assert observed.problem.code == "ClientException", "a start needs the content: the error is reported"
+
+
+async def test_the_start_after_an_intent_reuses_that_passs_read_of_the_service():
+    """A spec change is read from ECS once: the pass that recorded the intent read the service and its deployment;
+    the start a moment later reads only the task definitions it compares."""
+    fake = world(1)
+    observer = Observer(lambda key: fake, window=0.01)
+    derived = release(0, task_definition=TaskDefinitionSource(containers=(ContainerOverride(name="app",
+                                                                                           image="web:3"),)))
+    intent_pass = await observer.observe(derived, ReleaseStatus())
+    before = {op: fake.count(op) for op in ("DescribeServices", "DescribeServiceDeployments",
+                                            "DescribeServiceRevisions")}
+    starting = ReleaseStatus(attempt=1)
+    reused = await observer.observe(derived, starting, reuse=intent_pass)
+    assert {op: fake.count(op) for op in before} == before  # no second read of the service or deployments
+    assert reused.service == intent_pass.service and reused.current == intent_pass.current
+    assert reused.current_target_taskdef_hash == content_of(fake, TD_42)  # what the start compares, read now
+    assert reused.base_task_definition is not None
+    settled = await observer.observe(derived, None, reuse=intent_pass)  # not starting: a read of its own
+    assert fake.count("DescribeServices") == before["DescribeServices"] + 1 and settled.service is not None
