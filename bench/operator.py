@@ -65,7 +65,7 @@ def release(service: str) -> dict[str, Any]:
 
 async def release_loop(gateway: Boto3EcsGateway, spec: Any, prior: ReleaseStatus, *, interval: float,
                        until: float, latencies: list[float]) -> None:
-    """One release's polling, as ecsbg.reconciler.release_loop does it: a random phase, then every `interval`."""
+    """One release's polling, as ecsbg.loop.release_loop does it: a random phase, then every `interval`."""
     await asyncio.sleep(random.uniform(0, interval))
     while time.monotonic() < until:
         started = time.monotonic()

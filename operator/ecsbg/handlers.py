@@ -1,6 +1,6 @@
 """kopf registration: the only module with kopf decorators. No logic here.
 
-One daemon per release runs the reconcile loop (ecsbg.reconciler.release_loop): it is the only place a release
+One daemon per release runs the reconcile loop (ecsbg.loop.release_loop): it is the only place a release
 is reconciled, so two passes over the same release never overlap and the status has a single writer. Change
 handlers only wake the loop so a spec edit or a request annotation is acted on at once instead of at the next poll.
 
@@ -29,7 +29,8 @@ from ecsbg.domain import shape
 from ecsbg.domain.ownership import target_key
 from ecsbg.k8s import login as k8s_login
 from ecsbg.k8s.status import GROUP, PLURAL, VERSION
-from ecsbg.reconciler import Deps, LoopState, release_loop
+from ecsbg.loop import release_loop
+from ecsbg.reconciler import Deps, LoopState
 from ecsbg.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)

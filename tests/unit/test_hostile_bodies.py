@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from ecsbg.domain.model import Observation
-from ecsbg.reconciler import LoopState, _one_pass
+from ecsbg.loop import _one_pass
+from ecsbg.reconciler import LoopState
 from ecsbg.releasebook import ReleaseBook
 from tests.fakes.ecs import FakeEcsGateway
 from tests.unit.test_reconciler import SERVICE, body, make_deps

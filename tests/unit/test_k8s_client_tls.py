@@ -19,7 +19,7 @@ import pytest
 from ecsbg.k8s.client import call
 from ecsbg.k8s.credentials import Credentials, from_kubeconfig
 from ecsbg.k8s.rest import ApiUnreachable, RestClient, TlsConnectionFailed
-from ecsbg.reconciler import _unreachable
+from ecsbg.loop import _unreachable
 from tests.fakes.apiserver import HandshakeCutter, StubApi
 from tests.plugins.controlplane import Pki
 

@@ -15,7 +15,7 @@ from ecsbg.k8s.rest import ApiError, ApiTimeout, ApiUnreachable, RestClient
 from ecsbg.k8s.status import KubeStatusWriter, ReleaseGone, StatusRefused
 from ecsbg.k8s.templates import KubeTemplateSource
 from ecsbg.k8s.waves import AlreadyExists, KubeWaveApi
-from ecsbg.reconciler import _unreachable
+from ecsbg.loop import _unreachable
 from tests.fakes.apiserver import Silent, StubApi
 
 

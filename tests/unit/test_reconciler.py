@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ecsbg import reconciler
+from ecsbg import loop
 from ecsbg.domain import actions
 from ecsbg.domain.model import Observation, ObservedDeployment, ObservedService
-from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, _one_pass, reconcile, release_loop
+from ecsbg.loop import _one_pass, release_loop
+from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile
 from ecsbg.settings import Settings
 from tests.fakes.clock import FixedClock
 from tests.fakes.ecs import FakeEcsGateway
@@ -96,7 +97,7 @@ async def test_the_start_reuses_the_read_of_the_pass_that_recorded_the_intent(mo
     await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)
     assert gateway.reused[2] is None
     state.carried = (0.0, Observation(service=SERVICE))  # an old read (the loop was busy): not reused
-    monkeypatch.setattr(reconciler.time, "monotonic", lambda: reconciler.CARRY_SECONDS + 1.0)
+    monkeypatch.setattr(loop.time, "monotonic", lambda: loop.CARRY_SECONDS + 1.0)
     await _one_pass(body=body(), namespace="default", name="web", deps=deps, state=state)
     assert gateway.reused[3] is None
 
@@ -172,7 +173,7 @@ async def test_loop_patches_only_changes_survives_errors_and_wakes_early() -> No
 
 @pytest.mark.parametrize("delay", [60.0])
 async def test_wake_cuts_an_idle_sleep_short(delay: float) -> None:
-    from ecsbg.reconciler import _sleep
+    from ecsbg.loop import _sleep
 
     wake, stopped = asyncio.Event(), _Stopper()
     asyncio.get_running_loop().call_later(0.05, wake.set)
@@ -289,7 +290,6 @@ async def test_the_loop_counts_a_refusal_once() -> None:
     gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
     deps = make_deps(gateway)
     state = LoopState(policy=policy_context(namespaces=["other"]))
-    from ecsbg.reconciler import _one_pass
 
     for _ in range(3):
         await _one_pass(body=body(), namespace="default", name="web-bluegreen", deps=deps, state=state)
@@ -316,7 +316,6 @@ async def test_a_notification_is_recorded_with_its_transition_before_it_is_sent(
             "type": "webhook", "secretRef": {"name": "hook"}}}}, {("default", "hook", "address"): "http://x/y"}),
         transport=Checking(200), events=deps.events, metrics=deps.metrics, settings=SenderSettings(workers=1))
     state = LoopState()
-    from ecsbg.reconciler import _one_pass
 
     release = body(notifications=[{"providerRef": {"name": "chat"}, "triggers": ["AttemptStarted"]}])
     await _one_pass(body=release, namespace="default", name="web-bluegreen", deps=deps, state=state)
@@ -338,7 +337,6 @@ async def test_without_a_notifier_status_notifications_are_kept() -> None:
     deps = make_deps(gateway)
     kept = [{"id": "1/Succeeded", "trigger": "Succeeded", "deliveries": [{"provider": "x/y", "state": "Delivered"}]}]
     state = LoopState(last_status={"notifications": kept})
-    from ecsbg.reconciler import _one_pass
 
     await _one_pass(body=body(), namespace="default", name="web-bluegreen", deps=deps, state=state)
     assert state.last_status["notifications"] == kept

@@ -19,7 +19,8 @@ import pytest
 from ecsbg import logs
 from ecsbg.domain.model import AwsProblem, Observation
 from ecsbg.health import Health
-from ecsbg.reconciler import LoopState, release_loop
+from ecsbg.loop import release_loop
+from ecsbg.reconciler import LoopState
 from ecsbg.settings import Settings
 from tests.fakes.ecs import FakeEcsGateway
 from tests.unit.test_reconciler import SERVICE, _Stopper, body, make_deps
@@ -140,7 +141,7 @@ async def test_the_loop_backs_off_while_aws_throttles_and_resets_on_success(monk
             stopped.event.set()
 
     gateway.observe = observe  # type: ignore[method-assign]
-    monkeypatch.setattr("ecsbg.reconciler._sleep", sleep)
+    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
     await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
     # intent (0.05 s), start, then six throttled passes (1, 2, 4, 8, 8, 8 s), then a clean in-flight poll (1 s);
     # neither back-offs nor in-flight polls are put on the cluster's grid (domain.schedule: idle polls only)
