@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -128,7 +129,7 @@ async def reconcile(
     generation = shape.integer(metadata.get("generation"), 0)
     prior = status_from_dict(shape.mapping(prior_dict))
     try:
-        spec = parse_release(body)
+        spec = _parse(body, metadata)
         target = shape.child(body, "spec", "target")
         key = target_key(target)
         if claims is not None and key is not None:
@@ -184,6 +185,33 @@ async def reconcile(
     if promoted is not None:
         status_dict["promotedFrom"] = promoted
     return replace(outcome, status_dict=status_dict, patch={**outcome.patch, "promotedFrom": promoted})
+
+
+PARSED_KEPT = 4096  # parsed specs kept (one per release; a release's older versions fall out first)
+_parsed: OrderedDict[tuple[str, str], ReleaseSpec | InvalidSpec] = OrderedDict()
+
+
+def _parse(body: Mapping[str, Any], metadata: Mapping[str, Any]) -> ReleaseSpec:
+    """parse_release, once per stored version of the object (uid, resourceVersion): a release is passed every
+    few seconds while in flight and its spec rarely changes, and parsing and hashing it was 5 % of the operator's
+    CPU with 1,000 releases rolling out. Any change to the object (spec, annotations, our own status writes) is a
+    new resourceVersion, hence a new parse. Bodies without both (tests, hand-made) are parsed every time."""
+    uid, version = metadata.get("uid"), metadata.get("resourceVersion")
+    if not isinstance(uid, str) or not isinstance(version, str) or not uid or not version:
+        return parse_release(body)
+    key = (uid, version)
+    found = _parsed.get(key)
+    if found is None:
+        try:
+            found = parse_release(body)
+        except InvalidSpec as invalid:
+            found = invalid
+        _parsed[key] = found
+        while len(_parsed) > PARSED_KEPT:
+            _parsed.popitem(last=False)
+    if isinstance(found, InvalidSpec):
+        raise found.with_traceback(None)  # a fresh traceback: re-raising one instance would chain them forever
+    return found
 
 
 def _with_images(outcome: Outcome, result: actions.ApplyResult | None, prior_dict: Mapping[str, Any]) -> Outcome:

@@ -341,3 +341,28 @@ async def test_without_a_notifier_status_notifications_are_kept() -> None:
     await _one_pass(body=body(), namespace="default", name="web-bluegreen", deps=deps, state=state)
     assert state.last_status["notifications"] == kept
     assert "notifications" not in deps.status.patches[-1]
+
+
+async def test_a_stored_version_is_parsed_once(monkeypatch) -> None:
+    """parse_release runs once per (uid, resourceVersion): passes over an unchanged object reuse it; a new version
+    (any write) parses again; an invalid version stays invalid without a parse per pass."""
+    from ecsbg import reconciler as pipeline
+
+    calls = []
+    real = pipeline.parse_release
+    monkeypatch.setattr(pipeline, "parse_release", lambda b: calls.append(1) or real(b))
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    stored = body()
+    stored["metadata"].update(uid="u-1", resourceVersion="7")
+    first = await reconcile(stored, {}, deps)
+    await reconcile(stored, first.status_dict, deps)
+    assert len(calls) == 1
+    stored["metadata"]["resourceVersion"] = "8"
+    await reconcile(stored, first.status_dict, deps)
+    assert len(calls) == 2
+    bad = body(strategy={"type": "Sideways"})
+    bad["metadata"].update(uid="u-2", resourceVersion="1")
+    outcomes = [await reconcile(bad, {}, deps) for _ in range(3)]
+    assert len(calls) == 3 and {o.status.phase.value for o in outcomes} == {"Invalid"}
+    assert all("spec.strategy.type" in o.status.message for o in outcomes)
