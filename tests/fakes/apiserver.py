@@ -84,17 +84,18 @@ class StubApi:
         self._server.server_close()
 
 
-class Silent:
-    """Accepts connections and never answers: a half-open API server (bytes swallowed, no reset)."""
+class _Listener:
+    """A TCP listener on 127.0.0.1:<free port> handing each accepted connection to `_serve`."""
+
+    scheme = "http"
 
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True, name="silent").start()
+        threading.Thread(target=self._accept, daemon=True, name=type(self).__name__.lower()).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
 
     def _accept(self) -> None:
         while True:
@@ -102,7 +103,21 @@ class Silent:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            self._held.append(conn)
+            self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class Silent(_Listener):
+    """Accepts connections and never answers: a half-open API server (bytes swallowed, no reset)."""
+
+    def __init__(self) -> None:
+        self._held: list[socket.socket] = []
+        super().__init__()
+
+    def _serve(self, conn: socket.socket) -> None:
+        self._held.append(conn)
 
     def close(self) -> None:
         self._listener.close()
@@ -110,28 +125,20 @@ class Silent:
             conn.close()
 
 
-class HandshakeCutter:
+class HandshakeCutter(_Listener):
     """Reads the TLS ClientHello, then closes the connection: cleanly (EOF) or with a reset (RST)."""
 
+    scheme = "https"
+
     def __init__(self, reset: bool) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
         self._reset = reset
-        threading.Thread(target=self._accept, daemon=True, name="tls-cutter").start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            conn.recv(4096)
-            if self._reset:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
+    def _serve(self, conn: socket.socket) -> None:
+        conn.recv(4096)
+        if self._reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
 
     def close(self) -> None:
         self._listener.close()

@@ -23,28 +23,34 @@ ROLE = "arn:aws:iam::444455556666:role/ecsbg-deployer"
 def fake_ecs_endpoint():
     """An ECS JSON endpoint on 127.0.0.1:<free port> that answers DescribeServices and records auth headers."""
     seen: list[str] = []
+    server = answering({"services": [], "failures": []}, seen)
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def answering(body: dict, seen: list[str] | None = None) -> ThreadingHTTPServer:
+    """An ECS JSON endpoint that answers every request with `body` (the real HTTP path: botocore parses in the
+    endpoint, not the client), recording each request's Authorization header in `seen`."""
+    payload = json.dumps(body).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (http.server API)
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            seen.append(self.headers.get("Authorization", ""))
-            body = json.dumps({"services": [], "failures": []}).encode()
+            if seen is not None:
+                seen.append(self.headers.get("Authorization", ""))
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(payload)
 
         def log_message(self, *args):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
 
 
 @pytest.fixture
@@ -155,26 +161,6 @@ def test_a_policy_role_session_names_the_release_tags_it_and_sends_the_policys_e
         stub.assert_no_pending_responses()
 
 
-
-def answering(body: dict):
-    """A one-answer ECS JSON endpoint (the real HTTP path: botocore parses in the endpoint, not the client)."""
-    payload = json.dumps(body).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server API)
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def test_epoch_timestamps_parse_as_the_same_instants_in_utc(metrics, static_env):
