@@ -101,7 +101,8 @@ async def test_task_definition_is_registered_once_and_reused_after_a_restart(ecs
     assert described["taskDefinition"]["cpu"] == "256"  # copied from the base
     (update_same,) = requests_of(ecs_emulator, "UpdateService")[1:]
     assert update_same.get("forceNewDeployment") is True  # the service already runs that task definition
-    observed = await observe_until(restarted, spec, None, finished)
+    # an attempt about to start (the hash's only reader) sees that ECS's deployment targets what it wants
+    observed = await observe_until(restarted, spec, ReleaseStatus(attempt=2), finished)
     assert observed.current_target_taskdef_hash == wanted
     assert IMAGE not in app["image"]
 

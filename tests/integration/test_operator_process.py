@@ -117,7 +117,7 @@ def test_canary_credentials_never_reach_logs_events_or_status(release_env: Relea
     assert found == {what: (0, 0, 0) for what in secrets}, found
 
     lines = _lines(log)
-    passes = [e for e in lines if e["logger"] == "ecsbg.reconciler" and e["message"].startswith("pass of")]
+    passes = [e for e in lines if e["logger"] == "ecsbg.loop" and e["message"].startswith("pass of")]
     # kopf also logs about cluster-scoped objects it indexes (namespaces, EcsReleasePolicies): no namespace there
     kopf = [e for e in lines if e["logger"] == "kopf.objects" and e.get("namespace")]
     assert passes and kopf, "the release loop and kopf logged about the release"
@@ -175,7 +175,7 @@ def test_an_api_outage_logs_state_changes_not_a_traceback_per_poll(release_env: 
     recovered = process.wait_for(
         lambda: re.search(r"works again after (\d+) failed passes", process.log()), "the recovery line")
     assert int(recovered.group(1)) >= 3, "several passes failed during the outage"
-    reported = [e for e in _lines(process.log()) if e.get("logger") == "ecsbg.reconciler" and e["level"] != "DEBUG"]
+    reported = [e for e in _lines(process.log()) if e.get("logger") == "ecsbg.loop" and e["level"] != "DEBUG"]
     assert [e["level"] for e in reported] == ["ERROR", "WARNING"], [e["message"] for e in reported]
     assert "the Kubernetes API is unreachable" in reported[0]["message"]
     assert not [e for e in reported if "exception" in e], "no traceback for an unreachable API"

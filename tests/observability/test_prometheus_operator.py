@@ -25,7 +25,7 @@ from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
 from ecsbg.wiring import build_analysis
 from ecsbg_emulators.ecs import EmulatorServer
 from tests.analysis.apps import Probe
-from tests.integration.conftest import GV, PLURAL, make_deps, release_manifest
+from tests.integration.conftest import GV, IMAGE_V2, PLURAL, make_deps, release_manifest
 from tests.observability.test_prometheus_scrape import (  # noqa: F401  (the tests and fixture run again here)
     prometheus,
     test_expression_parses_and_returns_series,
@@ -87,6 +87,15 @@ class OperatorMetricsSource:
                                                   "provider": {"web": {"url": self.probe_url}}}]}})
         self.cluster.apply(release_manifest("analysed", NAMESPACE, service="auto", hooks=[
             {**PAUSE[0], "analysis": {"templateName": "smoke"}}]))
+        # a release wave of one target: the wave panels have data
+        self.cluster.apply({"apiVersion": GV, "kind": "EcsReleaseWave", "metadata": {"name": "wave",
+                                                                                   "namespace": NAMESPACE},
+                            "spec": {"template": {"taskDefinition": {"containers": [{"name": "app",
+                                                                                      "image": IMAGE_V2}]},
+                                                  "strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 10}},
+                                     "targets": [{"name": "one", "region": "us-east-1", "cluster": "demo",
+                                                  "service": "wv"}],
+                                     "waves": [{"name": "only", "targets": ["one"]}]}})
         missing = release_manifest("failed", NAMESPACE, service="web")  # left failed: no such service
         missing["spec"]["target"]["service"] = "gone"
         self.cluster.apply(missing)
@@ -100,6 +109,12 @@ class OperatorMetricsSource:
                             ("waiting", "AwaitingApproval"), ("deploying", "Deploying"), ("failed", "Failed"),
                             ("analysed", "Succeeded")):
             assert self.wait(name, phase, "Failed", "RolledBack", "Succeeded")["phase"] == phase, self.status(name)
+        deadline = time.monotonic() + 30
+        while (self.cluster.get(GV, "ecsreleasewaves", NAMESPACE, "wave") or {}).get("status", {}).get(
+                "phase") != "Succeeded" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (self.cluster.get(GV, "ecsreleasewaves", NAMESPACE, "wave") or {}).get("status", {}).get(
+            "phase") == "Succeeded", self.cluster.get(GV, "ecsreleasewaves", NAMESPACE, "wave")
         # someone runs `aws ecs update-service` on the approved release's service: drift
         make_client(self.ecs.url).update_service(cluster="demo", service="web", taskDefinition="web:1")
         deadline = time.monotonic() + 30
@@ -143,7 +158,7 @@ def _operator_source(dev_cluster: Any) -> Iterator[OperatorMetricsSource]:
     dev_cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     with EmulatorServer(host="127.0.0.1", port=0, speed=2000.0) as ecs:
         client = make_client(ecs.url)
-        for service in ("web", "api", "lin", "hold", "slow", "auto"):
+        for service in ("web", "api", "lin", "hold", "slow", "auto", "wv"):
             seed_service(client, service=service)
         recorder = PrometheusRecorder()
         server = start_metrics_server(0, recorder, addr="127.0.0.1")
