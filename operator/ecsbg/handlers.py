@@ -101,6 +101,9 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
             from ecsbg import wiring
 
             await wiring.close_deps(memo.deps)
+        stopped = getattr(memo, "stopped", None)
+        if stopped is not None:  # the release loops have stopped: an elected replica hands its Lease over now
+            await asyncio.to_thread(stopped)
 
     @kopf.index(*POLICIES, registry=registry, id="release_policies")
     def release_policies(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:

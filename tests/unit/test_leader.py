@@ -133,3 +133,19 @@ def test_a_sigterm_as_the_lease_is_won_hands_it_back_instead_of_operating():
     assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), lambda: operated.append(1), elector) == 0
     assert not operated and store.lease["spec"]["holderIdentity"] is None
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_lease_is_handed_over_as_soon_as_the_release_loops_have_stopped() -> None:
+    """The cleanup handler calls `stopped` once kopf has stopped every release loop: the Lease is released then,
+    not after the rest of kopf's shutdown (closing its watch streams took 5 s more on the real API server)."""
+    store = Store()
+    elector = LeaderElector(store, SETTINGS)
+    holders = []
+
+    def operate(stopped) -> None:
+        holders.append(store.lease["spec"]["holderIdentity"])
+        stopped()  # the cleanup handler
+        holders.append(store.lease["spec"]["holderIdentity"])  # the rest of the shutdown
+
+    assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), operate, elector) == 0
+    assert holders == [elector.identity, None]
