@@ -22,7 +22,17 @@ from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, not_found
 from ecsbg.domain import drift
-from ecsbg.domain.model import AwsProblem, Observation, ObservedService, ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.model import (
+    FINISHED_STATUSES,
+    AwsProblem,
+    Observation,
+    ObservedDeployment,
+    ObservedService,
+    ReleaseSpec,
+    ReleaseStatus,
+    Target,
+)
+from ecsbg.domain.planning import awaiting_start
 
 SERVICES_PER_CALL = 10  # DescribeServices: "You may specify up to 10 services"
 DEPLOYMENTS_PER_CALL = 20  # DescribeServiceDeployments: "a maximum of 20 ARNs"
@@ -74,7 +84,7 @@ class Observer:
         then reads only what the start compares (task definitions), not the service and its deployments again."""
         key = client_key(spec.target)
         if reuse is not None and reuse.service is not None and reuse.problem is None and prior is not None \
-                and _starting(prior):
+                and awaiting_start(prior):
             return await self._for_start(key, spec, prior, reuse)
         try:
             described = await self._services.get((key, spec.target.cluster), spec.target.service)
@@ -86,18 +96,16 @@ class Observer:
         prior = prior or ReleaseStatus()
         tracked_arn = prior.deployment.arn if prior.deployment is not None else None
         try:
-            observation = await self._deployment_view(key, spec, service, tracked_arn, _starting(prior))
+            observation = await self._deployment_view(key, spec, service, tracked_arn, awaiting_start(prior))
             return await self._with_task_definitions(key, spec, prior, observation)
         except AwsError as exc:
             return Observation(service=service, problem=exc.problem)
 
     async def _for_start(self, key: ClientKey, spec: ReleaseSpec, prior: ReleaseStatus,
                          observation: Observation) -> Observation:
-        current = observation.current
-        target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
         try:
-            if spec.task_definition.registers and target_td:
-                observation = replace(observation, current_target_taskdef_hash=await self._taskdef_hash(key, target_td))
+            taskdef_hash = await self._current_target_hash(key, spec, observation.current)
+            observation = replace(observation, current_target_taskdef_hash=taskdef_hash)
             return await self._with_task_definitions(key, spec, prior, observation)
         except AwsError as exc:
             return Observation(service=observation.service, problem=exc.problem)
@@ -112,7 +120,7 @@ class Observer:
         about to start. Read only when needed: an attempt is about to start, or the ARNs differ (drift)."""
         service = observation.service
         assert service is not None
-        starting = _starting(prior)
+        starting = awaiting_start(prior)
         serving = drift.serving_revision(observation.current)
         arns = [a for a in dict.fromkeys((service.task_definition_arn,
                                           spec.task_definition.arn if starting else None,
@@ -146,18 +154,24 @@ class Observer:
         tracked_raw = deployments.get(tracked_arn or "")
         current = translate.observed_deployment(current_raw, revisions) if current_raw else None
         tracked = translate.observed_deployment(tracked_raw, revisions) if tracked_raw else None
-        target_td = current.target_revision.task_definition_arn if current and current.target_revision else None
-        taskdef_hash = None
         # to recognise (adopt) the deployment an attempt started: only the planner's `_start` compares it, so only an
         # attempt about to start reads it (else a restart described every release's task definition: 1,000 calls)
-        if starting and spec.task_definition.registers and target_td:
-            taskdef_hash = await self._taskdef_hash(key, target_td)
+        taskdef_hash = await self._current_target_hash(key, spec, current) if starting else None
         return Observation(service=service, current=current, tracked=tracked,
                            current_target_taskdef_hash=taskdef_hash, problem=_inactive(service))
 
+    async def _current_target_hash(self, key: ClientKey, spec: ReleaseSpec,
+                                   current: ObservedDeployment | None) -> str | None:
+        """The content hash of the task definition ECS's current deployment targets (the containers and template
+        forms: what planning's `_start` compares with what it would register)."""
+        target = current.target_revision if current else None
+        if not spec.task_definition.registers or target is None or not target.task_definition_arn:
+            return None
+        return await self._taskdef_hash(key, target.task_definition_arn)
+
     async def _deployment(self, key: ClientKey, arn: str) -> Mapping[str, Any] | None:
         return await _read_through(self._finished, self._deployments, key, arn,
-                                   keep=lambda d: d.get("status") in FINAL_DEPLOYMENT_STATUSES)
+                                   keep=lambda d: d.get("status") in FINISHED_STATUSES)
 
     async def _revisions_of(self, key: ClientKey, deployments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
@@ -214,11 +228,6 @@ class Observer:
 ITEM_ERRORS = frozenset({"InvalidParameterException", "ClientException"})
 
 
-# ServiceDeployment.status values after which ECS changes the deployment no more (it starts a new one for a
-# rollback of a finished deployment): API reference, ServiceDeployment; botocore 1.44.5 model enum.
-FINAL_DEPLOYMENT_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
-
-
 async def _read_through(cache: BoundedCache[str, Mapping[str, Any]], batcher: Batcher[ClientKey], key: ClientKey,
                         arn: str, keep: Callable[[Mapping[str, Any]], bool]) -> Mapping[str, Any] | None:
     """The cached value of `arn`, else the batched read, kept when `keep` says it can no longer change. A MISSING
@@ -229,11 +238,6 @@ async def _read_through(cache: BoundedCache[str, Mapping[str, Any]], batcher: Ba
         if value is not None and keep(value):
             cache.put(arn, value)
     return value
-
-
-def _starting(prior: ReleaseStatus) -> bool:
-    """An attempt is recorded but its deployment is not yet (planning's `_start` decides: adopt, reuse or start)."""
-    return prior.attempt > 0 and (prior.deployment is None or prior.deployment.attempt < prior.attempt)
 
 
 def _maybe_one_item(exc: Exception) -> bool:

@@ -29,8 +29,8 @@ MAX_LIST_PAGES = 5
 
 
 class TaskDefinitionTags:
-    """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the registrable
-    content of a few recent ones (the bases of attempts). Never stale (a revision's content never changes, and we
+    """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the whole
+    description of a few recent ones (the bases of attempts, their registrable content derived from it). Never stale (a revision's content never changes, and we
     set the tag when registering, never later); dropped when unused for `max_idle` seconds (BoundedCache)."""
 
     # `contents`: bases of attempts starting at once. 256 was too few: with 1,000 releases created at once, each
@@ -38,7 +38,6 @@ class TaskDefinitionTags:
     def __init__(self, size: int = 4096, contents: int = 2048, max_idle: float | None = None) -> None:
         self._cache: BoundedCache[str, str | None] = BoundedCache(size, max_idle)
         self._content_hashes: BoundedCache[str, str] = BoundedCache(size, max_idle)
-        self._contents: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)
         # whole DescribeTaskDefinition responses (the base a revision is rendered from, with its tags)
         self._responses: BoundedCache[str, dict[str, Any]] = BoundedCache(contents, max_idle)
 
@@ -53,10 +52,9 @@ class TaskDefinitionTags:
         described = response["taskDefinition"]
         full_arn = described["taskDefinitionArn"]
         self.remember(full_arn, translate.taskdef_hash_tag(response.get("tags", [])))
-        content = taskdefs.registrable(described)
+        content_hash = taskdefs.content_hash(taskdefs.registrable(described))
         for name in {arn, full_arn}:  # the service may name it by ARN, the spec by family:revision
-            self._content_hashes.put(name, taskdefs.content_hash(content))
-            self._contents.put(name, content)
+            self._content_hashes.put(name, content_hash)
             self._responses.put(name, response)
         return response
 
@@ -79,12 +77,8 @@ class TaskDefinitionTags:
         return self._content_hashes.lookup(arn)[1]
 
     def content(self, calls: AwsCalls, arn: str) -> dict[str, Any]:
-        found, value = self._contents.lookup(arn)
-        if not found or value is None:
-            self.describe(calls, arn)
-            value = self._contents.lookup(arn)[1]
-        assert value is not None
-        return value
+        """The registrable content (a copy) of the task definition, from its cached DescribeTaskDefinition."""
+        return taskdefs.registrable(self.response(calls, arn)["taskDefinition"])
 
     def hash_of(self, calls: AwsCalls, arn: str, seen: dict[str, dict[str, Any]] | None = None) -> str | None:
         """`seen` collects the descriptions read here, so a caller needing one of them does not read it twice."""

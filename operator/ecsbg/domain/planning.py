@@ -139,6 +139,13 @@ def _new_spec(i: _Inputs) -> Action | None:
     return RecordIntent(attempt=i.prior.attempt + 1, spec_hash=i.spec.spec_hash, base_task_definition_arn=_base(i))
 
 
+def awaiting_start(prior: ReleaseStatus) -> bool:
+    """An attempt is recorded but its deployment is not yet: `_start` adopts, reuses or starts (the AWS layer reads
+    what only that comparison needs, the task definitions, for such an attempt alone)."""
+    recorded = prior.deployment
+    return prior.attempt > 0 and (recorded is None or recorded.attempt < prior.attempt)
+
+
 def _retry(i: _Inputs) -> Action | None:
     """Retry an attempt that ended badly, or one that succeeded but drifted (a one-off correction)."""
     if not i.spec.requests.names(RequestKind.RETRY, i.prior.attempt):
@@ -156,7 +163,7 @@ def _retry(i: _Inputs) -> Action | None:
 def _start(i: _Inputs) -> Action | None:
     """Phase 2 of an attempt whose deployment is not recorded yet: adopt what an earlier run started, or start."""
     recorded = i.prior.deployment
-    if i.prior.attempt == 0 or (recorded is not None and recorded.attempt >= i.prior.attempt):
+    if not awaiting_start(i.prior):
         return None
     if i.prior.phase is Phase.FAILED:  # the start was refused for good (terminal AWS error): only retry restarts
         return Wait(f"attempt {i.prior.attempt} failed to start; retry it or change the spec")
