@@ -65,22 +65,64 @@ def _run_elected(settings: Settings, operate: Callable[..., None], elector: Lead
 
     if elector is None:
         elector = LeaderElector(KubeLeases(settings.leader_election), settings.leader_election)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop, received = threading.Event(), []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     probe = StandbyProbe(settings.health_port) if settings.health_port else None
     logging.getLogger(__name__).info("leader election: %s is standby for lease %s/%s", elector.identity,
                                      settings.leader_election.namespace, settings.leader_election.name)
     try:
-        if not elector.acquire(stop):
+        try:
+            if not elector.acquire(stop):
+                return 0
+        finally:
+            if probe is not None:
+                probe.close()
+        if stop.is_set():  # SIGTERM came as the Lease was won (closing the probe takes up to 0.5 s): hand it back
+            elector.release()
             return 0
+        return _operate_elected(settings, operate, elector, _Redelivery(stop, received, on_signal))
     finally:
-        if probe is not None:
-            probe.close()
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if stop.is_set():  # SIGTERM came as the Lease was won (closing the probe takes up to 0.5 s): hand it back
-        elector.release()
-        return 0
+            if signal.getsignal(sig) is on_signal:
+                signal.signal(sig, handler)
+
+
+class _Redelivery:
+    """Our handler stays until kopf has put its own in place (`loop.add_signal_handler`, once its tasks are
+    spawned): a SIGTERM in between would otherwise take the default action and kill the replica with its Lease
+    held. A signal caught meanwhile is sent again as soon as kopf's handler replaced ours."""
+
+    def __init__(self, stop: threading.Event, received: list[int], ours: object) -> None:
+        self._stop, self._received, self._ours = stop, received, ours
+        self.finished = threading.Event()
+
+    def close(self) -> None:
+        self.finished.set()
+        self._stop.set()  # wakes the thread when no signal came
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="ecsbg-signals", daemon=True).start()
+
+    def _run(self) -> None:
+        import signal
+
+        self._stop.wait()
+        while self._received and not self.finished.is_set():
+            if signal.getsignal(self._received[-1]) is not self._ours:
+                os.kill(os.getpid(), self._received[-1])
+                return
+            self.finished.wait(0.02)
+
+
+def _operate_elected(settings: Settings, operate: Callable[..., None], elector: LeaderElector,
+                     redelivery: _Redelivery) -> int:
+    import signal
+
     lost, done = threading.Event(), threading.Event()
 
     def on_lost() -> None:
@@ -103,9 +145,11 @@ def _run_elected(settings: Settings, operate: Callable[..., None], elector: Lead
 
     keeper = threading.Thread(target=elector.keep, args=(done, on_lost), name="ecsbg-lease", daemon=True)
     keeper.start()
+    redelivery.start()
     try:
         operate(stopped=stopped)
     finally:
+        redelivery.close()
         stopped()
     return 1 if lost.is_set() else 0
 

@@ -149,3 +149,26 @@ def test_the_lease_is_handed_over_as_soon_as_the_release_loops_have_stopped() ->
 
     assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), operate, elector) == 0
     assert holders == [elector.identity, None]
+
+
+def test_a_sigterm_before_kopf_has_its_signal_handlers_is_sent_again_once_it_has() -> None:
+    """kopf installs its SIGTERM handler only once its tasks are spawned: a SIGTERM just after the Lease was won
+    took the default action (the replica died holding the Lease). Ours stays until kopf's replaces it, then the
+    signal is delivered again to kopf's."""
+    store = Store()
+    elector = LeaderElector(store, SETTINGS)
+    before = signal.getsignal(signal.SIGTERM)
+    delivered = threading.Event()
+
+    def operate(stopped) -> None:
+        signal.raise_signal(signal.SIGTERM)  # kopf is still starting: ours catches it
+        signal.signal(signal.SIGTERM, lambda *_: delivered.set())  # kopf's loop.add_signal_handler
+        try:
+            assert delivered.wait(5)
+        finally:
+            signal.signal(signal.SIGTERM, before)
+        stopped()
+
+    assert _run_elected(Settings(leader_election=SETTINGS, health_port=0), operate, elector) == 0
+    assert store.lease["spec"]["holderIdentity"] is None
+    assert signal.getsignal(signal.SIGTERM) is before
