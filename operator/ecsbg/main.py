@@ -114,7 +114,9 @@ class _Redelivery:
         self._stop.wait()
         while self._received and not self.finished.is_set():
             if signal.getsignal(self._received[-1]) is not self._ours:
-                os.kill(os.getpid(), self._received[-1])
+                # to the main thread, where Python runs handlers: a process-wide kill may land on this thread
+                # and wait for the main thread's next bytecode (a blocked wait would not see it)
+                signal.pthread_kill(threading.main_thread().ident or 0, self._received[-1])
                 return
             self.finished.wait(0.02)
 

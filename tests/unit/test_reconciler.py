@@ -344,8 +344,10 @@ async def test_without_a_notifier_status_notifications_are_kept() -> None:
 
 
 async def test_a_stored_version_is_parsed_once(monkeypatch) -> None:
-    """parse_release runs once per (uid, resourceVersion): passes over an unchanged object reuse it; a new version
-    (any write) parses again; an invalid version stays invalid without a parse per pass."""
+    """parse_release runs once per version of what it reads: passes over an unchanged object reuse it, and so do
+    passes after a status write (a new resourceVersion, the same generation); a spec change (generation) or an
+    annotation change parses again; without a generation, any new resourceVersion does; an invalid version stays
+    invalid without a parse per pass."""
     from ecsbg import reconciler as pipeline
 
     calls = []
@@ -358,11 +360,25 @@ async def test_a_stored_version_is_parsed_once(monkeypatch) -> None:
     first = await reconcile(stored, {}, deps)
     await reconcile(stored, first.status_dict, deps)
     assert len(calls) == 1
-    stored["metadata"]["resourceVersion"] = "8"
+    stored["metadata"]["resourceVersion"] = "8"  # our status write: the same generation
+    await reconcile(stored, first.status_dict, deps)
+    assert len(calls) == 1
+    stored["metadata"].update(generation=3, resourceVersion="9")  # a spec change
+    await reconcile(stored, first.status_dict, deps)
+    stored["metadata"]["resourceVersion"] = "10"
     await reconcile(stored, first.status_dict, deps)
     assert len(calls) == 2
+    stored["metadata"]["annotations"] = {"ecsbg.dev/approve": "1"}
+    await reconcile(stored, first.status_dict, deps)
+    assert len(calls) == 3
+    del stored["metadata"]["generation"]  # no generation: any write parses again
+    for version in ("11", "11", "12"):
+        stored["metadata"]["resourceVersion"] = version
+        await reconcile(stored, first.status_dict, deps)
+    assert len(calls) == 5
+    calls.clear()
     bad = body(strategy={"type": "Sideways"})
     bad["metadata"].update(uid="u-2", resourceVersion="1")
     outcomes = [await reconcile(bad, {}, deps) for _ in range(3)]
-    assert len(calls) == 3 and {o.status.phase.value for o in outcomes} == {"Invalid"}
+    assert len(calls) == 1 and {o.status.phase.value for o in outcomes} == {"Invalid"}
     assert all("spec.strategy.type" in o.status.message for o in outcomes)

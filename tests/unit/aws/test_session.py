@@ -29,9 +29,9 @@ def fake_ecs_endpoint():
     server.server_close()
 
 
-def answering(body: dict, seen: list[str] | None = None) -> ThreadingHTTPServer:
+def answering(body: dict, seen: list[str] | None = None, agents: list[str] | None = None) -> ThreadingHTTPServer:
     """An ECS JSON endpoint that answers every request with `body` (the real HTTP path: botocore parses in the
-    endpoint, not the client), recording each request's Authorization header in `seen`."""
+    endpoint, not the client), recording each request's Authorization header in `seen`, User-Agent in `agents`."""
     payload = json.dumps(body).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,6 +39,8 @@ def answering(body: dict, seen: list[str] | None = None) -> ThreadingHTTPServer:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if seen is not None:
                 seen.append(self.headers.get("Authorization", ""))
+            if agents is not None:
+                agents.append(self.headers.get("User-Agent", ""))
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
             self.send_header("Content-Length", str(len(payload)))
@@ -192,3 +194,42 @@ def test_epoch_timestamps_parse_as_the_same_instants_in_utc(metrics, static_env)
     assert "events" not in service and reference["events"][0]["id"] == "e1"
     assert {k: v for k, v in reference.items() if k != "events"} == service
     assert _timestamp("2026-12-04T07:00:00Z") == botocore.utils.parse_timestamp("2026-12-04T07:00:00Z")
+
+
+def test_the_cached_user_agent_is_the_one_botocore_builds(metrics, static_env, monkeypatch):
+    """ecsbg.aws.session.with_cached_user_agent: the header each request carries is byte for byte the one the same
+    factory's client builds on every request without the cache (features included)."""
+    from ecsbg.aws import session
+
+    def three_calls() -> list[str]:
+        agents: list[str] = []
+        server = answering({"services": [], "failures": []}, agents=agents)
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+            calls = ClientFactory(metrics, ClientSettings(endpoint_url=url)).ecs(ClientKey("eu-west-1"))
+            for _ in range(2):
+                calls.call("DescribeServices", cluster="prod", services=["web"])
+            calls.call("UpdateService", cluster="prod", service="web", taskDefinition="web:2")  # its other client
+        finally:
+            server.shutdown()
+        return agents
+
+    cached = three_calls()
+    monkeypatch.setattr(session, "with_cached_user_agent", lambda client: client)
+    built = three_calls()
+    assert cached[0].startswith("Boto3/") and " m/" in cached[0]  # the features component is there
+    assert [sorted(a.split()) for a in cached] == [sorted(a.split()) for a in built]
+
+
+def test_update_service_answers_are_parsed_without_the_service_events(metrics, static_env):
+    """UpdateService answers with the whole service, its last 100 event messages included: dropped before
+    parsing as for DescribeServices; the deployments the start reads are parsed."""
+    server = answering({"service": {"serviceName": "web", "deployments": [{"id": "ecs-svc/2", "status": "PRIMARY"}],
+                                    "events": [{"id": "e1", "createdAt": 1764835201, "message": "m"}]}})
+    try:
+        calls = ClientFactory(metrics, ClientSettings(endpoint_url=f"http://127.0.0.1:{server.server_address[1]}")
+                              ).ecs(ClientKey("eu-west-1"))
+        service = calls.call("UpdateService", cluster="prod", service="web", taskDefinition="web:2")["service"]
+    finally:
+        server.shutdown()
+    assert service == {"serviceName": "web", "deployments": [{"id": "ecs-svc/2", "status": "PRIMARY"}]}
