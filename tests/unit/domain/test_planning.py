@@ -286,3 +286,21 @@ def test_a_continued_pause_ecs_no_longer_lists_is_a_late_approval(status, stage,
     observed = b.observe(b.deployment(3, status=status, stage=stage))  # the pause is not listed any more
     result = plan(_with(CONTAINERS, {"ecsbg.dev/approve": "3"}), observed, prior, generation=1)
     assert [(n.request.value, n.result) for n in result.notes] == ([("approve", "applied")] if applied else [])
+
+
+def test_the_wanted_content_is_rendered_once_per_spec_and_base_revision(monkeypatch):
+    """A revision never changes: the hash of what a start registers is rendered once per (spec, base ARN), and a
+    different base revision (or spec) is rendered again, never answered from another's."""
+    from ecsbg.domain import planning
+
+    rendered = []
+    monkeypatch.setattr(planning, "render", lambda *a, **k: rendered.append(1) or render(*a, **k))
+    monkeypatch.setattr(planning, "_wanted", {})
+    base = {**b.BASE_CONTENT, "taskDefinitionArn": b.BASE_TD_ARN}
+    other = {**base, "taskDefinitionArn": b.BASE_TD_ARN + "0", "memory": "1024"}  # a revision with more memory
+    after_intent = b.prior(H, 1, Phase.PENDING)
+    first = [plan(CONTAINERS, b.observe(base=base), after_intent, generation=1).action for _ in range(3)]
+    assert len(rendered) == 1 and {a.taskdef_hash for a in first} == {WANTED}
+    moved = plan(CONTAINERS, b.observe(base=other), after_intent, generation=1).action
+    assert len(rendered) == 2 and moved.taskdef_hash == content_hash(render(other, CONTAINERS.task_definition.containers))
+    assert moved.taskdef_hash != WANTED
