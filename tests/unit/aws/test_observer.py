@@ -18,7 +18,7 @@ from ecsbg.domain.model import (
     Target,
     TaskDefinitionSource,
 )
-from ecsbg.domain.taskdefs import content_hash, registrable
+from ecsbg.domain.taskdefs import content_hash
 from tests.unit.aws import samples
 from tests.unit.aws.fake_calls import FakeCalls
 from tests.unit.aws.samples import REV_BLUE, REV_GREEN, TD_41, TD_42, deployment, revision, service, spec
@@ -190,7 +190,7 @@ async def test_an_attempt_about_to_start_gets_its_base_and_the_running_content()
     derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
     starting = ReleaseStatus(attempt=1, base_task_definition_arn=TD_41)
     observed = await Observer(lambda key: fake, window=0).observe(release(0, task_definition=derived), starting)
-    assert observed.base_task_definition == registrable(fake.task_definitions[TD_41]["taskDefinition"])
+    assert observed.base_task_definition == fake.task_definitions[TD_41]["taskDefinition"]  # as described
     assert observed.taskdef_hashes[TD_41] == content_of(fake, TD_41)
 
 
