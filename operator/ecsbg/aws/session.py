@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import botocore.context
+import botocore.parsers
 import botocore.session
 import botocore.utils
 from botocore.config import Config
@@ -201,8 +202,48 @@ def with_fast_timestamps(session: botocore.session.Session) -> botocore.session.
     one DescribeServices of ten services carries hundreds (each service's last 100 events), and at 1,000
     releases that parsing was 4 % of the operator's CPU. Same instants, aware as before; strings (ISO 8601, as
     STS answers) still go through botocore's parser."""
-    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    factory = _ParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_timestamp)
+    session.register_component("response_parser_factory", factory)
     return session
+
+
+class _ParserFactory(botocore.parsers.ResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":  # ECS, and the other JSON-protocol services
+            return _WireOrderJSONParser(**self._defaults)
+        return super().create_parser(protocol_name)
+
+
+class _WireOrderJSONParser(botocore.parsers.JSONParser):
+    """botocore's JSON parser, visiting a structure's members as they come on the wire instead of every member
+    of the model: botocore looks up each of a shape's members in the answer (a service has about 40, most
+    absent), which made parsing a tenth of the operator's CPU with 1,000 releases starting at once. Same result:
+    members the model does not know, and nulls, are dropped; wire names are mapped to member names; unions and
+    documents take botocore's path. Only the order of keys may differ (the wire's)."""
+
+    def _handle_structure(self, shape: Any, value: Any) -> Any:
+        if value is None or shape.is_document_type or shape.is_tagged_union:
+            return super()._handle_structure(shape, value)
+        wire = _wire_members(shape)
+        parsed = {}
+        for key, raw in value.items():
+            member = wire.get(key)
+            if member is not None and raw is not None:
+                parsed[member[0]] = self._parse_shape(member[1], raw)
+        return parsed
+
+
+_WIRE: dict[int, tuple[Any, dict[str, tuple[str, Any]]]] = {}
+
+
+def _wire_members(shape: Any) -> dict[str, tuple[str, Any]]:
+    """wire name -> (member name, member shape) of `shape`, once per shape object (kept: ids are not reused)."""
+    found = _WIRE.get(id(shape))
+    if found is None or found[0] is not shape:
+        members = {m.serialization.get("name", name): (name, m) for name, m in shape.members.items()}
+        found = _WIRE[id(shape)] = (shape, members)
+    return found[1]
 
 
 def _timestamp(value: Any) -> datetime:

@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 
 from ecsbg.aws.calls import AwsError
 from ecsbg.aws.session import ClientFactory, ClientKey, ClientSettings
+from tests.unit.aws import samples
 
 ROLE = "arn:aws:iam::444455556666:role/ecsbg-deployer"
 
@@ -233,3 +234,32 @@ def test_update_service_answers_are_parsed_without_the_service_events(metrics, s
     finally:
         server.shutdown()
     assert service == {"serviceName": "web", "deployments": [{"id": "ecs-svc/2", "status": "PRIMARY"}]}
+
+
+@pytest.mark.parametrize("operation, answer", [
+    ("DescribeServices", lambda: {"services": [{**samples.service(), "unmodelled": {"x": 1}, "desiredCount": None,
+                                                "events": [{"id": "e", "createdAt": 1764835201.5, "message": "m"}]}],
+                                  "failures": [{"arn": "a", "reason": "MISSING"}]}),
+    ("DescribeServiceDeployments", lambda: {"serviceDeployments": [samples.deployment()]}),
+    ("DescribeServiceRevisions", lambda: {"serviceRevisions": [samples.revision(samples.REV_GREEN, "web:42")]}),
+    ("DescribeTaskDefinition", lambda: {"taskDefinition": {
+        "taskDefinitionArn": "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:42", "family": "web",
+        "registeredAt": 1764835200, "containerDefinitions": [
+            {"name": "app", "image": "repo/web:1", "essential": True, "cpu": 0, "environment": [],
+             "dockerLabels": {"a": "b"}, "healthCheck": {"command": ["CMD", "true"], "interval": 30}}]},
+        "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]}),
+], ids=["services", "deployments", "revisions", "task-definition"])
+def test_answers_parse_as_botocores_own_parser_parses_them(operation, answer):
+    """ecsbg.aws.session's JSON parser visits the members an answer has, not every member of the model: the
+    result equals botocore's own parser's for rich answers (nulls, members the model lacks, timestamps, maps)."""
+    import botocore.parsers
+    import botocore.session
+
+    from ecsbg.aws.session import _timestamp, _WireOrderJSONParser
+
+    output = botocore.session.get_session().get_service_model("ecs").operation_model(operation).output_shape
+    body = json.dumps(answer(), default=str).encode()
+    response = {"body": body, "headers": {}, "status_code": 200}
+    ours = _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
+    theirs = botocore.parsers.JSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
+    assert ours == theirs and ours != {"ResponseMetadata": {}}
