@@ -39,7 +39,7 @@ class Api:
         self.timeouts: list[float | None] = []
         self.fail = fail
 
-    def post(self, path, body, *, query=None, timeout=None):
+    def post(self, path, body, *, query=None, timeout=None, decode=True):
         self.timeouts.append(timeout)
         if self.fail:
             raise RuntimeError("403 forbidden")
@@ -70,7 +70,7 @@ class SlowApi(Api):
 
         self.gate = threading.Event()
 
-    def post(self, path, body, *, query=None, timeout=None):
+    def post(self, path, body, *, query=None, timeout=None, decode=True):
         self.gate.wait(10)
         super().post(path, body, timeout=timeout)
 

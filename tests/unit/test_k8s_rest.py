@@ -87,6 +87,19 @@ async def test_a_missing_template_is_none_and_a_secret_is_decoded(stub: StubApi)
     assert refused.value.status == 403 and refused.value.reason == "Forbidden"
 
 
+def test_an_answer_nobody_reads_is_not_decoded_and_an_error_still_raises(stub: StubApi):
+    """decode=False (status writes and Events, whose answer is the whole object): None, on the same connection
+    as the next request; an error answer still raises with its body."""
+    api = RestClient(Credentials(server=stub.url, token=StaticToken("t")))
+    stub.answers += [(200, {"kind": "EcsBlueGreenRelease", "status": {"history": ["x"] * 100}}),
+                     (200, {"kind": "EcsBlueGreenRelease"}),
+                     (409, status_body(409, "Conflict", "the object has been modified"))]
+    assert api.patch("/apis/x/status", {"status": {}}, decode=False) is None
+    assert api.patch("/apis/x/status", {"status": {}}) == {"kind": "EcsBlueGreenRelease"}
+    with pytest.raises(ApiError, match="the object has been modified"):
+        api.post("/api/v1/namespaces/n/events", {}, decode=False)
+
+
 def test_a_401_makes_the_token_source_fetch_anew(stub: StubApi):
     class Counting(StaticToken):
         invalidated = 0

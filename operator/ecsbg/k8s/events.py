@@ -152,7 +152,8 @@ class KubeEventSink:
 
     def _post(self, event: dict[str, Any]) -> None:
         try:
-            self._api.post(core_path("events", event["metadata"]["namespace"]), event, timeout=self._timeout)
+            self._api.post(core_path("events", event["metadata"]["namespace"]), event, timeout=self._timeout,
+                           decode=False)
         except Exception as exc:  # Events are auxiliary: never fail a reconcile for one
             logger.warning("could not post Event %s about %s/%s: %s", event["reason"],
                            event["metadata"]["namespace"], event["involvedObject"].get("name"), exc)

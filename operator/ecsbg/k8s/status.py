@@ -72,4 +72,4 @@ class KubeStatusWriter:
     async def _patch(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         # a JSON merge patch: custom resources take no strategic merge patch
         await client_call(self._api.patch, custom_path(GROUP, VERSION, PLURAL, namespace, name, "status"),
-                          {"status": status}, content_type=MERGE_PATCH)
+                          {"status": status}, content_type=MERGE_PATCH, decode=False)
