@@ -338,8 +338,8 @@ class StatuslessDiffBase(kopf.AnnotationsDiffBaseStorage):
     builds a release's essence on every watch event (the `on.delete` handler is a change-detecting one), by
     deep-copying the whole body and then keeping the spec, labels and annotations: the status, the larger part
     of a release, and managedFields were copied for nothing on every event our own status writes cause (a tenth
-    of the operator's CPU with 1,000 releases starting at once). The essence is
-    the same (tests/unit/test_handlers.py compares it with kopf's); extra fields (none of ours) take kopf's path."""
+    of the operator's CPU with 1,000 releases starting at once). The essence is the same
+    (tests/unit/test_handlers.py compares it with kopf's); extra fields (none of ours) take kopf's path."""
 
     def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
         if extra_fields:

@@ -62,6 +62,15 @@ def release_manifest(name: str, namespace: str, *, strategy: dict[str, Any] | No
     return body
 
 
+def one_target_wave(name: str, namespace: str, *, service: str, bake_minutes: int) -> dict[str, Any]:
+    """An EcsReleaseWave with one target (`service` in us-east-1's demo cluster) in one wave."""
+    return {"apiVersion": GV, "kind": "EcsReleaseWave", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"taskDefinition": {"containers": [{"name": "app", "image": IMAGE_V2}]},
+                                  "strategy": {"type": "BlueGreen", "bakeTimeInMinutes": bake_minutes}},
+                     "targets": [{"name": service, "region": "us-east-1", "cluster": "demo", "service": service}],
+                     "waves": [{"name": "only", "targets": [service]}]}}
+
+
 _RAISE = object()
 
 

@@ -27,7 +27,14 @@ from ecsbg.clock import SystemClock
 from ecsbg.handlers import build_registry
 from ecsbg.wiring import build_analysis, build_notifier
 from tests.analysis.apps import Probe as WebEndpoint
-from tests.integration.conftest import GV, IMAGE_V2, PLURAL, make_deps, operator_identity, release_manifest
+from tests.integration.conftest import (
+    GV,
+    PLURAL,
+    make_deps,
+    one_target_wave,
+    operator_identity,
+    release_manifest,
+)
 from tests.plugins.apiserver import render_chart
 from tests.plugins.ecs import make_client, seed_service
 
@@ -100,14 +107,7 @@ class Probe:
         self.real.client.apply(release_manifest("web", self.namespace, strategy=strategy, hooks=hooks,
                                                 notifications=notifications, onDelete="Rollback"))
         seed_service(make_client(self.ecs.url), service="api")
-        self.real.client.apply({"apiVersion": GV, "kind": "EcsReleaseWave",
-                                "metadata": {"name": "waves", "namespace": self.namespace},
-                                "spec": {"template": {"taskDefinition": {"containers": [{"name": "app",
-                                                                                         "image": IMAGE_V2}]},
-                                                      "strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 0}},
-                                         "targets": [{"name": "api", "region": "us-east-1", "cluster": "demo",
-                                                      "service": "api"}],
-                                         "waves": [{"name": "all", "targets": ["api"]}]}})
+        self.real.client.apply(one_target_wave("waves", self.namespace, service="api", bake_minutes=0))
 
     @property
     def cluster_template(self) -> str:

@@ -25,7 +25,7 @@ from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
 from ecsbg.wiring import build_analysis
 from ecsbg_emulators.ecs import EmulatorServer
 from tests.analysis.apps import Probe
-from tests.integration.conftest import GV, IMAGE_V2, PLURAL, make_deps, release_manifest
+from tests.integration.conftest import GV, PLURAL, make_deps, one_target_wave, release_manifest
 from tests.observability.test_prometheus_scrape import (  # noqa: F401  (the tests and fixture run again here)
     prometheus,
     test_expression_parses_and_returns_series,
@@ -88,14 +88,7 @@ class OperatorMetricsSource:
         self.cluster.apply(release_manifest("analysed", NAMESPACE, service="auto", hooks=[
             {**PAUSE[0], "analysis": {"templateName": "smoke"}}]))
         # a release wave of one target: the wave panels have data
-        self.cluster.apply({"apiVersion": GV, "kind": "EcsReleaseWave", "metadata": {"name": "wave",
-                                                                                   "namespace": NAMESPACE},
-                            "spec": {"template": {"taskDefinition": {"containers": [{"name": "app",
-                                                                                      "image": IMAGE_V2}]},
-                                                  "strategy": {"type": "BlueGreen", "bakeTimeInMinutes": 10}},
-                                     "targets": [{"name": "one", "region": "us-east-1", "cluster": "demo",
-                                                  "service": "wv"}],
-                                     "waves": [{"name": "only", "targets": ["one"]}]}})
+        self.cluster.apply(one_target_wave("wave", NAMESPACE, service="wv", bake_minutes=10))
         missing = release_manifest("failed", NAMESPACE, service="web")  # left failed: no such service
         missing["spec"]["target"]["service"] = "gone"
         self.cluster.apply(missing)

@@ -30,8 +30,9 @@ MAX_LIST_PAGES = 5
 
 class TaskDefinitionTags:
     """Per task definition ARN, the taskdef-hash tag and the content hash (domain.taskdefs), and the whole
-    description of a few recent ones (the bases of attempts, their registrable content derived from it). Never stale (a revision's content never changes, and we
-    set the tag when registering, never later); dropped when unused for `max_idle` seconds (BoundedCache)."""
+    description of a few recent ones (the bases of attempts, their registrable content derived from it). Never
+    stale (a revision's content never changes, and we set the tag when registering, never later); dropped when
+    unused for `max_idle` seconds (BoundedCache)."""
 
     # `contents`: bases of attempts starting at once. 256 was too few: with 1,000 releases created at once, each
     # base was evicted between the observer's read and the start's, and described two or three times (bench.scale)

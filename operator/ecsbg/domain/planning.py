@@ -276,30 +276,37 @@ _wanted: dict[tuple[str, str | None], str | None] = {}
 
 
 def _wanted_taskdef_hash(i: _Inputs) -> str | None:
-    """The content hash of the task definition a `containers` attempt deploys: its base (read by the AWS layer)
-    with the overrides. None for the `arn` form, or when the base is unknown or lacks a named container (the
-    start then fails with a clear error). Remembered per (spec hash, base ARN): a revision never changes, and
+    """_render_hash, remembered per (spec hash, base ARN) when both are known: a revision never changes, and
     rendering and hashing it on every pass of an attempt about to start was 3 % of a mass start's CPU."""
-    if i.spec.task_definition.template is None and (not i.spec.task_definition.derived
-                                                    or i.obs.base_task_definition is None):
-        return None
-    base_arn = (i.obs.base_task_definition or {}).get("taskDefinitionArn")
-    key = (i.spec.spec_hash, base_arn if isinstance(base_arn, str) else None)
-    cacheable = bool(key[0]) and (key[1] is not None or i.spec.task_definition.template is not None)
-    if cacheable and key in _wanted:
-        return _wanted[key]
-    found = _render_hash(i)
-    if cacheable:
+    key = _wanted_key(i)
+    if key is None:
+        return _render_hash(i)
+    if key not in _wanted:
         if len(_wanted) >= _WANTED_KEPT:
             _wanted.clear()
-        _wanted[key] = found
-    return found
+        _wanted[key] = _render_hash(i)
+    return _wanted[key]
+
+
+def _wanted_key(i: _Inputs) -> tuple[str, str | None] | None:
+    """What the wanted content depends on: the spec (a template is the whole content), and for the containers form
+    the base revision too."""
+    source = i.spec.task_definition
+    if not i.spec.spec_hash:
+        return None
+    if source.template is not None:
+        return i.spec.spec_hash, None
+    base_arn = (i.obs.base_task_definition or {}).get("taskDefinitionArn")
+    return (i.spec.spec_hash, base_arn) if source.derived and isinstance(base_arn, str) else None
 
 
 def _render_hash(i: _Inputs) -> str | None:
+    """The content hash of the task definition a `containers` attempt deploys: its base (read by the AWS layer)
+    with the overrides. None for the `arn` form, or when the base is unknown or lacks a named container (the
+    start then fails with a clear error)."""
     if i.spec.task_definition.template is not None:  # the whole content is in the spec: no base to read
         return content_hash(i.spec.task_definition.template)
-    if i.obs.base_task_definition is None:
+    if not i.spec.task_definition.derived or i.obs.base_task_definition is None:
         return None
     try:
         source = i.spec.task_definition
