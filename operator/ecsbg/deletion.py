@@ -2,16 +2,23 @@
 
 `Leave` (the default) needs nothing from the operator: no finalizer, the release goes at once and an ECS
 deployment in flight runs on (ECS owns it; a Pause hook waits until its timeout and takes its timeout action).
-`Rollback` releases carry the finalizer ecsbg.dev/rollback-on-delete (kopf adds it for the on.delete handler
-filtered on spec.onDelete, ecsbg.handlers); once deletion starts, `rollback_on_delete` stops the deployment in
-flight with StopServiceDeployment(ROLLBACK) and the handler returning releases the finalizer. ECS then rolls back
-by itself; the operator does not wait for the rollback to end (nothing is left to report it on).
+`Rollback` releases carry the finalizer ecsbg.dev/rollback-on-delete: the watch handler (ecsbg.handlers) adds it
+while the release asks for Rollback and removes it when it no longer does (`finalizer_edit`). Once deletion starts,
+`roll_back` stops the deployment in flight with StopServiceDeployment(ROLLBACK) and the handler then removes the
+finalizer. ECS rolls back by itself; the operator does not wait for the rollback to end (nothing is left to report
+it on).
+
+Our own code, not a kopf on.delete handler: a change-detecting kopf handler makes kopf build and compare each
+release's essence on every watch event, most of them caused by our own status writes (ecsbg.handlers NoDiffBase).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ecsbg import gating
@@ -23,6 +30,69 @@ from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.reconciler import Deps, LoopState
 
 FINALIZER = "ecsbg.dev/rollback-on-delete"
+# the finalizer kopf's defaults put on every release in earlier versions of ecsbg: removed on sight
+LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+DELETE_RETRIES = 30  # tries of StopServiceDeployment when deleting an onDelete: Rollback release, then let go
+
+logger = logging.getLogger(__name__)
+PatchFn = Callable[[dict[str, Any]], None]
+
+
+def wants_finalizer(body: Mapping[str, Any]) -> bool:
+    spec = body.get("spec")  # a body that bypassed the schema may have a spec that is not an object
+    return isinstance(spec, Mapping) and spec.get("onDelete") == "Rollback"
+
+
+def _finalizers(body: Mapping[str, Any]) -> list[str]:
+    meta = body.get("metadata")
+    return list((meta.get("finalizers") if isinstance(meta, Mapping) else None) or [])
+
+
+def must_roll_back(body: Mapping[str, Any]) -> bool:
+    """Deletion has started and our finalizer still holds the release: `roll_back`, then `without(FINALIZER)`."""
+    return bool((body.get("metadata") or {}).get("deletionTimestamp")) and FINALIZER in _finalizers(body)
+
+
+def finalizer_edit(body: Mapping[str, Any]) -> PatchFn | None:
+    """The change the release's finalizers need outside a rollback, if any: ours while it asks for Rollback, not
+    otherwise, and never the one older versions left. The API server refuses a new finalizer once deletion has
+    started, and `must_roll_back` decides about ours then."""
+    present = _finalizers(body)
+    deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
+    wanted = not deleting and wants_finalizer(body)
+    drop = (LEGACY_FINALIZER,) + (() if deleting or wanted else (FINALIZER,))
+    add = FINALIZER if wanted else None
+    if any(f in present for f in drop) or (add is not None and add not in present):
+        return partial(_edit, drop=drop, add=add)
+    return None
+
+
+def without(finalizer: str) -> PatchFn:
+    return partial(_edit, drop=(finalizer,), add=None)
+
+
+def _edit(body: dict[str, Any], drop: tuple[str, ...], add: str | None) -> None:
+    """A kopf patch function: kopf applies it to the freshest body and sends the difference as a JSON patch, so
+    other controllers' finalizers are kept as they are."""
+    meta = body.setdefault("metadata", {})
+    finalizers = [f for f in meta.get("finalizers") or [] if f not in drop]
+    if add is not None and add not in finalizers:
+        finalizers.append(add)
+    meta["finalizers"] = finalizers
+
+
+async def roll_back(body: Mapping[str, Any], deps: Deps, state: LoopState | None,
+                    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    """`rollback_on_delete` until it is done, a terminal error or the last of DELETE_RETRIES tries; Events on the
+    way. Runs in the release's watch handler, which holds only this release's events meanwhile."""
+    for attempt in range(DELETE_RETRIES):
+        outcome = await rollback_on_delete(body, deps, state, give_up=attempt == DELETE_RETRIES - 1)
+        deps.events.emit(body, outcome.events)
+        if not outcome.retry:
+            return
+        logger.info("StopServiceDeployment failed with a retryable error (try %d of %d); again in %.1f s",
+                    attempt + 1, DELETE_RETRIES, deps.settings.poll_fast_seconds)
+        await sleep(deps.settings.poll_fast_seconds)
 
 
 @dataclass(frozen=True)

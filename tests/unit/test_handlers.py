@@ -1,42 +1,45 @@
-"""ecsbg.handlers.StatuslessDiffBase: the essence kopf compares and stores is the one kopf's own annotation
-storage builds, for bodies with a status, kopf's own annotations, kubectl's, labels and none of these."""
+"""ecsbg.handlers: kopf builds no essence (NoDiffBase), so nothing may ask it to detect changes; and the
+registry refuses a change-detecting handler, which NoDiffBase would leave blind."""
 
 from __future__ import annotations
-
-import copy
 
 import kopf
 import pytest
 
-from ecsbg.handlers import StatuslessDiffBase
+from ecsbg import handlers
+from ecsbg.handlers import NoDiffBase, build_registry, configure_kopf
+from ecsbg.settings import Settings
 
-FULL = {
-    "apiVersion": "ecsbg.dev/v1alpha1", "kind": "EcsBlueGreenRelease",
-    "metadata": {"name": "web", "namespace": "team-a", "uid": "u-1", "resourceVersion": "42", "generation": 3,
-                 "labels": {"app": "web"},
-                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"spec\": {}}",
-                                 "kopf.ecsbg.dev/last-handled-configuration": "{\"spec\": {}}",
-                                 "ecsbg.dev/approve": "1"},
-                 "finalizers": ["ecsbg.dev/rollback"], "managedFields": [{"manager": "kubectl"}]},
-    "spec": {"onDelete": "Rollback", "target": {"cluster": "prod", "service": "web"}},
-    "status": {"phase": "Progressing", "history": [{"phase": "Pending"}] * 30},
-}
+BODY = kopf.Body({"metadata": {"name": "web", "annotations": {"a": "1"}}, "spec": {"onDelete": "Rollback"},
+                  "status": {"phase": "Progressing"}})
 
 
-@pytest.mark.parametrize("body", [
-    FULL,
-    {**FULL, "status": {}},
-    {k: v for k, v in FULL.items() if k != "status"},
-    {**FULL, "metadata": {"name": "web", "namespace": "team-a"}},
-], ids=["everything", "empty-status", "no-status", "bare-metadata"])
-def test_the_essence_is_kopfs_own(body):
-    ours = StatuslessDiffBase(prefix="kopf.ecsbg.dev", key="last-handled-configuration")
-    theirs = kopf.AnnotationsDiffBaseStorage(prefix="kopf.ecsbg.dev", key="last-handled-configuration")
-    before = copy.deepcopy(body)
-    essence = ours.build(body=kopf.Body(copy.deepcopy(body)))
-    assert essence == theirs.build(body=kopf.Body(copy.deepcopy(body)))
-    assert "status" not in essence and body == before
-    # what kopf then diffs: a status change is no change of the essence
-    changed = copy.deepcopy(body)
-    changed["status"] = {"phase": "Succeeded"}
-    assert ours.build(body=kopf.Body(changed)) == essence
+def test_kopf_gets_no_essence_and_so_sees_no_change():
+    # what kopf compares (kopf/_core/reactor/processing.py _detect_causes)
+    from kopf._cogs.structs import diffs
+
+    settings = kopf.OperatorSettings()
+    configure_kopf(settings)
+    storage = settings.persistence.diffbase_storage
+    assert isinstance(storage, NoDiffBase)
+    old, new = storage.fetch(body=BODY), storage.build(body=BODY)
+    assert old is None and new is None
+    assert not diffs.diff(old, new), "a diff would reset daemons' idleness on every event"
+    patch = kopf.Patch()
+    storage.store(body=BODY, patch=patch, essence={"spec": {}})
+    assert not patch, "nothing written to the release"
+
+
+def test_a_change_detecting_handler_is_refused(monkeypatch):
+    real = handlers._register_waves
+
+    def with_an_update_handler(registry: kopf.OperatorRegistry) -> None:
+        real(registry)
+
+        @kopf.on.update(*handlers.RESOURCE, registry=registry)
+        def updated(**_: object) -> None:
+            pass
+
+    monkeypatch.setattr(handlers, "_register_waves", with_an_update_handler)
+    with pytest.raises(RuntimeError, match="diff-base"):
+        build_registry(Settings())
