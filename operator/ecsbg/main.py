@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from ecsbg.k8s.login import keep_other_clients_out
 
     keep_other_clients_out()  # before kopf's first import: it would load the official client and pykube
+    from ecsbg import httpheaders
+
+    httpheaders.install()  # every response's headers, ECS's and the Kubernetes API's, parsed without email
     import kopf
 
     from ecsbg.handlers import build_registry

@@ -28,6 +28,8 @@ class ReleaseBook:
         self._claims: dict[Key, dict[tuple[str, str], tuple[str, str, str]]] = {}
         self._key_of: dict[tuple[str, str], Key] = {}
         self._states: dict[tuple[str, str], dict[str, Any]] = {}
+        # (uid, generation) each release's claim and cluster were read from: most events are our status writes
+        self._versions: dict[tuple[str, str], tuple[Any, Any]] = {}
         # ECS cluster (domain.schedule's grid key) -> its releases; their ranks, rebuilt when membership changes
         self._cluster_of: dict[tuple[str, str], str] = {}
         self._members: dict[str, set[tuple[str, str]]] = {}
@@ -38,12 +40,20 @@ class ReleaseBook:
         claims nothing)."""
         meta = shape.child(body, "metadata")
         ref = (shape.text(meta.get("namespace")), shape.text(meta.get("name")))
-        target = shape.child(body, "spec", "target")
-        key = target_key(target)
         status = shape.child(body, "status")
         state = {"phase": status.get("phase"), "attempt": status.get("attempt"),
                  "images": list(status.get("images") or [])}
+        # the spec (its target) changes only with metadata.generation: reading the claim again on every status
+        # write was 1.5 % of the operator's CPU with 1,000 releases starting at once
+        version = (meta.get("uid"), meta.get("generation"))
         with self._lock:
+            if version[1] is not None and self._versions.get(ref) == version:
+                self._states[ref] = state
+                return
+        target = shape.child(body, "spec", "target")
+        key = target_key(target)
+        with self._lock:
+            self._versions[ref] = version
             self._drop_claim(ref)
             if key is not None:
                 claim = (shape.text(meta.get("creationTimestamp")), f"{ref[0]}/{ref[1]}", claim_account(target))
@@ -56,6 +66,7 @@ class ReleaseBook:
         with self._lock:
             self._drop_claim((namespace, name))
             self._states.pop((namespace, name), None)
+            self._versions.pop((namespace, name), None)
             self._join((namespace, name), None)
 
     def poll_slot(self, namespace: str, name: str) -> tuple[int, int]:

@@ -40,3 +40,24 @@ def test_status_writes_keep_the_groups_and_membership_changes_redeal_them() -> N
     for i in range(20, 31):
         book.put(release(f"web-{i}"))
     assert book.poll_slot("team", "web-10") == (0, 2) and book.poll_slot("team", "web-30") == (1, 2)
+
+
+def _versioned(name: str, generation: int, service: str, phase: str | None = None, uid: str = "u-1"):
+    out = release(name, phase=phase)
+    out["metadata"].update({"uid": uid, "generation": generation, "creationTimestamp": "2026-12-04T12:00:00Z"})
+    out["spec"]["target"]["service"] = service
+    return out
+
+
+def test_a_status_write_updates_the_state_and_a_spec_change_the_claim() -> None:
+    book = ReleaseBook()
+    key = ("us-east-1", "demo", "svc-a")
+    book.put(_versioned("web", 1, "svc-a"))
+    book.put(_versioned("web", 1, "svc-a", phase="Progressing"))  # our status write: same generation
+    assert book.state("team", "web")["phase"] == "Progressing"
+    assert book.claims(key) == [("2026-12-04T12:00:00Z", "team/web", "")]
+    book.put(_versioned("web", 2, "svc-b", phase="Progressing"))  # the target changed: a new generation
+    assert book.claims(key) == [] and book.claims(("us-east-1", "demo", "svc-b")) != []
+    book.remove("team", "web")
+    book.put(_versioned("web", 2, "svc-a", uid="u-2"))  # deleted and created again: a new uid, same generation
+    assert book.claims(key) == [("2026-12-04T12:00:00Z", "team/web", "")]
