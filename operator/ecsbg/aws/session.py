@@ -230,20 +230,27 @@ class _WireOrderJSONParser(botocore.parsers.JSONParser):
         for key, raw in value.items():
             member = wire.get(key)
             if member is not None and raw is not None:
-                parsed[member[0]] = self._parse_shape(member[1], raw)
+                # a string, number or boolean is the wire's value as it is (botocore's `_default_handle`)
+                parsed[member[0]] = raw if member[2] else self._parse_shape(member[1], raw)
         return parsed
 
 
-_WIRE: dict[int, tuple[Any, dict[str, tuple[str, Any]]]] = {}
+_WIRE: dict[int, tuple[Any, dict[str, tuple[str, Any, bool]]]] = {}
 
 
-def _wire_members(shape: Any) -> dict[str, tuple[str, Any]]:
-    """wire name -> (member name, member shape) of `shape`, once per shape object (kept: ids are not reused)."""
+def _wire_members(shape: Any) -> dict[str, tuple[str, Any, bool]]:
+    """wire name -> (member name, member shape, taken as it is) of `shape`, once per shape object (kept: ids are
+    not reused). Taken as it is: the parser has no handler for the member's type, so botocore's would return the
+    value unchanged (strings, numbers, booleans)."""
     found = _WIRE.get(id(shape))
     if found is None or found[0] is not shape:
-        members = {m.serialization.get("name", name): (name, m) for name, m in shape.members.items()}
+        members = {m.serialization.get("name", name): (name, m, _as_is(m)) for name, m in shape.members.items()}
         found = _WIRE[id(shape)] = (shape, members)
     return found[1]
+
+
+def _as_is(shape: Any) -> bool:
+    return getattr(_WireOrderJSONParser, f"_handle_{shape.type_name}", None) is None
 
 
 def _timestamp(value: Any) -> datetime:
