@@ -133,16 +133,20 @@ class Bench:
         print(f"== {n} releases created at once", flush=True)
         op = self.operator("rollout", self.args.releases)
         op.wait_for(lambda: op.healthz() == 200, "the operator to start")
-        started = time.time()
+        started, cpu0 = time.time(), cpu_seconds(op.proc.pid)
         written = self.apply(self.main, "1")
         created = max(written.values()) - started
         statused = self._when(lambda: self.probe.with_status(self.main, started) == n, 120)
         updated = self._when(lambda: self._updated(self.main, started) == n, 300)
+        # the operator's CPU until then: close to the wall time while it is CPU-bound, which makes the wall
+        # figure follow the machine's speed of the day (runs on the 2-core machine vary by 10-15 %)
+        cpu = cpu_seconds(op.proc.pid) - cpu0
         self.wait_succeeded(self.main)
         delays = self.probe.propagation(started, set(self.main))
         self.figures.add(f"{n} created at once: every release has a status", "< 10 s",
                          f"{statused - started:.1f} s (writes took {created:.1f} s)")
-        self.figures.add(f"{n} created at once: every UpdateService", "< 20 s", f"{updated - started:.1f} s")
+        self.figures.add(f"{n} created at once: every UpdateService", "< 20 s",
+                         f"{updated - started:.1f} s (operator CPU meanwhile {cpu:.1f} s)")
         self.figures.add(f"ECS change -> status, polling, {n} in flight (p99 of {len(delays)})",
                          self.budget, _seconds(percentile(delays, 0.99)))
         return op
