@@ -25,7 +25,8 @@ from ecsbg import gating
 from ecsbg.domain.actions import StopDeployment
 from ecsbg.domain.codec import status_from_dict
 from ecsbg.domain.events import NORMAL, WARNING, EventRecord
-from ecsbg.domain.model import STOPPABLE_STATUSES, Observation, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.model import STOPPABLE_STATUSES, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.observation import Observation
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.reconciler import Deps, LoopState
 

@@ -18,7 +18,7 @@ from typing import Any
 from ecsbg import logs, measure
 from ecsbg.domain import actions, schedule, shape
 from ecsbg.domain.events import WARNING, EventRecord
-from ecsbg.domain.model import Observation
+from ecsbg.domain.observation import Observation
 from ecsbg.k8s.status import ReleaseGone, StatusRefused
 from ecsbg.notify import passes as notify_passes
 from ecsbg.reconciler import Deps, LoopState, Outcome, reconcile

@@ -21,7 +21,8 @@ from ecsbg.domain import actions, ownership, shape
 from ecsbg.domain.arns import service_account_errors
 from ecsbg.domain.codec import status_from_dict, status_patch, status_to_dict
 from ecsbg.domain.events import WARNING, EventRecord, transitions
-from ecsbg.domain.model import Observation, Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.model import Phase, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.observation import Observation
 from ecsbg.domain.ownership import Claim, ServiceOwnedElsewhere, target_key
 from ecsbg.domain.ownership import check as check_ownership
 from ecsbg.domain.parsing import InvalidSpec, parse_release

@@ -10,7 +10,7 @@ import pytest
 
 from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
 from ecsbg.aws.session import ClientSettings
-from ecsbg.domain.model import Observation
+from ecsbg.domain.observation import Observation
 from tests.fakes.metrics import RecordingMetrics
 
 

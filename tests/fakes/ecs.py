@@ -27,7 +27,8 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import Observation, ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.model import ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.observation import Observation
 
 AWS_WRITES = (StartDeployment, ContinueHooks, StopDeployment, RestoreScaling)
 

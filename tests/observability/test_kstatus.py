@@ -19,9 +19,9 @@ import yaml
 
 from ecsbg.domain.actions import ApplyResult, StartDeployment
 from ecsbg.domain.codec import status_from_dict, status_to_dict
-from ecsbg.domain.model import (
+from ecsbg.domain.model import HookDetail
+from ecsbg.domain.observation import (
     AwsProblem,
-    HookDetail,
     Observation,
     ObservedDeployment,
     ObservedService,

@@ -10,7 +10,6 @@ from ecsbg.domain.analysis.codec import runs_from_list, runs_to_list
 from ecsbg.domain.analysis.model import AnalysisRef
 from ecsbg.domain.analysis.provider import MeasurementError
 from ecsbg.domain.model import (
-    AwsProblem,
     DeploymentRecord,
     HookDetail,
     HookSpec,
@@ -22,6 +21,7 @@ from ecsbg.domain.model import (
     Target,
     TaskDefinitionSource,
 )
+from ecsbg.domain.observation import AwsProblem
 from tests.fakes.analysis import FakeProvider, FakeTemplateSource
 from tests.fakes.clock import FixedClock
 

@@ -21,7 +21,7 @@ from ecsbg.deletion import (
     rollback_on_delete,
 )
 from ecsbg.domain.actions import ApplyResult, StopDeployment
-from ecsbg.domain.model import AwsProblem, Observation, ObservedDeployment
+from ecsbg.domain.observation import AwsProblem, Observation, ObservedDeployment
 from ecsbg.handlers import build_registry, configure_kopf
 from ecsbg.reconciler import LoopState
 from ecsbg.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ecsbg.domain.model import Observation
+from ecsbg.domain.observation import Observation
 from ecsbg.loop import _one_pass
 from ecsbg.reconciler import LoopState
 from ecsbg.releasebook import ReleaseBook

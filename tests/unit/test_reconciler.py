@@ -19,7 +19,7 @@ import yaml
 
 from ecsbg import loop
 from ecsbg.domain import actions
-from ecsbg.domain.model import Observation, ObservedDeployment, ObservedService
+from ecsbg.domain.observation import Observation, ObservedDeployment, ObservedService
 from ecsbg.loop import _one_pass, release_loop
 from ecsbg.reconciler import NEXT_STEP_DELAY, Deps, LoopState, reconcile
 from ecsbg.settings import Settings

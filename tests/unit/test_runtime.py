@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ecsbg import logs
-from ecsbg.domain.model import AwsProblem, Observation
+from ecsbg.domain.observation import AwsProblem, Observation
 from ecsbg.health import Health
 from ecsbg.loop import release_loop
 from ecsbg.reconciler import LoopState

@@ -38,7 +38,8 @@ from ecsbg.domain.actions import (
     Wait,
 )
 from ecsbg.domain.autoscaling import ALL_SUSPENDED
-from ecsbg.domain.model import FINISHED_STATUSES, AwsProblem, Observation, ReleaseSpec, Target
+from ecsbg.domain.model import FINISHED_STATUSES, ReleaseSpec, Target
+from ecsbg.domain.observation import AwsProblem, Observation
 from ecsbg.domain.ownership import AWS_OWNER_TAG
 from ecsbg.domain.preflight import Finding, PreflightMode
 

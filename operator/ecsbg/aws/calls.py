@@ -15,7 +15,7 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsbg.aws.errors import classify
-from ecsbg.domain.model import AwsProblem
+from ecsbg.domain.observation import AwsProblem
 from ecsbg.metrics.recorder import MetricsRecorder
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from ecsbg.domain.model import AwsProblem
+from ecsbg.domain.observation import AwsProblem
 
 # Code -> why retrying cannot help. The release stalls until someone changes the spec, the service or the IAM policy.
 TERMINAL_CODES: Mapping[str, str] = {

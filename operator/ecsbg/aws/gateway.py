@@ -25,7 +25,8 @@ from ecsbg.aws.session import ClientFactory, ClientSettings
 from ecsbg.aws.taskdefs import TaskDefinitionTags
 from ecsbg.clock import Clock
 from ecsbg.domain.actions import Action, ApplyResult, ContinueHooks, StartDeployment, StopDeployment
-from ecsbg.domain.model import Observation, ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.model import ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.observation import Observation
 from ecsbg.metrics.recorder import MetricsRecorder
 
 ENDPOINT_ENV = "ECSBG_AWS_ENDPOINT_URL"

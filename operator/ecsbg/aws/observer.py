@@ -22,16 +22,8 @@ from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.session import ClientKey
 from ecsbg.aws.taskdefs import TaskDefinitionTags, not_found
 from ecsbg.domain import drift
-from ecsbg.domain.model import (
-    FINISHED_STATUSES,
-    AwsProblem,
-    Observation,
-    ObservedDeployment,
-    ObservedService,
-    ReleaseSpec,
-    ReleaseStatus,
-    Target,
-)
+from ecsbg.domain.model import FINISHED_STATUSES, ReleaseSpec, ReleaseStatus, Target
+from ecsbg.domain.observation import AwsProblem, Observation, ObservedDeployment, ObservedService
 from ecsbg.domain.planning import awaiting_start
 
 SERVICES_PER_CALL = 10  # DescribeServices: "You may specify up to 10 services"

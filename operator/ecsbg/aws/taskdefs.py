@@ -20,7 +20,7 @@ from ecsbg.aws.translate import RequestBuildError
 from ecsbg.domain import taskdefs
 from ecsbg.domain.actions import StartDeployment
 from ecsbg.domain.images import ImageRules, task_definition_image_problems
-from ecsbg.domain.model import AwsProblem
+from ecsbg.domain.observation import AwsProblem
 
 # ListTaskDefinitions sorts by family name then revision, so `familyPrefix=web` DESC lists `web-worker:*`
 # before `web:*`; we page (100 per page, the model's maximum) until enough revisions of the exact family.

@@ -20,14 +20,11 @@ from ecsbg.domain.model import (
     HookDetail,
     HookSpec,
     LoadBalancerSpec,
-    ObservedDeployment,
-    ObservedService,
     ReleaseSpec,
-    RevisionSummary,
-    RunningConfig,
     StrategySpec,
     TaskDefinitionSource,
 )
+from ecsbg.domain.observation import ObservedDeployment, ObservedService, RevisionSummary, RunningConfig
 from ecsbg.domain.ownership import AWS_OWNER_TAG
 
 TASKDEF_HASH_TAG = "ecsbg.dev/taskdef-hash"

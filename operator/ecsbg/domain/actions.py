@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsbg.domain.autoscaling import Suspended
-from ecsbg.domain.model import AwsProblem, Difference, ReleaseSpec, RequestKind, Target
+from ecsbg.domain.model import Difference, ReleaseSpec, RequestKind, Target
+from ecsbg.domain.observation import AwsProblem
 from ecsbg.domain.preflight import Finding
 
 

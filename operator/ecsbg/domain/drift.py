@@ -16,17 +16,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ecsbg.domain.hashing import canonical_json
-from ecsbg.domain.model import (
-    Difference,
-    HookSpec,
-    LoadBalancerSpec,
-    Observation,
-    ObservedDeployment,
-    ReleaseSpec,
-    ReleaseStatus,
-    RevisionSummary,
-    RunningConfig,
-)
+from ecsbg.domain.model import Difference, HookSpec, LoadBalancerSpec, ReleaseSpec, ReleaseStatus
+from ecsbg.domain.observation import Observation, ObservedDeployment, RevisionSummary, RunningConfig
 
 TASK_DEFINITION = "taskDefinition"
 PRIMARY_REVISION = "primaryRevision"

@@ -22,7 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ecsbg.domain.model import HookDetail, HookSpec, ObservedDeployment, StepInfo
+from ecsbg.domain.model import HookDetail, HookSpec, StepInfo
+from ecsbg.domain.observation import ObservedDeployment
 from ecsbg.domain.stagepath import ROLLBACK_STATUSES, Position
 
 MAX_HOOKS = 50  # ECS allows 10 pause + 10 Lambda hooks, several executions each for linear/canary steps

@@ -32,13 +32,12 @@ from ecsbg.domain.model import (
     STOPPABLE_STATUSES,
     DriftPolicy,
     HookDetail,
-    Observation,
-    ObservedDeployment,
     Phase,
     ReleaseSpec,
     ReleaseStatus,
     RequestKind,
 )
+from ecsbg.domain.observation import Observation, ObservedDeployment
 from ecsbg.domain.taskdefs import UnknownContainer, content_hash, render
 
 # Phases after which an attempt is over: nothing of it is in flight in ECS any more.

@@ -15,15 +15,8 @@ from datetime import datetime
 
 from ecsbg.domain import hookstages, stagepath
 from ecsbg.domain.actions import AdoptDeployment, ApplyResult, RecordIntent, ReuseRunning, StartDeployment
-from ecsbg.domain.model import (
-    FINISHED_STATUSES,
-    DeploymentRecord,
-    Observation,
-    ObservedDeployment,
-    ReleaseSpec,
-    ReleaseStatus,
-    RevisionRecord,
-)
+from ecsbg.domain.model import FINISHED_STATUSES, DeploymentRecord, ReleaseSpec, ReleaseStatus, RevisionRecord
+from ecsbg.domain.observation import Observation, ObservedDeployment
 
 
 @dataclass(frozen=True)

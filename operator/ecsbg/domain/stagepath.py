@@ -22,14 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ecsbg.domain.model import (
-    FINISHED_STATUSES,
-    ObservedDeployment,
-    StageRecord,
-    StepInfo,
-    Strategy,
-    StrategySpec,
-)
+from ecsbg.domain.model import FINISHED_STATUSES, StageRecord, StepInfo, Strategy, StrategySpec
+from ecsbg.domain.observation import ObservedDeployment
 
 # The longest documented path (Linear at 3%: 34 steps, with RECONCILE_SERVICE) has 77 positions; a rollback adds
 # at most three. Status stays bounded and, for every documented path, complete.

@@ -30,16 +30,15 @@ from ecsbg.domain.conditions import (
 from ecsbg.domain.drift import drift
 from ecsbg.domain.events import EventRecord, transitions
 from ecsbg.domain.model import (
-    AwsProblem,
     Difference,
     DriftPolicy,
     HeldPlan,
     HookDetail,
-    Observation,
     Phase,
     ReleaseSpec,
     ReleaseStatus,
 )
+from ecsbg.domain.observation import AwsProblem, Observation
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, service_blocker
 from ecsbg.domain.progress import Progress, progress

@@ -11,7 +11,7 @@ import botocore.session
 from botocore.validate import validate_parameters
 
 from ecsbg.aws.calls import OPERATIONS, AwsError
-from ecsbg.domain.model import AwsProblem
+from ecsbg.domain.observation import AwsProblem
 
 _MODEL = botocore.session.get_session().get_service_model("ecs")
 

@@ -20,8 +20,9 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import ContainerOverride, Observation, RequestKind, Target, TaskDefinitionSource
+from ecsbg.domain.model import ContainerOverride, RequestKind, Target, TaskDefinitionSource
 from ecsbg.domain.model import TestTrafficRule as TrafficRule
+from ecsbg.domain.observation import Observation
 from tests.unit.aws import samples
 from tests.unit.aws.samples import (
     BASE_TASK_DEFINITION,

@@ -11,7 +11,8 @@ import pytest
 from ecsbg.aws.calls import AwsError
 from ecsbg.aws.digests import AsyncDigests, DigestResolver
 from ecsbg.aws.session import ClientKey
-from ecsbg.domain.model import AwsProblem, Target
+from ecsbg.domain.model import Target
+from ecsbg.domain.observation import AwsProblem
 from ecsbg.registry.oci import RegistryError
 
 DIGEST = "sha256:" + "a" * 64

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ecsbg.aws.gateway import ENDPOINT_ENV, AwsSettings, Boto3EcsGateway, EcsGateway
 from ecsbg.domain.actions import ApplyResult, StartDeployment, StopDeployment, Wait
-from ecsbg.domain.model import AwsProblem, Observation, Target
+from ecsbg.domain.model import Target
+from ecsbg.domain.observation import AwsProblem, Observation
 from tests.fakes.ecs import FakeEcsGateway
 from tests.unit.aws.fake_calls import FakeCalls
 from tests.unit.aws.samples import DEPLOYMENT_ARN, TD_41, deployment, service, spec

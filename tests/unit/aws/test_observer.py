@@ -10,7 +10,6 @@ from botocore.stub import Stubber
 from ecsbg.aws.calls import AwsCalls
 from ecsbg.aws.observer import Observer
 from ecsbg.domain.model import (
-    AwsProblem,
     ContainerOverride,
     DeploymentRecord,
     ReleaseStatus,
@@ -18,6 +17,7 @@ from ecsbg.domain.model import (
     Target,
     TaskDefinitionSource,
 )
+from ecsbg.domain.observation import AwsProblem
 from ecsbg.domain.taskdefs import content_hash
 from tests.unit.aws import samples
 from tests.unit.aws.fake_calls import FakeCalls

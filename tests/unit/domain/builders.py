@@ -76,15 +76,12 @@ def full_spec() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- domain objects
 
-from ecsbg.domain.model import (  # noqa: E402
+from ecsbg.domain.model import DeploymentRecord, HookDetail, Phase, ReleaseStatus  # noqa: E402
+from ecsbg.domain.observation import (  # noqa: E402
     AwsProblem,
-    DeploymentRecord,
-    HookDetail,
     Observation,
     ObservedDeployment,
     ObservedService,
-    Phase,
-    ReleaseStatus,
     RevisionSummary,
 )
 from ecsbg.domain.parsing import parse_release  # noqa: E402

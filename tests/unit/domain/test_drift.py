@@ -17,8 +17,8 @@ from ecsbg.domain.model import (
     LoadBalancerSpec,
     Phase,
     RevisionRecord,
-    RunningConfig,
 )
+from ecsbg.domain.observation import RunningConfig
 from ecsbg.domain.planning import plan
 from ecsbg.domain.requesters import requesters
 from ecsbg.domain.status import compute_status, transitions

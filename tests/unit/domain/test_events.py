@@ -14,7 +14,8 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import AwsProblem, HookDetail, Observation, Phase, ReleaseStatus, RequestKind
+from ecsbg.domain.model import HookDetail, Phase, ReleaseStatus, RequestKind
+from ecsbg.domain.observation import AwsProblem, Observation
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, RequestNote, plan
 from ecsbg.domain.status import compute_status, transitions

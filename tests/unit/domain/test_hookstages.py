@@ -4,7 +4,8 @@ the stage current when the operator first saw it."""
 from __future__ import annotations
 
 from ecsbg.domain import hookstages, stagepath
-from ecsbg.domain.model import HookDetail, ObservedDeployment, RevisionSummary
+from ecsbg.domain.model import HookDetail
+from ecsbg.domain.observation import ObservedDeployment, RevisionSummary
 from tests.unit.domain import builders as b
 
 OTHER_FUNCTION = b.FUNCTION.replace("smoke-test", "load-test")

@@ -15,7 +15,8 @@ from ecsbg.domain.actions import (
     StopDeployment,
     Wait,
 )
-from ecsbg.domain.model import Observation, Phase, RequestKind, RunningConfig
+from ecsbg.domain.model import Phase, RequestKind
+from ecsbg.domain.observation import Observation, RunningConfig
 from ecsbg.domain.planning import plan
 from ecsbg.domain.taskdefs import content_hash, render
 from tests.unit.domain import builders as b

@@ -9,7 +9,8 @@ import pytest
 
 from ecsbg.domain.actions import ApplyResult
 from ecsbg.domain.events import transitions
-from ecsbg.domain.model import AwsProblem, ReleaseStatus
+from ecsbg.domain.model import ReleaseStatus
+from ecsbg.domain.observation import AwsProblem
 from ecsbg.domain.parsing import InvalidSpec, parse_release
 from ecsbg.domain.preflight import Finding, LoadBalancerView, PreflightMode, RuleView, check
 from tests.unit.domain import builders as b

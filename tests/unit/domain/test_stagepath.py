@@ -16,14 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecsbg.domain import stagepath
-from ecsbg.domain.model import (
-    ObservedDeployment,
-    RevisionSummary,
-    StageRecord,
-    StepInfo,
-    Strategy,
-    StrategySpec,
-)
+from ecsbg.domain.model import StageRecord, StepInfo, Strategy, StrategySpec
+from ecsbg.domain.observation import ObservedDeployment, RevisionSummary
 from tests.unit.domain import builders as b
 
 BLUE_GREEN = StrategySpec(Strategy.BLUE_GREEN, 10)

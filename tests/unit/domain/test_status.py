@@ -15,7 +15,8 @@ from ecsbg.domain.actions import (
     Wait,
 )
 from ecsbg.domain.codec import status_to_dict
-from ecsbg.domain.model import AwsProblem, Observation, Phase, ReleaseStatus, RunningConfig, StageRecord
+from ecsbg.domain.model import Phase, ReleaseStatus, StageRecord
+from ecsbg.domain.observation import AwsProblem, Observation, RunningConfig
 from ecsbg.domain.parsing import InvalidSpec
 from ecsbg.domain.planning import Plan, plan
 from ecsbg.domain.status import compute_status, transitions
