@@ -6,11 +6,11 @@ handlers only wake the loop so a spec edit or a request annotation is acted on a
 
 Finalizers (docs/design.md "Deleting a release"): a release carries one only when it asks for `spec.onDelete:
 Rollback` (ecsbg.dev/rollback-on-delete, kept and acted on by `watched`: ecsbg.deletion). kopf puts its finalizer
-on every object a
-daemon serves, so that it can stop the daemon before the object disappears (kopf/on.py `daemon()` hard-codes
-`requires_finalizer=True`; nolar/kopf#833, #1074; PR #1183 to make it optional was closed). That would make every
-release undeletable without a running operator, for no duty of ours: the loop stops itself instead, when the watch
-reports the release DELETED (`watched`) or a status write answers 404 (reconciler.ReleaseGone).
+on every object a daemon serves, so that it can stop the daemon before the object disappears (kopf/on.py
+`daemon()` hard-codes `requires_finalizer=True`; nolar/kopf#833, #1074; PR #1183 to make it optional was closed).
+That would make every release undeletable without a running operator, for no duty of ours: the loop stops itself
+instead, when the watch reports the release DELETED (`watched`) or a status write answers 404
+(reconciler.ReleaseGone).
 
 No change-detecting kopf handler (on.create, on.update, on.delete, on.resume) is registered, so kopf compares no
 essences: `NoDiffBase` spares it building one per watch event (most of them caused by our own status writes).
