@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from ecsbg import gating
+from ecsbg.domain import shape
 from ecsbg.domain.actions import StopDeployment
 from ecsbg.domain.codec import status_from_dict
 from ecsbg.domain.events import NORMAL, WARNING, EventRecord
@@ -40,18 +41,21 @@ PatchFn = Callable[[dict[str, Any]], None]
 
 
 def wants_finalizer(body: Mapping[str, Any]) -> bool:
-    spec = body.get("spec")  # a body that bypassed the schema may have a spec that is not an object
-    return isinstance(spec, Mapping) and spec.get("onDelete") == "Rollback"
+    # domain.shape: a body that bypassed the schema may have a spec that is not an object
+    return shape.child(body, "spec").get("onDelete") == "Rollback"
 
 
 def _finalizers(body: Mapping[str, Any]) -> list[str]:
-    meta = body.get("metadata")
-    return list((meta.get("finalizers") if isinstance(meta, Mapping) else None) or [])
+    return list(shape.child(body, "metadata").get("finalizers") or [])
+
+
+def _deleting(body: Mapping[str, Any]) -> bool:
+    return bool(shape.child(body, "metadata").get("deletionTimestamp"))
 
 
 def must_roll_back(body: Mapping[str, Any]) -> bool:
     """Deletion has started and our finalizer still holds the release: `roll_back`, then `without(FINALIZER)`."""
-    return bool((body.get("metadata") or {}).get("deletionTimestamp")) and FINALIZER in _finalizers(body)
+    return _deleting(body) and FINALIZER in _finalizers(body)
 
 
 def finalizer_edit(body: Mapping[str, Any]) -> PatchFn | None:
@@ -59,7 +63,7 @@ def finalizer_edit(body: Mapping[str, Any]) -> PatchFn | None:
     otherwise, and never the one older versions left. The API server refuses a new finalizer once deletion has
     started, and `must_roll_back` decides about ours then."""
     present = _finalizers(body)
-    deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
+    deleting = _deleting(body)
     wanted = not deleting and wants_finalizer(body)
     drop = (LEGACY_FINALIZER,) + (() if deleting or wanted else (FINALIZER,))
     add = FINALIZER if wanted else None

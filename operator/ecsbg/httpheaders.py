@@ -28,7 +28,7 @@ def parse_headers(fp: Any, _class: type[http.client.HTTPMessage] = http.client.H
     headers = []
     for raw in lines[:-1]:
         name, colon, value = raw.decode("iso-8859-1").partition(":")
-        if not colon or not raw.endswith(b"\n") or not _TOKEN.fullmatch(name):
+        if not colon or not _TOKEN.fullmatch(name):  # every line but the last ends with a newline (readline)
             return _stdlib(lines, _class)
         # what email's compat32 policy keeps of a one-line header (Compat32.header_source_parse)
         headers.append((name, value.lstrip(" \t").rstrip("\r\n")))
