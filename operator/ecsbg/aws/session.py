@@ -9,8 +9,9 @@ never uses stale ones. AssumeRole itself goes through AwsCalls, so it is metered
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -216,41 +217,93 @@ class _ParserFactory(botocore.parsers.ResponseParserFactory):
 
 
 class _WireOrderJSONParser(botocore.parsers.JSONParser):
-    """botocore's JSON parser, visiting a structure's members as they come on the wire instead of every member
-    of the model: botocore looks up each of a shape's members in the answer (a service has about 40, most
-    absent), which made parsing a tenth of the operator's CPU with 1,000 releases starting at once. Same result:
-    members the model does not know, and nulls, are dropped; wire names are mapped to member names; unions and
-    documents take botocore's path. Only the order of keys may differ (the wire's)."""
+    """botocore's JSON parser, with one parse function per shape built once (`_compile`) instead of botocore's
+    walk: botocore looks up each of a structure's members in the answer (a service has about 40, most absent)
+    and finds a handler by name for every value, list item and map entry, which made parsing a tenth of the
+    operator's CPU with 1,000 releases starting at once and a fifth with 1,000 deployments in flight. Same
+    result: members the model does not know, and nulls, are dropped; wire names are mapped to member names;
+    null list items stay; unions and documents take botocore's path. Only the order of keys may differ (the
+    wire's). tests/unit/aws/test_session.py compares both parsers' results."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # id(shape) -> (shape, its parse function): kept with the shape, as ids are reused once one is freed
+        self._compiled: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
 
     def _handle_structure(self, shape: Any, value: Any) -> Any:
         if value is None or shape.is_document_type or shape.is_tagged_union:
             return super()._handle_structure(shape, value)
-        wire = _wire_members(shape)
-        parsed = {}
-        for key, raw in value.items():
-            member = wire.get(key)
-            if member is not None and raw is not None:
-                # a string, number or boolean is the wire's value as it is (botocore's `_default_handle`)
-                parsed[member[0]] = raw if member[2] else self._parse_shape(member[1], raw)
-        return parsed
+        found = self._compiled.get(id(shape))
+        if found is None or found[0] is not shape:
+            # built aside and published whole: threads share the client, and a structure's function is
+            # complete only once its members' are (another thread may build the same one meanwhile: no harm)
+            build = _Build()
+            self._structure(shape, build)
+            self._compiled.update(build.done)
+            found = build.done[id(shape)]
+        return found[1](value)
+
+    def _structure(self, shape: Any, build: _Build) -> Callable[[Any], Any]:
+        """The parse function of a (non-null) structure of `shape`."""
+        for known in (self._compiled, build.done):
+            found = known.get(id(shape))
+            if found is not None and found[0] is shape:
+                return found[1]
+        if shape.name in build.path:  # a recursive shape (botocore resolves each level as a new object)
+            return build.path[shape.name]
+        wire: dict[str, tuple[str, Callable[[Any], Any] | None]] = {}
+
+        def parse(value: Mapping[str, Any]) -> dict[str, Any]:
+            parsed = {}
+            for key, raw in value.items():
+                member = wire.get(key)
+                if member is not None and raw is not None:
+                    fn = member[1]
+                    parsed[member[0]] = raw if fn is None else fn(raw)
+            return parsed
+
+        build.path[shape.name] = parse
+        for name, member_shape in shape.members.items():
+            wire[member_shape.serialization.get("name", name)] = (name, self._value(member_shape, build))
+        del build.path[shape.name]
+        build.done[id(shape)] = (shape, parse)
+        return parse
+
+    def _value(self, shape: Any, build: _Build) -> Callable[[Any], Any] | None:
+        """The parse function of a non-null value of `shape`; None: the value as it is (botocore has no handler
+        for its type: strings, numbers, booleans)."""
+        kind = shape.type_name
+        if kind == "structure" and not (shape.is_document_type or shape.is_tagged_union):
+            return self._structure(shape, build)
+        if kind == "list":
+            item = self._value(shape.member, build)
+            if item is None:
+                return list
+            return lambda node: [None if i is None else item(i) for i in node]
+        if kind == "map":
+            return self._map(shape, build)
+        handler = getattr(self, f"_handle_{kind}", None)
+        return None if handler is None else functools.partial(handler, shape)
+
+    def _map(self, shape: Any, build: _Build) -> Callable[[Any], Any]:
+        key, value, value_shape = self._value(shape.key, build), self._value(shape.value, build), shape.value
+        if key is None and value is None:
+            return dict
+
+        def parse(node: Mapping[str, Any]) -> dict[Any, Any]:  # botocore hands a null value to its handler
+            return {k if key is None else key(k): v if value is None else (
+                value(v) if v is not None else self._parse_shape(value_shape, v)) for k, v in node.items()}
+
+        return parse
 
 
-_WIRE: dict[int, tuple[Any, dict[str, tuple[str, Any, bool]]]] = {}
+@dataclass
+class _Build:
+    """One build of parse functions: those done (id(shape) -> (shape, function)), and the structures being built
+    on the way to this one, by name."""
 
-
-def _wire_members(shape: Any) -> dict[str, tuple[str, Any, bool]]:
-    """wire name -> (member name, member shape, taken as it is) of `shape`, once per shape object (kept: ids are
-    not reused). Taken as it is: the parser has no handler for the member's type, so botocore's would return the
-    value unchanged (strings, numbers, booleans)."""
-    found = _WIRE.get(id(shape))
-    if found is None or found[0] is not shape:
-        members = {m.serialization.get("name", name): (name, m, _as_is(m)) for name, m in shape.members.items()}
-        found = _WIRE[id(shape)] = (shape, members)
-    return found[1]
-
-
-def _as_is(shape: Any) -> bool:
-    return getattr(_WireOrderJSONParser, f"_handle_{shape.type_name}", None) is None
+    done: dict[int, tuple[Any, Callable[[Any], Any]]] = field(default_factory=dict)
+    path: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 def _timestamp(value: Any) -> datetime:

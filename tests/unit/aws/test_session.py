@@ -239,14 +239,14 @@ def test_update_service_answers_are_parsed_without_the_service_events(metrics, s
 @pytest.mark.parametrize("operation, answer", [
     ("DescribeServices", lambda: {"services": [{**samples.service(), "unmodelled": {"x": 1}, "desiredCount": None,
                                                 "events": [{"id": "e", "createdAt": 1764835201.5, "message": "m"}]}],
-                                  "failures": [{"arn": "a", "reason": "MISSING"}]}),
+                                  "failures": [{"arn": "a", "reason": "MISSING"}, None]}),
     ("DescribeServiceDeployments", lambda: {"serviceDeployments": [samples.deployment()]}),
     ("DescribeServiceRevisions", lambda: {"serviceRevisions": [samples.revision(samples.REV_GREEN, "web:42")]}),
     ("DescribeTaskDefinition", lambda: {"taskDefinition": {
         "taskDefinitionArn": "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:42", "family": "web",
         "registeredAt": 1764835200, "containerDefinitions": [
             {"name": "app", "image": "repo/web:1", "essential": True, "cpu": 0, "environment": [],
-             "dockerLabels": {"a": "b"}, "healthCheck": {"command": ["CMD", "true"], "interval": 30}}]},
+             "dockerLabels": {"a": "b", "c": None}, "healthCheck": {"command": ["CMD", None], "interval": 30}}]},
         "tags": [{"key": "ecsbg.dev/taskdef-hash", "value": "abc"}]}),
 ], ids=["services", "deployments", "revisions", "task-definition"])
 def test_answers_parse_as_botocores_own_parser_parses_them(operation, answer):
@@ -263,3 +263,20 @@ def test_answers_parse_as_botocores_own_parser_parses_them(operation, answer):
     ours = _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
     theirs = botocore.parsers.JSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
     assert ours == theirs and ours != {"ResponseMetadata": {}}
+
+
+def test_a_recursive_shape_parses_as_botocores_own_parser_parses_it():
+    """botocore resolves each level of a recursive shape (DynamoDB's AttributeValue holds maps and lists of
+    itself) as a new object: the parse functions are built once per shape name on the way down, not forever."""
+    import botocore.parsers
+    import botocore.session
+
+    from ecsbg.aws.session import _timestamp, _WireOrderJSONParser
+
+    output = botocore.session.get_session().get_service_model("dynamodb").operation_model("GetItem").output_shape
+    item = {"a": {"M": {"b": {"L": [{"S": "x"}, None, {"M": {"c": {"N": "1", "unmodelled": 2}}}]}}}, "z": {"S": "q"}}
+    response = {"body": json.dumps({"Item": item}).encode(), "headers": {}, "status_code": 200}
+    ours = _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
+    theirs = botocore.parsers.JSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
+    assert ours == theirs
+    assert ours["Item"]["a"]["M"]["b"]["L"][2] == {"M": {"c": {"N": "1"}}}
