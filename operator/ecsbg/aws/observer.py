@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ecsbg.aws import translate
 from ecsbg.aws.batching import Batcher, BoundedCache, Runner, to_thread
@@ -125,8 +125,7 @@ class Observer:
         elif not starting and len({drift.short(a) for a in arns}) <= 1:
             return observation  # one task definition everywhere: nothing to compare by content
         try:
-            hashes = await asyncio.gather(*(self._taskdef_hash(key, arn, named=arn == spec.task_definition.arn)
-                                            for arn in arns))
+            hashes = await self._taskdef_hashes(key, arns, spec.task_definition.arn)
         except AwsError:
             if starting:
                 raise
@@ -166,6 +165,18 @@ class Observer:
         arns = list(dict.fromkeys(a for d in deployments for a in translate.revision_arns(d)))
         revisions = await _read_all(self._revision_cache, self._revisions, key, arns, keep=lambda r: True)
         return {arn: revision for arn, revision in zip(arns, revisions, strict=True) if revision is not None}
+
+    async def _taskdef_hashes(self, key: ClientKey, arns: list[str], named: str | None) -> list[str]:
+        """_taskdef_hash of each of `arns`, without a task per ARN when the cache has them: an in-flight pass
+        compares two or three task definitions, known since the start, and a task each cost more than the pass's
+        own comparison. `named`: spec.taskDefinition.arn."""
+        cached = [self._tags.cached_content_hash(arn) for arn in arns]
+        missing = [arn for arn, found in zip(arns, cached, strict=True) if found is None]
+        if not missing:
+            return cast(list[str], cached)
+        read = await asyncio.gather(*(self._taskdef_hash(key, arn, named=arn == named) for arn in missing))
+        fetched = dict(zip(missing, read, strict=True))
+        return [found if found is not None else fetched[arn] for arn, found in zip(arns, cached, strict=True)]
 
     async def _taskdef_hash(self, key: ClientKey, arn: str, *, named: bool = False) -> str:
         """`named`: the ARN is spec.taskDefinition.arn, so ECS refusing to describe it means it does not exist."""

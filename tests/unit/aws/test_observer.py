@@ -185,6 +185,30 @@ async def test_drift_reads_each_task_definition_once_and_then_from_the_cache():
     assert fake.count("DescribeTaskDefinition") == 2
 
 
+async def test_a_cached_and_a_new_task_definition_each_keep_their_own_hash():
+    """The cached hashes are taken as they are and only the others are described, each under its own ARN."""
+    fake = world(1)
+    fake.deployments[f"{ARN}:service-deployment/prod/web-0/d0"].update(status="SUCCESSFUL")
+    td_43 = TD_42.replace(":42", ":43")
+    fake.task_definitions[td_43] = {"taskDefinition": {"taskDefinitionArn": td_43, "family": "web",
+                                                       "containerDefinitions": [{"name": "app", "image": "web:3"}]},
+                                    "tags": []}
+
+    def done(target_td: str) -> ReleaseStatus:
+        return ReleaseStatus(attempt=1, deployment=DeploymentRecord(
+            attempt=1, arn=f"{ARN}:service-deployment/prod/web-0/d0", status="SUCCESSFUL"),
+            target=RevisionRecord(f"{ARN}:service-revision/prod/web-0/20", target_td))
+
+    observer = Observer(lambda key: fake, window=0)
+    await observer.observe(release(0), done(TD_42))  # TD_41 (the service's) and TD_42 described
+    observed = await observer.observe(release(0), done(td_43))
+    # the service's (TD_41) and the deployment's (TD_42) cached, the release's target (td_43) described
+    assert observed.taskdef_hashes == {arn: content_of(fake, arn) for arn in (TD_41, td_43, TD_42)}
+    assert len(set(observed.taskdef_hashes.values())) == 3
+    assert [p for op, p in fake.log if op == "DescribeTaskDefinition"][-1]["taskDefinition"] == td_43
+    assert fake.count("DescribeTaskDefinition") == 3
+
+
 async def test_an_attempt_about_to_start_gets_its_base_and_the_running_content():
     fake = world(1)
     derived = TaskDefinitionSource(containers=(ContainerOverride(name="app", image="web:2"),))
