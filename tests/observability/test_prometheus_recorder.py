@@ -93,6 +93,33 @@ def test_a_state_change_moves_the_info_series_and_no_state_set_repeats_it(record
     assert len(per_release) <= 6  # info, traffic (no weights now), step, steps, drifted, backoff
 
 
+def test_a_state_reported_again_keeps_its_series_and_comes_back_after_a_deletion(recorder):
+    """Most passes report the state they reported last time (nothing to change): the series stay as they are,
+    a state reported again after another one moves them back, and one reported after the release's series were
+    forgotten (deleted and re-created under the same name) brings them back."""
+    def state(phase: str, production: float | None) -> None:
+        recorder.release_state(
+            namespace="shop", name="again", strategy="BlueGreen", cluster="prod", service="again",
+            phase=phase, stage=None, production=production, test=None,
+        )  # fmt: skip
+
+    def shown() -> list[tuple[str, list[float]]]:
+        infos = series(recorder, "ecsbg_release_info", name="again")
+        traffic = [value for _, value in series(recorder, "ecsbg_release_traffic_percent", name="again")]
+        return [(labels["phase"], traffic) for labels, _ in infos]
+
+    for _ in range(2):
+        state("Deploying", 20.0)
+    assert shown() == [("Deploying", [20.0])]
+    state("Deploying", 40.0)
+    state("Deploying", 20.0)
+    assert shown() == [("Deploying", [20.0])]
+    recorder.forget_release(namespace="shop", name="again")
+    assert shown() == []
+    state("Deploying", 20.0)
+    assert shown() == [("Deploying", [20.0])]
+
+
 def test_traffic_follows_the_reported_weights(recorder):
     web = {s["listener"]: value for s, value in series(recorder, "ecsbg_release_traffic_percent", name="web")}
     assert web == {"production": 100.0, "test": 100.0}

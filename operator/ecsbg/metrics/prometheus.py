@@ -43,6 +43,7 @@ class _Series:
     info: tuple[str, ...]
     listeners: set[str] = field(default_factory=set)
     stepped: bool = False
+    reported: tuple[object, ...] = ()  # release_state's arguments last time: most passes report the same again
 
 
 class PrometheusRecorder:
@@ -275,6 +276,11 @@ class PrometheusRecorder:
         production: float | None,
         test: float | None,
     ) -> None:
+        reported = (strategy, cluster, service, phase, stage, production, test)
+        with self._lock:
+            series = self._releases.get((namespace, name))
+            if series is not None and series.reported == reported:
+                return  # every series already holds these values (only this method and forget_release set them)
         phase = v.one_of(phase, v.PHASES, "phase")
         stage = v.stage(stage) if stage is not None else None
         info = (
@@ -291,6 +297,7 @@ class PrometheusRecorder:
                 series.info = info
             self.release_info.labels(*info).set(1)
             self._set_traffic(series, namespace, name, {"production": production, "test": test})
+            series.reported = reported
 
     def _set_traffic(
         self, series: _Series, namespace: str, name: str, shares: dict[str, float | None]
