@@ -18,7 +18,8 @@ from ecsbg.settings import Settings
 async def build_deps(settings: Settings) -> Deps:
     from ecsbg.aws.gateway import AwsSettings, Boto3EcsGateway
     from ecsbg.aws.session import ClientSettings
-    from ecsbg.metrics.prometheus import PrometheusRecorder, add_process_metrics, start_metrics_server
+    from ecsbg.metrics.prometheus import PrometheusRecorder
+    from ecsbg.metrics.server import add_process_metrics, start_metrics_server
     from ecsbg.registry.oci import OciResolver
 
     metrics = PrometheusRecorder(revision=os.environ.get("ECSBG_REVISION", "unknown"))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.metrics.server import start_metrics_server
 from tests.observability.release_script import steps
 
 

@@ -21,7 +21,8 @@ from prometheus_client import generate_latest
 from ecsbg.clock import SystemClock
 from ecsbg.embedded import OperatorThread
 from ecsbg.handlers import build_registry
-from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.metrics.server import start_metrics_server
 from ecsbg.wiring import build_analysis
 from ecsbg_emulators.ecs import EmulatorServer
 from tests.analysis.apps import Probe

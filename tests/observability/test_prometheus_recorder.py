@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from ecsbg.metrics import vocabulary as v
-from ecsbg.metrics.prometheus import PrometheusRecorder, start_metrics_server
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.metrics.server import start_metrics_server
 from tests.observability.release_script import DELETED, FINAL, drive
 from tests.observability.tools import REPO, require
 

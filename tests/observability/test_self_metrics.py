@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import generate_latest
 
 import ecsbg
-from ecsbg.metrics.prometheus import PrometheusRecorder, add_process_metrics
+from ecsbg.metrics.prometheus import PrometheusRecorder
+from ecsbg.metrics.server import add_process_metrics
 
 
 def samples(rec: PrometheusRecorder, name: str) -> list:
