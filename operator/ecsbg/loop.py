@@ -122,15 +122,20 @@ async def _one_pass(
     *, body: Mapping[str, Any], namespace: str, name: str, deps: Deps, state: LoopState
 ) -> tuple[float, bool]:
     prior_dict = state.last_status if state.last_status is not None else dict(shape.child(body, "status"))
-    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy, reuse=_carried(state))
+    decoded = state.decoded[1] if state.decoded is not None and state.decoded[0] is prior_dict else None
+    outcome = await reconcile(body, prior_dict, deps, state.claims, state.policy, reuse=_carried(state),
+                              decoded=decoded)
     outcome, notified = _with_notifications(outcome, body, prior_dict, deps, namespace, name)
-    if outcome.status_dict != prior_dict:
+    changed = outcome.status_dict != prior_dict
+    if changed:
         try:
             await _write_status(deps, namespace, name, outcome.patch)
         except StatusRefused as refused:
             return _refused(state, deps, body, outcome, refused)
     state.refused = None
-    state.last_status = outcome.status_dict
+    # unchanged (most passes in flight or idle): the same dict stays, and the next pass need not decode it again
+    state.last_status = outcome.status_dict if changed else prior_dict
+    state.decoded = None if changed else (prior_dict, outcome.prior)
     state.carried = _carry(outcome)
     deps.events.emit(body, outcome.events)
     if deps.notifier is not None and notified is not None:  # sent only once the transition is persisted

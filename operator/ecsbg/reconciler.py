@@ -116,6 +116,8 @@ class LoopState:
     refused: str | None = None  # the API server's reason for refusing every write to this release, once told
     # (when, what ECS showed) on a pass that recorded an intent: the start that follows at once reuses the read
     carried: tuple[float, Observation] | None = None
+    # last_status decoded, while last_status is that very dict (most passes change nothing: ecsbg.loop keeps it)
+    decoded: tuple[Mapping[str, Any], ReleaseStatus] | None = None
 
 
 async def reconcile(
@@ -123,12 +125,14 @@ async def reconcile(
     claims: Callable[[tuple[str, str, str]], Iterable[Claim]] | None = None,
     policy: gating.PolicyContext | None = None,
     reuse: Observation | None = None,
+    decoded: ReleaseStatus | None = None,
 ) -> Outcome:
-    """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status."""
+    """One pass of the pipeline. Never raises for bad input or AWS errors: they end up in the status.
+    `decoded`: `prior_dict` as status_from_dict reads it, when the caller has it."""
     now = deps.clock.now()
     metadata = shape.child(body, "metadata")  # any JSON may arrive here (domain.shape)
     generation = shape.integer(metadata.get("generation"), 0)
-    prior = status_from_dict(shape.mapping(prior_dict))
+    prior = decoded if decoded is not None else status_from_dict(shape.mapping(prior_dict))
     try:
         spec = _parse(body, metadata)
         target = shape.child(body, "spec", "target")

@@ -178,6 +178,48 @@ async def test_in_flight_passes_start_one_fast_poll_apart_however_long_a_pass_ta
     assert all(0.5 < d <= 0.7 for d in delays[2:]), delays  # in flight: 1 s less the 0.3 s pass
 
 
+async def test_a_status_is_decoded_again_only_when_a_pass_changed_it(monkeypatch) -> None:
+    """Most passes change nothing: the loop keeps the status dict it has and its decoding for the next pass;
+    a pass that changes the status (here: ECS finishes the deployment) makes the next one decode the new one."""
+    from ecsbg import reconciler
+
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.settings = Settings(poll_fast_seconds=1, poll_idle_seconds=60)
+    state, stopped = LoopState(), _Stopper()
+    decoded: list[dict[str, Any]] = []
+    real_decode = reconciler.status_from_dict
+
+    def counting_decode(raw: Any) -> Any:
+        decoded.append(dict(raw))
+        return real_decode(raw)
+
+    passes = 0
+
+    async def sleep(wake: Any, stop: Any, delay: float) -> None:
+        nonlocal passes
+        passes += 1
+        if passes == 5:  # intent, start, in-flight passes; then reading ECS starts failing (a new condition)
+            gateway.observation = Observation(service=SERVICE, problem=AwsProblem(
+                "InternalFailure", "try again", False, "DescribeServices"))
+        if passes >= 9:
+            stopped.event.set()
+
+    monkeypatch.setattr("ecsbg.reconciler.status_from_dict", counting_decode)
+    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
+    await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
+    def failing(status: dict[str, Any]) -> bool:
+        return any(c.get("type") == "ObservationFailed" and c.get("status") == "True"
+                   for c in status.get("conditions") or [])
+
+    # nine passes, five decodings: the first, the three after the intent, the start and the first in-flight
+    # pass changed the status, and the one after reading started failing; the four others changed nothing
+    assert len(decoded) == 5, [d.get("phase") for d in decoded]
+    assert [failing(d) for d in decoded] == [False] * 4 + [True]
+    assert decoded[-1] == state.last_status and failing(state.last_status)
+    assert state.decoded is not None and state.decoded[0] is state.last_status
+
+
 async def test_the_watchdog_names_a_stuck_loop_and_counts_it(caplog) -> None:
     """A status write that never returns (what a half-open connection did before writes had timeouts): the
     watchdog logs the release once and exports the stuck loop; the loop is counted again once it completes."""
