@@ -1,5 +1,5 @@
-"""The per-release loop: one pass (ecsbg.reconciler), then a sleep: passes one fast poll apart while a deployment
-is in flight, the idle interval otherwise (idle polls on the cluster's grid, domain.schedule), waking early when
+"""The per-release loop: one pass (ecsbg.reconciler), then a sleep for the fast poll interval while a deployment
+is in flight and the idle interval otherwise (idle polls on the cluster's grid, domain.schedule), waking early when
 the CR changes (a spec edit or a request annotation).
 
 Order matters and is fixed here: the status patch is written before Events and metrics, so an Event or a
@@ -62,8 +62,6 @@ async def release_loop(
         if not state.backoff and delay in _polls(deps.settings):  # an idle poll, not a next step or a back-off
             slot, slots = deps.releases.poll_slot(namespace, name)
             delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body), slot, slots)
-        elif not state.backoff and delay == deps.settings.poll_fast_seconds:  # in flight: every interval
-            delay = schedule.periodic_delay(delay, time.monotonic() - started)
         await _sleep(state.wake, stopped, delay)
     if state.gone:  # a pass that ended after the DELETED event may have recorded the release's series again
         deps.metrics.forget_release(namespace=namespace, name=name)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from ecsbg.domain.schedule import GROUP, SPREAD, aligned_delay, periodic_delay, slot_of
+from ecsbg.domain.schedule import GROUP, SPREAD, aligned_delay, slot_of
 
 
 @pytest.mark.parametrize("delay", [5.0, 30.0, 300.0])
@@ -70,17 +70,3 @@ def test_groups_wake_on_their_own_ticks_spread_over_half_the_interval() -> None:
 
 def test_one_group_is_the_old_grid() -> None:
     assert aligned_delay(30.0, 12.3, "k", 0, 1) == aligned_delay(30.0, 12.3, "k")
-
-
-@pytest.mark.parametrize("delay, elapsed, sleep", [
-    (5.0, 0.0, 5.0),  # an instant pass: a whole interval
-    (5.0, 0.3, 4.7),  # the pass's own time comes off the sleep: passes start 5 s apart
-    (5.0, 3.9, 1.1),
-    (5.0, 4.5, 1.0),  # never closer than a fifth of the interval
-    (5.0, 12.0, 1.0),  # a pass longer than the interval: the next one still waits that fifth
-    (5.0, -0.1, 5.0),  # a clock that went back does not lengthen the interval
-    (0.0, 1.0, 0.0),  # no sleep stays no sleep
-    (float("inf"), 1.0, float("inf")),
-])
-def test_in_flight_passes_start_one_interval_apart(delay: float, elapsed: float, sleep: float) -> None:
-    assert periodic_delay(delay, elapsed) == pytest.approx(sleep)

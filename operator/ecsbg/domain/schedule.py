@@ -23,24 +23,11 @@ import zlib
 MIN_FRACTION = 0.1  # the shortest aligned sleep, as a share of the interval
 GROUP = 10  # releases read together: DescribeServices takes "up to 10 services" (API reference)
 SPREAD = 0.5  # the share of the interval a cluster's groups are spread over
-MIN_PERIODIC = 0.2  # the shortest sleep between two in-flight passes, as a share of the interval
 
 
 def slot_of(rank: int, members: int) -> tuple[int, int]:
     """(the group of the release at `rank` among a cluster's `members`, how many groups the cluster has)."""
     return rank // GROUP, max(1, math.ceil(members / GROUP))
-
-
-def periodic_delay(delay: float, elapsed: float) -> float:
-    """The sleep after an in-flight pass that took `elapsed` seconds, so passes start `delay` apart: a status
-    then shows an ECS change at most one interval plus one pass after it. Sleeping a whole interval after each
-    pass stretched the interval by the pass: with 1,000 releases created at once on a busy event loop, stage ->
-    status p99 was 11.2-13.2 s against 9.4-10.4 s this way (bench.scale, three alternated pairs, 5 s poll).
-    At least a fifth of the interval still separates two passes, so a loop slower than its interval does not
-    read ECS back to back."""
-    if delay <= 0 or not math.isfinite(delay):
-        return delay
-    return max(delay - max(elapsed, 0.0), MIN_PERIODIC * delay)
 
 
 def aligned_delay(delay: float, now: float, key: str, slot: int = 0, slots: int = 1) -> float:
