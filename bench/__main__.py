@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ("emulator", "devcluster", "operator", "scale")
+ORDER = ("emulator", "devcluster", "operator", "parsing", "scale")
 
 
 def main(argv: list[str]) -> int:
