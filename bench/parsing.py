@@ -5,7 +5,8 @@ service with its deployments, load balancers and service connect, a service depl
 serialized as ECS sends them (epoch timestamps), ten services per DescribeServices as the observer batches them.
 Both parsers parse with the operator's own ECS model (ecsbg.aws.session drops each service's `events` from it)
 and its epoch timestamp parser, so the ratio is the parse walk alone: botocore's `JSONParser` (the baseline)
-against `ecsbg.aws.session._WireOrderJSONParser`. Each figure is the best of five rounds of N parses.
+against `ecsbg.aws.session._WireOrderJSONParser`, a new parser per answer as botocore's endpoint makes one per
+response. Each figure is the best of five rounds of N parses.
 """
 
 from __future__ import annotations
@@ -64,17 +65,21 @@ def main(argv: list[str] | None = None) -> int:
         body = json.dumps(answer, default=lambda value: value.timestamp() if isinstance(value, datetime)
                           else str(value)).encode()
         output = model.operation_model(operation).output_shape
-        theirs = botocore.parsers.JSONParser(timestamp_parser=_timestamp)
-        ours = _WireOrderJSONParser(timestamp_parser=_timestamp)
+        # a parser per answer, as botocore's endpoint makes one per response
+        def theirs() -> Any:
+            return botocore.parsers.JSONParser(timestamp_parser=_timestamp)
+
+        def ours() -> Any:
+            return _WireOrderJSONParser(timestamp_parser=_timestamp)
 
         def response(body: bytes = body) -> dict[str, Any]:
             return {"body": body, "headers": {}, "status_code": 200}
 
-        if ours.parse(response(), output) != theirs.parse(response(), output):
+        if ours().parse(response(), output) != theirs().parse(response(), output):
             print(f"{name}: the parsers disagree", file=sys.stderr)
             return 1
-        baseline = best_of(lambda p=theirs, o=output: p.parse(response(), o), args.repeat)
-        measured = best_of(lambda p=ours, o=output: p.parse(response(), o), args.repeat)
+        baseline = best_of(lambda o=output: theirs().parse(response(), o), args.repeat)
+        measured = best_of(lambda o=output: ours().parse(response(), o), args.repeat)
         print(f"| {name} | {baseline * 1000:.3f} ms | {measured * 1000:.3f} ms | {measured / baseline:.2f} x |",
               flush=True)
     return 0

@@ -227,8 +227,11 @@ class _WireOrderJSONParser(botocore.parsers.JSONParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # id(shape) -> (shape, its parse function): kept with the shape, as ids are reused once one is freed
-        self._compiled: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
+        # botocore makes a parser per response (endpoint.py), so the functions are shared by every parser that
+        # parses the same way (class, timestamp and blob parsers; a bound method by its function): one kept per
+        # instance made each answer build its shape's functions again (a mass start took a third more CPU)
+        flavour = (type(self), self._timestamp_parser, getattr(self._blob_parser, "__func__", self._blob_parser))
+        self._compiled = _BUILT.setdefault(flavour, {})
 
     def _handle_structure(self, shape: Any, value: Any) -> Any:
         if value is None or shape.is_document_type or shape.is_tagged_union:
@@ -295,6 +298,10 @@ class _WireOrderJSONParser(botocore.parsers.JSONParser):
                 value(v) if v is not None else self._parse_shape(value_shape, v)) for k, v in node.items()}
 
         return parse
+
+
+# per parser flavour: id(shape) -> (shape, its parse function), kept with the shape (ids are reused once freed)
+_BUILT: dict[tuple[Any, ...], dict[int, tuple[Any, Callable[[Any], Any]]]] = {}
 
 
 @dataclass

@@ -280,3 +280,22 @@ def test_a_recursive_shape_parses_as_botocores_own_parser_parses_it():
     theirs = botocore.parsers.JSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
     assert ours == theirs
     assert ours["Item"]["a"]["M"]["b"]["L"][2] == {"M": {"c": {"N": "1"}}}
+
+
+def test_a_parser_per_answer_builds_nothing_again(monkeypatch):
+    """botocore makes a parser per response (endpoint.py): the parse functions one built are every later one's."""
+    import botocore.session
+
+    from ecsbg.aws.session import _timestamp, _WireOrderJSONParser
+
+    output = botocore.session.get_session().get_service_model("ecs").operation_model(
+        "DescribeServiceDeployments").output_shape
+    response = {"body": json.dumps({"serviceDeployments": [samples.deployment()]}, default=str).encode(),
+                "headers": {}, "status_code": 200}
+    first = _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(_WireOrderJSONParser, "_structure", no_build)
+    assert _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output) == first
