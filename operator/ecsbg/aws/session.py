@@ -241,9 +241,9 @@ class _WireOrderJSONParser(botocore.parsers.JSONParser):
             # built aside and published whole: threads share the client, and a structure's function is
             # complete only once its members' are (another thread may build the same one meanwhile: no harm)
             build = _Build()
-            self._structure(shape, build)
+            parse = self._structure(shape, build)  # another thread's, if it published it meanwhile
             self._compiled.update(build.done)
-            found = build.done[id(shape)]
+            return parse(value)
         return found[1](value)
 
     def _structure(self, shape: Any, build: _Build) -> Callable[[Any], Any]:

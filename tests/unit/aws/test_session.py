@@ -299,3 +299,26 @@ def test_a_parser_per_answer_builds_nothing_again(monkeypatch):
 
     monkeypatch.setattr(_WireOrderJSONParser, "_structure", no_build)
     assert _WireOrderJSONParser(timestamp_parser=_timestamp).parse(dict(response), output) == first
+
+
+def test_a_function_another_thread_published_meanwhile_is_used(monkeypatch):
+    """Two threads may meet an unbuilt shape at once: the one that finds the other's function already published
+    when it starts building uses that one (its own build then holds nothing for the shape)."""
+    import botocore.session
+
+    from ecsbg.aws import session
+
+    output = botocore.session.get_session().get_service_model("ecs").operation_model(
+        "DescribeServiceRevisions").output_shape
+    response = {"body": json.dumps({"serviceRevisions": [samples.revision(samples.REV_GREEN, "web:42")]},
+                                   default=str).encode(), "headers": {}, "status_code": 200}
+    expected = session._WireOrderJSONParser(timestamp_parser=session._timestamp).parse(dict(response), output)
+    monkeypatch.setattr(session, "_BUILT", {})  # nothing built yet
+    built_elsewhere = session._WireOrderJSONParser(timestamp_parser=session._timestamp)
+    real = session._WireOrderJSONParser._structure
+
+    def published_meanwhile(self, shape, build):
+        return real(built_elsewhere, shape, session._Build())  # the other thread's build, not this one's
+
+    monkeypatch.setattr(session._WireOrderJSONParser, "_structure", published_meanwhile)
+    assert session._WireOrderJSONParser(timestamp_parser=session._timestamp).parse(dict(response), output) == expected
