@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(E2E, reason="runs its own dev cluster")
 def test_the_campaign_smoke_keeps_every_invariant(tmp_path: Path) -> None:
     chosen = [s for s in scenarios(full=False) if s.name in SMOKE]
     assert len(chosen) == len(SMOKE)
-    results = run_campaign(chosen, 20.0, tmp_path)
+    results = run_campaign(chosen, 20.0, tmp_path, parallel=len(chosen))
     clean = [Result(r.scenario, phase_ok=True) for r in results]
     found = [Result(r.scenario, r.double_deploys, r.duplicate_revisions, r.lost, r.invented, r.tracebacks,
                     r.phase_ok, note=r.note) for r in results]
