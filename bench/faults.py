@@ -30,7 +30,7 @@ Scenarios (`--only` takes name prefixes):
   while the release deploys and its PAUSE is approved: 100 % throttling, 5xx bursts, 3 s answers, connection
   resets, lost answers on every write; ECS request rates and the largest backoff gauge go under the table.
 
-    python -m bench.faults [--smoke] [--full] [--only kill-start,api-outage] [--speed 20]
+    python -m bench.faults [--smoke] [--full] [--only kill-start,api-outage] [--speed 20] [--parallel 4]
 
     python -m bench.faults --soak [--minutes 30] [--releases 200] [--seed 13]   (bench/soak.py)
 
