@@ -97,3 +97,12 @@ def moto_process(work: Path, port: int) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def events_queue(moto: str) -> str:
+    """Creates the queue ECS events go to on the moto server at `moto`; its URL."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="bench",
+                       aws_secret_access_key="bench")
+    return str(sqs.create_queue(QueueName="ecs-events")["QueueUrl"])
