@@ -73,6 +73,7 @@ class Bench:
         self.main = self.names[: args.releases]
         self.budget = f"< {args.poll_fast + 1:g} s"  # stage -> status with polling: a poll plus 1 s
         self.attempts = dict.fromkeys(self.names, 0)  # each apply writes a new image: one more attempt
+        self.operators: list[OperatorProcess] = []  # every one started, stopped by `run` even when a section fails
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def namespaces(self, upto: int) -> tuple[str, ...]:
@@ -90,8 +91,10 @@ class Bench:
                # after a settle time)
                "ECSBG_OPERATOR_ID": "bench.ecsbg", **extra}
         index = next(i for i, s in enumerate(self.scales) if s == watched) + 1
-        return OperatorProcess(kubeconfig=self.kubeconfig, namespace=self.namespaces(index), env=env,
-                               log_path=self.work / f"operator-{label}.log")
+        op = OperatorProcess(kubeconfig=self.kubeconfig, namespace=self.namespaces(index), env=env,
+                             log_path=self.work / f"operator-{label}.log")
+        self.operators.append(op)
+        return op
 
     def apply(self, names: list[str], tag: str, bake_seconds: float = 0.0) -> dict[str, float]:
         """Write each release (a new image) from 8 threads; name -> the instant its write returned.
@@ -368,8 +371,9 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
         port = free_port()
         queue = f"http://127.0.0.1:{port}/123456789012/ecs-events"
         ecs = RemoteEmulator(work, args.speed, queue)
+        started: Bench | None = None
         try:
-            bench = Bench(args, work, cluster, ecs)
+            bench = started = Bench(args, work, cluster, ecs)
             first = bench.created_at_once()
             wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
             if "restarts" in wanted:
@@ -389,6 +393,8 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
             if "handover" in wanted:
                 bench.handover()
         finally:
+            for op in started.operators if started is not None else ():
+                op.stop()  # idempotent; a section that raised left its operator running before
             ecs.stop()
     finally:
         cluster.stop()
