@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # `ecsbg run` as far as its settings (kopf and the handlers imported by then), then every module the running
 # operator imports later (wiring, the seams, leader election)
 PROBE = """
-import json, sys
+import gc, json, sys
 from ecsbg.cli import build_parser
 from ecsbg.settings import Settings
 
@@ -34,7 +34,6 @@ except Reached:
     pass
 import ecsbg.wiring, ecsbg.k8s.leader, ecsbg.k8s.listing, ecsbg.k8s.secrets, ecsbg.k8s.waves, ecsbg.k8s.notifications
 import ecsbg.k8s.crds, ecsbg.demo, ecsbg.embedded
-import gc
 print(json.dumps({"kopf": "kopf" in sys.modules, "handlers": "ecsbg.handlers" in sys.modules,
                   "gc_threshold": gc.get_threshold(),
                   "loaded": sorted(m for m, v in sys.modules.items()
