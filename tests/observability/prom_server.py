@@ -40,6 +40,7 @@ class PrometheusServer:
             stderr=subprocess.STDOUT,
         )
         self._logfile = workdir / "prometheus.log"
+        self.scraped_at: float | None = None  # the last successful scrape wait_for_scrape saw
 
     def stop(self) -> None:
         self._proc.terminate()
@@ -70,8 +71,16 @@ class PrometheusServer:
                 time.sleep(0.2)
         raise AssertionError(f"prometheus not ready after {deadline}s:\n{self.log()}")
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        body = self._get("/api/v1/query", query=promql)
+    def query(self, promql: str, now: bool = False) -> list[dict[str, Any]]:
+        """Evaluate at the last scrape wait_for_scrape saw succeed (at the current time before one, or if `now`).
+
+        A scrape that times out on a loaded machine marks every series stale, so an instant query just after
+        it finds nothing although the operator exports everything: the checks read the state they waited for.
+        """
+        params = {"query": promql}
+        if self.scraped_at is not None and not now:
+            params["time"] = repr(self.scraped_at)
+        body = self._get("/api/v1/query", **params)
         assert body["status"] == "success", body
         return body["data"]["result"]
 
@@ -79,15 +88,21 @@ class PrometheusServer:
         return [rule for group in self._get("/api/v1/rules")["data"]["groups"] for rule in group["rules"]]
 
     def wait_for_scrape(self, deadline: float = 30) -> None:
-        """Return once a scrape that started after this call has been stored: it saw everything done before."""
+        """Return once a scrape that started after this call succeeded and was stored: it saw everything done before.
+
+        A failed scrape in between (the source too slow for the 500 ms timeout once) is waited past; none
+        succeeding within the deadline fails with Prometheus's log.
+        """
         since = time.time()
         end = time.monotonic() + deadline
         while time.monotonic() < end:
-            result = self.query(f'timestamp(up{{job="{JOB}"}})')
+            # the raw samples with their own timestamps: value and time of each scrape come from one read
+            result = self.query(f'up{{job="{JOB}"}}[5s]', now=True)
             # Prometheus may shift a scrape's timestamp by up to 2 ms to align it (--scrape.adjust-timestamps).
-            if result and float(result[0]["value"][1]) > since + 0.01:
-                up = self.query(f'up{{job="{JOB}"}}')
-                assert up[0]["value"][1] == "1", f"the scrape of the metrics source failed:\n{self.log()}"
+            good = [float(at) for at, up in (result[0]["values"] if result else []) if float(at) > since + 0.01
+                    and up == "1"]
+            if good:
+                self.scraped_at = max(good)
                 return
             time.sleep(0.2)
-        raise AssertionError(f"no scrape within {deadline}s:\n{self.log()}")
+        raise AssertionError(f"no successful scrape within {deadline}s:\n{self.log()}")
