@@ -121,6 +121,8 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
                       release_policies: kopf.Index, namespace_labels: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
         memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
+        if memo.loop_state.essence is None:  # the spec it starts with: the next watch event (of its own first
+            memo.loop_state.essence = _essence(body)  # status write, most often) is no change to wake it for
         memo.loop_state.claims = deps.releases.claims
         memo.loop_state.policy = policy_context(memo, release_policies, namespace_labels)
         deps.wakers.register(memo.loop_state, target_key(shape.child(body, "spec", "target")), memo.loop_state.wake)

@@ -1,7 +1,11 @@
-"""ecsbg.handlers: kopf builds no essence (NoDiffBase), so nothing may ask it to detect changes; and the
-registry refuses a change-detecting handler, which NoDiffBase would leave blind."""
+"""ecsbg.handlers: kopf builds no essence (NoDiffBase), so nothing may ask it to detect changes; the
+registry refuses a change-detecting handler, which NoDiffBase would leave blind; and the watch wakes a release's
+loop for a change of what a user edits, never for the operator's own status writes."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 import kopf
 import pytest
@@ -43,3 +47,43 @@ def test_a_change_detecting_handler_is_refused(monkeypatch):
     monkeypatch.setattr(handlers, "_register_waves", with_an_update_handler)
     with pytest.raises(RuntimeError, match="diff-base"):
         build_registry(Settings())
+
+
+async def test_a_release_loop_is_woken_by_a_change_not_by_the_first_watch_event_after_it_starts(monkeypatch):
+    """The loop starts with the body kopf spawned it with; the next watch event (most often its own first status
+    write) is no change, so it must not wake the loop for an extra pass (with 1,000 releases started at once
+    those extra passes came at random instants and hid how long an in-flight poll really waits). An annotation
+    (a request) still wakes it at once."""
+    from ecsbg.reconciler import Deps
+    from tests.fakes.ecs import FakeEcsGateway
+    from tests.unit.test_reconciler import body, make_deps
+
+    registry = build_registry(Settings())
+    daemon = next(h.fn for h in registry._spawning.get_all_handlers() if h.fn.__name__ == "release")
+    watched = next(h.fn for h in registry._watching.get_all_handlers() if h.fn.__name__ == "watched")
+    deps: Deps = make_deps(FakeEcsGateway())
+    memo = kopf.Memo(deps=deps, secrets=None)
+    looping = asyncio.Event()
+
+    async def loop(*, state: Any, stopped: Any, **_: Any) -> None:
+        looping.set()
+        await stopped.wait()
+
+    monkeypatch.setattr(handlers, "release_loop", loop)
+    spawned = body()
+    stopped = asyncio.Event()
+    task = asyncio.create_task(daemon(body=spawned, namespace="default", name="web", memo=memo, stopped=stopped,
+                                      release_policies={}, namespace_labels={}))
+    await asyncio.wait_for(looping.wait(), 5)
+    state = memo.loop_state
+
+    async def event(obj: dict[str, Any]) -> None:
+        await watched(type="MODIFIED", body=kopf.Body(obj), namespace="default", name="web", memo=memo,
+                      patch=kopf.Patch())
+
+    await event({**spawned, "status": {"phase": "Pending"}})  # its own status write
+    assert not state.wake.is_set(), "woken by its own status write"
+    await event({**spawned, "metadata": {**spawned["metadata"], "annotations": {"ecsbg.dev/approve": "1"}}})
+    assert state.wake.is_set(), "an approval must wake the loop at once"
+    stopped.set()
+    await asyncio.wait_for(task, 5)
