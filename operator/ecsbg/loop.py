@@ -1,6 +1,6 @@
-"""The per-release loop: one pass (ecsbg.reconciler), then a sleep for the fast poll interval while a deployment
-is in flight and the idle interval otherwise (idle polls on the cluster's grid, domain.schedule), waking early when
-the CR changes (a spec edit or a request annotation).
+"""The per-release loop: one pass (ecsbg.reconciler), then a sleep: while a deployment is in flight, until the fast
+poll interval after the pass started (`_in_flight_poll`), otherwise the idle interval (idle polls on the cluster's
+grid, domain.schedule); waking early when the CR changes (a spec edit or a request annotation).
 
 Order matters and is fixed here: the status patch is written before Events and metrics, so an Event or a
 finished-release count never describes a state that was not persisted (argo-rollouts' sync.go does the same).
@@ -59,6 +59,8 @@ async def release_loop(
         delay = _backoff(state, deps, namespace, name, delay, degraded)
         if delay == deps.settings.poll_idle_seconds and deps.ecs_events is not None and deps.ecs_events.flowing():
             delay = deps.settings.events_idle_seconds  # events wake it; polling is the safety net for lost ones
+        if not state.backoff and delay == deps.settings.poll_fast_seconds:
+            delay = _in_flight_poll(delay, time.monotonic() - started)
         if not state.backoff and delay in _polls(deps.settings):  # an idle poll, not a next step or a back-off
             slot, slots = deps.releases.poll_slot(namespace, name)
             delay = schedule.aligned_delay(delay, time.monotonic(), _cluster_of(body), slot, slots)
@@ -211,6 +213,17 @@ async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, 
             deps.health.api_failed()
         raise
     deps.health.api_answered()
+
+
+def _in_flight_poll(poll: float, elapsed: float) -> float:
+    """While a deployment is in flight, a pass starts a poll after the last one started, not a poll after it
+    ended: a stage ECS enters just after a read is otherwise seen a poll plus the pass's own time later, and a
+    pass takes longest when many releases are in flight. At least half a poll apart, so passes slower than that
+    (a saturated operator) do not follow each other back to back."""
+    return max(poll - elapsed, poll * MIN_POLL_SHARE)
+
+
+MIN_POLL_SHARE = 0.5
 
 
 def _polls(settings: Settings) -> tuple[float, ...]:

@@ -145,9 +145,38 @@ async def test_the_loop_backs_off_while_aws_throttles_and_resets_on_success(monk
     await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
     # intent (0.05 s), start, then six throttled passes (1, 2, 4, 8, 8, 8 s), then a clean in-flight poll (1 s);
     # neither back-offs nor in-flight polls are put on the cluster's grid (domain.schedule: idle polls only)
-    assert delays[2:9] == [1, 2, 4, 8, 8, 8, 1], delays
+    # (the in-flight poll counts from the pass's start: 1 s less the few milliseconds the fake pass took)
+    assert delays[2:8] == [1, 2, 4, 8, 8, 8] and 0.9 < delays[8] <= 1, delays
     gauge = [c["seconds"] for c in deps.metrics.of("release_backoff")]  # type: ignore[attr-defined]
     assert gauge == [1, 2, 4, 8, 8, 8, 0]
+
+
+@pytest.mark.parametrize(("pass_seconds", "low", "high"), [(0.3, 0.5, 0.72), (0.8, 0.5, 0.5)])
+async def test_in_flight_polls_count_from_the_start_of_the_pass(monkeypatch, pass_seconds, low, high) -> None:
+    """A stage ECS enters just after a read is seen one poll later, not one poll plus the pass's own time; a
+    pass slower than half a poll still leaves half a poll before the next one (a saturated operator)."""
+    gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
+    deps = make_deps(gateway)
+    deps.settings = Settings(poll_fast_seconds=1, poll_idle_seconds=60)
+    state, stopped = LoopState(), _Stopper()
+    delays: list[float] = []
+    real_observe = gateway.observe
+
+    async def slow_observe(spec: Any, prior: Any, reuse: Any = None) -> Observation:
+        await asyncio.sleep(pass_seconds)  # the read and everything else a busy operator's pass waits for
+        return await real_observe(spec, prior, reuse)
+
+    async def sleep(wake: Any, stop: Any, delay: float) -> None:
+        delays.append(delay)
+        if len(delays) >= 5:
+            stopped.event.set()
+
+    gateway.observe = slow_observe  # type: ignore[method-assign]
+    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
+    await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
+    assert delays[0] < 0.1, delays  # the intent's next step follows at once, whatever the pass took
+    in_flight = delays[2:]  # after the start: in-flight polls
+    assert all(low <= d <= high for d in in_flight), delays
 
 
 async def test_a_status_is_decoded_again_only_when_a_pass_changed_it(monkeypatch) -> None:
