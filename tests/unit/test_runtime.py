@@ -123,25 +123,32 @@ def test_health_reports_a_stuck_loop_once_and_an_unreachable_api(caplog) -> None
     assert health.check() == []
 
 
+def _record_sleeps(monkeypatch: pytest.MonkeyPatch, stopped: _Stopper, passes: int) -> list[float]:
+    """The loop's sleeps, recorded instead of slept; the loop stops after `passes` of them."""
+    delays: list[float] = []
+
+    async def sleep(wake: Any, stop: Any, delay: float) -> None:
+        delays.append(delay)
+        if len(delays) >= passes:
+            stopped.event.set()
+
+    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
+    return delays
+
+
 async def test_the_loop_backs_off_while_aws_throttles_and_resets_on_success(monkeypatch) -> None:
     throttled = Observation(problem=AwsProblem("ThrottlingException", "Rate exceeded", False, "DescribeServices"))
     gateway = FakeEcsGateway(observation=Observation(service=SERVICE))
     deps = make_deps(gateway)
     deps.settings = Settings(poll_fast_seconds=1, poll_idle_seconds=60, backoff_max_seconds=8)
     state, stopped = LoopState(), _Stopper()
-    delays: list[float] = []
+    delays = _record_sleeps(monkeypatch, stopped, 10)
     script = [Observation(service=SERVICE)] * 2 + [throttled] * 6 + [Observation(service=SERVICE)]
 
     async def observe(spec: Any, prior: Any, reuse: Any = None) -> Observation:
         return script.pop(0) if len(script) > 1 else script[0]
 
-    async def sleep(wake: Any, stop: Any, delay: float) -> None:
-        delays.append(delay)
-        if len(delays) >= 10:
-            stopped.event.set()
-
     gateway.observe = observe  # type: ignore[method-assign]
-    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
     await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
     # intent (0.05 s), start, then six throttled passes (1, 2, 4, 8, 8, 8 s), then a clean in-flight poll (1 s);
     # neither back-offs nor in-flight polls are put on the cluster's grid (domain.schedule: idle polls only)
@@ -159,20 +166,14 @@ async def test_in_flight_polls_count_from_the_start_of_the_pass(monkeypatch, pas
     deps = make_deps(gateway)
     deps.settings = Settings(poll_fast_seconds=1, poll_idle_seconds=60)
     state, stopped = LoopState(), _Stopper()
-    delays: list[float] = []
+    delays = _record_sleeps(monkeypatch, stopped, 5)
     real_observe = gateway.observe
 
     async def slow_observe(spec: Any, prior: Any, reuse: Any = None) -> Observation:
         await asyncio.sleep(pass_seconds)  # the read and everything else a busy operator's pass waits for
         return await real_observe(spec, prior, reuse)
 
-    async def sleep(wake: Any, stop: Any, delay: float) -> None:
-        delays.append(delay)
-        if len(delays) >= 5:
-            stopped.event.set()
-
     gateway.observe = slow_observe  # type: ignore[method-assign]
-    monkeypatch.setattr("ecsbg.loop._sleep", sleep)
     await release_loop(body=body(), namespace="default", name="web", deps=deps, state=state, stopped=stopped)
     assert delays[0] < 0.1, delays  # the intent's next step follows at once, whatever the pass took
     in_flight = delays[2:]  # after the start: in-flight polls
