@@ -215,15 +215,15 @@ async def _write_status(deps: Deps, namespace: str, name: str, patch: dict[str, 
     deps.health.api_answered()
 
 
+MIN_POLL_SHARE = 0.5  # of the fast poll, left between the end of a pass and the start of the next
+
+
 def _in_flight_poll(poll: float, elapsed: float) -> float:
-    """While a deployment is in flight, a pass starts a poll after the last one started, not a poll after it
-    ended: a stage ECS enters just after a read is otherwise seen a poll plus the pass's own time later, and a
-    pass takes longest when many releases are in flight. At least half a poll apart, so passes slower than that
-    (a saturated operator) do not follow each other back to back."""
+    """A fast poll (a deployment in flight, mostly; also a refusal looked at again soon) starts a poll after the
+    last pass started, not a poll after it ended: a stage ECS enters just after a read is otherwise seen a poll
+    plus the pass's own time later, and a pass takes longest when many releases are in flight. At least half a
+    poll apart, so passes slower than that (a saturated operator) do not follow each other back to back."""
     return max(poll - elapsed, poll * MIN_POLL_SHARE)
-
-
-MIN_POLL_SHARE = 0.5
 
 
 def _polls(settings: Settings) -> tuple[float, ...]:
