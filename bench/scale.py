@@ -371,9 +371,9 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
         port = free_port()
         queue = f"http://127.0.0.1:{port}/123456789012/ecs-events"
         ecs = RemoteEmulator(work, args.speed, queue)
-        started: Bench | None = None
+        bench: Bench | None = None  # its operators are stopped below, whichever section raised
         try:
-            bench = started = Bench(args, work, cluster, ecs)
+            bench = Bench(args, work, cluster, ecs)
             first = bench.created_at_once()
             wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
             if "restarts" in wanted:
@@ -393,7 +393,7 @@ def run(args: argparse.Namespace, work: Path) -> Figures:
             if "handover" in wanted:
                 bench.handover()
         finally:
-            for op in started.operators if started is not None else ():
+            for op in bench.operators if bench is not None else ():
                 op.stop()  # idempotent; a section that raised left its operator running before
             ecs.stop()
     finally:
