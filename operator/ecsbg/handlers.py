@@ -120,9 +120,9 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
     async def release(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, stopped: Any,
                       release_policies: kopf.Index, namespace_labels: kopf.Index, **_: Any) -> None:
         deps: Deps = memo.deps
-        memo.loop_state = getattr(memo, "loop_state", None) or LoopState()
-        if memo.loop_state.essence is None:  # the spec it starts with: the next watch event (of its own first
-            memo.loop_state.essence = _essence(body)  # status write, most often) is no change to wake it for
+        # starts with the essence it is spawned with: the next watch event (most often of its own first status
+        # write) is no change to wake it for
+        memo.loop_state = getattr(memo, "loop_state", None) or LoopState(essence=_essence(body))
         memo.loop_state.claims = deps.releases.claims
         memo.loop_state.policy = policy_context(memo, release_policies, namespace_labels)
         deps.wakers.register(memo.loop_state, target_key(shape.child(body, "spec", "target")), memo.loop_state.wake)
