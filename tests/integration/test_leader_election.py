@@ -38,14 +38,14 @@ def _lease(env: ReleaseEnv) -> tuple[str, str]:
     return (RELEASE_NAMESPACE if env.backend == "apiserver" else env.namespace), f"ecsbg-{env.namespace}"
 
 
-def _replica(env: ReleaseEnv, tmp_path: Path, n: int) -> OperatorProcess:
+def _replica(env: ReleaseEnv, tmp_path: Path, n: int, lease: dict[str, str] = LEASE) -> OperatorProcess:
     namespace, name = _lease(env)
     return OperatorProcess(kubeconfig=env.kubeconfig, namespace=env.namespace, log_path=tmp_path / f"op-{n}.log",
                            env={"ECSBG_AWS_ENDPOINT_URL": env.ecs.url, "ECSBG_COALESCE_MS": "0",
                                 "ECSBG_POLL_FAST_SECONDS": "0.2", "AWS_DEFAULT_REGION": "us-east-1",
                                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                                 "ECSBG_LEADER_ELECTION_NAMESPACE": namespace, "ECSBG_LEASE_NAME": name,
-                                "HOSTNAME": f"replica-{n}", **LEASE})
+                                "HOSTNAME": f"replica-{n}", **lease})
 
 
 def _ecs_deployment(env: ReleaseEnv) -> dict[str, Any]:
@@ -81,7 +81,9 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
         wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
         handover = time.monotonic() - killed
         print(f"handover after SIGKILL: {handover:.1f} s (lease 3 s, retry 0.5 s)")
-        assert handover < 3 + 2 + 2, f"handover took {handover:.1f} s (lease 3 s)"
+        # a bound, not a benchmark (bench.scale measures the handover): on a loaded CI machine a standby's tries
+        # run late, and a released lease was seen taken 5.5 s after SIGTERM
+        assert handover < 3 + 10, f"handover took {handover:.1f} s (lease 3 s)"
         env.annotate("web", "approve", "1")  # acted on by the new holder
         assert env.wait_phase("web", "Succeeded", "Failed", "RolledBack", timeout=60)["phase"] == "Succeeded"
         assert len(env.calls("UpdateService")) == 1 and len(env.calls("RegisterTaskDefinition")) == 1
@@ -97,17 +99,24 @@ def test_one_replica_operates_and_the_standby_takes_over_after_a_kill(release_en
             second.stop()
 
 
+# A lease far longer than a handover at the next try, even on a loaded machine: taken before it could have run out
+# shows it was given up (with the 3 s lease, a slow CI machine took 5.5 s either way and the test could not tell).
+LONG_LEASE = {**LEASE, "ECSBG_LEASE_SECONDS": "40", "ECSBG_LEASE_RENEW_DEADLINE_SECONDS": "30"}
+
+
 def test_a_replica_shutting_down_hands_the_lease_over_at_once(release_env: ReleaseEnv, tmp_path) -> None:
     env = release_env
-    first = _replica(env, tmp_path, 1)
+    first = _replica(env, tmp_path, 1, LONG_LEASE)
     wait_for(lambda: _holder(env).startswith("replica-1_"), "replica 1 to hold the lease")
-    second = _replica(env, tmp_path, 2)
+    second = _replica(env, tmp_path, 2, LONG_LEASE)
     try:
         second.wait_for(lambda: second.healthz() == 200, "the standby's liveness probe")
         stopped = time.monotonic()
         first.proc.send_signal(signal.SIGTERM)  # the lease is given up; measured without waiting for the exit
-        wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=30)
-        assert time.monotonic() - stopped < 3 + 2, "taken at the next try, not after a whole lease"
+        wait_for(lambda: _holder(env).startswith("replica-2_"), "replica 2 to take the lease", timeout=35)
+        taken = time.monotonic() - stopped
+        print(f"lease taken {taken:.1f} s after SIGTERM (lease 40 s, retry 0.5 s)")
+        assert taken < 20, f"taken {taken:.1f} s after SIGTERM: waited for the 40 s lease to run out"
         first.proc.wait(timeout=20)  # its own shutdown goes on after the handover (one SIGTERM, as a kubelet sends)
         first.stop()
         assert first.proc.returncode == 0
