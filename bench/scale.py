@@ -89,7 +89,7 @@ class Bench:
                "ECSBG_EVENTS_IDLE_SECONDS": f"{6 * self.args.poll_idle:g}",
                # as the chart sets it: each release's first start claims its service (the owner tag, read back
                # after a settle time)
-               "ECSBG_OPERATOR_ID": "bench.ecsbg", **extra}
+               "ECSBG_OPERATOR_ID": "bench.ecsbg", **self.args.operator_env, **extra}
         index = next(i for i, s in enumerate(self.scales) if s == watched) + 1
         op = OperatorProcess(kubeconfig=self.kubeconfig, namespace=self.namespaces(index), env=env,
                              log_path=self.work / f"operator-{label}.log")
@@ -347,7 +347,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=100.0, help="emulator speed (a 10-minute bake: 6 s)")
     parser.add_argument("--only", default="", help=f"sections after the first, comma-separated: {','.join(SECTIONS)}")
     parser.add_argument("--smoke", action="store_true", help="a few releases and short windows")
+    parser.add_argument("--operator-env", action="append", default=[], metavar="ECSBG_NAME=VALUE",
+                        help="a setting for every operator of the run (repeatable), e.g. to compare two values")
     args = parser.parse_args(argv)
+    pairs = [pair.partition("=") for pair in args.operator_env]
+    if any(not name.startswith("ECSBG_") or not sep for name, sep, _ in pairs):
+        parser.error("--operator-env takes ECSBG_NAME=VALUE")
+    args.operator_env = {name: value for name, _, value in pairs}
     if args.smoke:
         args.releases, args.scales, args.idle, args.events_idle, args.poll_fast = 6, "6", 2.0, 1.0, 1.0
         args.production_poll, args.handover_bake = 1.0, 6.0

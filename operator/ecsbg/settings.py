@@ -62,6 +62,10 @@ class Settings:
     events_idle_seconds: float = 1800.0
     # sharding by label: only releases matching this label selector (e.g. ecsbg.dev/shard=a) are seen at all
     release_selector: str = ""
+    # deployments started at once (their checks; as many again in their writes); 0: no limit. Spreads a mass
+    # start (an image bump across every release) over ECS's write quota and the operator's one core: with 1,000
+    # at once, deployments' stages no longer all change in the same seconds (docs/design.md "Scale")
+    max_concurrent_starts: int = 32
 
     def events_region(self) -> str:
         """The queue's region: from its URL (https://sqs.<region>.amazonaws.com/...), else the operator's own."""
@@ -100,6 +104,7 @@ class Settings:
             events_queue_url=env.get("ECSBG_EVENTS_QUEUE_URL", "").strip() or None,
             events_idle_seconds=_positive(env, "ECSBG_EVENTS_IDLE_SECONDS", cls.events_idle_seconds),
             release_selector=env.get("ECSBG_RELEASE_SELECTOR", "").strip(),
+            max_concurrent_starts=_count(env, "ECSBG_MAX_CONCURRENT_STARTS", cls.max_concurrent_starts),
         )
 
 
@@ -123,6 +128,15 @@ def _positive(env: Mapping[str, str], key: str, default: float, *, allow_zero: b
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{key} must be a whole number (0: no limit), got {raw!r}")
+    return int(raw)
 
 
 def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:

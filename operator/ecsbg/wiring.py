@@ -26,12 +26,11 @@ async def build_deps(settings: Settings) -> Deps:
     add_process_metrics(metrics)
     server = start_metrics_server(settings.metrics_port, metrics) if settings.metrics_port else None
     clock = SystemClock()
-    ecs = Boto3EcsGateway(
-        endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
-        metrics=metrics, clock=clock, settings=AwsSettings(clients=ClientSettings(external_id=settings.external_id),
-                                                           cache_idle_seconds=cache_idle_seconds(settings)),
-        registry=OciResolver(),
-    )
+    aws = AwsSettings(clients=ClientSettings(external_id=settings.external_id),
+                      cache_idle_seconds=cache_idle_seconds(settings),
+                      max_concurrent_starts=settings.max_concurrent_starts or None)
+    ecs = Boto3EcsGateway(endpoint_url=settings.aws_endpoint_url, coalesce_seconds=settings.coalesce_ms / 1000.0,
+                          metrics=metrics, clock=clock, settings=aws, registry=OciResolver())
     events = KubeEventSink(timeout=settings.k8s_timeout_seconds, on_drop=lambda n: metrics.events_dropped(count=n))
     deps = Deps(
         ecs=ecs, clock=clock, events=events, status=KubeStatusWriter(settings.k8s_timeout_seconds),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ecsbg.aws import scaling, translate
-from ecsbg.aws.batching import Runner, to_thread
+from ecsbg.aws.batching import Runner, Slots, to_thread
 from ecsbg.aws.calls import AwsCalls, AwsError
 from ecsbg.aws.digests import DigestResolver
 from ecsbg.aws.observer import client_key
@@ -58,10 +58,12 @@ class Applier:
         elbv2: Callable[[ClientKey], AwsCalls] | None = None,
         autoscaling: Callable[[ClientKey], AwsCalls] | None = None,
         describe: Callable[[Target], Awaitable[Mapping[str, Any] | None]] | None = None,
+        max_concurrent_starts: int | None = None,
     ) -> None:
         """`elbv2`: ELBv2 clients (same role as ECS) for spec.preflight; None refuses Warn/Enforce releases.
         `describe`: a fresh DescribeServices of one target, batched with other callers' (aws.observer); without
-        it, a call of its own."""
+        it, a call of its own. `max_concurrent_starts`: starts in their checks at once, and as many in their
+        writes (None: no limit)."""
         self._clients = clients
         self._elbv2 = elbv2
         self._autoscaling = autoscaling
@@ -70,6 +72,8 @@ class Applier:
         self._tags = tags or TaskDefinitionTags()
         self._scan_limit = family_scan_limit
         self._describe = describe
+        # two stages with a limit each, so a start past its claim does not queue behind every later start's checks
+        self._checks, self._writes = Slots(max_concurrent_starts), Slots(max_concurrent_starts)
 
     async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
         """`target` selects region and role for ContinueHooks/StopDeployment (StartDeployment carries its spec);
@@ -124,15 +128,23 @@ class Applier:
         return self._clients(ClientKey(region=deployment_arn.split(":")[3]))  # arn:aws:ecs:<region>:...
 
     async def _start(self, action: StartDeployment, observation: Observation) -> ApplyResult:
-        """Checks and the claim, the claim's settle time (on the loop, not holding one of the AWS threads: 1,000
-        first starts at once would otherwise queue behind 16 sleeping threads), then the writes."""
+        """Checks and the claim, the claim's settle time (on the loop, holding neither an AWS thread nor a slot:
+        1,000 first starts at once would otherwise queue behind the sleepers), then the writes.
+
+        With a limit, 1,000 starts at once reach ECS spread over the burst instead of nearly all at its end, so
+        their deployments' stages do not all change in the same second (and the account's ECS write quota is
+        spent evenly)."""
         target = action.spec.target
-        described = await self._fresh(target)
-        prepared = await self._run(functools.partial(self._prepare_start, action, observation, described))
+        async with self._checks():
+            described = await self._fresh(target)
+            prepared = await self._run(functools.partial(self._prepare_start, action, observation, described))
         if prepared.claimed:
             await asyncio.sleep(CLAIM_SETTLE_SECONDS)
-            prepared = replace(prepared, described=check_claim(await self._fresh(target), target, action.spec.owner))
-        return await self._run(functools.partial(self._finish_start, action, observation, prepared))
+        async with self._writes():
+            if prepared.claimed:
+                described = check_claim(await self._fresh(target), target, action.spec.owner)
+                prepared = replace(prepared, described=described)
+            return await self._run(functools.partial(self._finish_start, action, observation, prepared))
 
     async def _fresh(self, target: Target) -> dict[str, Any]:
         """The service as ECS describes it now (with its tags), read for a start: batched with the reads of other

@@ -8,11 +8,14 @@ API's limit (DescribeServices 10, DescribeServiceDeployments/Revisions 20: botoc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -24,6 +27,28 @@ Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 async def to_thread(fn: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(fn)
+
+
+class Slots:
+    """`async with slots():` lets at most `limit` holders in at once (None: no limit), on whichever event loop runs
+    it: an asyncio.Semaphore belongs to the first loop that waits on it, and a process may run one loop after
+    another (the tests do), so there is one per loop."""
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"a limit of holders at once must be at least 1, got {limit}")
+        self.limit = limit
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    def __call__(self) -> AbstractAsyncContextManager[Any]:
+        if self.limit is None:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        semaphore = self._per_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._per_loop[loop] = asyncio.Semaphore(self.limit)
+        return semaphore
 
 
 class _Batch:

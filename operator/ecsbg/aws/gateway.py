@@ -50,6 +50,7 @@ class AwsSettings:
     # cached immutable facts (revisions, taskdef hashes, deployment targets) unused this long are dropped: the
     # operator sets twice its idle poll interval, so every release touches what it still needs in between
     cache_idle_seconds: float | None = 600.0
+    max_concurrent_starts: int | None = None  # starts in their checks at once, and as many in their writes
 
     @classmethod
     def from_env(cls, environ: Callable[[str], str | None] = os.environ.get, **overrides: Any) -> AwsSettings:
@@ -93,7 +94,8 @@ class Boto3EcsGateway:
                                 digests=resolver,
                                 elbv2=lambda key: self.factory.elbv2(key),
                                 autoscaling=lambda key: self.factory.autoscaling(key),
-                                describe=self._observer.service)
+                                describe=self._observer.service,
+                                max_concurrent_starts=settings.max_concurrent_starts)
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
         self._targets: BoundedCache[str, Target] = BoundedCache(8192, max_idle=idle)

@@ -1,0 +1,128 @@
+"""ecsbg.aws.apply's limit of starts at once (ECSBG_MAX_CONCURRENT_STARTS): at most that many starts in their
+checks and as many in their writes; the claim's settle time is waited holding no slot."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from ecsbg.aws import apply
+from ecsbg.aws.batching import Slots
+from ecsbg.domain.model import Target
+from ecsbg.settings import Settings
+
+TARGET = Target(region="eu-west-1", cluster="prod", service="web")
+ARN = "arn:aws:ecs:eu-west-1:111122223333:service/prod/web"
+
+
+class Stages:
+    """Fake checks and writes (in worker threads, as the real ones): each takes `seconds`, and the most of each
+    kind seen running at once and the order they ran in are recorded."""
+
+    def __init__(self, seconds: float, claimed: bool) -> None:
+        self.seconds, self.claimed = seconds, claimed
+        self.running = {"checks": 0, "writes": 0}
+        self.most = {"checks": 0, "writes": 0}
+        self.order: list[str] = []
+        self._lock = threading.Lock()
+
+    def _stage(self, kind: str, name: str) -> None:
+        with self._lock:
+            self.running[kind] += 1
+            self.most[kind] = max(self.most[kind], self.running[kind])
+            self.order.append(f"{kind} {name}")
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running[kind] -= 1
+
+    def prepare(self, action, observation, described):
+        self._stage("checks", action.name)
+        return apply._Prepared(None, {"serviceArn": ARN}, {}, (), claimed=self.claimed)
+
+    def finish(self, action, observation, prepared):
+        self._stage("writes", action.name)
+        return apply.ApplyResult(deployment_arn=f"deployment-{action.name}")
+
+
+def _applier(monkeypatch, stages: Stages, limit: int | None, threads: int = 8) -> apply.Applier:
+    pool = concurrent.futures.ThreadPoolExecutor(threads)
+
+    async def run(fn):
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    async def describe(target):
+        return {"serviceArn": ARN, "tags": [{"key": "ecsbg.dev/owner", "value": "o"}]}
+
+    applier = apply.Applier(lambda key: None, run=run, describe=describe, max_concurrent_starts=limit)
+    monkeypatch.setattr(applier, "_prepare_start", stages.prepare)
+    monkeypatch.setattr(applier, "_finish_start", stages.finish)
+    return applier
+
+
+def _action(name: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, spec=SimpleNamespace(target=TARGET, owner="o"))
+
+
+async def _start_all(applier: apply.Applier, names: str) -> list[str | None]:
+    results = await asyncio.gather(*(applier._start(_action(n), None) for n in names))
+    return [r.deployment_arn for r in results]
+
+
+@pytest.mark.parametrize(("limit", "most"), [(2, 2), (None, 6)])
+async def test_at_most_the_limit_of_starts_check_and_write_at_once(monkeypatch, limit, most):
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.0)
+    stages = Stages(seconds=0.05, claimed=False)
+    applier = _applier(monkeypatch, stages, limit)
+    assert await _start_all(applier, "abcdef") == [f"deployment-{n}" for n in "abcdef"]
+    assert stages.most == {"checks": most, "writes": most}
+
+
+async def test_the_settle_time_holds_no_slot_so_later_checks_go_on_meanwhile(monkeypatch):
+    """One start at a time: every claim's checks run while the first claim settles, then the writes in the order
+    the starts came; a slot held through the settle time would run each start whole, one after the other."""
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.3)
+    stages = Stages(seconds=0.0, claimed=True)
+    applier = _applier(monkeypatch, stages, limit=1)
+    assert await _start_all(applier, "abc") == ["deployment-a", "deployment-b", "deployment-c"]
+    assert stages.order == ["checks a", "checks b", "checks c", "writes a", "writes b", "writes c"]
+
+
+def test_slots_serve_one_event_loop_after_another():
+    """An asyncio.Semaphore that has made a task wait belongs to that loop; the next loop gets its own."""
+    slots = Slots(1)
+
+    async def contended() -> int:
+        held = []
+
+        async def hold(n: int) -> None:
+            async with slots():
+                held.append(n)
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(hold(1), hold(2))
+        return len(held)
+
+    assert asyncio.run(contended()) == 2
+    assert asyncio.run(contended()) == 2
+
+
+def test_a_limit_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        Slots(0)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, 32), ("", 32), ("0", 0), ("128", 128), (" 8 ", 8)])
+def test_the_setting_is_a_whole_number_and_zero_means_no_limit(raw, expected):
+    env = {} if raw is None else {"ECSBG_MAX_CONCURRENT_STARTS": raw}
+    assert Settings.from_env(env).max_concurrent_starts == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "2.5", "many"])
+def test_a_setting_that_is_not_a_whole_number_is_refused_by_name(raw):
+    with pytest.raises(ValueError, match="ECSBG_MAX_CONCURRENT_STARTS must be a whole number"):
+        Settings.from_env({"ECSBG_MAX_CONCURRENT_STARTS": raw})
