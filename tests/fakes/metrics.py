@@ -118,6 +118,9 @@ class RecordingMetrics:
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self._record("runtime_health", loops_stuck=loops_stuck, api_unreachable_seconds=api_unreachable_seconds)
 
+    def starts_waiting(self, *, count: int) -> None:
+        self._record("starts_waiting", count=count)
+
     # ------------------------------------------------------------------------------------------- queries
 
     def of(self, method: str, **match: Any) -> list[dict[str, Any]]:

@@ -77,6 +77,7 @@ def _round(m: MetricsRecorder, releases: list[ScriptedRelease], *, throttled: bo
         m.reconcile(result="requeue_after", seconds=0.05)
         m.release_backoff(namespace=r.namespace, name=r.name, seconds=10.0 if throttled else 0.0)
     m.runtime_health(loops_stuck=0, api_unreachable_seconds=0.0)
+    m.starts_waiting(count=0)
 
 
 def _analysis(m: MetricsRecorder, phase: str, verdict: str | None = None) -> None:

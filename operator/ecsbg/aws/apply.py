@@ -59,11 +59,12 @@ class Applier:
         autoscaling: Callable[[ClientKey], AwsCalls] | None = None,
         describe: Callable[[Target], Awaitable[Mapping[str, Any] | None]] | None = None,
         max_concurrent_starts: int | None = None,
+        starts_waiting: Callable[[int], None] = lambda count: None,
     ) -> None:
         """`elbv2`: ELBv2 clients (same role as ECS) for spec.preflight; None refuses Warn/Enforce releases.
         `describe`: a fresh DescribeServices of one target, batched with other callers' (aws.observer); without
         it, a call of its own. `max_concurrent_starts`: starts in their checks at once, and as many in their
-        writes (None: no limit)."""
+        writes (None: no limit); `starts_waiting(n)` is told how many wait for a slot whenever that changes."""
         self._clients = clients
         self._elbv2 = elbv2
         self._autoscaling = autoscaling
@@ -73,7 +74,9 @@ class Applier:
         self._scan_limit = family_scan_limit
         self._describe = describe
         # two stages with a limit each, so a start past its claim does not queue behind every later start's checks
-        self._checks, self._writes = Slots(max_concurrent_starts), Slots(max_concurrent_starts)
+        self._checks = Slots(max_concurrent_starts, self._waiting)
+        self._writes = Slots(max_concurrent_starts, self._waiting)
+        self._waiting_now, self._report_waiting = 0, starts_waiting
 
     async def apply(self, action: Action, observation: Observation, target: Target | None = None) -> ApplyResult:
         """`target` selects region and role for ContinueHooks/StopDeployment (StartDeployment carries its spec);
@@ -145,6 +148,10 @@ class Applier:
                 described = check_claim(await self._fresh(target), target, action.spec.owner)
                 prepared = replace(prepared, described=described)
             return await self._run(functools.partial(self._finish_start, action, observation, prepared))
+
+    def _waiting(self, delta: int) -> None:
+        self._waiting_now += delta
+        self._report_waiting(self._waiting_now)
 
     async def _fresh(self, target: Target) -> dict[str, Any]:
         """The service as ECS describes it now (with its tags), read for a start: batched with the reads of other

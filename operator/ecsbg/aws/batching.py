@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
@@ -34,10 +34,12 @@ class Slots:
     it: an asyncio.Semaphore belongs to the first loop that waits on it, and a process may run one loop after
     another (the tests do), so there is one per loop."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, waiting: Callable[[int], None] = lambda delta: None) -> None:
+        """`waiting(+1)` when a caller has to wait for a slot, `waiting(-1)` when it stops waiting."""
         if limit is not None and limit < 1:
             raise ValueError(f"a limit of holders at once must be at least 1, got {limit}")
         self.limit = limit
+        self._waiting = waiting
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
 
@@ -48,7 +50,22 @@ class Slots:
         semaphore = self._per_loop.get(loop)
         if semaphore is None:
             semaphore = self._per_loop[loop] = asyncio.Semaphore(self.limit)
-        return semaphore
+        return self._held(semaphore)
+
+    @contextlib.asynccontextmanager
+    async def _held(self, semaphore: asyncio.Semaphore) -> AsyncIterator[None]:
+        if semaphore.locked():
+            self._waiting(1)
+            try:
+                await semaphore.acquire()
+            finally:
+                self._waiting(-1)
+        else:
+            await semaphore.acquire()
+        try:
+            yield
+        finally:
+            semaphore.release()
 
 
 class _Batch:

@@ -95,7 +95,8 @@ class Boto3EcsGateway:
                                 elbv2=lambda key: self.factory.elbv2(key),
                                 autoscaling=lambda key: self.factory.autoscaling(key),
                                 describe=self._observer.service,
-                                max_concurrent_starts=settings.max_concurrent_starts)
+                                max_concurrent_starts=settings.max_concurrent_starts,
+                                starts_waiting=lambda count: metrics.starts_waiting(count=count))
         # deployment ARN -> the release target it was observed for, so Continue/Stop use that release's
         # region and role even when the caller passes no target (the actions carry only the ARN)
         self._targets: BoundedCache[str, Target] = BoundedCache(8192, max_idle=idle)

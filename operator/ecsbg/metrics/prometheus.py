@@ -203,6 +203,10 @@ class PrometheusRecorder:
             "ecsbg_release_loops_stuck", "Release loops whose current pass has run longer than "
             "ECSBG_LOOP_STUCK_SECONDS.", registry=r,
         )  # fmt: skip
+        self.starts_waiting_now = Gauge(
+            "ecsbg_starts_waiting", "Deployment starts waiting for one of the ECSBG_MAX_CONCURRENT_STARTS slots.",
+            registry=r,
+        )  # fmt: skip
         self.api_unreachable = Gauge(
             "ecsbg_kubernetes_api_unreachable_seconds", "Seconds since the Kubernetes API last answered, while it "
             "does not (0 when it does).", registry=r,
@@ -375,6 +379,9 @@ class PrometheusRecorder:
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
         self.loops_stuck.set(loops_stuck)
         self.api_unreachable.set(api_unreachable_seconds)
+
+    def starts_waiting(self, *, count: int) -> None:
+        self.starts_waiting_now.set(count)
 
     def forget_release(self, *, namespace: str, name: str) -> None:
         with self._lock:

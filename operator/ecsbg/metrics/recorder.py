@@ -54,6 +54,8 @@ class MetricsRecorder(Protocol):
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None: ...
 
+    def starts_waiting(self, *, count: int) -> None: ...  # deployment starts waiting for a slot (aws.apply)
+
     def events_dropped(self, *, count: int) -> None: ...  # Kubernetes Events dropped from a full backlog
 
     def ecs_event(self, *, result: str) -> None: ...  # an ECS event from SQS: woke | unmatched | ignored
@@ -115,6 +117,9 @@ class NullRecorder:
         pass
 
     def runtime_health(self, *, loops_stuck: int, api_unreachable_seconds: float) -> None:
+        pass
+
+    def starts_waiting(self, *, count: int) -> None:
         pass
 
     def events_dropped(self, *, count: int) -> None:

@@ -49,7 +49,8 @@ class Stages:
         return apply.ApplyResult(deployment_arn=f"deployment-{action.name}")
 
 
-def _applier(monkeypatch, stages: Stages, limit: int | None, threads: int = 8) -> apply.Applier:
+def _applier(monkeypatch, stages: Stages, limit: int | None, threads: int = 8, waiting=lambda count: None,
+             ) -> apply.Applier:
     pool = concurrent.futures.ThreadPoolExecutor(threads)
 
     async def run(fn):
@@ -58,7 +59,8 @@ def _applier(monkeypatch, stages: Stages, limit: int | None, threads: int = 8) -
     async def describe(target):
         return {"serviceArn": ARN, "tags": [{"key": "ecsbg.dev/owner", "value": "o"}]}
 
-    applier = apply.Applier(lambda key: None, run=run, describe=describe, max_concurrent_starts=limit)
+    applier = apply.Applier(lambda key: None, run=run, describe=describe, max_concurrent_starts=limit,
+                            starts_waiting=waiting)
     monkeypatch.setattr(applier, "_prepare_start", stages.prepare)
     monkeypatch.setattr(applier, "_finish_start", stages.finish)
     return applier
@@ -90,6 +92,25 @@ async def test_the_settle_time_holds_no_slot_so_later_checks_go_on_meanwhile(mon
     applier = _applier(monkeypatch, stages, limit=1)
     assert await _start_all(applier, "abc") == ["deployment-a", "deployment-b", "deployment-c"]
     assert stages.order == ["checks a", "checks b", "checks c", "writes a", "writes b", "writes c"]
+
+
+async def test_the_starts_waiting_for_a_slot_are_counted_and_none_is_left_over(monkeypatch):
+    """Four starts, two slots: the third and fourth wait for their checks (1, then 2), one at a time the count
+    goes up and down, and every wait ends (the gauge ends at 0)."""
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.0)
+    counts: list[int] = []
+    applier = _applier(monkeypatch, Stages(seconds=0.05, claimed=False), limit=2, waiting=counts.append)
+    await _start_all(applier, "abcd")
+    assert max(counts) == 2 and counts[-1] == 0 and counts[:2] == [1, 2]
+    assert all(abs(a - b) == 1 for a, b in zip([0, *counts], counts, strict=False))
+
+
+async def test_without_a_limit_nothing_waits(monkeypatch):
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.0)
+    counts: list[int] = []
+    applier = _applier(monkeypatch, Stages(seconds=0.01, claimed=False), limit=None, waiting=counts.append)
+    await _start_all(applier, "abcd")
+    assert counts == []
 
 
 def test_slots_serve_one_event_loop_after_another():
