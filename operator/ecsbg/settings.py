@@ -134,7 +134,7 @@ def _count(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit(), not to int()
         raise ValueError(f"{key} must be a whole number (0: no limit), got {raw!r}")
     return int(raw)
 

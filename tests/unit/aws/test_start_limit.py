@@ -143,7 +143,7 @@ def test_the_setting_is_a_whole_number_and_zero_means_no_limit(raw, expected):
     assert Settings.from_env(env).max_concurrent_starts == expected
 
 
-@pytest.mark.parametrize("raw", ["-1", "2.5", "many"])
+@pytest.mark.parametrize("raw", ["-1", "2.5", "many", "²"])
 def test_a_setting_that_is_not_a_whole_number_is_refused_by_name(raw):
     with pytest.raises(ValueError, match="ECSBG_MAX_CONCURRENT_STARTS must be a whole number"):
         Settings.from_env({"ECSBG_MAX_CONCURRENT_STARTS": raw})
