@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -44,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from ecsbg.handlers import build_registry
     from ecsbg.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # one line naming the variable, not a traceback in a crash-looping pod's log
+        print(f"ecsbg run: {exc}", file=sys.stderr)
+        return 2
     if args.require_policy:
         settings = dataclasses.replace(settings, require_policy=True)
     namespaces = tuple(args.namespace) or settings.namespaces

@@ -83,8 +83,8 @@ class Settings:
             namespaces=spaces,
             poll_fast_seconds=_positive(env, "ECSBG_POLL_FAST_SECONDS", cls.poll_fast_seconds),
             poll_idle_seconds=_positive(env, "ECSBG_POLL_IDLE_SECONDS", cls.poll_idle_seconds),
-            metrics_port=int(env.get("ECSBG_METRICS_PORT", cls.metrics_port)),
-            health_port=int(env.get("ECSBG_HEALTH_PORT", cls.health_port)),
+            metrics_port=_port(env, "ECSBG_METRICS_PORT", cls.metrics_port),
+            health_port=_port(env, "ECSBG_HEALTH_PORT", cls.health_port),
             log_format=_choice(env, "ECSBG_LOG_FORMAT", ("plain", "json"), cls.log_format),
             log_level=env.get("ECSBG_LOG_LEVEL", cls.log_level).upper(),
             aws_endpoint_url=env.get("ECSBG_AWS_ENDPOINT_URL") or None,
@@ -124,7 +124,10 @@ def _positive(env: Mapping[str, str], key: str, default: float, *, allow_zero: b
     raw = env.get(key)
     if raw is None or raw == "":
         return default
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number of seconds, got {raw!r}") from None
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
     return value
@@ -135,8 +138,16 @@ def _count(env: Mapping[str, str], key: str, default: int) -> int:
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit(), not to int()
-        raise ValueError(f"{key} must be a whole number (0: no limit), got {raw!r}")
+        raise ValueError(f"{key} must be a whole number, got {raw!r}")
     return int(raw)
+
+
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    """0 turns the server off (Settings.metrics_port, health_port)."""
+    port = _count(env, key, default)
+    if port > 65535:
+        raise ValueError(f"{key} must be a port number (0: off), got {port}")
+    return port
 
 
 def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
