@@ -60,6 +60,15 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+        try:
+            await _start(settings, memo, logger)
+        except asyncio.CancelledError:
+            # SIGTERM while starting: kopf runs no cleanup after a cancelled startup, so what was started stops
+            # here (a watchdog task left running held the exit for kopf's 5 s wait for hung tasks, and longer)
+            await _stop_started(memo)
+            raise
+
+    async def _start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger) -> None:
         configure_kopf(settings, operator_settings)
         if getattr(memo, "deps", None) is None:  # tests and the demo inject their own
             from ecsbg import wiring
@@ -91,19 +100,7 @@ def _register(registry: kopf.OperatorRegistry, operator_settings: Settings) -> N
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-        task = getattr(memo, "watchdog", None)
-        if task is not None:
-            task.cancel()
-        consumer = getattr(getattr(memo, "deps", None), "ecs_events", None)
-        if consumer is not None:
-            consumer.stop()
-        notifier = getattr(getattr(memo, "deps", None), "notifier", None)
-        if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
-            await notifier.close()
-        if getattr(memo, "owns_deps", False):
-            from ecsbg import wiring
-
-            await wiring.close_deps(memo.deps)
+        await _stop_started(memo)
         stopped = getattr(memo, "stopped", None)
         if stopped is not None:  # the release loops have stopped: an elected replica hands its Lease over now
             await asyncio.to_thread(stopped)
@@ -300,6 +297,23 @@ async def watchdog(deps: Deps) -> None:
         deps.metrics.runtime_health(loops_stuck=len(deps.health.stuck()),
                                     api_unreachable_seconds=deps.health.api_unreachable_seconds())
         await asyncio.sleep(interval)
+
+
+async def _stop_started(memo: kopf.Memo) -> None:
+    """Stop what the startup handler started, as far as it got (kopf's cleanup, or a startup cancelled midway)."""
+    task = getattr(memo, "watchdog", None)
+    if task is not None:
+        task.cancel()
+    consumer = getattr(getattr(memo, "deps", None), "ecs_events", None)
+    if consumer is not None:
+        consumer.stop()
+    notifier = getattr(getattr(memo, "deps", None), "notifier", None)
+    if notifier is not None:  # its workers and HTTP session belong to this event loop, whoever built deps
+        await notifier.close()
+    if getattr(memo, "owns_deps", False):
+        from ecsbg import wiring
+
+        await wiring.close_deps(memo.deps)
 
 
 def configure_kopf(settings: kopf.OperatorSettings, operator: Settings | None = None) -> None:

@@ -5,6 +5,7 @@ loop for a change of what a user edits, never for the operator's own status writ
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import kopf
@@ -87,3 +88,38 @@ async def test_a_release_loop_is_woken_by_a_change_not_by_the_first_watch_event_
     assert state.wake.is_set(), "an approval must wake the loop at once"
     stopped.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_startup_cancelled_midway_stops_what_it_had_started(monkeypatch):
+    """SIGTERM while the startup handler runs (a replica stopped just as it won the Lease): kopf runs no cleanup
+    after a cancelled startup, so the handler stops the watchdog and closes what it built itself; a watchdog left
+    running held the exit for kopf's 5 s wait for hung tasks (and a CI run past its 20 s)."""
+    from ecsbg import wiring
+    from tests.fakes.ecs import FakeEcsGateway
+    from tests.unit.test_reconciler import make_deps
+
+    registry = build_registry(Settings())
+    startup = next(h.fn for h in registry._activities.get_all_handlers() if h.fn.__name__ == "startup")
+    listing = asyncio.Event()
+
+    async def fill_release_book(memo: kopf.Memo, logger: Any) -> None:
+        listing.set()
+        await asyncio.Event().wait()  # the startup's LIST, still running when the SIGTERM comes
+
+    closed: list[object] = []
+
+    async def close_deps(deps: Any) -> None:
+        closed.append(deps)
+
+    monkeypatch.setattr(handlers, "_fill_release_book", fill_release_book)
+    monkeypatch.setattr(wiring, "close_deps", close_deps)
+    deps = make_deps(FakeEcsGateway())
+    memo = kopf.Memo(deps=deps, secrets=object(), wave_api=object(), owns_deps=True)
+    task = asyncio.create_task(startup(settings=kopf.OperatorSettings(), memo=memo, logger=logging.getLogger("test")))
+    await asyncio.wait_for(listing.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)  # the watchdog's cancellation lands
+    assert memo.watchdog.cancelled()
+    assert closed == [deps]
