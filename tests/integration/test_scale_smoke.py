@@ -16,11 +16,23 @@ pytestmark = pytest.mark.skipif(E2E, reason="runs its own dev cluster")
 
 
 def test_the_scale_smoke_runs_every_section(tmp_path: Path) -> None:
+    # one start at a time: the mass start's releases queue for the slot (ECSBG_MAX_CONCURRENT_STARTS) and all
+    # still succeed
+    args = parse(["--smoke", "--operator-env", "ECSBG_MAX_CONCURRENT_STARTS=1"])
     figures = {figure: (target, measured, baseline) for figure, target, measured, baseline
-               in run(parse(["--smoke"]), tmp_path).rows}
+               in run(args, tmp_path).rows}
     assert len(figures) == 16, sorted(figures)
     propagation = [measured for figure, (_, measured, _) in figures.items() if "-> status" in figure]
     assert len(propagation) == 4 and not [m for m in propagation if m == "never"], propagation
     assert figures["handover: double UpdateService / lost / invented transitions"][1] == "0 / 0 / 0"
     economy = [row for figure, row in figures.items() if figure.startswith("Describe* per release-minute")]
     assert len(economy) == 2 and all(float(baseline.split()[1].rstrip(";")) > 0 for _, _, baseline in economy)
+
+
+def test_operator_env_takes_ecsbg_settings_only(capsys) -> None:
+    assert parse(["--operator-env", "ECSBG_A=1", "--operator-env", "ECSBG_B=x=y"]).operator_env == {
+        "ECSBG_A": "1", "ECSBG_B": "x=y"}
+    for wrong in ("PATH=/tmp", "ECSBG_A"):
+        with pytest.raises(SystemExit):
+            parse(["--operator-env", wrong])
+        assert "--operator-env takes ECSBG_NAME=VALUE" in capsys.readouterr().err
