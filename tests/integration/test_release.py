@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ecsbg_emulators.ecs.stages import STAGE_SECONDS
 from tests.integration.conftest import IMAGE_V2, ReleaseEnv, release_manifest
 
 PAUSE_AFTER_TEST = [{"type": "Pause", "stages": ["POST_TEST_TRAFFIC_SHIFT"],
@@ -52,8 +53,11 @@ def test_bluegreen_release_mirrors_every_ecs_stage_in_order(slow_release_env: Re
     assert status["phase"] == "Succeeded", status
     mirrored = [s["stage"] for s in status["stages"]]
     assert mirrored == _emulator_stages(env, status["deployment"]["arn"])
-    # every stage outlasts five polls at this speed: each was observed (CLEAN_UP may end between two polls)
-    assert all(s.get("observed", True) for s in status["stages"][:-1]), status["stages"]
+    # a stage of half a second or more (at speed 10) outlasts a pass even on a loaded CI machine: each was observed
+    # (CLEAN_UP may end between two polls); the 0.1 s ones are 5 polls long, but one pass on a loaded CI machine
+    # took longer and PRE_SCALE_UP was filled in, marked observed: false (what the status promises for them)
+    lasting = {stage for stage, seconds in STAGE_SECONDS.items() if seconds >= 5}
+    assert all(s.get("observed", True) for s in status["stages"][:-1] if s["stage"] in lasting), status["stages"]
     assert mirrored[:3] == ["PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP"]
     assert mirrored[-2:] == ["BAKE_TIME", "CLEAN_UP"]
     assert all(s.get("finishedAt") for s in status["stages"]), "every stage of a finished release is closed"
