@@ -3,11 +3,6 @@ on only when it stayed ours (ECS tags have no compare-and-set: the later of two 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import time
-from types import SimpleNamespace
-
 import pytest
 
 from ecsbg.aws import apply
@@ -53,27 +48,3 @@ def test_a_claim_overwritten_by_a_concurrent_one_backs_off_before_any_deployment
         apply.check_claim(apply.describe_service(calls, TARGET), TARGET, "cluster-a/team/web")
     assert refused.value.code == "ServiceOwnedElsewhere" and "cluster-b/team/web" in str(refused.value)
     assert "UpdateService" not in calls.log
-
-
-async def test_the_settle_time_holds_no_aws_thread(monkeypatch):
-    """Two first starts with one AWS worker thread: both settle at once on the loop (about one settle time, not
-    two); with the settle slept in the thread, the second start waited for the first's."""
-    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.3)
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-
-    async def run(fn):
-        return await asyncio.get_running_loop().run_in_executor(pool, fn)
-
-    async def describe(target):
-        return {"serviceArn": ARN, "tags": [{"key": "ecsbg.dev/owner", "value": "o"}]}
-
-    applier = apply.Applier(lambda key: Calls(racer=None), run=run, describe=describe)
-    monkeypatch.setattr(applier, "_prepare_start", lambda action, observation, described: apply._Prepared(
-        Calls(racer=None), {"serviceArn": ARN}, {}, (), claimed=True))
-    monkeypatch.setattr(applier, "_finish_start", lambda action, observation, prepared: apply.ApplyResult(
-        deployment_arn="d"))
-    began = time.monotonic()
-    action = SimpleNamespace(spec=SimpleNamespace(target=TARGET, owner="o"))
-    results = await asyncio.gather(applier._start(action, None), applier._start(action, None))
-    assert [r.deployment_arn for r in results] == ["d", "d"]
-    assert time.monotonic() - began < 0.5

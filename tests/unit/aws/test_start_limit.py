@@ -1,5 +1,5 @@
 """ecsbg.aws.apply's limit of starts at once (ECSBG_MAX_CONCURRENT_STARTS): at most that many starts in their
-checks and as many in their writes; the claim's settle time is waited holding no slot."""
+checks and as many in their writes; the claim's settle time is waited holding neither a slot nor an AWS thread."""
 
 from __future__ import annotations
 
@@ -111,6 +111,16 @@ async def test_without_a_limit_nothing_waits(monkeypatch):
     applier = _applier(monkeypatch, Stages(seconds=0.01, claimed=False), limit=None, waiting=counts.append)
     await _start_all(applier, "abcd")
     assert counts == []
+
+
+async def test_the_settle_time_holds_no_aws_thread(monkeypatch):
+    """Two first starts with one AWS worker thread: both settle at once on the loop (about one settle time, not
+    two); with the settle slept in the thread, the second start waited for the first's."""
+    monkeypatch.setattr(apply, "CLAIM_SETTLE_SECONDS", 0.3)
+    applier = _applier(monkeypatch, Stages(seconds=0.0, claimed=True), limit=None, threads=1)
+    began = time.monotonic()
+    assert await _start_all(applier, "ab") == ["deployment-a", "deployment-b"]
+    assert time.monotonic() - began < 0.5
 
 
 def test_slots_serve_one_event_loop_after_another():
